@@ -1,0 +1,202 @@
+// Streaming short-time Fourier analysis and overlap-add synthesis.
+//
+// Frames of n_fft samples every hop samples, a sqrt-Hann analysis window and a synthesis
+// window scaled so that analysis x synthesis overlap-adds to exactly one (perfect
+// reconstruction for any hop that divides n_fft at least twice). Any block size n >= 1 goes
+// in; the output is the input delayed by exactly latency_samples() = n_fft - 1, the worst
+// case over the samples of a frame, so the result does not depend on how the stream is cut
+// into blocks.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstddef>
+#include <vector>
+
+#include <unsupported/Eigen/FFT>
+
+#include "livesep/errors.h"
+
+namespace livesep {
+
+using Complex = std::complex<float>;
+
+// One frame's windowed real FFT and its inverse, with preallocated scratch.
+class FrameTransform {
+ public:
+  // [main-thread] Validates the sizes, builds the windows and warms the FFT plans so that
+  // analyze/synthesize never allocate afterwards.
+  void prepare(int n_fft, int hop) {
+    if (n_fft < 16 || n_fft > 65536 || n_fft % 4 != 0) {
+      throw ParameterError("n_fft must be a multiple of 4 in [16, 65536], got " +
+                           std::to_string(n_fft));
+    }
+    if (hop < 1 || n_fft % hop != 0 || n_fft / hop < 2) {
+      throw ParameterError("hop must divide n_fft into at least 2 parts (n_fft=" +
+                           std::to_string(n_fft) + "), got " + std::to_string(hop));
+    }
+    n_fft_ = n_fft;
+    hop_ = hop;
+    analysis_window_.assign(n_fft, 0.0f);
+    synthesis_window_.assign(n_fft, 0.0f);
+    const double pi = std::acos(-1.0);
+    std::vector<double> sqrt_hann(n_fft);
+    for (int i = 0; i < n_fft; ++i) {
+      sqrt_hann[i] = std::sqrt(0.5 - 0.5 * std::cos(2.0 * pi * i / n_fft));  // periodic
+    }
+    // Overlap-added squared window; constant (n_fft / hop / 2) for a periodic Hann.
+    for (int i = 0; i < n_fft; ++i) {
+      double overlap = 0.0;
+      for (int j = i % hop; j < n_fft; j += hop) overlap += sqrt_hann[j] * sqrt_hann[j];
+      analysis_window_[i] = static_cast<float>(sqrt_hann[i]);
+      synthesis_window_[i] = static_cast<float>(sqrt_hann[i] / overlap);
+    }
+    scratch_time_.assign(n_fft, 0.0f);
+    fft_.SetFlag(Eigen::FFT<float>::HalfSpectrum);
+    std::vector<Complex> warm_spectrum(n_bins());
+    fft_.fwd(warm_spectrum.data(), scratch_time_.data(), n_fft_);
+    fft_.inv(scratch_time_.data(), warm_spectrum.data(), n_fft_);
+    std::fill(scratch_time_.begin(), scratch_time_.end(), 0.0f);
+  }
+
+  int n_fft() const noexcept { return n_fft_; }
+  int hop() const noexcept { return hop_; }
+  int n_bins() const noexcept { return n_fft_ / 2 + 1; }
+  const std::vector<float>& analysis_window() const noexcept { return analysis_window_; }
+  const std::vector<float>& synthesis_window() const noexcept { return synthesis_window_; }
+
+  // [audio-thread] spectrum[0..n_bins) = rfft(analysis_window * frame[0..n_fft)).
+  void analyze(const float* frame, Complex* spectrum) noexcept {
+    for (int i = 0; i < n_fft_; ++i) scratch_time_[i] = frame[i] * analysis_window_[i];
+    fft_.fwd(spectrum, scratch_time_.data(), n_fft_);
+  }
+
+  // [audio-thread] accumulator[0..n_fft) += synthesis_window * irfft(spectrum).
+  void synthesize_add(const Complex* spectrum, float* accumulator) noexcept {
+    fft_.inv(scratch_time_.data(), spectrum, n_fft_);
+    for (int i = 0; i < n_fft_; ++i) accumulator[i] += scratch_time_[i] * synthesis_window_[i];
+  }
+
+ private:
+  int n_fft_ = 0;
+  int hop_ = 0;
+  std::vector<float> analysis_window_;
+  std::vector<float> synthesis_window_;
+  std::vector<float> scratch_time_;
+  Eigen::FFT<float> fft_;
+};
+
+// Input framing, per-channel overlap-add and the fixed output delay around a frame callback.
+class StreamingStft {
+ public:
+  // [main-thread] Allocates every buffer for n_channels output channels.
+  void prepare(int n_fft, int hop, int n_channels) {
+    if (n_channels < 1 || n_channels > 64) {
+      throw ParameterError("the number of output channels must be in [1, 64], got " +
+                           std::to_string(n_channels));
+    }
+    transform_.prepare(n_fft, hop);
+    n_channels_ = n_channels;
+    input_frame_.assign(n_fft, 0.0f);
+    spectrum_.assign(transform_.n_bins(), Complex(0.0f, 0.0f));
+    channel_spectra_.assign(static_cast<std::size_t>(n_channels) * transform_.n_bins(),
+                            Complex(0.0f, 0.0f));
+    accumulators_.assign(static_cast<std::size_t>(n_channels) * n_fft, 0.0f);
+    ready_.assign(static_cast<std::size_t>(n_channels) * hop, 0.0f);
+    reset();
+  }
+
+  // [audio-thread] Back to the state right after prepare: silence in the pipeline.
+  void reset() noexcept {
+    std::fill(input_frame_.begin(), input_frame_.end(), 0.0f);
+    std::fill(accumulators_.begin(), accumulators_.end(), 0.0f);
+    std::fill(ready_.begin(), ready_.end(), 0.0f);
+    filled_ = 0;
+    // hop - 1 samples of silence precede the first frame's output (see latency_samples).
+    ready_read_ = 1;
+  }
+
+  int n_fft() const noexcept { return transform_.n_fft(); }
+  int hop() const noexcept { return transform_.hop(); }
+  int n_bins() const noexcept { return transform_.n_bins(); }
+  int n_channels() const noexcept { return n_channels_; }
+  int latency_samples() const noexcept { return transform_.n_fft() - 1; }
+  FrameTransform& transform() noexcept { return transform_; }
+
+  // [audio-thread] Streams n samples through. in[i * in_stride] is sample i (non-finite
+  // samples are read as zero); out[c * channel_stride + i * sample_stride] receives channel
+  // c of output sample i. Every hop input samples, on_frame(const Complex* mixture,
+  // Complex* channels) is called once: mixture holds n_bins bins of the newest frame and
+  // channels (n_channels x n_bins, row-major) must be filled with each channel's spectrum.
+  template <class OnFrame>
+  void process(const float* in, std::ptrdiff_t in_stride, float* out,
+               std::ptrdiff_t channel_stride, std::ptrdiff_t sample_stride, int n,
+               OnFrame&& on_frame) noexcept {
+    const int n_fft = transform_.n_fft();
+    const int hop = transform_.hop();
+    float* newest = input_frame_.data() + (n_fft - hop);
+    int done = 0;
+    while (done < n) {
+      const int take = std::min(n - done, hop - filled_);
+      for (int i = 0; i < take; ++i) {
+        const float x = in[(done + i) * in_stride];
+        newest[filled_ + i] = std::isfinite(x) ? x : 0.0f;
+      }
+      filled_ += take;
+      const bool frame_due = filled_ == hop;
+      // The sample completing a frame is output from that frame's result.
+      emit(out, channel_stride, sample_stride, done, frame_due ? take - 1 : take);
+      if (frame_due) {
+        run_frame(on_frame);
+        emit(out, channel_stride, sample_stride, done + take - 1, 1);
+        filled_ = 0;
+      }
+      done += take;
+    }
+  }
+
+ private:
+  void emit(float* out, std::ptrdiff_t channel_stride, std::ptrdiff_t sample_stride, int first,
+            int count) noexcept {
+    const int hop = transform_.hop();
+    for (int c = 0; c < n_channels_; ++c) {
+      const float* ready = ready_.data() + static_cast<std::size_t>(c) * hop;
+      float* dst = out + c * channel_stride;
+      for (int i = 0; i < count; ++i) dst[(first + i) * sample_stride] = ready[ready_read_ + i];
+    }
+    ready_read_ += count;
+  }
+
+  template <class OnFrame>
+  void run_frame(OnFrame&& on_frame) noexcept {
+    const int n_fft = transform_.n_fft();
+    const int hop = transform_.hop();
+    const int n_bins = transform_.n_bins();
+    transform_.analyze(input_frame_.data(), spectrum_.data());
+    on_frame(static_cast<const Complex*>(spectrum_.data()), channel_spectra_.data());
+    for (int c = 0; c < n_channels_; ++c) {
+      float* acc = accumulators_.data() + static_cast<std::size_t>(c) * n_fft;
+      transform_.synthesize_add(channel_spectra_.data() + static_cast<std::size_t>(c) * n_bins,
+                                acc);
+      float* ready = ready_.data() + static_cast<std::size_t>(c) * hop;
+      std::copy(acc, acc + hop, ready);
+      std::copy(acc + hop, acc + n_fft, acc);
+      std::fill(acc + (n_fft - hop), acc + n_fft, 0.0f);
+    }
+    std::copy(input_frame_.begin() + hop, input_frame_.end(), input_frame_.begin());
+    ready_read_ = 0;
+  }
+
+  FrameTransform transform_;
+  int n_channels_ = 0;
+  std::vector<float> input_frame_;       // the last n_fft input samples, oldest first
+  std::vector<Complex> spectrum_;        // n_bins
+  std::vector<Complex> channel_spectra_; // n_channels x n_bins
+  std::vector<float> accumulators_;      // n_channels x n_fft overlap-add sums
+  std::vector<float> ready_;             // n_channels x hop finished samples
+  int filled_ = 0;                       // new input samples in the current hop
+  int ready_read_ = 0;                   // next sample of ready_ to output
+};
+
+}  // namespace livesep

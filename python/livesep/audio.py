@@ -1,0 +1,207 @@
+"""Audio files: reading, mixing down, resampling and writing.
+
+Everything here works on float32 arrays shaped ``(n,)`` for mono or ``(channels, n)``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+import soxr
+
+from livesep.errors import AudioFileError, ParameterError
+
+__all__ = ["AudioInfo", "info", "load", "resample", "to_mono", "write", "AUDIO_EXTENSIONS"]
+
+#: File name endings recognised as audio when a folder is scanned.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".opus")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file holds, read from its header."""
+
+    path: Path
+    sr: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sr
+
+
+def _check_readable(path: str | os.PathLike[str]) -> Path:
+    file = Path(path)
+    if not file.exists():
+        raise AudioFileError(f"{file}: no such file")
+    if file.is_dir():
+        raise AudioFileError(f"{file}: is a folder, not an audio file")
+    return file
+
+
+def info(path: str | os.PathLike[str]) -> AudioInfo:
+    """Read the header of an audio file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+
+    Returns
+    -------
+    AudioInfo
+        Sample rate, channel count and length in frames.
+
+    Raises
+    ------
+    AudioFileError
+        If the file is missing, unreadable, corrupt or of an unsupported format.
+    """
+    file = _check_readable(path)
+    try:
+        header = sf.info(str(file))
+    except (sf.LibsndfileError, RuntimeError, OSError) as error:
+        raise AudioFileError(f"{file}: not a readable audio file ({_reason(error)})") from None
+    return AudioInfo(path=file, sr=int(header.samplerate), channels=int(header.channels),
+                     frames=int(header.frames))
+
+
+def load(
+    path: str | os.PathLike[str], *, sr: int | None = None, mono: bool = True
+) -> tuple[npt.NDArray[np.float32], int]:
+    """Read an audio file as float32.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any format libsndfile reads (WAV, FLAC, OGG/Vorbis, AIFF, MP3 ...).
+    sr : int or None, keyword-only
+        Resample to this rate (soxr, high quality); ``None`` keeps the file's rate.
+    mono : bool, keyword-only
+        Average the channels into one.
+
+    Returns
+    -------
+    y : np.ndarray, shape (n,) if mono else (channels, n), float32
+        The samples.
+    sr : int
+        Their sample rate.
+
+    Raises
+    ------
+    AudioFileError
+        If the file is missing, corrupt, empty, unsupported or holds non-finite samples.
+    ParameterError
+        If ``sr`` is not a positive rate.
+    """
+    if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
+        raise ParameterError(f"sr must be a positive integer rate in Hz, got {sr!r}")
+    file = _check_readable(path)
+    try:
+        data, file_sr = sf.read(str(file), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as error:
+        raise AudioFileError(f"{file}: not a readable audio file ({_reason(error)})") from None
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{file}: the file holds no audio (0 frames)")
+    if not np.all(np.isfinite(data)):
+        raise AudioFileError(f"{file}: the file holds non-finite samples (NaN or Inf)")
+    y = np.ascontiguousarray(data.T)
+    if mono:
+        y = to_mono(y)
+    if sr is not None and sr != file_sr:
+        y = resample(y, orig_sr=int(file_sr), target_sr=int(sr))
+        file_sr = sr
+    return y, int(file_sr)
+
+
+def to_mono(y: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Average channels: ``(channels, n)`` → ``(n,)``; a 1-D input is returned as float32."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 1:
+        return y
+    if y.ndim != 2:
+        raise ParameterError(f"audio must be shaped (n,) or (channels, n), got shape {y.shape}")
+    return np.ascontiguousarray(y.mean(axis=0, dtype=np.float64).astype(np.float32))
+
+
+def resample(
+    y: npt.NDArray[np.float32], *, orig_sr: int, target_sr: int
+) -> npt.NDArray[np.float32]:
+    """Resample with soxr (very high quality, linear phase).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,) or (channels, n)
+        The samples.
+    orig_sr, target_sr : int, keyword-only
+        The rates in Hz.
+
+    Returns
+    -------
+    np.ndarray, shape (m,) or (channels, m), float32
+        ``m = round(n * target_sr / orig_sr)``.
+    """
+    for name, rate in (("orig_sr", orig_sr), ("target_sr", target_sr)):
+        if rate <= 0:
+            raise ParameterError(f"{name} must be a positive rate in Hz, got {rate!r}")
+    y = np.asarray(y, dtype=np.float32)
+    if orig_sr == target_sr:
+        return y
+    if y.ndim == 1:
+        return soxr.resample(y, orig_sr, target_sr, quality="VHQ").astype(np.float32, copy=False)
+    out = soxr.resample(np.ascontiguousarray(y.T), orig_sr, target_sr, quality="VHQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def write(path: str | os.PathLike[str], y: npt.ArrayLike, *, sr: int) -> Path:
+    """Write a WAV file (32-bit float) atomically: it appears complete or not at all.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination; its folder must exist.
+    y : array-like, shape (n,) or (channels, n)
+        The samples.
+    sr : int, keyword-only
+        The sample rate in Hz.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    file = Path(path)
+    data = np.asarray(y, dtype=np.float32)
+    if data.ndim not in (1, 2) or data.size == 0:
+        raise ParameterError(f"audio must be a non-empty (n,) or (channels, n) array, got shape "
+                             f"{data.shape}")
+    if sr <= 0:
+        raise ParameterError(f"sr must be a positive rate in Hz, got {sr!r}")
+    frames = data if data.ndim == 1 else data.T
+    if not file.parent.is_dir():
+        raise AudioFileError(f"{file}: the folder {file.parent} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".part", dir=file.parent)
+    os.close(handle)
+    try:
+        sf.write(temporary, frames, sr, format="WAV", subtype="FLOAT")
+        os.replace(temporary, file)
+    except (sf.LibsndfileError, RuntimeError, OSError) as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise AudioFileError(f"{file}: cannot write ({_reason(error)})") from None
+    return file
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    # libsndfile prefixes its messages with the path, which the caller already names.
+    if text.startswith("Error opening"):
+        text = text.split(":", 1)[-1].strip()
+    return text or type(error).__name__

@@ -1,0 +1,31 @@
+"""The exceptions livesep raises; every one derives from :class:`LivesepError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "LivesepError",
+    "ParameterError",
+    "PresetError",
+    "AudioFileError",
+    "AudioDeviceError",
+]
+
+
+class LivesepError(Exception):
+    """Root of every error livesep raises on purpose."""
+
+
+class ParameterError(LivesepError, ValueError):
+    """A bad argument: wrong shape, dtype, range or combination of settings."""
+
+
+class PresetError(LivesepError):
+    """A preset file that cannot be used: missing, corrupt, inconsistent or from another version."""
+
+
+class AudioFileError(LivesepError):
+    """An audio file that cannot be read or written: missing, corrupt, empty or unsupported."""
+
+
+class AudioDeviceError(LivesepError):
+    """An audio device that cannot be opened or that failed while streaming."""

@@ -1,0 +1,115 @@
+"""Offline STFT and ISTFT in numpy, framed exactly as the C++ engine frames a stream.
+
+Frame ``k`` covers input samples ``[(k + 1) * hop_length - n_fft, (k + 1) * hop_length)``
+(zeros before the start and after the end), windowed by a periodic sqrt-Hann. Synthesis uses
+the window scaled so that analysis times synthesis overlap-adds to one, so
+``istft(stft(y)) == y`` and a mask computed per frame means the same thing offline and live.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from livesep.errors import ParameterError
+
+__all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
+           "check_stft_settings"]
+
+
+def check_stft_settings(n_fft: int, hop_length: int) -> None:
+    """Raise :class:`ParameterError` unless the engine accepts ``n_fft`` and ``hop_length``."""
+    if not isinstance(n_fft, (int, np.integer)) or n_fft < 16 or n_fft > 65536 or n_fft % 4:
+        raise ParameterError(f"n_fft must be a multiple of 4 in [16, 65536], got {n_fft!r}")
+    if (not isinstance(hop_length, (int, np.integer)) or hop_length < 1
+            or n_fft % hop_length or n_fft // hop_length < 2):
+        raise ParameterError(
+            f"hop_length must divide n_fft={n_fft} into at least 2 parts, got {hop_length!r}")
+
+
+def analysis_window(n_fft: int) -> npt.NDArray[np.float64]:
+    """Periodic sqrt-Hann window, shape ``(n_fft,)``."""
+    return np.sqrt(0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft))
+
+
+def synthesis_window(n_fft: int, hop_length: int) -> npt.NDArray[np.float64]:
+    """The analysis window divided by the overlap-added squared analysis window."""
+    check_stft_settings(n_fft, hop_length)
+    window = analysis_window(n_fft)
+    overlap = (window ** 2).reshape(-1, hop_length).sum(axis=0)
+    return window / np.tile(overlap, n_fft // hop_length)
+
+
+def n_frames(length: int, *, n_fft: int, hop_length: int) -> int:
+    """Frames needed so every sample of a signal of ``length`` samples is fully covered."""
+    return -(-length // hop_length) + n_fft // hop_length - 1
+
+
+def stft(y: npt.ArrayLike, *, n_fft: int = 512, hop_length: int = 128
+         ) -> npt.NDArray[np.complex64]:
+    """Short-time Fourier transform.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,)
+        Mono signal.
+    n_fft, hop_length : int, keyword-only
+        Frame length and hop in samples.
+
+    Returns
+    -------
+    np.ndarray, shape (n_fft // 2 + 1, n_frames), complex64
+        Frame ``k`` is the engine's frame ``k`` for the same stream.
+    """
+    check_stft_settings(n_fft, hop_length)
+    signal = np.asarray(y, dtype=np.float64)
+    if signal.ndim != 1:
+        raise ParameterError(f"y must be mono, shaped (n,), got shape {signal.shape}")
+    frames = n_frames(signal.size, n_fft=n_fft, hop_length=hop_length)
+    padded = np.zeros((frames - 1) * hop_length + n_fft)
+    padded[n_fft - hop_length:n_fft - hop_length + signal.size] = signal
+    windows = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:frames]
+    return np.fft.rfft(windows * analysis_window(n_fft), axis=1).T.astype(np.complex64)
+
+
+def istft(spectrogram: npt.ArrayLike, *, n_fft: int = 512, hop_length: int = 128,
+          length: int) -> npt.NDArray[np.float32]:
+    """Inverse of :func:`stft` by overlap-add, aligned with the original samples.
+
+    Parameters
+    ----------
+    spectrogram : array-like, shape (n_fft // 2 + 1, n_frames), complex
+        Frames as :func:`stft` makes them (possibly masked).
+    n_fft, hop_length : int, keyword-only
+        As given to :func:`stft`.
+    length : int, keyword-only
+        Samples of the original signal.
+
+    Returns
+    -------
+    np.ndarray, shape (length,), float32
+    """
+    check_stft_settings(n_fft, hop_length)
+    spec = np.asarray(spectrogram)
+    if spec.ndim != 2 or spec.shape[0] != n_fft // 2 + 1:
+        raise ParameterError(f"spectrogram must be shaped (n_fft // 2 + 1, n_frames) = "
+                             f"({n_fft // 2 + 1}, T), got shape {spec.shape}")
+    frames = np.fft.irfft(spec.T, n=n_fft, axis=1) * synthesis_window(n_fft, hop_length)
+    total = (spec.shape[1] - 1) * hop_length + n_fft
+    out = np.zeros(total)
+    for shift in range(n_fft // hop_length):
+        # Frames k = shift, shift + ratio, ... do not overlap each other: add them in one go.
+        chunk = frames[shift::n_fft // hop_length].reshape(-1)
+        start = shift * hop_length
+        out[start:start + chunk.size] += chunk
+    offset = n_fft - hop_length
+    result = out[offset:offset + length]
+    if result.size < length:
+        result = np.concatenate([result, np.zeros(length - result.size)])
+    return result.astype(np.float32)
+
+
+def magnitude(y: npt.ArrayLike, *, n_fft: int = 512, hop_length: int = 128
+              ) -> npt.NDArray[np.float32]:
+    """``|stft(y)|``, shape ``(n_fft // 2 + 1, n_frames)``, float32."""
+    return np.abs(stft(y, n_fft=n_fft, hop_length=hop_length)).astype(np.float32)
