@@ -2,8 +2,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <complex>
+#include <memory>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -11,6 +14,9 @@
 
 #include "livesep/alloc_counter.h"
 #include "livesep/errors.h"
+#include "livesep/model.h"
+#include "livesep/nfhmm.h"
+#include "livesep/nmf.h"
 #include "livesep/separator.h"
 #include "livesep/stft.h"
 
@@ -47,12 +53,141 @@ py::array_t<float> checked_float32(const py::handle& object, const char* name, i
   return py::reinterpret_borrow<py::array_t<float>>(array);
 }
 
+
+livesep::Divergence divergence_from_beta(float beta) {
+  if (beta == 0.0f) return livesep::Divergence::ItakuraSaito;
+  if (beta == 1.0f) return livesep::Divergence::KullbackLeibler;
+  if (beta == 2.0f) return livesep::Divergence::Euclidean;
+  throw ParameterError("beta must be 0 (Itakura-Saito), 1 (Kullback-Leibler) or 2 (Euclidean), "
+                       "got " + std::to_string(beta));
+}
+
+// One source from W (Q, F, K), A (Q, Q), pi (Q,), all float32, into the engine's layout.
+livesep::SourceModel convert_source(const py::handle& item, std::size_t index) {
+  const std::string where = "sources[" + std::to_string(index) + "]";
+  if (!py::isinstance<py::tuple>(item) && !py::isinstance<py::list>(item)) {
+    throw ParameterError(where + " must be a (W, A, pi) tuple");
+  }
+  auto parts = py::reinterpret_borrow<py::sequence>(item);
+  if (parts.size() != 3) throw ParameterError(where + " must be a (W, A, pi) tuple");
+  auto W = checked_float32(parts[0], (where + ".W").c_str(), 3, false);
+  auto A = checked_float32(parts[1], (where + ".A").c_str(), 2, false);
+  auto pi = checked_float32(parts[2], (where + ".pi").c_str(), 1, false);
+  const auto q = static_cast<int>(W.shape(0));
+  const auto f = static_cast<int>(W.shape(1));
+  const auto k = static_cast<int>(W.shape(2));
+  if (q < 1 || f < 2 || k < 1 || A.shape(0) != q || A.shape(1) != q || pi.shape(0) != q) {
+    throw ParameterError(where + ": W must be (Q, F, K) with A (Q, Q) and pi (Q,), got W " +
+                         describe_array(W) + ", A " + describe_array(A) + ", pi " +
+                         describe_array(pi));
+  }
+  livesep::SourceModel source;
+  source.n_states = q;
+  source.n_components = k;
+  source.n_bins = f;
+  source.n_rows = livesep::padded_rows(f);
+  source.dictionaries.assign(static_cast<std::size_t>(q) * source.n_rows * k, 0.0f);
+  source.column_sums.assign(static_cast<std::size_t>(q) * k, 0.0f);
+  const float* w = W.data();
+  for (int state = 0; state < q; ++state) {
+    for (int bin = 0; bin < f; ++bin) {
+      for (int component = 0; component < k; ++component) {
+        const float value = w[(static_cast<std::size_t>(state) * f + bin) * k + component];
+        if (!(value >= 0.0f) || !std::isfinite(value)) {
+          throw ParameterError(where + ".W holds a negative or non-finite value: " +
+                               std::to_string(value));
+        }
+        source.dictionaries[(static_cast<std::size_t>(state) * k + component) * source.n_rows +
+                            bin] = value;
+        source.column_sums[static_cast<std::size_t>(state) * k + component] += value;
+      }
+    }
+  }
+  source.transitions.assign(A.data(), A.data() + static_cast<std::size_t>(q) * q);
+  source.initial.assign(pi.data(), pi.data() + q);
+  for (float value : source.transitions) {
+    if (!(value >= 0.0f) || !std::isfinite(value)) {
+      throw ParameterError(where + ".A holds a negative or non-finite value: " +
+                           std::to_string(value));
+    }
+  }
+  for (float value : source.initial) {
+    if (!(value >= 0.0f) || !std::isfinite(value)) {
+      throw ParameterError(where + ".pi holds a negative or non-finite value: " +
+                           std::to_string(value));
+    }
+  }
+  return source;
+}
+
+// An immutable model shared by any number of separators.
+struct PyModel {
+  std::shared_ptr<const livesep::Model> model;
+};
+
+PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, int beam,
+                   float likelihood_counts, float reseed_floor, float epsilon) {
+  auto model = std::make_shared<livesep::Model>();
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    model->sources.push_back(convert_source(sources[i], i));
+  }
+  if (model->sources.empty() || model->sources.size() > livesep::FactorialFilter::kMaxSources) {
+    throw ParameterError("a model needs between 1 and 16 sources, got " +
+                         std::to_string(model->sources.size()));
+  }
+  if (n_iter < 0 || n_iter > 10000) {
+    throw ParameterError("n_iter must be in [0, 10000], got " + std::to_string(n_iter));
+  }
+  if (beam < 0) throw ParameterError("beam must be >= 0 (0: exact), got " + std::to_string(beam));
+  if (!(l1 >= 0.0f) || !(likelihood_counts > 0.0f) || !(reseed_floor >= 0.0f) ||
+      !(epsilon > 0.0f)) {
+    throw ParameterError("l1 and reseed_floor must be >= 0, likelihood_counts and epsilon > 0");
+  }
+  model->settings.activation.divergence = divergence_from_beta(beta);
+  model->settings.activation.l1 = l1;
+  model->settings.activation.n_iter = n_iter;
+  model->settings.activation.epsilon = epsilon;
+  model->settings.beam = beam;
+  model->settings.likelihood_counts = likelihood_counts;
+  model->settings.reseed_floor = reseed_floor;
+  // A filter is prepared once here so that a model with an impossible geometry fails now.
+  livesep::FactorialFilter probe;
+  probe.prepare(model->sources, model->settings);
+  return PyModel{model};
+}
+
+livesep::OutputMode output_mode(const std::string& name) {
+  if (name == "stems") return livesep::OutputMode::Stems;
+  if (name == "mono") return livesep::OutputMode::Mono;
+  if (name == "stereo") return livesep::OutputMode::Stereo;
+  throw ParameterError("output must be 'stems', 'mono' or 'stereo', got '" + name + "'");
+}
+
 // Separator plus a guard: one call at a time, whatever Python threads do.
 class PySeparator {
  public:
-  void prepare(int sr, int n_fft, int hop, int n_sources) {
+  void prepare(int sr, int n_fft, int hop, const py::object& n_sources_object,
+               const py::object& model_object, const std::string& output, float mask_power) {
     Busy busy(*this);
-    engine_.prepare(livesep::SeparatorConfig{sr, n_fft, hop, n_sources});
+    std::unique_ptr<livesep::ModelRuntime> runtime;
+    int n_sources = n_sources_object.is_none() ? 2 : n_sources_object.cast<int>();
+    if (!model_object.is_none()) {
+      const auto& model = model_object.cast<const PyModel&>().model;
+      if (!n_sources_object.is_none() && n_sources != model->n_sources()) {
+        throw ParameterError("n_sources=" + std::to_string(n_sources) + " but the model has " +
+                             std::to_string(model->n_sources()) + " sources");
+      }
+      n_sources = model->n_sources();
+      runtime = std::make_unique<livesep::ModelRuntime>(model, mask_power);
+    }
+    engine_.prepare(livesep::SeparatorConfig{sr, n_fft, hop, n_sources, output_mode(output)},
+                    std::move(runtime));
+    mask_power_ = mask_power;
+  }
+
+  void swap_model(const PyModel& model, const py::object& mask_power) {
+    const float power = mask_power.is_none() ? mask_power_ : mask_power.cast<float>();
+    engine_.swap_model(std::make_unique<livesep::ModelRuntime>(model.model, power));
   }
 
   py::array_t<float> process(const py::handle& x_object, const py::handle& out_object) {
@@ -62,15 +197,15 @@ class PySeparator {
     if (n < 1 || n > (py::ssize_t{1} << 30)) {
       throw ParameterError("x must hold between 1 and 2**30 samples, got " + std::to_string(n));
     }
-    const int n_sources = engine_.config().n_sources;
+    const int n_channels = engine_.n_channels();
     py::array_t<float> out;
     if (out_object.is_none()) {
-      out = py::array_t<float>({static_cast<py::ssize_t>(n_sources), n});
+      out = py::array_t<float>({static_cast<py::ssize_t>(n_channels), n});
     } else {
       out = checked_float32(out_object, "out", 2, true);
-      if (out.shape(0) != n_sources || out.shape(1) != n) {
-        throw ParameterError("out must have shape (n_sources, len(x)) = (" +
-                             std::to_string(n_sources) + ", " + std::to_string(n) + "), got " +
+      if (out.shape(0) != n_channels || out.shape(1) != n) {
+        throw ParameterError("out must have shape (n_channels, len(x)) = (" +
+                             std::to_string(n_channels) + ", " + std::to_string(n) + "), got " +
                              describe_array(out));
       }
     }
@@ -98,7 +233,45 @@ class PySeparator {
 
   livesep::Separator& engine() { return engine_; }
 
+  int checked_source(int source) const {
+    require_prepared();
+    if (source < 0 || source >= engine_.config().n_sources) {
+      throw ParameterError("source must be in [0, " + std::to_string(engine_.config().n_sources) +
+                           "), got " + std::to_string(source));
+    }
+    return source;
+  }
+
+  // Copies of the model's last-frame state; call between process calls.
+  py::array_t<float> masks() const {
+    const livesep::ModelRuntime* model = require_model();
+    py::array_t<float> out({static_cast<py::ssize_t>(model->n_sources()),
+                            static_cast<py::ssize_t>(model->n_bins())});
+    std::copy(model->masks().begin(), model->masks().end(), out.mutable_data());
+    return out;
+  }
+
+  py::list state_marginals() const {
+    const livesep::ModelRuntime* model = require_model();
+    py::list marginals;
+    for (int s = 0; s < model->n_sources(); ++s) {
+      const livesep::VectorF& marginal = model->filter().marginal(s);
+      py::array_t<float> out(marginal.size());
+      std::copy(marginal.data(), marginal.data() + marginal.size(), out.mutable_data());
+      marginals.append(out);
+    }
+    return marginals;
+  }
+
+  int n_evaluated() const { return require_model()->filter().n_evaluated(); }
+
  private:
+  const livesep::ModelRuntime* require_model() const {
+    require_prepared();
+    if (!engine_.model()) throw ParameterError("the Separator has no model");
+    return engine_.model();
+  }
+
   struct Busy {
     explicit Busy(PySeparator& owner) : owner_(owner) {
       if (owner_.busy_.exchange(true)) {
@@ -110,6 +283,7 @@ class PySeparator {
   };
 
   livesep::Separator engine_;
+  float mask_power_ = 2.0f;
   std::atomic<bool> busy_{false};
 };
 
@@ -120,8 +294,8 @@ std::uint64_t count_process_allocations(PySeparator& separator, const py::handle
   auto x = checked_float32(x_object, "x", 1, false);
   auto out = checked_float32(out_object, "out", 2, true);
   const int n = static_cast<int>(x.shape(0));
-  if (out.shape(0) != separator.engine().config().n_sources || out.shape(1) != n) {
-    throw ParameterError("out must have shape (n_sources, len(x)), got " + describe_array(out));
+  if (out.shape(0) != separator.engine().n_channels() || out.shape(1) != n) {
+    throw ParameterError("out must have shape (n_channels, len(x)), got " + describe_array(out));
   }
   const float* in = x.data();
   float* dst = out.mutable_data();
@@ -160,6 +334,68 @@ py::array_t<std::complex<float>> stream_spectra(const py::handle& x_object, int 
   return result;
 }
 
+
+// Test-only: run the activation solver on one frame v (F,) with dictionary W (F, K) from h0.
+py::array_t<float> solve_activations(const py::handle& W_object, const py::handle& v_object,
+                                     const py::handle& h_object, float beta, float l1,
+                                     int n_iter, float epsilon) {
+  auto W = checked_float32(W_object, "W", 2, false);
+  auto v = checked_float32(v_object, "v", 1, false);
+  auto h0 = checked_float32(h_object, "h", 1, false);
+  const int f = static_cast<int>(W.shape(0));
+  const int k = static_cast<int>(W.shape(1));
+  if (v.shape(0) != f || h0.shape(0) != k) throw ParameterError("W, v and h disagree in shape");
+  const int rows = livesep::padded_rows(f);
+  livesep::MatrixF dictionary = livesep::MatrixF::Zero(rows, k);
+  dictionary.topRows(f) = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic,
+                                                         Eigen::RowMajor>>(W.data(), f, k);
+  livesep::VectorF column_sums = dictionary.colwise().sum().transpose();
+  livesep::VectorF frame = livesep::VectorF::Zero(rows);
+  frame.head(f) = Eigen::Map<const livesep::VectorF>(v.data(), f);
+  livesep::DictionaryBlocks blocks;
+  blocks.n_blocks = 1;
+  blocks.n_rows = rows;
+  blocks.data[0] = dictionary.data();
+  blocks.n_components[0] = k;
+  livesep::ActivationSettings settings;
+  settings.divergence = divergence_from_beta(beta);
+  settings.l1 = l1;
+  settings.n_iter = n_iter;
+  settings.epsilon = epsilon;
+  livesep::ActivationScratch scratch;
+  scratch.resize(rows, k);
+  py::array_t<float> h(k);
+  std::copy(h0.data(), h0.data() + k, h.mutable_data());
+  livesep::update_activations(blocks, column_sums.data(), frame, h.mutable_data(), settings,
+                              scratch);
+  return h;
+}
+
+// Test-only: filter frames V (T, F) with a model; returns (estimates (T, S, F), posteriors
+// (T, J), evaluated per frame (T,)).
+py::tuple filter_frames(const PyModel& model, const py::handle& V_object) {
+  auto V = checked_float32(V_object, "V", 2, false);
+  const auto& m = *model.model;
+  if (V.shape(1) != m.n_bins()) throw ParameterError("V must be (T, n_bins)");
+  livesep::FactorialFilter filter;
+  filter.prepare(m.sources, m.settings);
+  const py::ssize_t t_max = V.shape(0);
+  const int n_sources = m.n_sources();
+  const int n_bins = m.n_bins();
+  py::array_t<float> estimates({t_max, static_cast<py::ssize_t>(n_sources),
+                                static_cast<py::ssize_t>(n_bins)});
+  py::array_t<float> posteriors({t_max, static_cast<py::ssize_t>(filter.n_joint_states())});
+  py::array_t<int> evaluated(t_max);
+  for (py::ssize_t t = 0; t < t_max; ++t) {
+    filter.process_frame(V.data() + t * n_bins,
+                         estimates.mutable_data() + t * n_sources * n_bins);
+    std::copy(filter.posterior().begin(), filter.posterior().end(),
+              posteriors.mutable_data() + t * filter.n_joint_states());
+    evaluated.mutable_data()[t] = filter.n_evaluated();
+  }
+  return py::make_tuple(estimates, posteriors, evaluated);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -174,6 +410,28 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+  py::class_<PyModel>(m, "Model", R"doc(
+A preset's source models in the engine's layout, immutable and shareable.
+
+sources is a list of (W, A, pi) per source: W (Q, F, K) float32 dictionaries whose columns
+sum to one, A (Q, Q) transition rows, pi (Q,) initial distribution; Q = 1 is plain NMF.
+)doc")
+      .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
+           py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
+           py::arg("likelihood_counts") = 30.0f, py::arg("reseed_floor") = 1e-3f,
+           py::arg("epsilon") = 1e-9f)
+      .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
+      .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
+      .def_property_readonly("n_states", [](const PyModel& self) {
+        std::vector<int> states;
+        for (const auto& source : self.model->sources) states.push_back(source.n_states);
+        return states;
+      })
+      .def_property_readonly("n_iter", [](const PyModel& self) {
+        return self.model->settings.activation.n_iter;
+      })
+      .def_property_readonly("beam", [](const PyModel& self) { return self.model->settings.beam; });
+
   py::class_<PySeparator>(m, "Separator", R"doc(
 Streaming separator: mono in, one channel per source out, any block size.
 
@@ -182,11 +440,53 @@ allocating (the GIL is released while it works), ``reset`` returns to silence.
 )doc")
       .def(py::init<>())
       .def("prepare", &PySeparator::prepare, py::kw_only(), py::arg("sr"), py::arg("n_fft") = 512,
-           py::arg("hop_length") = 128, py::arg("n_sources") = 2,
-           "Validate the settings and allocate every buffer.")
+           py::arg("hop_length") = 128, py::arg("n_sources") = py::none(),
+           py::arg("model") = py::none(), py::arg("output") = "stems",
+           py::arg("mask_power") = 2.0f,
+           "Validate the settings and allocate every buffer. Without a model every source "
+           "receives the mixture (n_sources defaults to 2).")
+      .def("swap_model", &PySeparator::swap_model, py::arg("model"), py::kw_only(),
+           py::arg("mask_power") = py::none(),
+           "Hand a new model (same sources and bins) to the running engine without blocking it.")
+      .def("collect_retired", [](PySeparator& self) { return self.engine().collect_retired(); },
+           "Free the model a swap replaced, once the audio thread let go of it.")
+      .def_property_readonly("swap_pending",
+                             [](PySeparator& self) { return self.engine().swap_pending(); })
+      .def("set_gain", [](PySeparator& self, int source, float gain) {
+             self.engine().set_gain(self.checked_source(source), gain);
+           }, py::arg("source"), py::arg("gain"), "Linear gain of one source, from the next frame.")
+      .def("set_muted", [](PySeparator& self, int source, bool muted) {
+             self.engine().set_muted(self.checked_source(source), muted);
+           }, py::arg("source"), py::arg("muted"))
+      .def("set_soloed", [](PySeparator& self, int source, bool soloed) {
+             self.engine().set_soloed(self.checked_source(source), soloed);
+           }, py::arg("source"), py::arg("soloed"))
+      .def("gain", [](PySeparator& self, int source) {
+             return self.engine().gain(self.checked_source(source));
+           }, py::arg("source"))
+      .def("muted", [](PySeparator& self, int source) {
+             return self.engine().muted(self.checked_source(source));
+           }, py::arg("source"))
+      .def("soloed", [](PySeparator& self, int source) {
+             return self.engine().soloed(self.checked_source(source));
+           }, py::arg("source"))
+      .def("set_quality", [](PySeparator& self, int n_iter, int beam) {
+             self.engine().set_quality(n_iter, beam);
+           }, py::kw_only(), py::arg("n_iter") = -1, py::arg("beam") = -1,
+           "Iterations per fit and beam from the next frame on; -1 restores the model's own.")
+      .def("masks", &PySeparator::masks, "The last frame's masks, (n_sources, n_bins).")
+      .def("state_marginals", &PySeparator::state_marginals,
+           "The last frame's state posterior of each source, a list of (Q_s,) arrays.")
+      .def_property_readonly("n_evaluated", &PySeparator::n_evaluated,
+                             "Joint states evaluated in the last frame.")
+      .def_property_readonly("has_model", [](PySeparator& self) { return self.engine().has_model(); })
+      .def_property_readonly("n_channels", [](PySeparator& self) {
+        self.require_prepared();
+        return self.engine().n_channels();
+      })
       .def("process", &PySeparator::process, py::arg("x"), py::kw_only(),
            py::arg("out") = py::none(),
-           "Process x (float32, shape (n,)); return or fill out (float32, (n_sources, n)).")
+           "Process x (float32, shape (n,)); return or fill out (float32, (n_channels, n)).")
       .def("reset", &PySeparator::reset, "Clear the stream state back to silence.")
       .def("latency_samples",
            [](PySeparator& self) { return self.engine().latency_samples(); },
@@ -215,6 +515,12 @@ allocating (the GIL is released while it works), ``reset`` returns to silence.
   internal.def("count_process_allocations", &count_process_allocations, py::arg("separator"),
                py::arg("x"), py::arg("out"),
                "Run separator.process(x, out) and return the allocations it made.");
+  internal.def("solve_activations", &solve_activations, py::arg("W"), py::arg("v"), py::arg("h"),
+               py::kw_only(), py::arg("beta") = 1.0f, py::arg("l1") = 0.0f,
+               py::arg("n_iter") = 10, py::arg("epsilon") = 1e-9f,
+               "The C++ activation solver on one frame; returns the updated h.");
+  internal.def("filter_frames", &filter_frames, py::arg("model"), py::arg("V"),
+               "Run the factorial filter on frames V (T, F): estimates, posteriors, evaluated.");
   internal.def("stream_spectra", &stream_spectra, py::arg("x"), py::kw_only(), py::arg("n_fft"),
                py::arg("hop_length"), py::arg("block_size"),
                "Analysis spectra (n_frames, n_bins) the streaming STFT produces for x.");

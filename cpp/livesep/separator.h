@@ -1,81 +1,227 @@
-// The processor that owns the whole per-frame pipeline: streaming STFT in, one spectrum per
-// source out, overlap-add. Lifecycle as in pedalboard: prepare(config) allocates everything,
-// process(...) is noexcept and allocation-free for any block size, reset() clears the state.
+// The processor that owns the whole per-frame pipeline: streaming STFT in, a model's soft
+// masks per source, per-source gains, overlap-add out. Lifecycle as in pedalboard:
+// prepare(config, model) allocates everything, process(...) is noexcept and allocation-free
+// for any block size, reset() clears the state. Without a model every source receives the
+// mixture unchanged (a pass-through, for testing the stream).
+//
+// Threads: prepare, swap_model, collect_retired and the destructor run on the main thread;
+// process and reset on the audio thread (never concurrently with prepare). Gains, mute, solo
+// and quality settings are atomics anyone may set at any time; a new model reaches the audio
+// thread through a pending slot it picks up at the start of a block, and the model it
+// replaces goes to a retired slot the main thread frees, so the audio thread never blocks,
+// allocates or frees.
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <memory>
 #include <string>
 
 #include "livesep/denormals.h"
 #include "livesep/errors.h"
+#include "livesep/model.h"
 #include "livesep/stft.h"
 
 namespace livesep {
+
+enum class OutputMode { Stems = 0, Mono = 1, Stereo = 2 };
 
 struct SeparatorConfig {
   int sample_rate = 16000;
   int n_fft = 512;
   int hop = 128;
   int n_sources = 2;
+  OutputMode output = OutputMode::Stems;
 };
 
 class Separator {
  public:
-  // [main-thread] Validates the configuration and allocates every buffer.
-  void prepare(const SeparatorConfig& config) {
+  static constexpr int kMaxSources = FactorialFilter::kMaxSources;
+
+  Separator() {
+    for (auto& gain : gains_) gain.store(1.0f);
+    for (auto& flag : muted_) flag.store(false);
+    for (auto& flag : soloed_) flag.store(false);
+  }
+  ~Separator() { release_models(); }
+  Separator(const Separator&) = delete;
+  Separator& operator=(const Separator&) = delete;
+
+  // [main-thread] Validates the configuration and allocates every buffer. model may be
+  // null (pass-through). A failed prepare leaves the separator unprepared.
+  void prepare(const SeparatorConfig& config, std::unique_ptr<ModelRuntime> model) {
+    prepared_ = false;
+    release_models();
     if (config.sample_rate < 1000 || config.sample_rate > 384000) {
       throw ParameterError("sample rate must be in [1000, 384000] Hz, got " +
                            std::to_string(config.sample_rate));
     }
-    if (config.n_sources < 1 || config.n_sources > 16) {
-      throw ParameterError("the number of sources must be in [1, 16], got " +
-                           std::to_string(config.n_sources));
+    if (config.n_sources < 1 || config.n_sources > kMaxSources) {
+      throw ParameterError("the number of sources must be in [1, " + std::to_string(kMaxSources) +
+                           "], got " + std::to_string(config.n_sources));
     }
-    prepared_ = false;
-    stft_.prepare(config.n_fft, config.hop, config.n_sources);
+    const int n_channels = config.output == OutputMode::Stems    ? config.n_sources
+                           : config.output == OutputMode::Stereo ? 2
+                                                                 : 1;
+    stft_.prepare(config.n_fft, config.hop, n_channels);
+    if (model) check_geometry(*model, config.n_sources);
     config_ = config;
+    n_channels_ = n_channels;
+    source_spectra_.assign(static_cast<std::size_t>(config.n_sources) * stft_.n_bins(),
+                           Complex(0.0f, 0.0f));
+    current_ = model.release();
     prepared_ = true;
   }
 
-  // [audio-thread] Back to silence; the configuration stays.
+  // [main-thread] Hands a new model to the running audio thread without blocking it. The
+  // model must have this separator's number of sources and bins.
+  void swap_model(std::unique_ptr<ModelRuntime> model) {
+    if (!prepared_) throw ParameterError("the separator is not prepared");
+    if (!model) throw ParameterError("swap_model needs a model");
+    check_geometry(*model, config_.n_sources);
+    collect_retired();
+    delete pending_.exchange(model.release(), std::memory_order_acq_rel);
+  }
+
+  // [main-thread] Frees a model the audio thread has replaced. Returns true if it freed one.
+  bool collect_retired() {
+    ModelRuntime* retired = retired_.exchange(nullptr, std::memory_order_acq_rel);
+    delete retired;
+    return retired != nullptr;
+  }
+
+  // True once the audio thread runs the most recently swapped-in model.
+  bool swap_pending() const noexcept { return pending_.load(std::memory_order_acquire) != nullptr; }
+
+  // [audio-thread] Back to silence; the configuration and model stay.
   void reset() noexcept {
-    if (prepared_) stft_.reset();
+    if (!prepared_) return;
+    stft_.reset();
+    if (current_) current_->reset();
+  }
+
+  // [any-thread] Per-source settings applied from the next frame on.
+  void set_gain(int source, float gain) noexcept { gains_[clamp_source(source)].store(gain); }
+  void set_muted(int source, bool muted) noexcept { muted_[clamp_source(source)].store(muted); }
+  void set_soloed(int source, bool soloed) noexcept { soloed_[clamp_source(source)].store(soloed); }
+  float gain(int source) const noexcept { return gains_[clamp_source(source)].load(); }
+  bool muted(int source) const noexcept { return muted_[clamp_source(source)].load(); }
+  bool soloed(int source) const noexcept { return soloed_[clamp_source(source)].load(); }
+  // [any-thread] Work per frame: iterations per fit and joint states evaluated (0: all);
+  // negative values mean the model's own settings.
+  void set_quality(int n_iter, int beam) noexcept {
+    requested_iterations_.store(n_iter);
+    requested_beam_.store(beam);
   }
 
   bool prepared() const noexcept { return prepared_; }
+  bool has_model() const noexcept { return current_ != nullptr; }
   const SeparatorConfig& config() const noexcept { return config_; }
+  int n_channels() const noexcept { return n_channels_; }
   int n_bins() const noexcept { return stft_.n_bins(); }
   // Output sample t is the separation of input sample t - latency_samples().
   int latency_samples() const noexcept { return prepared_ ? stft_.latency_samples() : 0; }
+  // The model the audio thread runs (for reading its state between process calls).
+  const ModelRuntime* model() const noexcept { return current_; }
 
-  // [audio-thread] n >= 1 mono input samples in[i * in_stride] to n_sources output channels,
-  // out[s * channel_stride + i * sample_stride]. Writes silence when not prepared.
+  // [audio-thread] n >= 1 mono input samples in[i * in_stride] to n_channels() output
+  // channels, out[c * channel_stride + i * sample_stride]. Writes silence when unprepared.
   void process(const float* in, std::ptrdiff_t in_stride, float* out,
                std::ptrdiff_t channel_stride, std::ptrdiff_t sample_stride, int n) noexcept {
     if (!prepared_) {
-      for (int s = 0; s < config_.n_sources; ++s) {
-        for (int i = 0; i < n; ++i) out[s * channel_stride + i * sample_stride] = 0.0f;
+      for (int c = 0; c < n_channels_; ++c) {
+        for (int i = 0; i < n; ++i) out[c * channel_stride + i * sample_stride] = 0.0f;
       }
       return;
     }
     ScopedFlushDenormals flush_denormals;
-    const int n_bins = stft_.n_bins();
-    const int n_sources = config_.n_sources;
+    adopt_pending_model();
     stft_.process(in, in_stride, out, channel_stride, sample_stride, n,
-                  [n_bins, n_sources](const Complex* mixture, Complex* sources) noexcept {
-                    for (int s = 0; s < n_sources; ++s) {
-                      std::copy(mixture, mixture + n_bins, sources + s * n_bins);
-                    }
+                  [this](const Complex* mixture, Complex* channels) noexcept {
+                    run_frame(mixture, channels);
                   });
   }
 
-  // [audio-thread] Planar output: out is n_sources x n, row-major.
+  // [audio-thread] Planar output: out is n_channels() x n, row-major.
   void process(const float* in, float* out, int n) noexcept { process(in, 1, out, n, 1, n); }
 
  private:
+  int clamp_source(int source) const noexcept { return std::clamp(source, 0, kMaxSources - 1); }
+
+  void check_geometry(const ModelRuntime& model, int n_sources) const {
+    if (model.n_sources() != n_sources || model.n_bins() != stft_.n_bins()) {
+      throw ParameterError("the model has " + std::to_string(model.n_sources()) + " sources and " +
+                           std::to_string(model.n_bins()) + " bins; the separator needs " +
+                           std::to_string(n_sources) + " and " + std::to_string(stft_.n_bins()));
+    }
+  }
+
+  void release_models() {
+    delete current_;
+    current_ = nullptr;
+    delete pending_.exchange(nullptr);
+    delete retired_.exchange(nullptr);
+  }
+
+  // [audio-thread] Takes the pending model once the previous replaced one has been freed.
+  void adopt_pending_model() noexcept {
+    if (pending_.load(std::memory_order_acquire) == nullptr) return;
+    if (retired_.load(std::memory_order_acquire) != nullptr) return;
+    ModelRuntime* next = pending_.exchange(nullptr, std::memory_order_acq_rel);
+    if (next == nullptr) return;
+    retired_.store(current_, std::memory_order_release);
+    current_ = next;
+    current_->reset();
+  }
+
+  // [audio-thread] Masks (or pass-through), gains and the output mix of one frame.
+  void run_frame(const Complex* mixture, Complex* channels) noexcept {
+    const int n_bins = stft_.n_bins();
+    const int n_sources = config_.n_sources;
+    if (current_) {
+      current_->apply_quality(requested_iterations_.load(std::memory_order_relaxed),
+                              requested_beam_.load(std::memory_order_relaxed));
+      current_->process_frame(mixture);
+    }
+    bool any_solo = false;
+    for (int s = 0; s < n_sources; ++s) any_solo = any_solo || soloed_[s].load();
+    for (int s = 0; s < n_sources; ++s) {
+      const bool audible = !muted_[s].load() && (!any_solo || soloed_[s].load());
+      const float gain = audible ? gains_[s].load() : 0.0f;
+      Complex* spectrum = source_spectra_.data() + static_cast<std::size_t>(s) * n_bins;
+      if (current_) {
+        const float* mask = current_->masks().data() + static_cast<std::size_t>(s) * n_bins;
+        for (int f = 0; f < n_bins; ++f) spectrum[f] = mixture[f] * (gain * mask[f]);
+      } else {
+        for (int f = 0; f < n_bins; ++f) spectrum[f] = mixture[f] * gain;
+      }
+    }
+    if (config_.output == OutputMode::Stems) {
+      std::copy(source_spectra_.begin(), source_spectra_.end(), channels);
+      return;
+    }
+    std::fill(channels, channels + n_bins, Complex(0.0f, 0.0f));
+    for (int s = 0; s < n_sources; ++s) {
+      const Complex* spectrum = source_spectra_.data() + static_cast<std::size_t>(s) * n_bins;
+      for (int f = 0; f < n_bins; ++f) channels[f] += spectrum[f];
+    }
+    for (int c = 1; c < n_channels_; ++c) std::copy(channels, channels + n_bins, channels + c * n_bins);
+  }
+
   SeparatorConfig config_;
   StreamingStft stft_;
   bool prepared_ = false;
+  int n_channels_ = 0;
+  std::vector<Complex> source_spectra_;  // n_sources x n_bins, after masks and gains
+  ModelRuntime* current_ = nullptr;      // owned; used by the audio thread
+  std::atomic<ModelRuntime*> pending_{nullptr};
+  std::atomic<ModelRuntime*> retired_{nullptr};
+  std::array<std::atomic<float>, kMaxSources> gains_;
+  std::array<std::atomic<bool>, kMaxSources> muted_;
+  std::array<std::atomic<bool>, kMaxSources> soloed_;
+  std::atomic<int> requested_iterations_{-1};
+  std::atomic<int> requested_beam_{-1};
 };
 
 }  // namespace livesep

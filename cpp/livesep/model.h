@@ -1,0 +1,100 @@
+// A preset's models in the engine's layout (immutable, shareable between separators) and the
+// per-separator runtime that filters frames with them and turns estimates into masks.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "livesep/errors.h"
+#include "livesep/nfhmm.h"
+#include "livesep/stft.h"
+
+namespace livesep {
+
+// The sources of a preset and how to infer with them. Built on the main thread.
+struct Model {
+  std::vector<SourceModel> sources;
+  FilterSettings settings;
+
+  int n_sources() const noexcept { return static_cast<int>(sources.size()); }
+  int n_bins() const noexcept { return sources.empty() ? 0 : sources.front().n_bins; }
+};
+
+// What a separator needs to run a Model: the filter's state and per-frame buffers.
+// Created and destroyed on the main thread; used on the audio thread only.
+class ModelRuntime {
+ public:
+  // [main-thread]
+  ModelRuntime(std::shared_ptr<const Model> model, float mask_power)
+      : model_(std::move(model)), mask_power_(mask_power) {
+    if (!model_ || model_->sources.empty()) throw ParameterError("a model needs sources");
+    if (mask_power_ != 1.0f && mask_power_ != 2.0f) {
+      throw ParameterError("mask power must be 1 or 2, got " + std::to_string(mask_power_));
+    }
+    filter_.prepare(model_->sources, model_->settings);
+    const int n_bins = model_->n_bins();
+    const int n_sources = model_->n_sources();
+    magnitudes_.assign(n_bins, 0.0f);
+    estimates_.assign(static_cast<std::size_t>(n_sources) * n_bins, 0.0f);
+    masks_.assign(static_cast<std::size_t>(n_sources) * n_bins, 1.0f / n_sources);
+  }
+
+  int n_sources() const noexcept { return model_->n_sources(); }
+  int n_bins() const noexcept { return model_->n_bins(); }
+  FactorialFilter& filter() noexcept { return filter_; }
+  const FactorialFilter& filter() const noexcept { return filter_; }
+
+  // [audio-thread] Iterations per fit and beam for the next frames; negative values restore
+  // the model's own settings.
+  void apply_quality(int n_iter, int beam) noexcept {
+    const FilterSettings& defaults = model_->settings;
+    filter_.set_iterations(n_iter >= 0 ? n_iter : defaults.activation.n_iter);
+    filter_.set_beam(beam >= 0 ? beam : defaults.beam);
+  }
+  const std::vector<float>& masks() const noexcept { return masks_; }
+  const std::vector<float>& magnitudes() const noexcept { return magnitudes_; }
+  const std::vector<float>& estimates() const noexcept { return estimates_; }
+
+  // [audio-thread]
+  void reset() noexcept {
+    filter_.reset();
+    std::fill(masks_.begin(), masks_.end(), 1.0f / n_sources());
+  }
+
+  // [audio-thread] Filters the mixture frame and updates masks (n_sources x n_bins): soft
+  // masks M_s = Vhat_s^p / sum_j Vhat_j^p, an even split where every estimate is zero.
+  void process_frame(const Complex* mixture) noexcept {
+    const int n_bins = this->n_bins();
+    const int n_sources = this->n_sources();
+    for (int f = 0; f < n_bins; ++f) magnitudes_[f] = std::abs(mixture[f]);
+    filter_.process_frame(magnitudes_.data(), estimates_.data());
+    const float even = 1.0f / static_cast<float>(n_sources);
+    for (int f = 0; f < n_bins; ++f) {
+      float total = 0.0f;
+      for (int s = 0; s < n_sources; ++s) {
+        float e = estimates_[static_cast<std::size_t>(s) * n_bins + f];
+        e = mask_power_ == 2.0f ? e * e : e;
+        masks_[static_cast<std::size_t>(s) * n_bins + f] = e;
+        total += e;
+      }
+      const bool usable = total > 1e-30f && std::isfinite(total);
+      for (int s = 0; s < n_sources; ++s) {
+        float& m = masks_[static_cast<std::size_t>(s) * n_bins + f];
+        m = usable ? m / total : even;
+      }
+    }
+  }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  float mask_power_;
+  FactorialFilter filter_;
+  std::vector<float> magnitudes_;
+  std::vector<float> estimates_;
+  std::vector<float> masks_;
+};
+
+}  // namespace livesep

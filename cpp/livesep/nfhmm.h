@@ -1,0 +1,314 @@
+// Online (causal) filtering of the N-FHMM: S sources, each an N-HMM whose state q owns a
+// dictionary W_s[q] (F x K_s). For each frame v and each evaluated joint state
+// c = (q_1..q_S), activations h_c fit v with [W_1[q_1] ... W_S[q_S]] (warm-started from the
+// last fit of that joint state), then
+//   pred(c)  = sum_c' alpha_{t-1}(c') prod_s A_s(q'_s, q_s)       (prior: prod_s pi_s)
+//   l(c)     = counts * sum_f vbar_f log((D_c h_c)_f / sum_f' (D_c h_c)_f')
+//   alpha(c) ∝ pred(c) exp(l(c))   over the evaluated states, zero elsewhere,
+// with vbar = v / sum(v): the frame's spectral shape scored as `counts` multinomial draws
+// (the likelihood scale gamma = counts / sum(v)). Exact mode evaluates every joint state;
+// beam mode the B most probable predicted ones. Source s's estimate is
+//   Vhat_s = sum_c alpha(c) W_s[q_s] h_{c,s}   (in the units of v).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "livesep/errors.h"
+#include "livesep/nmf.h"
+
+namespace livesep {
+
+// One source's trained model in the engine's layout, built on the main thread.
+struct SourceModel {
+  int n_states = 0;
+  int n_components = 0;
+  int n_bins = 0;
+  int n_rows = 0;                   // padded_rows(n_bins)
+  AlignedFloats dictionaries;       // n_states blocks of n_rows x n_components, column-major
+  std::vector<float> column_sums;   // n_states x n_components
+  std::vector<float> transitions;   // n_states x n_states, row-major: A(from, to)
+  std::vector<float> initial;       // n_states
+
+  const float* dictionary(int state) const noexcept {
+    return dictionaries.data() + static_cast<std::size_t>(state) * n_rows * n_components;
+  }
+};
+
+struct FilterSettings {
+  ActivationSettings activation;
+  int beam = 0;                   // joint states evaluated per frame; 0 or >= all: exact
+  float likelihood_counts = 30.0f;
+  float reseed_floor = 1e-3f;     // warm-start floor, as a fraction of the mean activation
+};
+
+class FactorialFilter {
+ public:
+  static constexpr int kMaxSources = DictionaryBlocks::kMaxBlocks;
+  static constexpr std::int64_t kMaxJointStates = 1 << 20;
+
+  // [main-thread] Checks the models and allocates every buffer for them.
+  void prepare(const std::vector<SourceModel>& sources, const FilterSettings& settings) {
+    if (sources.empty() || static_cast<int>(sources.size()) > kMaxSources) {
+      throw ParameterError("the number of sources must be in [1, " + std::to_string(kMaxSources) +
+                           "], got " + std::to_string(sources.size()));
+    }
+    const int n_bins = sources.front().n_bins;
+    std::int64_t n_joint = 1;
+    int total_components = 0;
+    for (const SourceModel& source : sources) {
+      if (source.n_bins != n_bins) {
+        throw ParameterError("every source must have the same number of frequency bins (" +
+                             std::to_string(n_bins) + "), got " + std::to_string(source.n_bins));
+      }
+      n_joint *= source.n_states;
+      total_components += source.n_components;
+      if (n_joint > kMaxJointStates) {
+        throw ParameterError("too many joint states (more than " +
+                             std::to_string(kMaxJointStates) + ")");
+      }
+    }
+    if (settings.activation.n_iter < 0 || settings.beam < 0 || !(settings.likelihood_counts > 0)) {
+      throw ParameterError("iterations and beam must be >= 0 and likelihood counts > 0");
+    }
+    sources_ = &sources;
+    settings_ = settings;
+    n_sources_ = static_cast<int>(sources.size());
+    n_bins_ = n_bins;
+    n_joint_ = static_cast<int>(n_joint);
+    total_components_ = total_components;
+    strides_.assign(n_sources_, 1);
+    for (int s = n_sources_ - 2; s >= 0; --s) {
+      strides_[s] = strides_[s + 1] * sources[s + 1].n_states;
+    }
+    alpha_.assign(n_joint_, 0.0f);
+    predicted_.assign(n_joint_, 0.0f);
+    swap_.assign(n_joint_, 0.0f);
+    log_posterior_.assign(n_joint_, 0.0f);
+    evaluated_.assign(n_joint_, 0);
+    activation_table_.assign(static_cast<std::size_t>(n_joint_) * total_components_, 0.0f);
+    n_rows_ = padded_rows(n_bins_);
+    frame_.setZero(n_rows_);
+    estimate_.setZero(n_rows_);
+    scratch_.resize(n_rows_, total_components_);
+    column_sums_.setZero(total_components_);
+    weighted_.clear();
+    marginals_.clear();
+    for (const SourceModel& source : sources) {
+      weighted_.emplace_back(
+          VectorF::Zero(static_cast<Eigen::Index>(source.n_states) * source.n_components));
+      marginals_.emplace_back(VectorF::Zero(source.n_states));
+    }
+    reset();
+  }
+
+  // [audio-thread] Forget the past: the next frame starts from the initial distributions.
+  void reset() noexcept {
+    std::fill(alpha_.begin(), alpha_.end(), 0.0f);
+    const float start = 1.0f / static_cast<float>(total_components_);
+    std::fill(activation_table_.begin(), activation_table_.end(), start);
+    first_frame_ = true;
+  }
+
+  // [audio-thread] Evaluate this many joint states per frame from now on (0: all).
+  void set_beam(int beam) noexcept { settings_.beam = std::max(0, beam); }
+  void set_iterations(int n_iter) noexcept { settings_.activation.n_iter = std::max(0, n_iter); }
+  const FilterSettings& settings() const noexcept { return settings_; }
+
+  int n_sources() const noexcept { return n_sources_; }
+  int n_joint_states() const noexcept { return n_joint_; }
+  int n_evaluated() const noexcept { return n_evaluated_; }
+  // Joint posterior alpha_t (row-major over (q_1..q_S)) and per-source state marginals.
+  const std::vector<float>& posterior() const noexcept { return alpha_; }
+  const VectorF& marginal(int source) const noexcept { return marginals_[source]; }
+
+  // [audio-thread] Filters one frame of magnitudes v (n_bins) and writes each source's
+  // estimate into estimates (n_sources x n_bins, row-major). Returns false for a silent
+  // frame, whose estimates are zero and whose states only follow the dynamics.
+  bool process_frame(const float* v, float* estimates) noexcept {
+    predict();
+    frame_.head(n_bins_) = ConstVectorMap(v, n_bins_);
+    const float mass = frame_.sum();
+    if (!(mass > 1e-20f) || !std::isfinite(mass)) {
+      std::copy(predicted_.begin(), predicted_.end(), alpha_.begin());
+      std::fill(estimates, estimates + static_cast<std::size_t>(n_sources_) * n_bins_, 0.0f);
+      update_marginals();
+      return false;
+    }
+    frame_ /= mass;
+    const int n_selected = select_states();
+    float best = -std::numeric_limits<float>::infinity();
+    for (int i = 0; i < n_selected; ++i) {
+      const int joint = evaluated_[i];
+      const float score = std::log(predicted_[joint]) + fit_state(joint);
+      log_posterior_[i] = std::isfinite(score) ? score : -std::numeric_limits<float>::infinity();
+      best = std::max(best, log_posterior_[i]);
+    }
+    std::fill(alpha_.begin(), alpha_.end(), 0.0f);
+    if (!std::isfinite(best)) {
+      // No evaluated state explains the frame (cannot happen with finite input): keep the
+      // prediction rather than lose track.
+      std::copy(predicted_.begin(), predicted_.end(), alpha_.begin());
+    } else {
+      double total = 0.0;
+      for (int i = 0; i < n_selected; ++i) total += std::exp(double(log_posterior_[i] - best));
+      for (int i = 0; i < n_selected; ++i) {
+        alpha_[evaluated_[i]] = static_cast<float>(std::exp(double(log_posterior_[i] - best)) / total);
+      }
+    }
+    write_estimates(n_selected, mass, estimates);
+    update_marginals();
+    return true;
+  }
+
+ private:
+  int state_of(int joint, int source) const noexcept {
+    return (joint / strides_[source]) % (*sources_)[source].n_states;
+  }
+
+  // pred = alpha_{t-1} multiplied by A_s along each source's axis (or the prior).
+  void predict() noexcept {
+    const std::vector<SourceModel>& sources = *sources_;
+    if (first_frame_) {
+      for (int joint = 0; joint < n_joint_; ++joint) {
+        float p = 1.0f;
+        for (int s = 0; s < n_sources_; ++s) p *= sources[s].initial[state_of(joint, s)];
+        predicted_[joint] = p;
+      }
+      first_frame_ = false;
+      return;
+    }
+    std::copy(alpha_.begin(), alpha_.end(), predicted_.begin());
+    for (int s = 0; s < n_sources_; ++s) {
+      const int q = sources[s].n_states;
+      const int stride = strides_[s];
+      const float* A = sources[s].transitions.data();
+      std::fill(swap_.begin(), swap_.end(), 0.0f);
+      for (int joint = 0; joint < n_joint_; ++joint) {
+        const float p = predicted_[joint];
+        if (p == 0.0f) continue;
+        const int from = state_of(joint, s);
+        const int base = joint - from * stride;
+        const float* row = A + static_cast<std::size_t>(from) * q;
+        for (int to = 0; to < q; ++to) swap_[base + to * stride] += p * row[to];
+      }
+      predicted_.swap(swap_);
+    }
+  }
+
+  // Fills evaluated_ with the joint states to fit this frame; returns how many.
+  int select_states() noexcept {
+    int n = 0;
+    for (int joint = 0; joint < n_joint_; ++joint) {
+      if (predicted_[joint] > 0.0f) evaluated_[n++] = joint;
+    }
+    const int beam = settings_.beam;
+    if (beam > 0 && beam < n) {
+      std::nth_element(evaluated_.begin(), evaluated_.begin() + beam, evaluated_.begin() + n,
+                       [this](int a, int b) { return predicted_[a] > predicted_[b]; });
+      std::sort(evaluated_.begin(), evaluated_.begin() + beam);
+      n = beam;
+    }
+    n_evaluated_ = n;
+    return n;
+  }
+
+  // Fits the frame with joint state `joint`'s dictionary; returns its log-likelihood.
+  float fit_state(int joint) noexcept {
+    const std::vector<SourceModel>& sources = *sources_;
+    DictionaryBlocks dictionary;
+    dictionary.n_blocks = n_sources_;
+    dictionary.n_rows = n_rows_;
+    int offset = 0;
+    for (int s = 0; s < n_sources_; ++s) {
+      const int q = state_of(joint, s);
+      const int k = sources[s].n_components;
+      dictionary.data[s] = sources[s].dictionary(q);
+      dictionary.n_components[s] = k;
+      column_sums_.segment(offset, k) =
+          ConstVectorMap(sources[s].column_sums.data() + static_cast<std::size_t>(q) * k, k);
+      offset += k;
+    }
+    float* h = activation_table_.data() + static_cast<std::size_t>(joint) * total_components_;
+    VectorMap activations(h, total_components_);
+    const float floor = settings_.reseed_floor / static_cast<float>(total_components_);
+    activations = activations.cwiseMax(floor);
+    update_activations(dictionary, column_sums_.data(), frame_, h, settings_.activation,
+                       scratch_);
+    // The padding rows hold only epsilon: leave them out of the model's total.
+    const float model_mass = scratch_.model.head(n_bins_).sum();
+    const float shape_log_likelihood =
+        frame_.dot(scratch_.model.array().log().matrix()) - std::log(model_mass);
+    return settings_.likelihood_counts * shape_log_likelihood;
+  }
+
+  void write_estimates(int n_selected, float mass, float* estimates) noexcept {
+    const std::vector<SourceModel>& sources = *sources_;
+    for (VectorF& weighted : weighted_) weighted.setZero();
+    for (int i = 0; i < n_selected; ++i) {
+      const int joint = evaluated_[i];
+      const float weight = alpha_[joint];
+      if (weight == 0.0f) continue;
+      const float* h = activation_table_.data() + static_cast<std::size_t>(joint) * total_components_;
+      int offset = 0;
+      for (int s = 0; s < n_sources_; ++s) {
+        const int k = sources[s].n_components;
+        weighted_[s].segment(static_cast<Eigen::Index>(state_of(joint, s)) * k, k) +=
+            weight * ConstVectorMap(h + offset, k);
+        offset += k;
+      }
+    }
+    for (int s = 0; s < n_sources_; ++s) {
+      const SourceModel& source = sources[s];
+      estimate_.setZero();
+      for (int q = 0; q < source.n_states; ++q) {
+        auto weights = weighted_[s].segment(static_cast<Eigen::Index>(q) * source.n_components,
+                                            source.n_components);
+        if (weights.isZero(0.0f)) continue;
+        estimate_.noalias() +=
+            ConstMatrixMap(source.dictionary(q), n_rows_, source.n_components) * weights;
+      }
+      VectorMap(estimates + static_cast<std::size_t>(s) * n_bins_, n_bins_) =
+          estimate_.head(n_bins_) * mass;
+    }
+  }
+
+  void update_marginals() noexcept {
+    for (int s = 0; s < n_sources_; ++s) marginals_[s].setZero();
+    for (int joint = 0; joint < n_joint_; ++joint) {
+      const float p = alpha_[joint];
+      if (p == 0.0f) continue;
+      for (int s = 0; s < n_sources_; ++s) marginals_[s][state_of(joint, s)] += p;
+    }
+  }
+
+  const std::vector<SourceModel>* sources_ = nullptr;
+  FilterSettings settings_;
+  int n_sources_ = 0;
+  int n_bins_ = 0;
+  int n_rows_ = 0;
+  int n_joint_ = 0;
+  int total_components_ = 0;
+  int n_evaluated_ = 0;
+  bool first_frame_ = true;
+  std::vector<int> strides_;
+  std::vector<float> alpha_;          // posterior of the last frame, n_joint
+  std::vector<float> predicted_;      // prediction for this frame, n_joint
+  std::vector<float> swap_;           // mode-product buffer, n_joint
+  std::vector<float> log_posterior_;  // per evaluated state
+  std::vector<int> evaluated_;        // joint indices evaluated this frame
+  std::vector<float> activation_table_;  // n_joint x total_components warm starts
+  VectorF frame_;                     // v / sum(v), padded
+  VectorF estimate_;                  // one source's estimate, padded
+  VectorF column_sums_;               // the current joint state's column sums
+  ActivationScratch scratch_;
+  std::vector<VectorF> weighted_;     // per source: alpha-weighted activations per state
+  std::vector<VectorF> marginals_;    // per source: state posterior marginals
+};
+
+}  // namespace livesep

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Sets livesep up on a fresh Debian/Ubuntu machine, then runs one job:
+#   bash scripts/run.sh demo [ARGS]   separate the bundled demo recording (livesep demo ARGS)
+#   bash scripts/run.sh test [ARGS]   run every test (pytest ARGS)
+# It installs what is missing (system packages with apt-get, a virtual environment in .venv,
+# livesep and its test dependencies) and is safe to run again.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+job="${1:-demo}"
+shift || true
+
+# System packages per job: PortAudio for sounddevice; for the tests also a JACK server with a
+# dummy backend (audio devices without hardware), Xvfb (a window without a screen) and the
+# Debian packages that carry the real recordings and sound fonts of the test corpus.
+run_packages=(libportaudio2)
+test_packages=(jackd2 libportaudio2 xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
+               libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
+               klettres-data fluidsynth fluid-soundfont-gm timgm6mb-soundfont hydrogen-drumkits)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_system_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "livesep setup: installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+python_bin=""
+for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
+  if command -v "$candidate" >/dev/null 2>&1 \
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    python_bin="$candidate"
+    break
+  fi
+done
+if [ -z "$python_bin" ]; then
+  install_system_packages python3 python3-venv python3-dev
+  python_bin=python3
+fi
+
+case "$job" in
+  demo) install_system_packages "${run_packages[@]}"; extras="" ;;
+  test) install_system_packages "${test_packages[@]}"; extras="[test]" ;;
+  *) echo "usage: bash scripts/run.sh {demo|test} [ARGS]" >&2; exit 2 ;;
+esac
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$python_bin" -m venv .venv 2>/dev/null; then
+    install_system_packages python3-venv
+    rm -rf .venv
+    "$python_bin" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+echo "livesep setup: building and installing livesep${extras} into .venv"
+.venv/bin/python -m pip install --quiet ".${extras}"
+
+case "$job" in
+  demo) exec .venv/bin/livesep demo "$@" ;;
+  test) exec .venv/bin/python -m pytest "$@" ;;
+esac

@@ -1,0 +1,91 @@
+"""Slow, obvious numpy references for the C++ kernels: written for reading, not for speed."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def update_activations(W: np.ndarray, v: np.ndarray, h: np.ndarray, *, beta: float, l1: float,
+                       n_iter: int, epsilon: float) -> np.ndarray:
+    """Multiplicative updates of h for v ≈ W h under the β-divergence plus l1 * sum(h)."""
+    W, v, h = W.astype(np.float64), v.astype(np.float64), h.astype(np.float64).copy()
+    for _ in range(n_iter):
+        model = W @ h + epsilon
+        if beta == 1:
+            h = h * (W.T @ (v / model)) / (W.sum(axis=0) + l1)
+        elif beta == 2:
+            h = h * (W.T @ v) / (W.T @ model + l1)
+        elif beta == 0:
+            h = h * (W.T @ (v / model ** 2)) / (W.T @ (1.0 / model) + l1)
+        else:
+            raise ValueError(beta)
+    return h
+
+
+def joint_states(n_states: list[int]) -> list[tuple[int, ...]]:
+    """Every joint state, in the engine's row-major order."""
+    return list(itertools.product(*[range(q) for q in n_states]))
+
+
+def filter_likelihoods(sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]], V: np.ndarray, *,
+                       n_iter: int, counts: float, floor: float, epsilon: float = 1e-9
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame and joint state: the warm-started KL fit and its scaled log-likelihood.
+
+    Returns log_likelihoods (T, J) and the fitted activations (T, J, K_total), every joint
+    state fitted at every frame (exact mode), each warm-started from its own previous fit.
+    """
+    states = joint_states([W.shape[0] for W, _, _ in sources])
+    k_total = sum(W.shape[2] for W, _, _ in sources)
+    table = np.full((len(states), k_total), 1.0 / k_total)
+    log_likelihoods = np.zeros((V.shape[0], len(states)))
+    activations = np.zeros((V.shape[0], len(states), k_total))
+    for t, v in enumerate(V.astype(np.float64)):
+        frame = v / v.sum()
+        for j, joint in enumerate(states):
+            D = np.concatenate([W[q] for (W, _, _), q in zip(sources, joint)], axis=1)
+            h = np.maximum(table[j], floor / k_total)
+            h = update_activations(D, frame, h, beta=1, l1=0.0, n_iter=n_iter, epsilon=epsilon)
+            table[j] = h
+            model = D @ h + epsilon
+            log_likelihoods[t, j] = counts * np.sum(frame * np.log(model / model.sum()))
+            activations[t, j] = h
+    return log_likelihoods, activations
+
+
+def brute_force_filter(sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                       log_likelihoods: np.ndarray) -> np.ndarray:
+    """P(c_t | v_1..t) by enumerating every joint-state sequence up to t (tiny models only)."""
+    states = joint_states([W.shape[0] for W, _, _ in sources])
+    T = log_likelihoods.shape[0]
+    posteriors = np.zeros((T, len(states)))
+    for t in range(T):
+        for path in itertools.product(range(len(states)), repeat=t + 1):
+            weight = 1.0
+            for s, (_, A, pi) in enumerate(sources):
+                weight *= pi[states[path[0]][s]]
+                for a, b in zip(path[:-1], path[1:]):
+                    weight *= A[states[a][s], states[b][s]]
+            weight *= np.exp(sum(log_likelihoods[u, path[u]] for u in range(t + 1)))
+            posteriors[t, path[-1]] += weight
+        posteriors[t] /= posteriors[t].sum()
+    return posteriors
+
+
+def source_estimates(sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]], V: np.ndarray,
+                     posteriors: np.ndarray, activations: np.ndarray) -> np.ndarray:
+    """Vhat_s(t) = sum(v_t) * sum_c alpha_t(c) W_s[q_s] h_{c,s}, shape (T, S, F)."""
+    states = joint_states([W.shape[0] for W, _, _ in sources])
+    T, F = V.shape
+    estimates = np.zeros((T, len(sources), F))
+    for t in range(T):
+        for j, joint in enumerate(states):
+            offset = 0
+            for s, ((W, _, _), q) in enumerate(zip(sources, joint)):
+                k = W.shape[2]
+                estimates[t, s] += posteriors[t, j] * (W[q] @ activations[t, j, offset:offset + k])
+                offset += k
+        estimates[t] *= V[t].astype(np.float64).sum()
+    return estimates
