@@ -1,0 +1,118 @@
+"""From a preset to a running C++ engine: inference settings, model conversion, separators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from livesep._core import Model, Separator
+from livesep.errors import ParameterError
+from livesep.presets import Preset
+
+__all__ = ["EngineSettings", "build_model", "create_separator", "OUTPUT_MODES"]
+
+#: How a separator lays out its output channels.
+OUTPUT_MODES = ("stems", "mono", "stereo")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine infers, frame by frame.
+
+    Attributes
+    ----------
+    n_iter : int
+        Multiplicative updates per activation fit and frame (warm-started).
+    beam : int
+        Joint states evaluated per frame, the most probable predicted ones; 0 evaluates
+        every joint state (exact filtering). Ignored for presets with one state per source.
+    likelihood_counts : float
+        The likelihood scale γ: each frame's spectral shape is scored as this many
+        multinomial draws. Small values keep the state posteriors soft; FINDINGS.md found a
+        few tens best, hundreds made posteriors too sharp and cost artefacts (SAR).
+    mask_power : float
+        Soft-mask exponent p (1 or 2): M_s = V_s^p / sum_j V_j^p.
+    beta : float
+        β-divergence of the activation fit: 0 Itakura-Saito, 1 Kullback-Leibler, 2 Euclidean.
+    l1 : float
+        Sparsity weight on the activations (units of a frame normalised to sum 1).
+    reseed_floor : float
+        Warm starts are raised to this fraction of the mean activation before each fit, so
+        that components which faded can come back.
+    """
+
+    n_iter: int = 10
+    beam: int = 128
+    likelihood_counts: float = 30.0
+    mask_power: float = 2.0
+    beta: float = 1.0
+    l1: float = 0.0
+    reseed_floor: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.n_iter < 0:
+            raise ParameterError(f"n_iter must be >= 0, got {self.n_iter!r}")
+        if self.beam < 0:
+            raise ParameterError(f"beam must be >= 0 (0: exact), got {self.beam!r}")
+        if not self.likelihood_counts > 0:
+            raise ParameterError(
+                f"likelihood_counts must be > 0, got {self.likelihood_counts!r}")
+        if self.mask_power not in (1.0, 2.0):
+            raise ParameterError(f"mask_power must be 1 or 2, got {self.mask_power!r}")
+        if self.beta not in (0.0, 1.0, 2.0):
+            raise ParameterError(f"beta must be 0, 1 or 2, got {self.beta!r}")
+        if self.l1 < 0 or self.reseed_floor < 0:
+            raise ParameterError(
+                f"l1 and reseed_floor must be >= 0, got {self.l1!r} and {self.reseed_floor!r}")
+
+    def exact(self) -> EngineSettings:
+        """The same settings evaluating every joint state."""
+        return replace(self, beam=0)
+
+
+def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model:
+    """Convert a preset's sources into the engine's (immutable, shareable) model.
+
+    Parameters
+    ----------
+    preset : Preset
+        The trained sources.
+    settings : EngineSettings, optional
+        Inference settings; defaults to ``EngineSettings()``.
+
+    Returns
+    -------
+    livesep._core.Model
+    """
+    settings = settings or EngineSettings()
+    sources = [(source.W, source.A, source.pi) for source in preset.sources]
+    return Model(sources, beta=settings.beta, l1=settings.l1, n_iter=settings.n_iter,
+                 beam=settings.beam, likelihood_counts=settings.likelihood_counts,
+                 reseed_floor=settings.reseed_floor)
+
+
+def create_separator(preset: Preset, *, settings: EngineSettings | None = None,
+                     output: str = "stems") -> Separator:
+    """A prepared separator running ``preset``.
+
+    Parameters
+    ----------
+    preset : Preset
+        The trained sources; its sr, n_fft and hop_length configure the stream.
+    settings : EngineSettings, optional
+        Inference settings.
+    output : {"stems", "mono", "stereo"}
+        One channel per source, or the remix (sum of the gained sources) on one or two
+        channels.
+
+    Returns
+    -------
+    livesep.Separator
+    """
+    if output not in OUTPUT_MODES:
+        raise ParameterError(f"output must be one of {OUTPUT_MODES}, got {output!r}")
+    settings = settings or EngineSettings()
+    separator = Separator()
+    separator.prepare(sr=preset.sr, n_fft=preset.n_fft, hop_length=preset.hop_length,
+                      model=build_model(preset, settings), output=output,
+                      mask_power=settings.mask_power)
+    return separator
