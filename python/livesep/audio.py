@@ -90,8 +90,8 @@ def load(
 
     Returns
     -------
-    y : np.ndarray, shape (n,) if mono else (channels, n), float32
-        The samples.
+    y : np.ndarray, shape (n,) or (channels, n), float32
+        The samples: one dimension when ``mono`` or when the file has one channel.
     sr : int
         Their sample rate.
 
@@ -114,8 +114,8 @@ def load(
     if not np.all(np.isfinite(data)):
         raise AudioFileError(f"{file}: the file holds non-finite samples (NaN or Inf)")
     y = np.ascontiguousarray(data.T)
-    if mono:
-        y = to_mono(y)
+    if mono or y.shape[0] == 1:
+        y = to_mono(y) if y.shape[0] > 1 else np.ascontiguousarray(y[0])
     if sr is not None and sr != file_sr:
         y = resample(y, orig_sr=int(file_sr), target_sr=int(sr))
         file_sr = sr

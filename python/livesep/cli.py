@@ -121,6 +121,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=_run_train)
 
 
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def _parse_sources(specs: list[str]) -> dict[str, list[str]]:
     sources: dict[str, list[str]] = {}
     for spec in specs:
@@ -143,8 +147,8 @@ def _run_train(args: argparse.Namespace) -> int:
         raise ParameterError(f"--out {out}: the folder {out.parent} does not exist")
     settings = TrainSettings(
         model=args.model,
-        n_components=args.components or (32 if args.model == "nmf" else 10),
-        n_states=args.states or (1 if args.model == "nmf" else 20),
+        n_components=_default(args.components, 32 if args.model == "nmf" else 10),
+        n_states=_default(args.states, 1 if args.model == "nmf" else 20),
         sr=args.sr, n_fft=args.n_fft, hop_length=args.hop, n_iter=args.iterations,
         beta=args.beta, seed=args.seed)
     preset = train_preset(_parse_sources(args.source), settings,
@@ -206,8 +210,8 @@ def _run_separate(args: argparse.Namespace) -> int:
                   "mono mix", file=sys.stderr)
         if report.resampled_from:
             print(f"note: the input is at {report.resampled_from} Hz; separated at the preset's "
-                  f"{preset.sr} Hz and written back at {report.resampled_from} Hz",
-                  file=sys.stderr)
+                  f"{preset.sr} Hz and written back at {report.resampled_from} Hz (the stems "
+                  f"hold nothing above {preset.sr // 2} Hz)", file=sys.stderr)
     for stem in report.stems:
         print(stem)
     return 0
