@@ -219,6 +219,94 @@ class PySeparator {
     return out;
   }
 
+  // The sounddevice callback's call: indata (n, in_channels) and outdata (n, out_channels),
+  // both C-contiguous float32; channel input_channel of indata is separated into the first
+  // n_channels() columns of outdata, any further columns are zeroed.
+  void process_interleaved(const py::handle& in_object, const py::handle& out_object,
+                           int input_channel) {
+    require_prepared();
+    auto indata = checked_float32(in_object, "indata", 2, false);
+    auto outdata = checked_float32(out_object, "outdata", 2, true);
+    const py::ssize_t n = indata.shape(0);
+    const py::ssize_t in_channels = indata.shape(1);
+    const py::ssize_t out_channels = outdata.shape(1);
+    if (outdata.shape(0) != n || n < 1) {
+      throw ParameterError("indata and outdata must hold the same number (>= 1) of frames, got " +
+                           describe_array(indata) + " and " + describe_array(outdata));
+    }
+    if (input_channel < 0 || input_channel >= in_channels) {
+      throw ParameterError("input_channel must be in [0, " + std::to_string(in_channels) +
+                           "), got " + std::to_string(input_channel));
+    }
+    if (out_channels < engine_.n_channels()) {
+      throw ParameterError("outdata needs at least " + std::to_string(engine_.n_channels()) +
+                           " channels, got " + describe_array(outdata));
+    }
+    const float* in = indata.data() + input_channel;
+    float* out = outdata.mutable_data();
+    const int used = engine_.n_channels();
+    Busy busy(*this);
+    py::gil_scoped_release release;
+    engine_.process(in, in_channels, out, 1, out_channels, static_cast<int>(n));
+    for (py::ssize_t i = 0; i < n; ++i) {
+      std::fill(out + i * out_channels + used, out + (i + 1) * out_channels, 0.0f);
+    }
+  }
+
+  // Display snapshots recorded since the last call, oldest first.
+  py::dict pop_snapshots(int max_frames) {
+    require_prepared();
+    const livesep::SnapshotLayout layout = engine_.snapshot_layout();
+    auto& ring = engine_.snapshots();
+    const int count = std::min(std::max(max_frames, 0), ring.available());
+    std::vector<float> records(static_cast<std::size_t>(count) * ring.record_floats());
+    std::vector<std::uint64_t> tags(count);
+    const int got = ring.pop(records.data(), tags.data(), count);
+    const py::ssize_t f = layout.n_bins;
+    const py::ssize_t s = layout.n_sources;
+    const py::ssize_t q = livesep::SnapshotLayout::kSnapshotStates;
+    py::array_t<std::uint64_t> frames(got);
+    py::array_t<float> spectrum({static_cast<py::ssize_t>(got), f});
+    py::array_t<float> masks({static_cast<py::ssize_t>(got), s, f});
+    py::array_t<float> marginals({static_cast<py::ssize_t>(got), s, q});
+    py::array_t<int> n_states({static_cast<py::ssize_t>(got), s});
+    for (int i = 0; i < got; ++i) {
+      const float* record = records.data() + static_cast<std::size_t>(i) * ring.record_floats();
+      frames.mutable_data()[i] = tags[i];
+      std::copy_n(record, f, spectrum.mutable_data() + i * f);
+      std::copy_n(record + f, s * f, masks.mutable_data() + i * s * f);
+      std::copy_n(record + f + s * f, s * q, marginals.mutable_data() + i * s * q);
+      for (py::ssize_t k = 0; k < s; ++k) {
+        n_states.mutable_data()[i * s + k] = static_cast<int>(record[f + s * f + s * q + k]);
+      }
+    }
+    py::dict result;
+    result["frame"] = frames;
+    result["spectrum"] = spectrum;
+    result["masks"] = masks;
+    result["marginals"] = marginals;
+    result["n_states"] = n_states;
+    result["dropped"] = ring.dropped();
+    return result;
+  }
+
+  // Durations (seconds) and sizes (samples) of the process calls since the last call.
+  py::tuple pop_timings() {
+    require_prepared();
+    auto& ring = engine_.timings();
+    const int count = ring.available();
+    std::vector<float> records(static_cast<std::size_t>(count) * 2);
+    std::vector<std::uint64_t> tags(count);
+    const int got = ring.pop(records.data(), tags.data(), count);
+    py::array_t<double> seconds(got);
+    py::array_t<int> samples(got);
+    for (int i = 0; i < got; ++i) {
+      seconds.mutable_data()[i] = records[2 * i];
+      samples.mutable_data()[i] = static_cast<int>(records[2 * i + 1]);
+    }
+    return py::make_tuple(seconds, samples, ring.dropped());
+  }
+
   void reset() {
     Busy busy(*this);
     engine_.reset();
@@ -488,6 +576,19 @@ allocating (the GIL is released while it works), ``reset`` returns to silence.
            py::arg("out") = py::none(),
            "Process x (float32, shape (n,)); return or fill out (float32, (n_channels, n)).")
       .def("reset", &PySeparator::reset, "Clear the stream state back to silence.")
+      .def("process_interleaved", &PySeparator::process_interleaved, py::arg("indata"),
+           py::arg("outdata"), py::kw_only(), py::arg("input_channel") = 0,
+           "An audio callback's call: separate column input_channel of indata (n, C_in) into "
+           "the first n_channels columns of outdata (n, C_out); zero the rest. GIL released.")
+      .def("pop_snapshots", &PySeparator::pop_snapshots, py::kw_only(),
+           py::arg("max_frames") = 1 << 20,
+           "Per-frame display snapshots since the last call: dict of frame (n,), spectrum "
+           "(n, F), masks (n, S, F), marginals (n, S, 256), n_states (n, S), dropped.")
+      .def("pop_timings", &PySeparator::pop_timings,
+           "Process-call durations since the last call: (seconds (n,), samples (n,), dropped).")
+      .def("set_snapshots_enabled",
+           [](PySeparator& self, bool enabled) { self.engine().set_snapshots_enabled(enabled); },
+           py::arg("enabled"), "Turn the display snapshots on or off.")
       .def("latency_samples",
            [](PySeparator& self) { return self.engine().latency_samples(); },
            "Output sample t is the separation of input sample t - latency_samples().")

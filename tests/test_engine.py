@@ -212,3 +212,74 @@ def test_bad_source_index_is_refused() -> None:
     separator = create_separator(random_preset())
     with pytest.raises(ParameterError, match="got 2"):
         separator.set_gain(2, 1.0)
+
+
+@pytest.mark.parametrize("block_size", [1, 37, 256])
+@pytest.mark.parametrize("in_channels, input_channel, out_channels", [(1, 0, 2), (2, 1, 4)])
+def test_interleaved_processing_equals_planar(block_size: int, in_channels: int,
+                                              input_channel: int, out_channels: int) -> None:
+    preset = random_preset()
+    x = noise(3000)
+    planar = run(create_separator(preset), x, block_size)
+    separator = create_separator(preset)
+    rng = np.random.default_rng(0)
+    outputs = []
+    for start in range(0, x.size, block_size):
+        block = x[start:start + block_size]
+        indata = rng.standard_normal((block.size, in_channels)).astype(np.float32)
+        indata[:, input_channel] = block
+        outdata = np.full((block.size, out_channels), 9.0, dtype=np.float32)
+        separator.process_interleaved(indata, outdata, input_channel=input_channel)
+        outputs.append(outdata)
+    interleaved = np.concatenate(outputs)
+    np.testing.assert_array_equal(interleaved[:, :2].T, planar)
+    assert np.all(interleaved[:, 2:] == 0.0)
+
+
+def test_interleaved_processing_checks_its_arguments() -> None:
+    separator = create_separator(random_preset())
+    indata = np.zeros((64, 2), dtype=np.float32)
+    with pytest.raises(ParameterError, match="got 2"):
+        separator.process_interleaved(indata, np.zeros((64, 2), dtype=np.float32),
+                                      input_channel=2)
+    with pytest.raises(ParameterError, match="at least 2 channels"):
+        separator.process_interleaved(indata, np.zeros((64, 1), dtype=np.float32))
+    with pytest.raises(ParameterError, match="same number"):
+        separator.process_interleaved(indata, np.zeros((63, 2), dtype=np.float32))
+
+
+def test_snapshots_report_every_frame_in_order() -> None:
+    preset = random_preset((3, 5))
+    separator = create_separator(preset)
+    run(separator, noise(128 * 40), 100)
+    snapshots = separator.pop_snapshots()
+    frames = snapshots["frame"]
+    assert list(frames) == list(range(40))
+    assert snapshots["spectrum"].shape == (40, 257)
+    assert snapshots["masks"].shape == (40, 2, 257)
+    np.testing.assert_allclose(snapshots["masks"].sum(axis=1), 1.0, rtol=1e-5)
+    assert np.all(snapshots["n_states"] == [3, 5])
+    marginals = snapshots["marginals"]
+    np.testing.assert_allclose(marginals[:, 0, :3].sum(axis=1), 1.0, rtol=1e-5)
+    assert np.all(marginals[:, 0, 3:] == 0.0)
+    np.testing.assert_array_equal(snapshots["masks"][-1], separator.masks())
+    assert separator.pop_snapshots()["frame"].size == 0
+
+
+def test_a_full_snapshot_ring_drops_instead_of_blocking() -> None:
+    separator = create_separator(random_preset())
+    run(separator, noise(128 * 600), 128)
+    snapshots = separator.pop_snapshots()
+    assert snapshots["frame"].size == 512
+    assert snapshots["dropped"] == 600 - 512
+    separator.set_snapshots_enabled(False)
+    run(separator, noise(128 * 10), 128)
+    assert separator.pop_snapshots()["frame"].size == 0
+
+
+def test_timings_cover_every_process_call() -> None:
+    separator = create_separator(random_preset())
+    run(separator, noise(128 * 50), 128)
+    seconds, samples, dropped = separator.pop_timings()
+    assert seconds.size == 50 and np.all(samples == 128) and dropped == 0
+    assert np.all(seconds > 0) and np.all(seconds < 0.1)

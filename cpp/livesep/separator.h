@@ -15,12 +15,14 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "livesep/denormals.h"
 #include "livesep/errors.h"
 #include "livesep/model.h"
+#include "livesep/ring.h"
 #include "livesep/stft.h"
 
 namespace livesep {
@@ -33,6 +35,20 @@ struct SeparatorConfig {
   int hop = 128;
   int n_sources = 2;
   OutputMode output = OutputMode::Stems;
+  int snapshot_capacity = 512;  // frames of display snapshots the ring holds
+  int timing_capacity = 4096;   // process calls whose duration the ring holds
+};
+
+// What a display snapshot holds, per frame, as floats in this order:
+// input magnitudes (n_bins), masks (n_sources x n_bins), state marginals
+// (n_sources x kSnapshotStates, zero beyond each source's states), states per source.
+struct SnapshotLayout {
+  static constexpr int kSnapshotStates = 256;
+  int n_bins = 0;
+  int n_sources = 0;
+  int record_floats() const noexcept {
+    return n_bins + n_sources * n_bins + n_sources * kSnapshotStates + n_sources;
+  }
 };
 
 class Separator {
@@ -66,6 +82,10 @@ class Separator {
                                                                  : 1;
     stft_.prepare(config.n_fft, config.hop, n_channels);
     if (model) check_geometry(*model, config.n_sources);
+    layout_ = SnapshotLayout{stft_.n_bins(), config.n_sources};
+    snapshots_.prepare(config.snapshot_capacity, layout_.record_floats());
+    timings_.prepare(config.timing_capacity, 2);
+    frame_index_ = 0;
     config_ = config;
     n_channels_ = n_channels;
     source_spectra_.assign(static_cast<std::size_t>(config.n_sources) * stft_.n_bins(),
@@ -101,6 +121,13 @@ class Separator {
     if (current_) current_->reset();
   }
 
+  // [main-thread] Display snapshots (one per frame with a model) and process-call timings
+  // (seconds, samples); read them with pop(). A full ring drops new records.
+  FloatRecordRing& snapshots() noexcept { return snapshots_; }
+  FloatRecordRing& timings() noexcept { return timings_; }
+  const SnapshotLayout& snapshot_layout() const noexcept { return layout_; }
+  void set_snapshots_enabled(bool enabled) noexcept { snapshots_enabled_.store(enabled); }
+
   // [any-thread] Per-source settings applied from the next frame on.
   void set_gain(int source, float gain) noexcept { gains_[clamp_source(source)].store(gain); }
   void set_muted(int source, bool muted) noexcept { muted_[clamp_source(source)].store(muted); }
@@ -135,12 +162,19 @@ class Separator {
       }
       return;
     }
+    const auto started = std::chrono::steady_clock::now();
     ScopedFlushDenormals flush_denormals;
     adopt_pending_model();
     stft_.process(in, in_stride, out, channel_stride, sample_stride, n,
                   [this](const Complex* mixture, Complex* channels) noexcept {
                     run_frame(mixture, channels);
                   });
+    if (float* record = timings_.begin_write()) {
+      record[0] = std::chrono::duration<float>(std::chrono::steady_clock::now() - started).count();
+      record[1] = static_cast<float>(n);
+      timings_.end_write(call_index_);
+    }
+    ++call_index_;
   }
 
   // [audio-thread] Planar output: out is n_channels() x n, row-major.
@@ -183,7 +217,9 @@ class Separator {
       current_->apply_quality(requested_iterations_.load(std::memory_order_relaxed),
                               requested_beam_.load(std::memory_order_relaxed));
       current_->process_frame(mixture);
+      if (snapshots_enabled_.load(std::memory_order_relaxed)) write_snapshot();
     }
+    ++frame_index_;
     bool any_solo = false;
     for (int s = 0; s < n_sources; ++s) any_solo = any_solo || soloed_[s].load();
     for (int s = 0; s < n_sources; ++s) {
@@ -209,8 +245,35 @@ class Separator {
     for (int c = 1; c < n_channels_; ++c) std::copy(channels, channels + n_bins, channels + c * n_bins);
   }
 
+  // [audio-thread] The frame's input spectrum, masks and state marginals for displays.
+  void write_snapshot() noexcept {
+    float* record = snapshots_.begin_write();
+    if (record == nullptr) return;
+    const int n_bins = layout_.n_bins;
+    const int n_sources = layout_.n_sources;
+    const int states = SnapshotLayout::kSnapshotStates;
+    std::copy(current_->magnitudes().begin(), current_->magnitudes().end(), record);
+    std::copy(current_->masks().begin(), current_->masks().end(), record + n_bins);
+    float* marginals = record + n_bins + n_sources * n_bins;
+    float* counts = marginals + n_sources * states;
+    std::fill(marginals, marginals + n_sources * states, 0.0f);
+    for (int s = 0; s < n_sources; ++s) {
+      const VectorF& marginal = current_->filter().marginal(s);
+      const int shown = std::min<int>(states, static_cast<int>(marginal.size()));
+      std::copy(marginal.data(), marginal.data() + shown, marginals + s * states);
+      counts[s] = static_cast<float>(shown);
+    }
+    snapshots_.end_write(frame_index_);
+  }
+
   SeparatorConfig config_;
   StreamingStft stft_;
+  SnapshotLayout layout_;
+  FloatRecordRing snapshots_;
+  FloatRecordRing timings_;
+  std::atomic<bool> snapshots_enabled_{true};
+  std::uint64_t frame_index_ = 0;
+  std::uint64_t call_index_ = 0;
   bool prepared_ = false;
   int n_channels_ = 0;
   std::vector<Complex> source_spectra_;  // n_sources x n_bins, after masks and gains
