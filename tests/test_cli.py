@@ -69,7 +69,7 @@ def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "demo" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", ["live", "gui", "devices", "bench", "eval"])
+@pytest.mark.parametrize("command", ["live", "gui", "devices"])
 def test_unbuilt_subcommands_say_so(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command]) != 0
     assert "not built yet" in one_error_line(capsys)
@@ -81,6 +81,16 @@ def test_train_writes_a_loadable_preset(trained: Path) -> None:
     assert preset.model == "nhmm"
     assert [s.n_states for s in preset.sources] == [3, 3]
     assert preset.sources[0].provenance["n_files"] == 2
+
+
+def test_train_takes_per_source_sizes(sources: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "sizes.npz"
+    assert main(["train", "--out", str(out), "--source", f"low={sources['low']}", "--source",
+                 f"high={sources['high']}", "--states", "3", "--states", "high=2",
+                 "--components", "high=2", "--components", "4", "--iterations", "2",
+                 "--quiet"]) == 0
+    preset = presets.load(out)
+    assert [(s.n_states, s.n_components) for s in preset.sources] == [(3, 4), (2, 2)]
 
 
 def test_train_is_deterministic_for_a_seed(sources: dict[str, Path], tmp_path: Path) -> None:
@@ -107,6 +117,8 @@ def test_train_is_deterministic_for_a_seed(sources: dict[str, Path], tmp_path: P
         (["--source", "nameonly"], "NAME=PATH"),
         (["--source", "x={high}", "--source", "X={high}"], "twice"),
         (["--source", "x={notaudio}"], "not a readable audio file"),
+        (["--source", "x={high}", "--states", "y=3"], "unknown source"),
+        (["--source", "x={high}", "--states", "x=many"], "NAME=INTEGER"),
     ],
 )
 def test_train_bad_input_is_one_clear_line(arguments: list[str], message: str,

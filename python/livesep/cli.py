@@ -9,9 +9,11 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
+from livesep.live_cli import add_live_commands
 
 __all__ = ["main", "build_parser"]
 
@@ -23,11 +25,7 @@ source.
 Start with `livesep demo`: it separates a bundled recording and writes the result."""
 
 _NOT_BUILT = {
-    "live": "separate the microphone live, headless",
     "gui": "open the desktop app",
-    "devices": "list the audio devices",
-    "bench": "measure the engine's speed",
-    "eval": "score separations against references",
 }
 
 
@@ -52,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train(commands)
     _add_separate(commands)
+    add_live_commands(commands)
+    _add_eval(commands)
+    _add_bench(commands)
 
     for name, summary in _NOT_BUILT.items():
         stub = commands.add_parser(name, help=f"{summary} (not built yet)",
@@ -99,11 +100,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--model", choices=("nmf", "nhmm"), default="nhmm",
                        help="nmf: one dictionary per source; nhmm: one dictionary per state with "
                             "learned transitions (default: %(default)s)")
-    train.add_argument("--components", type=int, default=None, metavar="K",
+    train.add_argument("--components", action="append", default=[], metavar="[NAME=]K",
                        help="dictionary columns, per state for nhmm (default: 32 for nmf, 10 for "
-                            "nhmm)")
-    train.add_argument("--states", type=int, default=None, metavar="Q",
-                       help="N-HMM states (default: 20; nmf has 1)")
+                            "nhmm); NAME=K sets one source's (repeatable)")
+    train.add_argument("--states", action="append", default=[], metavar="[NAME=]Q",
+                       help="N-HMM states (default: 20; nmf has 1); NAME=Q sets one source's, "
+                            "e.g. --states 20 --states noise=4 (repeatable)")
     train.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default: "
                                                              "%(default)s)")
     train.add_argument("--n-fft", type=int, default=512, help="STFT frame (default: %(default)s)")
@@ -123,6 +125,24 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
 
 def _default(value: int | None, default: int) -> int:
     return default if value is None else value
+
+
+def _per_source_ints(option: str, values: list[str]) -> tuple[int | None, dict[str, int]]:
+    """``["20", "noise=4"]`` → (20, {"noise": 4}): a default and per-source values."""
+    default: int | None = None
+    per_source: dict[str, int] = {}
+    for value in values:
+        name, separator, number = value.rpartition("=")
+        try:
+            parsed = int(number)
+        except ValueError:
+            raise ParameterError(f"{option} must be an integer or NAME=INTEGER, got {value!r}"
+                                 ) from None
+        if separator:
+            per_source[name.strip()] = parsed
+        else:
+            default = parsed
+    return default, per_source
 
 
 def _parse_sources(specs: list[str]) -> dict[str, list[str]]:
@@ -145,15 +165,21 @@ def _run_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise ParameterError(f"--out {out}: the folder {out.parent} does not exist")
+    components, component_overrides = _per_source_ints("--components", args.components)
+    states, state_overrides = _per_source_ints("--states", args.states)
     settings = TrainSettings(
         model=args.model,
-        n_components=_default(args.components, 32 if args.model == "nmf" else 10),
-        n_states=_default(args.states, 1 if args.model == "nmf" else 20),
+        n_components=_default(components, 32 if args.model == "nmf" else 10),
+        n_states=_default(states, 1 if args.model == "nmf" else 20),
         sr=args.sr, n_fft=args.n_fft, hop_length=args.hop, n_iter=args.iterations,
         beta=args.beta, seed=args.seed)
+    overrides: dict[str, dict[str, int]] = {}
+    for field, values in (("n_components", component_overrides), ("n_states", state_overrides)):
+        for source, value in values.items():
+            overrides.setdefault(source, {})[field] = value
     preset = train_preset(_parse_sources(args.source), settings,
                           name=args.name or out.stem, description=args.description,
-                          progress=not args.quiet)
+                          overrides=overrides, progress=not args.quiet)
     presets.save(preset, out)
     print(presets.describe(out))
     return 0
@@ -214,6 +240,160 @@ def _run_separate(args: argparse.Namespace) -> int:
                   f"hold nothing above {preset.sr // 2} Hz)", file=sys.stderr)
     for stem in report.stems:
         print(stem)
+    return 0
+
+
+def _add_quality(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--beam", type=int, default=None, metavar="B",
+                        help="joint states evaluated per frame, 0 for all (default: 128)")
+    parser.add_argument("--iterations", type=int, default=None, metavar="N",
+                        help="activation updates per frame (default: 10)")
+
+
+def _add_eval(commands: argparse._SubParsersAction) -> None:
+    from livesep.evaluate import METHODS
+
+    evaluate = commands.add_parser(
+        "eval", help="score separations against references",
+        description="Separate every mixture in DIR with the preset and score the result "
+                    "against the true sources, beside the mixture itself (the floor) and the "
+                    "ideal ratio mask (the ceiling): SDR, SIR and SAR (BSS Eval, "
+                    "fast_bss_eval), SI-SDR, and STOI and wideband PESQ for speech sources. "
+                    "Prints a table and writes eval.json and eval.png into the output folder.",
+        epilog="DIR holds one folder per mixture: <name>/mix.wav beside one mono reference "
+               "per source of the preset, named after it (male-female/mix.wav, male.wav, "
+               "female.wav), as long as mix.wav and at its rate; folders with none of the "
+               "preset's sources are skipped with a note. BSS Eval scores the best "
+               "assignment of outputs to sources; outputs in another order than the "
+               "preset's are reported as SWAPPED, a failure: the exit status is then 3.")
+    evaluate.add_argument("--preset", required=True, metavar="P",
+                          help="a preset file, or the name of a shipped preset")
+    evaluate.add_argument("--mixtures", required=True, metavar="DIR",
+                          help="the folder of mixture folders (or one mixture folder)")
+    evaluate.add_argument("--out-dir", default="livesep-eval", metavar="DIR",
+                          help="folder for eval.json and eval.png (default: %(default)s)")
+    evaluate.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                          metavar="M",
+                          help=f"what to score, among {', '.join(METHODS)} (default: all)")
+    evaluate.add_argument("--speech", default=None, metavar="NAME[,NAME...]",
+                          help="the sources that get STOI and PESQ, or 'none' (default: "
+                               "sources named like speech, voice, male, female, speaker or "
+                               "trained on files under a 'speech' folder)")
+    _add_quality(evaluate)
+    evaluate.add_argument("--blocksize", type=int, default=512, metavar="N",
+                          help="engine block size of the online method (default: %(default)s)")
+    evaluate.add_argument("--means-only", action="store_true",
+                          help="print only the means over the files")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=_run_eval)
+
+
+def _console() -> Any:
+    """A rich console on stdout; 120 columns wide when stdout is not a terminal (a pipe or
+    a file), where rich would otherwise fold tables to 80."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 120))
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from livesep import presets
+    from livesep.evaluate import evaluate_preset
+    from livesep.progress import fraction_bar
+    from livesep.report import evaluation_table, plot_evaluation, write_json
+    from livesep.shipped import resolve_preset
+
+    preset = presets.load(resolve_preset(args.preset))
+    speech = None
+    if args.speech is not None:
+        speech = [] if args.speech.strip().lower() == "none" else [
+            name.strip() for name in args.speech.split(",") if name.strip()]
+    if len(set(args.methods)) != len(args.methods):
+        raise ParameterError(f"--methods lists a method twice: {' '.join(args.methods)}")
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"--out-dir {out_dir}: exists and is not a folder")
+    with fraction_bar("scoring mixtures", enabled=not args.quiet) as update:
+        evaluation = evaluate_preset(preset, args.mixtures, methods=args.methods,
+                                     settings=engine_settings(args), speech=speech,
+                                     block_size=args.blocksize, progress=update)
+    _console().print(evaluation_table(evaluation, per_file=not args.means_only))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"--out-dir {out_dir}: cannot create ({error.strerror})") from None
+    if evaluation.skipped:
+        names = ", ".join(evaluation.skipped[:4]) + (", ..." if len(evaluation.skipped) > 4
+                                                      else "")
+        print(f"note: skipped {len(evaluation.skipped)} mixture folder(s) without "
+              f"{' or '.join(f'{n}.wav' for n in preset.source_names)}: {names}",
+              file=sys.stderr)
+    for file in evaluation.files:
+        for note in file.notes:
+            print(f"note: {file.name}: {note}", file=sys.stderr)
+    print(write_json(evaluation, out_dir / "eval.json"))
+    print(plot_evaluation(evaluation, out_dir / "eval.png"))
+    swaps = evaluation.swaps
+    if swaps:
+        listed = ", ".join(f"{method} on {name}" for name, method in swaps[:5])
+        more = f" and {len(swaps) - 5} more" if len(swaps) > 5 else ""
+        print(f"livesep eval: {len(swaps)} separation(s) swapped their outputs: {listed}{more}",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser(
+        "bench", help="measure the engine's speed",
+        description="Stream a signal block by block through the C++ engine and through a "
+                    "numpy implementation of the same computation, timing every block: "
+                    "real-time factor and per-block time (median, p99, max) against the "
+                    "block deadline.")
+    bench.add_argument("--preset", default=None, metavar="P",
+                       help="a preset file, or the name of a shipped preset (default: the "
+                            "first shipped preset)")
+    bench.add_argument("--seconds", type=float, default=10.0, metavar="S",
+                       help="seconds of generated speech-like signal (default: %(default)s)")
+    bench.add_argument("--input", default=None, metavar="FILE",
+                       help="stream this audio file instead (mixed to mono, resampled to the "
+                            "preset's rate)")
+    bench.add_argument("--blocksize", type=int, default=128, metavar="N",
+                       help="samples per engine call, as an audio callback's period "
+                            "(default: %(default)s)")
+    _add_quality(bench)
+    bench.add_argument("--no-numpy", action="store_true",
+                       help="time the C++ engine only")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.set_defaults(handler=_run_bench)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from livesep import audio, presets
+    from livesep.bench import bench_table, run_bench
+    from livesep.errors import PresetError
+    from livesep.progress import fraction_bar
+    from livesep.shipped import resolve_preset, shipped_presets
+
+    if args.preset is None:
+        shipped = shipped_presets()
+        if not shipped:
+            raise PresetError("no shipped preset is installed; pass --preset P (a preset file, "
+                              "e.g. one written by livesep train)")
+        path = shipped[0]
+    else:
+        path = resolve_preset(args.preset)
+    preset = presets.load(path)
+    signal, name = None, ""
+    if args.input is not None:
+        signal = audio.load(args.input, sr=preset.sr)[0]
+        name = Path(args.input).name
+    with fraction_bar("timing blocks", enabled=not args.quiet) as update:
+        result = run_bench(preset, settings=engine_settings(args), block_size=args.blocksize,
+                           seconds=args.seconds, signal=signal, signal_name=name,
+                           numpy_reference=not args.no_numpy, progress=update)
+    _console().print(bench_table(result))
     return 0
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -178,6 +179,7 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
 
 def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
                  settings: TrainSettings, *, name: str, description: str = "",
+                 overrides: Mapping[str, Mapping[str, Any]] | None = None,
                  progress: bool = False) -> Preset:
     """Train every source and bundle them into a preset.
 
@@ -187,6 +189,9 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
         Source name → its example files or folders.
     settings : TrainSettings
         Model and analysis settings, shared by every source.
+    overrides : mapping of str to mapping, keyword-only
+        Per source name, TrainSettings fields that differ for it (e.g. ``{"noise":
+        {"n_states": 4}}``); the analysis settings (sr, n_fft, hop_length) cannot differ.
     name, description : str, keyword-only
         The preset's title and free-text description.
     progress : bool, keyword-only
@@ -198,8 +203,21 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
     """
     if not 1 <= len(sources) <= 16:
         raise ParameterError(f"give between 1 and 16 sources, got {len(sources)}")
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(sources))
+    if unknown:
+        raise ParameterError(f"settings given for unknown source(s) {', '.join(unknown)}; the "
+                             f"sources are {', '.join(sources)}")
+    per_source = {}
+    for source in sources:
+        changes = dict(overrides.get(source, {}))
+        fixed = sorted(set(changes) & {"sr", "n_fft", "hop_length", "model"})
+        if fixed:
+            raise ParameterError(f"source {source!r}: {', '.join(fixed)} must be the same for "
+                                 "every source")
+        per_source[source] = replace(settings, **changes)
     files = {source: collect_audio_files(paths) for source, paths in sources.items()}
-    models = [train_source(source, source_files, settings, progress=progress)
+    models = [train_source(source, source_files, per_source[source], progress=progress)
               for source, source_files in files.items()]
     summary = ", ".join(f"{m.name} ({m.n_states} x {m.n_components})" for m in models)
     return Preset(name, description=description or f"Trained by livesep train: {summary}.",

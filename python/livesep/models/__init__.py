@@ -1,1 +1,17 @@
+"""Training the source models: NumPy implementations, run once per preset.
 
+- :mod:`livesep.models.nmf` — β-divergence NMF (IS / KL / Euclidean) with L1 and temporal
+  smoothness penalties, supervised activations with a fixed dictionary
+  (:func:`~livesep.models.nmf.fit_activations`) and PLCA by EM.
+- :mod:`livesep.models.nhmm` — the non-negative HMM (Mysore, Smaragdis & Raj 2010): one
+  small dictionary per Markov state, dictionaries and transitions learned jointly by EM
+  (:func:`~livesep.models.nhmm.train_nhmm`).
+
+Each function takes a magnitude spectrogram ``V`` shaped (F bins, T frames), keyword-only
+settings, and returns a small dataclass. The submodules are imported on demand (their
+function names, like ``nmf``, would shadow them here).
+"""
+
+from __future__ import annotations
+
+__all__ = ["nhmm", "nmf"]
