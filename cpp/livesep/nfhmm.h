@@ -209,8 +209,13 @@ class FactorialFilter {
     }
     const int beam = settings_.beam;
     if (beam > 0 && beam < n) {
+      // Ties (e.g. a uniform prior on the first frame) go to the lower joint index, so the
+      // beam is the same on every platform and in the numpy reference.
       std::nth_element(evaluated_.begin(), evaluated_.begin() + beam, evaluated_.begin() + n,
-                       [this](int a, int b) { return predicted_[a] > predicted_[b]; });
+                       [this](int a, int b) {
+                         return predicted_[a] > predicted_[b] ||
+                                (predicted_[a] == predicted_[b] && a < b);
+                       });
       std::sort(evaluated_.begin(), evaluated_.begin() + beam);
       n = beam;
     }

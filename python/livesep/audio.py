@@ -6,7 +6,6 @@ Everything here works on float32 arrays shaped ``(n,)`` for mono or ``(channels,
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import soundfile as sf
 import soxr
 
 from livesep.errors import AudioFileError, ParameterError
+from livesep.files import atomic_write
 
 __all__ = ["AudioInfo", "info", "load", "resample", "to_mono", "write", "AUDIO_EXTENSIONS"]
 
@@ -186,17 +186,11 @@ def write(path: str | os.PathLike[str], y: npt.ArrayLike, *, sr: int) -> Path:
     if sr <= 0:
         raise ParameterError(f"sr must be a positive rate in Hz, got {sr!r}")
     frames = data if data.ndim == 1 else data.T
-    if not file.parent.is_dir():
-        raise AudioFileError(f"{file}: the folder {file.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".part", dir=file.parent)
-    os.close(handle)
     try:
-        sf.write(temporary, frames, sr, format="WAV", subtype="FLOAT")
-        os.replace(temporary, file)
-    except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        Path(temporary).unlink(missing_ok=True)
+        return atomic_write(file, lambda name: sf.write(name, frames, sr, format="WAV",
+                                                        subtype="FLOAT"), error=AudioFileError)
+    except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioFileError(f"{file}: cannot write ({_reason(error)})") from None
-    return file
 
 
 def _reason(error: BaseException) -> str:

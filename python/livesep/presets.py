@@ -47,8 +47,6 @@ import json
 import math
 import os
 import re
-import stat
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -60,6 +58,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep.errors import ParameterError, PresetError
+from livesep.files import atomic_write
 from livesep.spectral import check_stft_settings
 
 __all__ = [
@@ -698,23 +697,6 @@ def _meta_json(preset: Preset) -> str:
         raise ParameterError(f"preset {preset.name!r}: metadata is not JSON: {error}") from None
 
 
-def _new_file_mode(file: Path) -> int:
-    """Permissions for the saved file: the existing file's, else 0o666 minus the umask."""
-    try:
-        return stat.S_IMODE(os.stat(file).st_mode)
-    except OSError:
-        pass
-    umask = 0o022
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    umask = int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o666 & ~umask
-
-
 def _reason(error: BaseException) -> str:
     """A short description of a caught exception for an error message."""
     if isinstance(error, OSError) and error.strerror:
@@ -758,25 +740,11 @@ def save(preset: Preset, path: str | os.PathLike[str]) -> Path:
         for key in _ARRAYS:
             entries[f"source{index}.{key}"] = np.ascontiguousarray(getattr(source, key),
                                                                    dtype=np.float32)
-    mode = _new_file_mode(file)
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".part",
-                                             dir=file.parent)
-    except OSError as error:
-        raise PresetError(f"{file}: cannot write ({_reason(error)})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as stream:
             np.savez_compressed(stream, **entries)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, file)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise PresetError(f"{file}: cannot write ({_reason(error)})") from None
-        raise
-    return file
+
+    return atomic_write(file, write, error=PresetError)
 
 
 # --------------------------------------------------------------------------- reading

@@ -17,7 +17,7 @@ from livesep.errors import AudioFileError, ParameterError
 from livesep.presets import Preset
 from livesep.separate import separate_offline_nfhmm, separate_offline_nmf, separate_online
 
-__all__ = ["SeparationReport", "separate_file", "MODES"]
+__all__ = ["SeparationReport", "separate_file", "write_stems", "MODES"]
 
 MODES = ("online", "offline")
 
@@ -90,7 +90,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
         stems = separate_offline_nfhmm(signal, preset, settings=settings, progress=progress)
     stems = audio.resample(stems, orig_sr=preset.sr, target_sr=file_sr)
     stems = _fit_length(stems, y.size)
-    written = _write_all(stems, targets, sr=file_sr)
+    written = write_stems(stems, targets, sr=file_sr)
     return SeparationReport(stems=tuple(written), sr=file_sr,
                             channels_mixed_down=header.channels if header.channels > 1 else 0,
                             resampled_from=file_sr if file_sr != preset.sr else None,
@@ -103,7 +103,9 @@ def _fit_length(stems: np.ndarray, length: int) -> np.ndarray:
     return np.pad(stems, ((0, 0), (0, length - stems.shape[1])))
 
 
-def _write_all(stems: np.ndarray, targets: list[Path], *, sr: int) -> list[Path]:
+def write_stems(stems: np.ndarray, targets: list[Path], *, sr: int) -> list[Path]:
+    """Write stem i to targets[i] (all in one folder, created if missing): every file is
+    staged in a temporary folder and moved into place only once all are written."""
     folder = targets[0].parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

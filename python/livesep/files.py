@@ -1,0 +1,72 @@
+"""Writing files so that they appear complete or not at all."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["atomic_write"]
+
+
+def _new_file_mode(file: Path) -> int:
+    """Permissions for the written file: the replaced file's, else 0o666 minus the umask."""
+    try:
+        return stat.S_IMODE(os.stat(file).st_mode)
+    except OSError:
+        pass
+    # Reading the umask without changing it (os.umask would, for every thread).
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], *,
+                 error: Callable[[str], Exception]) -> Path:
+    """Write ``path`` through a temporary file in its folder, then rename it into place.
+
+    Parameters
+    ----------
+    path : path-like
+        The destination; its folder must exist.
+    write : callable
+        Writes the whole content to the temporary file name it is given.
+    error : callable, keyword-only
+        Makes the exception to raise from a message naming the file and the reason.
+
+    Returns
+    -------
+    Path
+        ``path``. On any failure the temporary file is removed and an existing ``path`` is
+        left as it was.
+    """
+    file = Path(path)
+    if not file.parent.is_dir():
+        raise error(f"{file}: cannot write (the folder {file.parent} does not exist)")
+    mode = _new_file_mode(file)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".part",
+                                             dir=file.parent)
+    except OSError as failure:
+        raise error(f"{file}: cannot write ({failure.strerror or failure})") from None
+    os.close(handle)
+    try:
+        write(temporary)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, file)
+    except BaseException as failure:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(failure, OSError):
+            raise error(f"{file}: cannot write ({failure.strerror or failure})") from None
+        raise
+    return file

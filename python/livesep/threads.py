@@ -1,0 +1,31 @@
+"""Thread limits for numpy's BLAS, so small matrix products do not fight over CPUs.
+
+OpenBLAS spreads even tiny products over every core; when the cores are busy (another
+process, a live audio thread) its threads wait for each other and a product of a few
+hundred rows can take a hundred times longer (measured on a loaded 2-CPU machine:
+an NMF activation fit 0.99 s with 2 threads, 0.009 s with 1). The scoring and benchmark
+commands work on small matrices and run under :func:`blas_threads` (1 by default); the
+numpy reference engine is timed with one thread, like the C++ engine it is compared with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["blas_threads"]
+
+
+@contextmanager
+def blas_threads(n: int = 1) -> Iterator[None]:
+    """Limit BLAS libraries (OpenBLAS, MKL, BLIS) to ``n`` threads inside the block.
+
+    Uses ``threadpoolctl``; without it the block runs unchanged.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency, but harmless without it
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
