@@ -1,6 +1,7 @@
 // The only file that knows about Python: argument checks, GIL release, error translation.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -126,11 +127,34 @@ struct PyModel {
 };
 
 PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, int beam,
-                   float likelihood_counts, float reseed_floor, float epsilon) {
+                   float likelihood_counts, float reseed_floor, float epsilon,
+                   const py::object& adaptive, float forgetting, float adaptation_prior) {
   auto model = std::make_shared<livesep::Model>();
   for (std::size_t i = 0; i < sources.size(); ++i) {
     model->sources.push_back(convert_source(sources[i], i));
   }
+  if (!adaptive.is_none()) {
+    const auto flags = adaptive.cast<std::vector<bool>>();
+    if (flags.size() != model->sources.size()) {
+      throw ParameterError("adaptive needs one flag per source (" +
+                           std::to_string(model->sources.size()) + "), got " +
+                           std::to_string(flags.size()));
+    }
+    for (std::size_t i = 0; i < flags.size(); ++i) {
+      if (flags[i] && model->sources[i].n_states != 1) {
+        throw ParameterError("an adaptive source must have one state; sources[" +
+                             std::to_string(i) + "] has " +
+                             std::to_string(model->sources[i].n_states));
+      }
+      model->sources[i].adaptive = flags[i];
+    }
+  }
+  if (!(forgetting > 0.0f && forgetting <= 1.0f) || !(adaptation_prior >= 0.0f)) {
+    throw ParameterError("forgetting must be in (0, 1] and adaptation_prior >= 0, got " +
+                         std::to_string(forgetting) + " and " + std::to_string(adaptation_prior));
+  }
+  model->settings.forgetting = forgetting;
+  model->settings.adaptation_prior = adaptation_prior;
   if (model->sources.empty() || model->sources.size() > livesep::FactorialFilter::kMaxSources) {
     throw ParameterError("a model needs between 1 and 16 sources, got " +
                          std::to_string(model->sources.size()));
@@ -507,7 +531,8 @@ sum to one, A (Q, Q) transition rows, pi (Q,) initial distribution; Q = 1 is pla
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
            py::arg("likelihood_counts") = 30.0f, py::arg("reseed_floor") = 1e-3f,
-           py::arg("epsilon") = 1e-9f)
+           py::arg("epsilon") = 1e-9f, py::arg("adaptive") = py::none(),
+           py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f)
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {
@@ -518,7 +543,12 @@ sum to one, A (Q, Q) transition rows, pi (Q,) initial distribution; Q = 1 is pla
       .def_property_readonly("n_iter", [](const PyModel& self) {
         return self.model->settings.activation.n_iter;
       })
-      .def_property_readonly("beam", [](const PyModel& self) { return self.model->settings.beam; });
+      .def_property_readonly("beam", [](const PyModel& self) { return self.model->settings.beam; })
+      .def_property_readonly("adaptive", [](const PyModel& self) {
+        std::vector<bool> flags;
+        for (const auto& source : self.model->sources) flags.push_back(source.adaptive);
+        return flags;
+      });
 
   py::class_<PySeparator>(m, "Separator", R"doc(
 Streaming separator: mono in, one channel per source out, any block size.

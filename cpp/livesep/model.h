@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "livesep/adapt.h"
 #include "livesep/errors.h"
 #include "livesep/nfhmm.h"
 #include "livesep/stft.h"
@@ -34,12 +35,25 @@ class ModelRuntime {
     if (mask_power_ != 1.0f && mask_power_ != 2.0f) {
       throw ParameterError("mask power must be 1 or 2, got " + std::to_string(mask_power_));
     }
-    filter_.prepare(model_->sources, model_->settings);
+    // A copy of the sources: adaptive ones change their dictionary as they listen.
+    sources_ = model_->sources;
+    filter_.prepare(sources_, model_->settings);
+    adapters_.resize(sources_.size());
+    for (std::size_t s = 0; s < sources_.size(); ++s) {
+      if (!sources_[s].adaptive) continue;
+      if (sources_[s].n_states != 1) {
+        throw ParameterError("an adaptive source must have one state, source " +
+                             std::to_string(s) + " has " + std::to_string(sources_[s].n_states));
+      }
+      adapters_[s].prepare(sources_[s].n_rows, sources_[s].n_components,
+                           model_->settings.forgetting, model_->settings.adaptation_prior);
+    }
     const int n_bins = model_->n_bins();
     const int n_sources = model_->n_sources();
     magnitudes_.assign(n_bins, 0.0f);
     estimates_.assign(static_cast<std::size_t>(n_sources) * n_bins, 0.0f);
     masks_.assign(static_cast<std::size_t>(n_sources) * n_bins, 1.0f / n_sources);
+    reset();
   }
 
   int n_sources() const noexcept { return model_->n_sources(); }
@@ -60,6 +74,12 @@ class ModelRuntime {
 
   // [audio-thread]
   void reset() noexcept {
+    for (std::size_t s = 0; s < sources_.size(); ++s) {
+      if (!sources_[s].adaptive) continue;
+      const auto& trained = model_->sources[s].dictionaries;
+      std::copy(trained.begin(), trained.end(), sources_[s].dictionaries.begin());
+      adapters_[s].reset(trained.data());
+    }
     filter_.reset();
     std::fill(masks_.begin(), masks_.end(), 1.0f / n_sources());
   }
@@ -70,7 +90,8 @@ class ModelRuntime {
     const int n_bins = this->n_bins();
     const int n_sources = this->n_sources();
     for (int f = 0; f < n_bins; ++f) magnitudes_[f] = std::abs(mixture[f]);
-    filter_.process_frame(magnitudes_.data(), estimates_.data());
+    const bool heard = filter_.process_frame(magnitudes_.data(), estimates_.data());
+    if (heard) adapt();
     const float even = 1.0f / static_cast<float>(n_sources);
     for (int f = 0; f < n_bins; ++f) {
       float total = 0.0f;
@@ -89,7 +110,19 @@ class ModelRuntime {
   }
 
  private:
+  // [audio-thread] Adaptive sources learn from the frame just explained.
+  void adapt() noexcept {
+    for (std::size_t s = 0; s < sources_.size(); ++s) {
+      if (!sources_[s].adaptive) continue;
+      adapters_[s].update(sources_[s].dictionaries.data(), filter_.frame(),
+                          filter_.reconstruction(),
+                          filter_.weighted_activations(static_cast<int>(s)).data());
+    }
+  }
+
   std::shared_ptr<const Model> model_;
+  std::vector<SourceModel> sources_;
+  std::vector<DictionaryAdapter> adapters_;
   float mask_power_;
   FactorialFilter filter_;
   std::vector<float> magnitudes_;

@@ -34,6 +34,7 @@ struct SourceModel {
   std::vector<float> column_sums;   // n_states x n_components
   std::vector<float> transitions;   // n_states x n_states, row-major: A(from, to)
   std::vector<float> initial;       // n_states
+  bool adaptive = false;            // learns its dictionary online (one state only)
 
   const float* dictionary(int state) const noexcept {
     return dictionaries.data() + static_cast<std::size_t>(state) * n_rows * n_components;
@@ -45,6 +46,8 @@ struct FilterSettings {
   int beam = 0;                   // joint states evaluated per frame; 0 or >= all: exact
   float likelihood_counts = 30.0f;
   float reseed_floor = 1e-3f;     // warm-start floor, as a fraction of the mean activation
+  float forgetting = 0.99f;       // adaptive sources: per-frame decay of their statistics
+  float adaptation_prior = 1.0f;  // adaptive sources: weight of the trained dictionary
 };
 
 class FactorialFilter {
@@ -95,6 +98,7 @@ class FactorialFilter {
     n_rows_ = padded_rows(n_bins_);
     frame_.setZero(n_rows_);
     estimate_.setZero(n_rows_);
+    reconstruction_.setZero(n_rows_);
     scratch_.resize(n_rows_, total_components_);
     column_sums_.setZero(total_components_);
     weighted_.clear();
@@ -126,6 +130,12 @@ class FactorialFilter {
   // Joint posterior alpha_t (row-major over (q_1..q_S)) and per-source state marginals.
   const std::vector<float>& posterior() const noexcept { return alpha_; }
   const VectorF& marginal(int source) const noexcept { return marginals_[source]; }
+  // After a non-silent frame: the frame scaled to sum to one, the model's reconstruction of
+  // it (all sources, posterior-mixed, same scale), and a source's posterior-weighted
+  // activations per state (n_states x n_components).
+  const VectorF& frame() const noexcept { return frame_; }
+  const VectorF& reconstruction() const noexcept { return reconstruction_; }
+  const VectorF& weighted_activations(int source) const noexcept { return weighted_[source]; }
 
   // [audio-thread] Filters one frame of magnitudes v (n_bins) and writes each source's
   // estimate into estimates (n_sources x n_bins, row-major). Returns false for a silent
@@ -268,6 +278,7 @@ class FactorialFilter {
         offset += k;
       }
     }
+    reconstruction_.setZero();
     for (int s = 0; s < n_sources_; ++s) {
       const SourceModel& source = sources[s];
       estimate_.setZero();
@@ -278,6 +289,7 @@ class FactorialFilter {
         estimate_.noalias() +=
             ConstMatrixMap(source.dictionary(q), n_rows_, source.n_components) * weights;
       }
+      reconstruction_ += estimate_;
       VectorMap(estimates + static_cast<std::size_t>(s) * n_bins_, n_bins_) =
           estimate_.head(n_bins_) * mass;
     }
@@ -310,6 +322,7 @@ class FactorialFilter {
   std::vector<float> activation_table_;  // n_joint x total_components warm starts
   VectorF frame_;                     // v / sum(v), padded
   VectorF estimate_;                  // one source's estimate, padded
+  VectorF reconstruction_;            // all sources' estimates of frame_, padded
   VectorF column_sums_;               // the current joint state's column sums
   ActivationScratch scratch_;
   std::vector<VectorF> weighted_;     // per source: alpha-weighted activations per state

@@ -38,6 +38,13 @@ class EngineSettings:
     reseed_floor : float
         Warm starts are raised to this fraction of the mean activation before each fit, so
         that components which faded can come back.
+    forgetting : float
+        For sources marked adaptive in the preset: how much of its statistics the dictionary
+        keeps from one frame to the next (0.99 at 125 frames/s forgets with a time constant
+        of 0.8 s).
+    adaptation_prior : float
+        For adaptive sources: the weight of the trained dictionary in the statistics at the
+        start, in frames' worth of activation; it fades with ``forgetting``.
     """
 
     n_iter: int = 10
@@ -47,6 +54,8 @@ class EngineSettings:
     beta: float = 1.0
     l1: float = 0.0
     reseed_floor: float = 1e-3
+    forgetting: float = 0.99
+    adaptation_prior: float = 1.0
 
     def __post_init__(self) -> None:
         if self.n_iter < 0:
@@ -60,6 +69,9 @@ class EngineSettings:
             raise ParameterError(f"mask_power must be 1 or 2, got {self.mask_power!r}")
         if self.beta not in (0.0, 1.0, 2.0):
             raise ParameterError(f"beta must be 0, 1 or 2, got {self.beta!r}")
+        if not 0 < self.forgetting <= 1 or self.adaptation_prior < 0:
+            raise ParameterError(f"forgetting must be in (0, 1] and adaptation_prior >= 0, got "
+                                 f"{self.forgetting!r} and {self.adaptation_prior!r}")
         if self.l1 < 0 or self.reseed_floor < 0:
             raise ParameterError(
                 f"l1 and reseed_floor must be >= 0, got {self.l1!r} and {self.reseed_floor!r}")
@@ -87,7 +99,9 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
     sources = [(source.W, source.A, source.pi) for source in preset.sources]
     return Model(sources, beta=settings.beta, l1=settings.l1, n_iter=settings.n_iter,
                  beam=settings.beam, likelihood_counts=settings.likelihood_counts,
-                 reseed_floor=settings.reseed_floor)
+                 reseed_floor=settings.reseed_floor,
+                 adaptive=[source.adaptive for source in preset.sources],
+                 forgetting=settings.forgetting, adaptation_prior=settings.adaptation_prior)
 
 
 def create_separator(preset: Preset, *, settings: EngineSettings | None = None,

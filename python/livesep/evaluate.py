@@ -208,17 +208,14 @@ def separate_with(method: str, mixture: npt.ArrayLike, preset: Preset, *,
     progress : callable, optional, keyword-only
         Fraction done, for the separators.
     """
-    from livesep.separate import separate_offline_nfhmm, separate_offline_nmf, separate_online
+    from livesep.separate import separate_offline, separate_online
 
     settings = settings or EngineSettings()
     if method == "online":
         return separate_online(mixture, preset, settings=settings, block_size=block_size,
                                progress=progress)
     if method == "offline":
-        if preset.model == "nmf":
-            return separate_offline_nmf(mixture, preset, beta=settings.beta, l1=settings.l1,
-                                        mask_power=settings.mask_power)
-        return separate_offline_nfhmm(mixture, preset, settings=settings, progress=progress)
+        return separate_offline(mixture, preset, settings=settings, progress=progress)
     if method == "mixture":
         return metrics.mixture_floor(mixture, n_sources=preset.n_sources)
     if method == "irm":

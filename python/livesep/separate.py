@@ -19,8 +19,8 @@ from livesep.errors import ParameterError
 from livesep.models.nmf import fit_activations
 from livesep.presets import Preset
 
-__all__ = ["separate_online", "separate_offline_nmf", "separate_offline_nfhmm", "soft_masks",
-           "METHODS"]
+__all__ = ["separate_online", "separate_offline", "separate_offline_nmf",
+           "separate_offline_nfhmm", "separate_offline_semi", "soft_masks", "METHODS"]
 
 #: Separation methods by name: online engine, offline references.
 METHODS = ("online", "offline-nmf", "offline-nfhmm")
@@ -78,6 +78,29 @@ def separate_online(y: npt.ArrayLike, preset: Preset, *, settings: EngineSetting
         if progress is not None:
             progress(stop / padded.size)
     return stems[:, latency:]
+
+
+def separate_offline(y: npt.ArrayLike, preset: Preset, *,
+                     settings: EngineSettings | None = None,
+                     progress: Progress | None = None) -> npt.NDArray[np.float32]:
+    """The offline reference that fits the preset: semi-supervised NMF when a source is
+    adaptive, batch NMF for an NMF preset, N-FHMM forward-backward for an N-HMM preset.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+    """
+    settings = settings or EngineSettings()
+    if any(source.adaptive for source in preset.sources):
+        stems = separate_offline_semi(y, preset, mask_power=settings.mask_power)
+    elif preset.model == "nmf":
+        stems = separate_offline_nmf(y, preset, beta=settings.beta, l1=settings.l1,
+                                     mask_power=settings.mask_power)
+    else:
+        return separate_offline_nfhmm(y, preset, settings=settings, progress=progress)
+    if progress is not None:
+        progress(1.0)
+    return stems
 
 
 def soft_masks(estimates: Array, *, power: float = 2.0) -> Array:
@@ -140,6 +163,54 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
         estimates.append(block @ H[offset:offset + k])
         offset += k
     return _apply_masks(X, soft_masks(np.stack(estimates), power=mask_power), preset, signal.size)
+
+
+def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
+                          mask_power: float = 2.0) -> npt.NDArray[np.float32]:
+    """Semi-supervised batch NMF: the known sources' dictionaries stay fixed, the adaptive
+    sources' dictionaries are learned on the mixture itself (starting from the preset's).
+
+    Every state's dictionary of a known source takes part, side by side (as in
+    :func:`separate_offline_nmf`); adaptive sources have one state.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,)
+        Mono signal at ``preset.sr``.
+    preset : Preset
+        At least one source marked ``adaptive``.
+    n_iter : int, keyword-only
+        KL multiplicative updates of the activations and the adaptive dictionaries.
+    mask_power : float, keyword-only
+        Soft-mask exponent.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+    """
+    signal = _check_signal(y)
+    if not any(source.adaptive for source in preset.sources):
+        raise ParameterError(f"preset {preset.name!r} has no adaptive source; semi-supervised "
+                             "separation learns one of them on the mixture")
+    X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
+    V = np.abs(X).astype(np.float64)
+    blocks = [np.concatenate(list(source.W.astype(np.float64)), axis=1)
+              for source in preset.sources]
+    edges = np.cumsum([0] + [block.shape[1] for block in blocks])
+    learned = np.concatenate([np.full(block.shape[1], source.adaptive)
+                              for block, source in zip(blocks, preset.sources)])
+    W = np.concatenate(blocks, axis=1)
+    H = np.full((W.shape[1], V.shape[1]), V.sum(axis=0) / W.shape[1] + 1e-9)
+    for _ in range(n_iter):
+        ratio = V / (W @ H + 1e-9)
+        H *= (W.T @ ratio) / W.sum(axis=0)[:, None]
+        ratio = V / (W @ H + 1e-9)
+        W[:, learned] *= (ratio @ H[learned].T) / (H[learned].sum(axis=1) + 1e-12)
+        scale = W[:, learned].sum(axis=0)
+        W[:, learned] /= scale
+        H[learned] *= scale[:, None]
+    estimates = np.stack([W[:, a:b] @ H[a:b] for a, b in zip(edges[:-1], edges[1:])])
+    return _apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
 
 
 class _JointFits:

@@ -15,7 +15,7 @@ from livesep import audio
 from livesep.engine import EngineSettings
 from livesep.errors import AudioFileError, ParameterError
 from livesep.presets import Preset
-from livesep.separate import separate_offline_nfhmm, separate_offline_nmf, separate_online
+from livesep.separate import separate_offline, separate_online
 
 __all__ = ["SeparationReport", "separate_file", "write_stems", "MODES"]
 
@@ -54,8 +54,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
         Created if missing.
     mode : {"online", "offline"}, keyword-only
         ``online`` runs the causal engine block by block exactly as live; ``offline`` the
-        batch reference (supervised NMF for an NMF preset, N-FHMM forward-backward for an
-        N-HMM preset).
+        batch reference (:func:`livesep.separate.separate_offline`).
     settings : EngineSettings, optional
         Inference settings.
     block_size : int, keyword-only
@@ -82,12 +81,8 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     if mode == "online":
         stems = separate_online(signal, preset, settings=settings, block_size=block_size,
                                 progress=progress)
-    elif preset.model == "nmf":
-        stems = separate_offline_nmf(signal, preset)
-        if progress is not None:
-            progress(1.0)
     else:
-        stems = separate_offline_nfhmm(signal, preset, settings=settings, progress=progress)
+        stems = separate_offline(signal, preset, settings=settings, progress=progress)
     stems = audio.resample(stems, orig_sr=preset.sr, target_sr=file_sr)
     stems = _fit_length(stems, y.size)
     written = write_stems(stems, targets, sr=file_sr)

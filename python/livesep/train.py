@@ -47,6 +47,9 @@ class TrainSettings:
         NMF's β-divergence (0, 1, 2); the N-HMM is trained with KL (β = 1).
     seed : int
         Seed of every random choice: the same seed and data give the same preset.
+    adaptive : bool
+        The engine keeps learning this source's dictionary from what it hears
+        (semi-supervised separation); it must have one state.
     """
 
     model: str = "nhmm"
@@ -58,6 +61,7 @@ class TrainSettings:
     n_iter: int | None = None
     beta: float = 1.0
     seed: int = 0
+    adaptive: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -76,6 +80,9 @@ class TrainSettings:
             raise ParameterError(f"iterations must be in [1, 100000], got {self.n_iter!r}")
         if self.beta not in (0.0, 1.0, 2.0):
             raise ParameterError(f"beta must be 0, 1 or 2, got {self.beta!r}")
+        if self.adaptive and self.n_states != 1:
+            raise ParameterError(f"an adaptive source has one state, got states="
+                                 f"{self.n_states!r} (give it --states NAME=1)")
         if self.model == "nhmm" and self.beta != 1.0:
             raise ParameterError(f"the N-HMM is trained with KL divergence (beta 1), got "
                                  f"beta={self.beta!r}")
@@ -169,12 +176,14 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
                      n_iter=settings.iterations, seed=settings.seed, progress=progress)
         provenance.update(beta=settings.beta, final_cost=float(result.costs[-1]),
                           training_seconds=round(time.perf_counter() - started, 2))
-        return SourceModel.from_nmf(name, result.W.astype(np.float32), provenance=provenance)
+        return SourceModel.from_nmf(name, result.W.astype(np.float32), provenance=provenance,
+                                    adaptive=settings.adaptive)
     model = train_nhmm(V, n_states=settings.n_states, n_components=settings.n_components,
                        n_iter=settings.iterations, seed=settings.seed, progress=progress)
     provenance.update(log_likelihood=float(model.log_likelihoods[-1]), counts=model.counts,
                       training_seconds=round(time.perf_counter() - started, 2))
-    return SourceModel(name, W=model.W, A=model.A, pi=model.pi, provenance=provenance)
+    return SourceModel(name, W=model.W, A=model.A, pi=model.pi, provenance=provenance,
+                       adaptive=settings.adaptive)
 
 
 def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
@@ -211,7 +220,7 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
     per_source = {}
     for source in sources:
         changes = dict(overrides.get(source, {}))
-        fixed = sorted(set(changes) & {"sr", "n_fft", "hop_length", "model"})
+        fixed = sorted(set(changes) & {"sr", "n_fft", "hop_length", "model", "seed"})
         if fixed:
             raise ParameterError(f"source {source!r}: {', '.join(fixed)} must be the same for "
                                  "every source")
