@@ -112,6 +112,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--states", action="append", default=[], metavar="[NAME=]Q",
                        help="N-HMM states (default: 20; nmf has 1); NAME=Q sets one source's, "
                             "e.g. --states 20 --states noise=4 (repeatable)")
+    train.add_argument("--adaptive", action="append", default=[], metavar="NAME",
+                       help="let the engine keep learning this source from what it hears "
+                            "(semi-supervised: e.g. an unknown room noise); it must have one "
+                            "state (repeatable)")
     train.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default: "
                                                              "%(default)s)")
     train.add_argument("--n-fft", type=int, default=512, help="STFT frame (default: %(default)s)")
@@ -183,6 +187,8 @@ def _run_train(args: argparse.Namespace) -> int:
     for field, values in (("n_components", component_overrides), ("n_states", state_overrides)):
         for source, value in values.items():
             overrides.setdefault(source, {})[field] = value
+    for source in args.adaptive:
+        overrides.setdefault(source, {})["adaptive"] = True
     preset = train_preset(_parse_sources(args.source), settings,
                           name=args.name or out.stem, description=args.description,
                           overrides=overrides, progress=not args.quiet)
@@ -213,6 +219,13 @@ def _add_separate(commands: argparse._SubParsersAction) -> None:
                                "on it (default: %(default)s)")
     separate.add_argument("--overwrite", action="store_true",
                           help="replace stems that already exist in DIR")
+    separate.add_argument("--per-state", action="store_true",
+                          help="also write each N-HMM state's signal, DIR/<source>.state<q>.wav "
+                               "(offline mode)")
+    separate.add_argument("--state-gain", action="append", default=[],
+                          metavar="NAME:STATE=GAIN",
+                          help="a linear gain on one state of one source, e.g. piano:1=0 "
+                               "mutes state 1 of the piano (offline mode; repeatable)")
     separate.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     separate.set_defaults(handler=_run_separate)
 
@@ -235,7 +248,8 @@ def _run_separate(args: argparse.Namespace) -> int:
     with fraction_bar(f"separating ({args.mode})", enabled=not args.quiet) as update:
         report = separate_file(args.mixture, preset, args.out_dir, mode=args.mode,
                                settings=engine_settings(args), block_size=args.blocksize,
-                               overwrite=args.overwrite, progress=update)
+                               overwrite=args.overwrite, per_state=args.per_state,
+                               state_gains=_state_gains(args.state_gain), progress=update)
     if not args.quiet:
         if report.channels_mixed_down:
             print(f"note: the input has {report.channels_mixed_down} channels; separated their "
@@ -247,6 +261,22 @@ def _run_separate(args: argparse.Namespace) -> int:
     for stem in report.stems:
         print(stem)
     return 0
+
+
+def _state_gains(specs: list[str]) -> dict[str, dict[int, float]]:
+    """``["piano:1=0"]`` → ``{"piano": {1: 0.0}}``."""
+    gains: dict[str, dict[int, float]] = {}
+    for spec in specs:
+        name, _, rest = spec.rpartition(":")
+        state, equals, gain = rest.partition("=")
+        try:
+            if not name or not equals:
+                raise ValueError
+            gains.setdefault(name, {})[int(state)] = float(gain)
+        except ValueError:
+            raise ParameterError(f"--state-gain must be NAME:STATE=GAIN, e.g. piano:1=0, got "
+                                 f"{spec!r}") from None
+    return gains
 
 
 def _add_quality(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,8 @@ from livesep.models.nmf import fit_activations
 from livesep.presets import Preset
 
 __all__ = ["separate_online", "separate_offline", "separate_offline_nmf",
-           "separate_offline_nfhmm", "separate_offline_semi", "soft_masks", "METHODS"]
+           "separate_offline_nfhmm", "separate_offline_semi", "soft_masks", "joint_fits",
+           "nfhmm_posteriors", "METHODS"]
 
 #: Separation methods by name: online engine, offline references.
 METHODS = ("online", "offline-nmf", "offline-nfhmm")
@@ -262,14 +263,16 @@ class _JointFits:
         shape[s] = self.shape[s]
         return tuple(shape)
 
+    def state_estimates(self, posterior: Array, mass: float, source: int) -> Array:
+        """sum over c with q_s = q of posterior(c) W_s[q] h_{c,s} * mass, shape (Q_s, F)."""
+        axes = tuple(a for a in range(len(self.shape)) if a != source)
+        weighted = np.sum(posterior[..., None] * self.H[source], axis=axes)  # (Q_s, K_s)
+        return np.einsum("qfk,qk->qf", self.W[source], weighted) * mass
+
     def estimates(self, posterior: Array, mass: float) -> Array:
         """sum_c posterior(c) W_s[q_s] h_{c,s} * mass for every source, shape (S, F)."""
-        rows = []
-        for s, (H, W) in enumerate(zip(self.H, self.W)):
-            axes = tuple(a for a in range(len(self.shape)) if a != s)
-            weighted = np.sum(posterior[..., None] * H, axis=axes)  # (Q_s, K_s)
-            rows.append(np.einsum("qfk,qk->f", W, weighted) * mass)
-        return np.stack(rows)
+        return np.stack([self.state_estimates(posterior, mass, s).sum(axis=0)
+                         for s in range(len(self.W))])
 
 
 def _transition(x: Array, matrices: list[Array], *, forward: bool) -> Array:
@@ -279,12 +282,54 @@ def _transition(x: Array, matrices: list[Array], *, forward: bool) -> Array:
     return x
 
 
-def _frame_fits(preset: Preset, settings: EngineSettings, V: Array
-                ) -> Iterator[tuple[_JointFits, Array, float]]:
+def joint_fits(preset: Preset, settings: EngineSettings, V: Array
+               ) -> Iterator[tuple[_JointFits, Array, float]]:
+    """Frame by frame over V (F, T): the warm-started fits of every joint state, their
+    log-likelihoods (Q_1, ..., Q_S) and the frame's mass, as the exact online filter fits."""
     fits = _JointFits(preset, settings)
     for v in V.T:
         log_likelihoods, mass = fits.step(v)
         yield fits, log_likelihoods, mass
+
+
+def nfhmm_posteriors(V: Array, preset: Preset, settings: EngineSettings,
+                     progress: Progress | None = None) -> Array:
+    """Smoothed joint-state posteriors P(c_t | all frames) by forward-backward.
+
+    Parameters
+    ----------
+    V : np.ndarray, shape (F, T)
+        Mixture magnitudes.
+
+    Returns
+    -------
+    np.ndarray, shape (T, Q_1, ..., Q_S)
+    """
+    T = V.shape[1]
+    matrices = [source.A.astype(np.float64) for source in preset.sources]
+    prior = np.ones(())
+    for source in preset.sources:
+        prior = np.multiply.outer(prior, source.pi.astype(np.float64))
+    log_likelihoods = np.empty((T,) + prior.shape)
+    for t, (_, frame_ll, _) in enumerate(joint_fits(preset, settings, V)):
+        log_likelihoods[t] = frame_ll
+        if progress is not None:
+            progress((t + 1) / T)
+    scaled = np.exp(log_likelihoods - log_likelihoods.reshape(T, -1).max(axis=1).reshape(
+        (T,) + (1,) * prior.ndim))
+    alpha = np.empty_like(scaled)
+    for t in range(T):
+        predicted = prior if t == 0 else _transition(alpha[t - 1], matrices, forward=True)
+        alpha[t] = predicted * scaled[t]
+        alpha[t] /= alpha[t].sum()
+    posteriors = alpha
+    beta = np.ones(prior.shape)
+    for t in range(T - 2, -1, -1):
+        beta = _transition(scaled[t + 1] * beta, matrices, forward=False)
+        beta /= beta.sum()
+        posteriors[t] = alpha[t] * beta
+        posteriors[t] /= posteriors[t].sum()
+    return posteriors
 
 
 def separate_offline_nfhmm(y: npt.ArrayLike, preset: Preset, *,
@@ -315,32 +360,11 @@ def separate_offline_nfhmm(y: npt.ArrayLike, preset: Preset, *,
     signal = _check_signal(y)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     V = np.abs(X).astype(np.float64)
-    T = V.shape[1]
-    matrices = [source.A.astype(np.float64) for source in preset.sources]
-    prior = np.ones(())
-    for source in preset.sources:
-        prior = np.multiply.outer(prior, source.pi.astype(np.float64))
-    log_likelihoods = np.empty((T,) + prior.shape)
-    for t, (_, frame_ll, _) in enumerate(_frame_fits(preset, settings, V)):
-        log_likelihoods[t] = frame_ll
-        if progress is not None:
-            progress(0.5 * (t + 1) / T)
-    scaled = np.exp(log_likelihoods - log_likelihoods.reshape(T, -1).max(axis=1).reshape(
-        (T,) + (1,) * prior.ndim))
-    alpha = np.empty_like(scaled)
-    for t in range(T):
-        predicted = prior if t == 0 else _transition(alpha[t - 1], matrices, forward=True)
-        alpha[t] = predicted * scaled[t]
-        alpha[t] /= alpha[t].sum()
-    posteriors = alpha
-    beta = np.ones(prior.shape)
-    for t in range(T - 2, -1, -1):
-        beta = _transition(scaled[t + 1] * beta, matrices, forward=False)
-        beta /= beta.sum()
-        posteriors[t] = alpha[t] * beta
-        posteriors[t] /= posteriors[t].sum()
+    half = None if progress is None else (lambda fraction: progress(0.5 * fraction))
+    posteriors = nfhmm_posteriors(V, preset, settings, half)
     estimates = np.empty((preset.n_sources,) + V.shape)
-    for t, (fits, _, mass) in enumerate(_frame_fits(preset, settings, V)):
+    T = V.shape[1]
+    for t, (fits, _, mass) in enumerate(joint_fits(preset, settings, V)):
         estimates[:, :, t] = fits.estimates(posteriors[t], mass)
         if progress is not None:
             progress(0.5 + 0.5 * (t + 1) / T)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from livesep.engine import EngineSettings
 from livesep.errors import AudioFileError, ParameterError
 from livesep.presets import Preset
 from livesep.separate import separate_offline, separate_online
+from livesep.states import stems_and_states
 
 __all__ = ["SeparationReport", "separate_file", "write_stems", "MODES"]
 
@@ -36,6 +37,8 @@ class SeparationReport:
 def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str | os.PathLike[str],
                   *, mode: str = "online", settings: EngineSettings | None = None,
                   block_size: int = 512, overwrite: bool = False,
+                  per_state: bool = False,
+                  state_gains: Mapping[str, Mapping[int, float]] | None = None,
                   progress: Callable[[float], None] | None = None) -> SeparationReport:
     """Separate an audio file into ``out_dir/<source>.wav``, one file per source.
 
@@ -61,6 +64,11 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
         Engine block size for online mode.
     overwrite : bool, keyword-only
         Replace stems that already exist in ``out_dir``.
+    per_state : bool, keyword-only
+        Also write each state's signal, ``out_dir/<source>.state<q>.wav`` (offline only).
+    state_gains : mapping, keyword-only
+        Per source name, a gain per state, ``{"piano": {1: 0.0}}`` (offline only; see
+        :mod:`livesep.states`).
     progress : callable, optional
         Called with the fraction done.
 
@@ -70,8 +78,15 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     """
     if mode not in MODES:
         raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
+    by_state = per_state or bool(state_gains)
+    if by_state and mode != "offline":
+        raise ParameterError("per-state outputs and state gains need --mode offline (they use "
+                             "the smoothed state posteriors of the whole file)")
     header = audio.info(mixture)
     targets = [Path(out_dir) / f"{name}.wav" for name in preset.source_names]
+    if per_state:
+        targets += [Path(out_dir) / f"{source.name}.state{q}.wav" for source in preset.sources
+                    for q in range(source.n_states)]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
         raise AudioFileError(f"{', '.join(existing)}: already exists (pass --overwrite to "
@@ -81,6 +96,10 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     if mode == "online":
         stems = separate_online(signal, preset, settings=settings, block_size=block_size,
                                 progress=progress)
+    elif by_state:
+        stems, states = stems_and_states(signal, preset, gains=state_gains, settings=settings)
+        if per_state:
+            stems = np.concatenate([stems, *states])
     else:
         stems = separate_offline(signal, preset, settings=settings, progress=progress)
     stems = audio.resample(stems, orig_sr=preset.sr, target_sr=file_sr)
