@@ -63,8 +63,9 @@ livesep::Divergence divergence_from_beta(float beta) {
                        "got " + std::to_string(beta));
 }
 
-// One source from W (Q, F, K), A (Q, Q), pi (Q,), all float32, into the engine's layout.
-livesep::SourceModel convert_source(const py::handle& item, std::size_t index) {
+// One source from W (Q, F, K), A (Q, Q), pi (Q,), all float32, into the engine's layout. A
+// convolutive source (frames > 1) has W (frames, F, K), one lag per block, and one state.
+livesep::SourceModel convert_source(const py::handle& item, std::size_t index, int frames) {
   const std::string where = "sources[" + std::to_string(index) + "]";
   if (!py::isinstance<py::tuple>(item) && !py::isinstance<py::list>(item)) {
     throw ParameterError(where + " must be a (W, A, pi) tuple");
@@ -74,9 +75,14 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index) {
   auto W = checked_float32(parts[0], (where + ".W").c_str(), 3, false);
   auto A = checked_float32(parts[1], (where + ".A").c_str(), 2, false);
   auto pi = checked_float32(parts[2], (where + ".pi").c_str(), 1, false);
-  const auto q = static_cast<int>(W.shape(0));
+  const auto blocks = static_cast<int>(W.shape(0));
   const auto f = static_cast<int>(W.shape(1));
   const auto k = static_cast<int>(W.shape(2));
+  if (frames < 1 || (frames > 1 && blocks != frames)) {
+    throw ParameterError(where + ": a convolutive source's W must be (frames, F, K) with frames=" +
+                         std::to_string(frames) + ", got W " + describe_array(W));
+  }
+  const int q = frames > 1 ? 1 : blocks;
   if (q < 1 || f < 2 || k < 1 || A.shape(0) != q || A.shape(1) != q || pi.shape(0) != q) {
     throw ParameterError(where + ": W must be (Q, F, K) with A (Q, Q) and pi (Q,), got W " +
                          describe_array(W) + ", A " + describe_array(A) + ", pi " +
@@ -84,13 +90,14 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index) {
   }
   livesep::SourceModel source;
   source.n_states = q;
+  source.n_frames = frames;
   source.n_components = k;
   source.n_bins = f;
   source.n_rows = livesep::padded_rows(f);
-  source.dictionaries.assign(static_cast<std::size_t>(q) * source.n_rows * k, 0.0f);
-  source.column_sums.assign(static_cast<std::size_t>(q) * k, 0.0f);
+  source.dictionaries.assign(static_cast<std::size_t>(blocks) * source.n_rows * k, 0.0f);
+  source.column_sums.assign(static_cast<std::size_t>(blocks) * k, 0.0f);
   const float* w = W.data();
-  for (int state = 0; state < q; ++state) {
+  for (int state = 0; state < blocks; ++state) {
     for (int bin = 0; bin < f; ++bin) {
       for (int component = 0; component < k; ++component) {
         const float value = w[(static_cast<std::size_t>(state) * f + bin) * k + component];
@@ -128,10 +135,20 @@ struct PyModel {
 
 PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, int beam,
                    float likelihood_counts, float reseed_floor, float epsilon,
-                   const py::object& adaptive, float forgetting, float adaptation_prior) {
+                   const py::object& adaptive, float forgetting, float adaptation_prior,
+                   const py::object& frames_object) {
   auto model = std::make_shared<livesep::Model>();
+  std::vector<int> frames(sources.size(), 1);
+  if (!frames_object.is_none()) {
+    frames = frames_object.cast<std::vector<int>>();
+    if (frames.size() != sources.size()) {
+      throw ParameterError("frames needs one value per source (" +
+                           std::to_string(sources.size()) + "), got " +
+                           std::to_string(frames.size()));
+    }
+  }
   for (std::size_t i = 0; i < sources.size(); ++i) {
-    model->sources.push_back(convert_source(sources[i], i));
+    model->sources.push_back(convert_source(sources[i], i, frames[i]));
   }
   if (!adaptive.is_none()) {
     const auto flags = adaptive.cast<std::vector<bool>>();
@@ -141,8 +158,8 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
                            std::to_string(flags.size()));
     }
     for (std::size_t i = 0; i < flags.size(); ++i) {
-      if (flags[i] && model->sources[i].n_states != 1) {
-        throw ParameterError("an adaptive source must have one state; sources[" +
+      if (flags[i] && (model->sources[i].n_states != 1 || model->sources[i].n_frames != 1)) {
+        throw ParameterError("an adaptive source must have one state and one frame; sources[" +
                              std::to_string(i) + "] has " +
                              std::to_string(model->sources[i].n_states));
       }
@@ -532,7 +549,8 @@ sum to one, A (Q, Q) transition rows, pi (Q,) initial distribution; Q = 1 is pla
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
            py::arg("likelihood_counts") = 30.0f, py::arg("reseed_floor") = 1e-3f,
            py::arg("epsilon") = 1e-9f, py::arg("adaptive") = py::none(),
-           py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f)
+           py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
+           py::arg("frames") = py::none())
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {

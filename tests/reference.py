@@ -89,3 +89,39 @@ def source_estimates(sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]], V
                 offset += k
         estimates[t] *= V[t].astype(np.float64).sum()
     return estimates
+
+
+def online_convolutive_nmf(dictionaries: list[np.ndarray], V: np.ndarray, *, n_iter: int,
+                           floor: float, epsilon: float = 1e-9) -> np.ndarray:
+    """Online supervised NMF where source s has lagged dictionaries W_s (tau_s, F, K_s):
+    at frame t, v ≈ sum_s W_s[0] h_s(t) + sum_s sum_{l>=1} W_s[l] h_s(t - l), the past
+    activations fixed. Returns the estimates (T, S, F)."""
+    k_total = sum(W.shape[2] for W in dictionaries)
+    h = np.full(k_total, 1.0 / k_total)
+    history: list[list[np.ndarray]] = [[] for _ in dictionaries]  # newest last, absolute
+    estimates = np.zeros((V.shape[0], len(dictionaries), V.shape[1]))
+    current = np.concatenate([W[0] for W in dictionaries], axis=1).astype(np.float64)
+    edges = np.cumsum([0] + [W.shape[2] for W in dictionaries])
+    for t, v in enumerate(V.astype(np.float64)):
+        mass = v.sum()
+        if mass <= 1e-20:
+            for past in history:
+                past.append(np.zeros_like(past[-1]) if past else None)
+            continue
+        pasts = []
+        for W, past in zip(dictionaries, history):
+            contribution = np.zeros(V.shape[1])
+            for lag in range(1, W.shape[0]):
+                if len(past) >= lag and past[-lag] is not None:
+                    contribution += W[lag].astype(np.float64) @ past[-lag]
+            pasts.append(contribution / mass)
+        fixed = np.sum(pasts, axis=0)
+        frame = v / mass
+        h = np.maximum(h, floor / k_total)
+        for _ in range(n_iter):
+            model = current @ h + fixed + epsilon
+            h = h * (current.T @ (frame / model)) / current.sum(axis=0)
+        for s, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            estimates[t, s] = (current[:, a:b] @ h[a:b] + pasts[s]) * mass
+            history[s].append(h[a:b] * mass)
+    return estimates

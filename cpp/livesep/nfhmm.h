@@ -9,6 +9,9 @@
 // (the likelihood scale gamma = counts / sum(v)). Exact mode evaluates every joint state;
 // beam mode the B most probable predicted ones. Source s's estimate is
 //   Vhat_s = sum_c alpha(c) W_s[q_s] h_{c,s}   (in the units of v).
+// A convolutive (NMFD) source has one state and dictionaries W_s^l for lags l < tau: its
+// past tau - 1 frames' posterior-weighted activations are held fixed, and their
+// contribution P_s = sum_{l>=1} W_s^l h_s(t - l) is a fixed part of every fit and estimate.
 #pragma once
 
 #include <algorithm>
@@ -30,12 +33,15 @@ struct SourceModel {
   int n_components = 0;
   int n_bins = 0;
   int n_rows = 0;                   // padded_rows(n_bins)
-  AlignedFloats dictionaries;       // n_states blocks of n_rows x n_components, column-major
+  int n_frames = 1;                 // lags of a convolutive source (then n_states is 1)
+  // n_states (or, convolutive, n_frames lag) blocks of n_rows x n_components, column-major
+  AlignedFloats dictionaries;
   std::vector<float> column_sums;   // n_states x n_components
   std::vector<float> transitions;   // n_states x n_states, row-major: A(from, to)
   std::vector<float> initial;       // n_states
   bool adaptive = false;            // learns its dictionary online (one state only)
 
+  // State q's dictionary; for a convolutive source, lag q's (the current frame's is 0).
   const float* dictionary(int state) const noexcept {
     return dictionaries.data() + static_cast<std::size_t>(state) * n_rows * n_components;
   }
@@ -103,16 +109,29 @@ class FactorialFilter {
     column_sums_.setZero(total_components_);
     weighted_.clear();
     marginals_.clear();
+    history_.clear();
+    past_.clear();
+    convolutive_ = false;
     for (const SourceModel& source : sources) {
+      if (source.n_frames > 1 && source.n_states != 1) {
+        throw ParameterError("a convolutive source must have one state, got " +
+                             std::to_string(source.n_states));
+      }
+      convolutive_ = convolutive_ || source.n_frames > 1;
       weighted_.emplace_back(
           VectorF::Zero(static_cast<Eigen::Index>(source.n_states) * source.n_components));
       marginals_.emplace_back(VectorF::Zero(source.n_states));
+      history_.emplace_back(MatrixF::Zero(source.n_components, source.n_frames - 1));
+      past_.emplace_back(VectorF::Zero(n_rows_));
     }
+    offset_.setZero(n_rows_);
     reset();
   }
 
   // [audio-thread] Forget the past: the next frame starts from the initial distributions.
   void reset() noexcept {
+    for (MatrixF& history : history_) history.setZero();
+    frames_seen_ = 0;
     std::fill(alpha_.begin(), alpha_.end(), 0.0f);
     const float start = 1.0f / static_cast<float>(total_components_);
     std::fill(activation_table_.begin(), activation_table_.end(), start);
@@ -148,9 +167,11 @@ class FactorialFilter {
       std::copy(predicted_.begin(), predicted_.end(), alpha_.begin());
       std::fill(estimates, estimates + static_cast<std::size_t>(n_sources_) * n_bins_, 0.0f);
       update_marginals();
+      push_history(0.0f);
       return false;
     }
     frame_ /= mass;
+    if (convolutive_) compute_past(mass);
     const int n_selected = select_states();
     float best = -std::numeric_limits<float>::infinity();
     for (int i = 0; i < n_selected; ++i) {
@@ -173,10 +194,51 @@ class FactorialFilter {
     }
     write_estimates(n_selected, mass, estimates);
     update_marginals();
+    push_history(mass);
     return true;
   }
 
  private:
+  // Column of history_ holding the activations of `lag` frames ago (1 <= lag < tau): frame
+  // number n lives in column n mod (tau - 1).
+  int history_column(const SourceModel& source, int lag) const noexcept {
+    const std::uint64_t length = static_cast<std::uint64_t>(source.n_frames - 1);
+    return static_cast<int>((frames_seen_ + length - static_cast<std::uint64_t>(lag)) % length);
+  }
+
+  // The convolutive sources' fixed past contributions to this frame, in its unit-sum scale.
+  void compute_past(float mass) noexcept {
+    const std::vector<SourceModel>& sources = *sources_;
+    offset_.setZero();
+    for (int s = 0; s < n_sources_; ++s) {
+      const SourceModel& source = sources[s];
+      if (source.n_frames < 2) continue;
+      past_[s].setZero();
+      for (int lag = 1; lag < source.n_frames; ++lag) {
+        past_[s].noalias() += ConstMatrixMap(source.dictionary(lag), n_rows_,
+                                             source.n_components) *
+                              history_[s].col(history_column(source, lag));
+      }
+      past_[s] /= mass;
+      offset_ += past_[s];
+    }
+  }
+
+  // Remembers this frame's posterior-weighted activations of convolutive sources, in the
+  // units of v (scaled by the frame's mass; zero for a silent frame).
+  void push_history(float mass) noexcept {
+    if (!convolutive_) return;
+    const std::vector<SourceModel>& sources = *sources_;
+    for (int s = 0; s < n_sources_; ++s) {
+      const SourceModel& source = sources[s];
+      if (source.n_frames < 2) continue;
+      const auto column = static_cast<int>(frames_seen_ % static_cast<std::uint64_t>(
+                                                             source.n_frames - 1));
+      history_[s].col(column) = weighted_[s] * mass;
+    }
+    ++frames_seen_;
+  }
+
   int state_of(int joint, int source) const noexcept {
     return (joint / strides_[source]) % (*sources_)[source].n_states;
   }
@@ -254,7 +316,7 @@ class FactorialFilter {
     const float floor = settings_.reseed_floor / static_cast<float>(total_components_);
     activations = activations.cwiseMax(floor);
     update_activations(dictionary, column_sums_.data(), frame_, h, settings_.activation,
-                       scratch_);
+                       scratch_, convolutive_ ? &offset_ : nullptr);
     // The padding rows hold only epsilon: leave them out of the model's total.
     const float model_mass = scratch_.model.head(n_bins_).sum();
     const float shape_log_likelihood =
@@ -289,6 +351,7 @@ class FactorialFilter {
         estimate_.noalias() +=
             ConstMatrixMap(source.dictionary(q), n_rows_, source.n_components) * weights;
       }
+      if (source.n_frames > 1) estimate_ += past_[s];
       reconstruction_ += estimate_;
       VectorMap(estimates + static_cast<std::size_t>(s) * n_bins_, n_bins_) =
           estimate_.head(n_bins_) * mass;
@@ -326,6 +389,11 @@ class FactorialFilter {
   VectorF column_sums_;               // the current joint state's column sums
   ActivationScratch scratch_;
   std::vector<VectorF> weighted_;     // per source: alpha-weighted activations per state
+  bool convolutive_ = false;          // some source has lagged dictionaries
+  std::vector<MatrixF> history_;      // per source: K x (tau - 1) past activations, a ring
+  std::uint64_t frames_seen_ = 0;     // frames filtered since the last reset
+  std::vector<VectorF> past_;         // per source: this frame's fixed past contribution
+  VectorF offset_;                    // sum of past_, the fixed part of every fit
   std::vector<VectorF> marginals_;    // per source: state posterior marginals
 };
 

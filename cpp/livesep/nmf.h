@@ -80,10 +80,14 @@ struct ActivationScratch {
   }
 };
 
-// [audio-thread] out = D h + epsilon.
+// [audio-thread] out = D h + epsilon (+ fixed, a fixed part of the model, if given).
 inline void reconstruct(const DictionaryBlocks& dictionary, const float* h, float epsilon,
-                        VectorF& out) noexcept {
-  out.setConstant(epsilon);
+                        const VectorF* fixed, VectorF& out) noexcept {
+  if (fixed != nullptr) {
+    out = fixed->array() + epsilon;
+  } else {
+    out.setConstant(epsilon);
+  }
   int offset = 0;
   for (int b = 0; b < dictionary.n_blocks; ++b) {
     const int k = dictionary.n_components[b];
@@ -105,13 +109,16 @@ inline void transpose_multiply(const DictionaryBlocks& dictionary, const VectorF
 
 // [audio-thread] Runs settings.n_iter multiplicative updates of h (length
 // dictionary.total_components(), updated in place) for the frame v (an aligned vector of
-// n_rows, zero in the padding, scaled to sum to one by the caller). column_sums holds the sum of each dictionary column (1 for
-// normalised dictionaries); Kullback-Leibler needs it as its gradient's constant term.
-// On return scratch.model holds D h + epsilon for the updated h.
+// n_rows, zero in the padding, scaled to sum to one by the caller). column_sums holds the
+// sum of each dictionary column (1 for normalised dictionaries); Kullback-Leibler needs it as
+// its gradient's constant term. offset, if given, is a fixed non-negative part of the model
+// (a convolutive source's past frames): v ~ D h + offset. On return scratch.model holds the
+// model D h + offset + epsilon for the updated h.
 inline void update_activations(const DictionaryBlocks& dictionary, const float* column_sums,
                                const VectorF& frame, float* h,
                                const ActivationSettings& settings,
-                               ActivationScratch& scratch) noexcept {
+                               ActivationScratch& scratch,
+                               const VectorF* offset = nullptr) noexcept {
   const int n_components = dictionary.total_components();
   VectorMap activations(h, n_components);
   auto numerator = scratch.numerator.head(n_components);
@@ -121,7 +128,7 @@ inline void update_activations(const DictionaryBlocks& dictionary, const float* 
     denominator = ConstVectorMap(column_sums, n_components).array() + settings.l1;
   }
   for (int iteration = 0; iteration < settings.n_iter; ++iteration) {
-    reconstruct(dictionary, h, settings.epsilon, scratch.model);
+    reconstruct(dictionary, h, settings.epsilon, offset, scratch.model);
     switch (settings.divergence) {
       case Divergence::KullbackLeibler:
         scratch.ratio = frame.array() / scratch.model.array();
@@ -142,7 +149,7 @@ inline void update_activations(const DictionaryBlocks& dictionary, const float* 
     }
     activations.array() *= numerator.array() / denominator.array().max(tiny);
   }
-  reconstruct(dictionary, h, settings.epsilon, scratch.model);
+  reconstruct(dictionary, h, settings.epsilon, offset, scratch.model);
 }
 
 }  // namespace livesep
