@@ -26,6 +26,7 @@ from livesep.reference_engine import ReferenceSeparator
 from livesep.threads import blas_threads
 
 __all__ = ["BlockTimes", "BenchResult", "bench_signal", "run_bench", "bench_table",
+           "split_blocks", "time_calls",
            "ENGINE", "ENGINE_OWN_CLOCK", "NUMPY"]
 
 #: The processors' names in the report.
@@ -109,13 +110,16 @@ def bench_signal(*, sr: int, seconds: float, seed: int = 0) -> npt.NDArray[np.fl
     return (0.05 * coloured * envelope).astype(np.float32)
 
 
-def _blocks(signal: npt.NDArray[np.float32], block_size: int) -> list[npt.NDArray[np.float32]]:
+def split_blocks(signal: npt.NDArray[np.float32], block_size: int
+                 ) -> list[npt.NDArray[np.float32]]:
+    """Consecutive contiguous blocks of ``block_size`` samples (a partial tail is dropped)."""
     return [np.ascontiguousarray(signal[i:i + block_size])
             for i in range(0, signal.size - block_size + 1, block_size)]
 
 
-def _time_calls(process: Callable[[npt.NDArray[np.float32]], object],
-                blocks: list[npt.NDArray[np.float32]]) -> npt.NDArray[np.float64]:
+def time_calls(process: Callable[[npt.NDArray[np.float32]], object],
+               blocks: list[npt.NDArray[np.float32]]) -> npt.NDArray[np.float64]:
+    """Wall-clock seconds of ``process(block)`` for each block, in order."""
     seconds = np.empty(len(blocks))
     clock = time.perf_counter
     for index, block in enumerate(blocks):
@@ -134,7 +138,7 @@ def _time_reference(reference: ReferenceSeparator, blocks: list[npt.NDArray[np.f
     seconds = np.empty(len(blocks))
     for start in range(0, len(blocks), 64):
         chunk = blocks[start:start + 64]
-        seconds[start:start + len(chunk)] = _time_calls(reference.process, chunk)
+        seconds[start:start + len(chunk)] = time_calls(reference.process, chunk)
         if progress is not None:
             progress(done_before + (1 - done_before) * (start + len(chunk)) / len(blocks))
     return seconds
@@ -180,7 +184,7 @@ def run_bench(preset: Preset, *, settings: EngineSettings | None = None,
         signal_name = "generated speech-like noise (never silent)"
     else:
         audio = np.ascontiguousarray(signal, dtype=np.float32)
-    blocks = _blocks(audio, block_size)
+    blocks = split_blocks(audio, block_size)
     if len(blocks) < 2:
         raise ParameterError(f"the signal ({audio.size} samples) holds fewer than 2 blocks of "
                              f"{block_size}; give more seconds or a smaller block size")
@@ -200,7 +204,7 @@ def run_bench(preset: Preset, *, settings: EngineSettings | None = None,
     python_side = np.empty(len(blocks))
     for start in range(0, len(blocks), 1024):  # the engine's timing ring holds 4096 calls
         chunk = blocks[start:start + 1024]
-        python_side[start:start + len(chunk)] = _time_calls(
+        python_side[start:start + len(chunk)] = time_calls(
             lambda b: separator.process(b, out=out), chunk)
         inside.append(np.asarray(separator.pop_timings()[0], dtype=np.float64))
         if progress is not None:
