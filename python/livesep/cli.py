@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from livesep.blind_cli import add_blind_options, run_blind_separate, wants_blind
 from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
 from livesep.live_cli import add_live_commands
@@ -200,11 +201,13 @@ def _run_train(args: argparse.Namespace) -> int:
 def _add_separate(commands: argparse._SubParsersAction) -> None:
     separate = commands.add_parser(
         "separate", help="separate an audio file into one file per source",
-        description="Separate MIX into DIR/<source>.wav, one file per source of the preset, "
-                    "with the input's rate and length, aligned sample for sample.")
+        description="Separate MIX into DIR/<source>.wav, one file per source of the preset "
+                    "(or, blindly with --model, DIR/source1.wav ...), with the input's rate "
+                    "and length, aligned sample for sample.")
     separate.add_argument("mixture", metavar="MIX", help="the audio file to separate")
-    separate.add_argument("--preset", required=True, metavar="P",
-                          help="a preset file, or the name of a shipped preset")
+    separate.add_argument("--preset", default=None, metavar="P",
+                          help="a preset file, or the name of a shipped preset (or --model "
+                               "for blind separation)")
     separate.add_argument("--out-dir", required=True, metavar="DIR",
                           help="folder for the stems (created if missing)")
     separate.add_argument("--mode", choices=("online", "offline"), default="online",
@@ -227,6 +230,7 @@ def _add_separate(commands: argparse._SubParsersAction) -> None:
                           help="a linear gain on one state of one source, e.g. piano:1=0 "
                                "mutes state 1 of the piano (offline mode; repeatable)")
     separate.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    add_blind_options(separate)
     separate.set_defaults(handler=_run_separate)
 
 
@@ -239,12 +243,15 @@ def engine_settings(args: argparse.Namespace) -> EngineSettings:
 
 
 def _run_separate(args: argparse.Namespace) -> int:
-    from livesep import presets
+    from livesep import audio, presets
     from livesep.progress import fraction_bar
     from livesep.shipped import resolve_preset
     from livesep.stems import separate_file
 
+    if wants_blind(args):
+        return run_blind_separate(args)
     preset = presets.load(resolve_preset(args.preset))
+    audio.info(args.mixture)  # a missing or unreadable input fails before any progress bar
     with fraction_bar(f"separating ({args.mode})", enabled=not args.quiet) as update:
         report = separate_file(args.mixture, preset, args.out_dir, mode=args.mode,
                                settings=engine_settings(args), block_size=args.blocksize,
