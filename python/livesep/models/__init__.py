@@ -6,6 +6,11 @@
 - :mod:`livesep.models.nhmm` — the non-negative HMM (Mysore, Smaragdis & Raj 2010): one
   small dictionary per Markov state, dictionaries and transitions learned jointly by EM
   (:func:`~livesep.models.nhmm.train_nhmm`).
+- :mod:`livesep.models.nmf2d` — NMF2D / NMFD (Schmidt & Mørup 2006): signatures convolutive
+  in time and in log-frequency pitch shift, the paper's LS and KL multiplicative updates;
+  :mod:`livesep.models.logfreq` — the log-frequency spectrogram it factorises;
+  :mod:`livesep.models.nmfd` — convolutive dictionaries (n_lags, F, K) on the linear STFT
+  for supervised and causal (online) separation.
 
 Each function takes a magnitude spectrogram ``V`` shaped (F bins, T frames), keyword-only
 settings, and returns a small dataclass. The submodules are imported on demand (their
@@ -14,4 +19,4 @@ function names, like ``nmf``, would shadow them here).
 
 from __future__ import annotations
 
-__all__ = ["nhmm", "nmf"]
+__all__ = ["logfreq", "nhmm", "nmf", "nmf2d", "nmfd"]
