@@ -84,6 +84,9 @@ class EngineSettings:
 def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model:
     """Convert a preset's sources into the engine's (immutable, shareable) model.
 
+    Convolutive sources (``frames > 1``) pass their lagged dictionaries (frames, F, K); the
+    engine fits the current frame's activations with the past frames' held fixed.
+
     Parameters
     ----------
     preset : Preset
@@ -101,6 +104,7 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                  beam=settings.beam, likelihood_counts=settings.likelihood_counts,
                  reseed_floor=settings.reseed_floor,
                  adaptive=[source.adaptive for source in preset.sources],
+                 frames=[source.frames for source in preset.sources],
                  forgetting=settings.forgetting, adaptation_prior=settings.adaptation_prior)
 
 

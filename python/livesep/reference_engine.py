@@ -52,6 +52,10 @@ class ReferenceFilter:
     """
 
     def __init__(self, preset: Preset, *, settings: EngineSettings | None = None) -> None:
+        convolutive = [s.name for s in preset.sources if s.frames > 1]
+        if convolutive:
+            raise ParameterError(f"the numpy reference engine has no convolutive sources "
+                                 f"({', '.join(map(repr, convolutive))} have frames > 1)")
         settings = settings or EngineSettings()
         self.settings = settings
         self.W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]

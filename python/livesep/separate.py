@@ -3,7 +3,9 @@
 ``online`` runs the causal engine block by block exactly as live and removes its latency.
 The offline references see the whole signal at once: supervised NMF/PLCA with all the
 preset's dictionaries side by side, and the N-FHMM smoothed by forward-backward over every
-joint state (the non-causal quality reference for the online filter).
+joint state (the non-causal quality reference for the online filter). Convolutive (NMFD)
+sources take part in batch NMF (:func:`livesep.models.nmfd.fit_nmfd_activations`); the
+N-FHMM and semi-supervised references refuse them.
 """
 
 from __future__ import annotations
@@ -104,6 +106,16 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
     return stems
 
 
+def _refuse_convolutive(preset: Preset, method: str) -> None:
+    """The state-based references read W as one dictionary per state; lags are not states."""
+    convolutive = [source.name for source in preset.sources if source.frames > 1]
+    if convolutive:
+        raise ParameterError(
+            f"offline separation with convolutive sources ({', '.join(map(repr, convolutive))} "
+            f"of preset {preset.name!r}): {method} reads W as one dictionary per state; use "
+            f"separate_offline_nmf (batch NMFD, livesep.models.nmfd) or the online engine")
+
+
 def soft_masks(estimates: Array, *, power: float = 2.0) -> Array:
     """Masks M_s = V_s^p / sum_j V_j^p over the first axis; an even split where all are zero.
 
@@ -136,6 +148,10 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
     """Batch supervised NMF: every state's dictionary of every source side by side, fixed;
     activations fitted over all frames at once.
 
+    With convolutive sources the fit is NMFD (:func:`livesep.models.nmfd.fit_nmfd_activations`,
+    KL for ``beta=1``, least squares for ``beta=2``, no ``l1``): each convolutive template
+    spans its frames, the other sources' dictionaries act on the current frame only.
+
     Parameters
     ----------
     y : array-like, shape (n,)
@@ -150,10 +166,18 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
     Returns
     -------
     np.ndarray, shape (n_sources, n), float32
+
+    Raises
+    ------
+    ParameterError
+        For a bad signal, or with convolutive sources and ``beta`` not 1 or 2 or ``l1`` > 0.
     """
     signal = _check_signal(y)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     V = np.abs(X).astype(np.float64)
+    if any(source.frames > 1 for source in preset.sources):
+        estimates = _convolutive_nmf(V, preset, n_iter=n_iter, beta=beta, l1=l1)
+        return _apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
     blocks = [np.concatenate(list(source.W.astype(np.float64)), axis=1)
               for source in preset.sources]
     W = np.concatenate(blocks, axis=1)
@@ -164,6 +188,35 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
         estimates.append(block @ H[offset:offset + k])
         offset += k
     return _apply_masks(X, soft_masks(np.stack(estimates), power=mask_power), preset, signal.size)
+
+
+def _convolutive_nmf(V: Array, preset: Preset, *, n_iter: int, beta: float, l1: float
+                     ) -> Array:
+    """Source estimates (S, F, T) of batch NMFD with every source's dictionary fixed."""
+    # Imported here: only presets with convolutive sources need the NMFD code.
+    from livesep.models.nmfd import fit_nmfd_activations, source_estimates
+
+    costs = {1.0: "kl", 2.0: "ls"}
+    if beta not in costs or l1 != 0:
+        raise ParameterError(f"offline NMF with convolutive sources fits KL (beta=1) or least "
+                             f"squares (beta=2) without sparsity, got beta={beta!r}, "
+                             f"l1={l1!r}")
+    # Per source (lags, F, K): a convolutive source's templates; an ordinary source's states
+    # side by side at lag 0.
+    blocks = [source.W.astype(np.float64) if source.frames > 1
+              else np.concatenate(list(source.W.astype(np.float64)), axis=1)[np.newaxis]
+              for source in preset.sources]
+    # All side by side along K, zero beyond each source's lags. Lags at or beyond T reach
+    # only frames after the signal: they are left out of the fit.
+    lags = min(max(block.shape[0] for block in blocks), V.shape[1])
+    W = np.zeros((lags, V.shape[0], sum(block.shape[2] for block in blocks)))
+    offset = 0
+    for block in blocks:
+        n_lags, k = min(lags, block.shape[0]), block.shape[2]
+        W[:n_lags, :, offset:offset + k] = block[:n_lags]
+        offset += k
+    H = fit_nmfd_activations(V, W, cost=costs[beta], n_iter=n_iter, tol=0.0).H
+    return source_estimates(blocks, H)
 
 
 def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
@@ -190,6 +243,7 @@ def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200
     np.ndarray, shape (n_sources, n), float32
     """
     signal = _check_signal(y)
+    _refuse_convolutive(preset, "semi-supervised NMF")
     if not any(source.adaptive for source in preset.sources):
         raise ParameterError(f"preset {preset.name!r} has no adaptive source; semi-supervised "
                              "separation learns one of them on the mixture")
@@ -222,6 +276,7 @@ class _JointFits:
     """
 
     def __init__(self, preset: Preset, settings: EngineSettings) -> None:
+        _refuse_convolutive(preset, "the N-FHMM reference")
         self.W = [source.W.astype(np.float64) for source in preset.sources]
         self.shape = tuple(source.n_states for source in preset.sources)
         self.n_iter, self.counts = settings.n_iter, settings.likelihood_counts

@@ -1,0 +1,71 @@
+"""The ``livesep-preset`` format's names and limits (described in :mod:`livesep.presets`)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ARRAYS",
+    "ARRAY_KEY",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MAX_ELEMENTS",
+    "MAX_FRAMES",
+    "MAX_META_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_SOURCES",
+    "MAX_SR",
+    "MIN_SR",
+    "MODELS",
+    "PRESET_FIELDS",
+    "SOURCE_FIELDS",
+    "SOURCE_OPTIONAL",
+    "SUM_TOLERANCE",
+    "WINDOW",
+    "running_version",
+]
+
+#: The ``format`` field of every preset file.
+FORMAT_NAME = "livesep-preset"
+#: The one file format version this livesep reads and writes.
+FORMAT_VERSION = 1
+#: The only analysis window the engine uses.
+WINDOW = "sqrt-hann"
+#: The model families a preset may declare.
+MODELS = ("nmf", "nhmm")
+#: Most sources one preset may hold.
+MAX_SOURCES = 16
+#: Most numbers (elements of W, A and pi together) one preset may hold: 256 MiB as float32.
+MAX_ELEMENTS = 64 * 2**20
+#: Most frames (time lags) one convolutive source's templates may span.
+MAX_FRAMES = 64
+#: Sample rates a preset may declare, in Hz.
+MIN_SR, MAX_SR = 1000, 384000
+#: Largest ``meta`` JSON text, in characters.
+MAX_META_CHARS = 4 * 2**20
+#: Longest preset or source name, in characters.
+MAX_NAME_CHARS = 100
+#: How far a column of W (a whole template of a convolutive source), a row of A or pi may
+#: sum from 1.
+SUM_TOLERANCE = 1e-3
+
+#: Each source's arrays, in the order they are written.
+ARRAYS = ("W", "A", "pi")
+#: The fields of ``meta``, all required.
+PRESET_FIELDS = ("format", "version", "name", "description", "sr", "n_fft", "hop_length",
+                 "window", "model", "created", "livesep_version", "sources")
+#: The required fields of a source's entry in ``meta["sources"]``.
+SOURCE_FIELDS = ("name", "n_states", "n_components")
+#: The optional fields of a source's entry.
+SOURCE_OPTIONAL = ("adaptive", "frames", "provenance")
+#: The name of an array entry (without ``.npy``).
+ARRAY_KEY = re.compile(r"source(0|[1-9][0-9]*)\.(W|A|pi)")
+
+
+def running_version() -> str:
+    """The version of this livesep, written into the presets it makes."""
+    try:
+        from livesep import __version__
+    except ImportError:  # pragma: no cover - only while the package is half initialised
+        return "unknown"
+    return str(__version__)
