@@ -45,6 +45,9 @@ want bass-drums-nmf && train bass-drums-nmf --model nmf --components 32 --seed 0
 want bass-drums-nhmm && train bass-drums-nhmm --model nhmm --components 10 --states 20 --seed 0 \
   --source "bass=$corpus/instruments/finger_bass/train.wav" --source "drums=$corpus/drums/train.wav" \
   --description "Finger bass (FluidR3_GM) over acoustic and electronic drum kits (hydrogen). N-HMM, 20 states x 10 components each."
+want bass-drums-nmfd && train bass-drums-nmfd --model nmfd --components 16 --frames 4 --seed 0 \
+  --source "bass=$corpus/instruments/finger_bass/train.wav" --source "drums=$corpus/drums/train.wav" \
+  --description "Finger bass (FluidR3_GM) over acoustic and electronic drum kits (hydrogen). Convolutive NMF (NMFD, KL): 16 patches of 4 frames (32 ms) each, so drum hits keep their decay."
 want piano-sax-nmf && train piano-sax-nmf --model nmf --components 32 --seed 0 \
   --source "piano=$corpus/instruments/piano/train.wav" --source "sax=$corpus/instruments/alto_sax/train.wav" \
   --description "Piano and alto sax (FluidR3_GM). KL-NMF, 32 components each."

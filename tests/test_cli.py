@@ -69,10 +69,13 @@ def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "demo" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", ["live", "gui", "devices"])
-def test_unbuilt_subcommands_say_so(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([command]) != 0
-    assert "not built yet" in one_error_line(capsys)
+@pytest.mark.parametrize("argv", [["gui"], ["demo", "--gui"]])
+def test_the_app_without_a_display_says_so(argv: list[str], capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(argv) == 1
+    assert "no display: neither DISPLAY nor WAYLAND_DISPLAY is set" in one_error_line(capsys)
 
 
 def test_train_writes_a_loadable_preset(trained: Path) -> None:
@@ -91,6 +94,15 @@ def test_train_takes_per_source_sizes(sources: dict[str, Path], tmp_path: Path) 
                  "--quiet"]) == 0
     preset = presets.load(out)
     assert [(s.n_states, s.n_components) for s in preset.sources] == [(3, 4), (2, 2)]
+
+
+def test_train_convolutive_sources(sources: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "nmfd.npz"
+    assert main(["train", "--out", str(out), "--source", f"high={sources['high']}",
+                 "--model", "nmfd", "--frames", "3", "--components", "4", "--iterations", "10",
+                 "--quiet"]) == 0
+    source = presets.load(out).sources[0]
+    assert (source.frames, source.n_states, source.W.shape[0]) == (3, 1, 3)
 
 
 def test_train_is_deterministic_for_a_seed(sources: dict[str, Path], tmp_path: Path) -> None:
@@ -119,6 +131,8 @@ def test_train_is_deterministic_for_a_seed(sources: dict[str, Path], tmp_path: P
         (["--source", "x={notaudio}"], "not a readable audio file"),
         (["--source", "x={high}", "--states", "y=3"], "unknown source"),
         (["--source", "x={high}", "--states", "x=many"], "NAME=INTEGER"),
+        (["--source", "x={high}", "--model", "nmfd", "--frames", "1"], "frames"),
+        (["--source", "x={high}", "--model", "nmf", "--frames", "3"], "frames"),
     ],
 )
 def test_train_bad_input_is_one_clear_line(arguments: list[str], message: str,

@@ -14,6 +14,7 @@ from typing import Any
 from livesep.blind_cli import add_blind_options, run_blind_separate, wants_blind
 from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
+from livesep.gui_cli import add_gui_command, run_demo_gui
 from livesep.live_cli import add_live_commands
 
 __all__ = ["main", "build_parser"]
@@ -25,9 +26,7 @@ source.
 
 Start with `livesep demo`: it separates a bundled recording and writes the result."""
 
-_NOT_BUILT = {
-    "gui": "open the desktop app",
-}
+_NOT_BUILT: dict[str, str] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_separate(commands)
     add_live_commands(commands)
+    add_gui_command(commands)
     _add_eval(commands)
     _add_bench(commands)
 
@@ -84,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"livesep {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as error:  # a bug: one line for the user, the traceback on request
         if os.environ.get("LIVESEP_DEBUG"):
             traceback.print_exc()
@@ -104,9 +108,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--source", action="append", required=True, metavar="NAME=PATH[,PATH...]",
                        help="a source's name and its example audio files or folders of them "
                             "(repeat for each source)")
-    train.add_argument("--model", choices=("nmf", "nhmm"), default="nhmm",
+    train.add_argument("--model", choices=("nmf", "nhmm", "nmfd"), default="nhmm",
                        help="nmf: one dictionary per source; nhmm: one dictionary per state with "
-                            "learned transitions (default: %(default)s)")
+                            "learned transitions; nmfd: convolutive patches of --frames frames "
+                            "(default: %(default)s)")
+    train.add_argument("--frames", type=int, default=None, metavar="T",
+                       help="nmfd: frames per patch (default: 4)")
     train.add_argument("--components", action="append", default=[], metavar="[NAME=]K",
                        help="dictionary columns, per state for nhmm (default: 32 for nmf, 10 for "
                             "nhmm); NAME=K sets one source's (repeatable)")
@@ -180,8 +187,9 @@ def _run_train(args: argparse.Namespace) -> int:
     states, state_overrides = _per_source_ints("--states", args.states)
     settings = TrainSettings(
         model=args.model,
-        n_components=_default(components, 32 if args.model == "nmf" else 10),
-        n_states=_default(states, 1 if args.model == "nmf" else 20),
+        n_components=_default(components, {"nmf": 32, "nmfd": 16}.get(args.model, 10)),
+        n_states=_default(states, 20 if args.model == "nhmm" else 1),
+        n_frames=_default(args.frames, 4 if args.model == "nmfd" else 1),
         sr=args.sr, n_fft=args.n_fft, hop_length=args.hop, n_iter=args.iterations,
         beta=args.beta, seed=args.seed)
     overrides: dict[str, dict[str, int]] = {}
@@ -450,9 +458,7 @@ def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
 
 def _run_demo(args: argparse.Namespace) -> int:
     if args.gui:
-        print("livesep demo: the desktop app is not built yet in this version; run "
-              "`livesep demo` without --gui", file=sys.stderr)
-        return 2
+        return run_demo_gui(args)
     from rich.console import Console
 
     from livesep.demo import run_demo

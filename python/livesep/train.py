@@ -16,12 +16,13 @@ from livesep import audio, spectral
 from livesep.errors import AudioFileError, ParameterError
 from livesep.models.nhmm import train_nhmm
 from livesep.models.nmf import nmf
+from livesep.models.nmfd import train_nmfd
 from livesep.presets import Preset, SourceModel
 
 __all__ = ["TrainSettings", "collect_audio_files", "training_spectrogram", "train_source",
            "train_preset", "MODELS"]
 
-MODELS = ("nmf", "nhmm")
+MODELS = ("nmf", "nhmm", "nmfd")
 #: Frames quieter than this (dB below the loudest frame) carry no information about a
 #: source's spectra and are left out of training.
 SILENCE_DB = 60.0
@@ -33,8 +34,9 @@ class TrainSettings:
 
     Attributes
     ----------
-    model : {"nmf", "nhmm"}
-        Plain NMF (one dictionary) or an N-HMM (one dictionary per state and transitions).
+    model : {"nmf", "nhmm", "nmfd"}
+        Plain NMF (one dictionary), an N-HMM (one dictionary per state and transitions) or
+        convolutive NMF (NMFD: each component a patch of ``n_frames`` frames).
     n_components : int
         Dictionary columns (per state for the N-HMM).
     n_states : int
@@ -50,6 +52,8 @@ class TrainSettings:
     adaptive : bool
         The engine keeps learning this source's dictionary from what it hears
         (semi-supervised separation); it must have one state.
+    n_frames : int
+        NMFD only: frames per convolutive patch (tau).
     """
 
     model: str = "nhmm"
@@ -62,15 +66,24 @@ class TrainSettings:
     beta: float = 1.0
     seed: int = 0
     adaptive: bool = False
+    n_frames: int = 1
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ParameterError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.n_components < 1 or self.n_components > 1000:
             raise ParameterError(f"components must be in [1, 1000], got {self.n_components!r}")
-        if self.model == "nmf" and self.n_states != 1:
-            raise ParameterError(f"an NMF model has one state, got states={self.n_states!r} "
-                                 "(use --model nhmm for several)")
+        if self.model in ("nmf", "nmfd") and self.n_states != 1:
+            raise ParameterError(f"an {self.model.upper()} model has one state, got "
+                                 f"states={self.n_states!r} (use --model nhmm for several)")
+        if (self.model == "nmfd") != (self.n_frames > 1) or not 1 <= self.n_frames <= 64:
+            raise ParameterError(f"frames must be in [2, 64] for --model nmfd and 1 otherwise, "
+                                 f"got frames={self.n_frames!r} with model {self.model!r}")
+        if self.model == "nmfd" and self.beta not in (1.0, 2.0):
+            raise ParameterError(f"NMFD is trained with KL (beta 1) or least squares (beta 2), "
+                                 f"got beta={self.beta!r}")
+        if self.adaptive and self.model == "nmfd":
+            raise ParameterError("a convolutive (NMFD) source cannot be adaptive")
         if self.n_states < 1 or self.n_states > 200:
             raise ParameterError(f"states must be in [1, 200], got {self.n_states!r}")
         if not 1000 <= self.sr <= 384000:
@@ -140,7 +153,8 @@ def training_spectrogram(files: Sequence[Path], *, sr: int, n_fft: int, hop_leng
 
 def _minimum_frames(settings: TrainSettings) -> int:
     # Every state needs frames of its own and every column something to explain.
-    return max(50, 2 * settings.n_states * settings.n_components, 10 * settings.n_states)
+    return max(50, 2 * settings.n_states * settings.n_components * settings.n_frames,
+               10 * settings.n_states)
 
 
 def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
@@ -171,6 +185,13 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
         "iterations": settings.iterations,
         "model": settings.model,
     }
+    if settings.model == "nmfd":
+        result = train_nmfd(V, n_components=settings.n_components, n_lags=settings.n_frames,
+                            cost="kl" if settings.beta == 1.0 else "ls",
+                            n_iter=settings.iterations, seed=settings.seed, progress=progress)
+        provenance.update(beta=settings.beta, frames=settings.n_frames,
+                          training_seconds=round(time.perf_counter() - started, 2))
+        return SourceModel.from_nmfd(name, result.W.astype(np.float32), provenance=provenance)
     if settings.model == "nmf":
         result = nmf(V, n_components=settings.n_components, beta=settings.beta,
                      n_iter=settings.iterations, seed=settings.seed, progress=progress)
@@ -231,4 +252,4 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
     summary = ", ".join(f"{m.name} ({m.n_states} x {m.n_components})" for m in models)
     return Preset(name, description=description or f"Trained by livesep train: {summary}.",
                   sr=settings.sr, n_fft=settings.n_fft, hop_length=settings.hop_length,
-                  model=settings.model, sources=models)
+                  model="nhmm" if settings.model == "nhmm" else "nmf", sources=models)
