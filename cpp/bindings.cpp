@@ -44,7 +44,10 @@ py::array_t<float> checked_float32(const py::handle& object, const char* name, i
                          py::str(py::type::of(object)).cast<std::string>());
   }
   auto array = py::reinterpret_borrow<py::array>(object);
-  const bool ok = array.dtype().is(py::dtype::of<float>()) && array.ndim() == ndim &&
+  // Equivalent, not identical: an unpickled or copied float32 dtype is another object.
+  const bool float32 = py::detail::npy_api::get().PyArray_EquivTypes_(
+      array.dtype().ptr(), py::dtype::of<float>().ptr());
+  const bool ok = float32 && array.ndim() == ndim &&
                   (array.flags() & py::array::c_style) && (!writable || array.writeable());
   if (!ok) {
     throw ParameterError(std::string(name) + " must be a " + std::to_string(ndim) +

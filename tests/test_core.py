@@ -229,3 +229,12 @@ def test_properties_report_the_settings() -> None:
     assert (separator.sr, separator.n_fft, separator.hop_length, separator.n_sources) == (
         48000, 1024, 256, 3)
     assert separator.latency_samples() == 1023
+
+
+def test_an_unpickled_float32_array_is_accepted() -> None:
+    """dtype objects are compared by equivalence: a copy from another process is float32."""
+    import pickle
+
+    x = pickle.loads(pickle.dumps(make_signal(256)))
+    assert x.dtype == np.float32
+    assert prepared().process(x).shape == (2, 256)
