@@ -16,6 +16,8 @@ shift || true
 run_packages=(libportaudio2)
 test_packages=(jackd2 libportaudio2 xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
                libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
+               libx11-xcb1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0
+               libxcb-xfixes0 libxcb-xkb1 libglib2.0-0
                klettres-data fluidsynth fluid-soundfont-gm timgm6mb-soundfont hydrogen-drumkits)
 
 as_root() {

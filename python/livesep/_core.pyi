@@ -2,19 +2,91 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import numpy as np
 import numpy.typing as npt
+
+class Model:
+    """A preset's source models in the engine's layout, immutable and shareable."""
+
+    def __init__(
+        self,
+        sources: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32],
+                            npt.NDArray[np.float32]]],
+        *,
+        beta: float = 1.0,
+        l1: float = 0.0,
+        n_iter: int = 10,
+        beam: int = 0,
+        likelihood_counts: float = 30.0,
+        reseed_floor: float = 1e-3,
+        epsilon: float = 1e-9,
+    ) -> None: ...
+    @property
+    def n_sources(self) -> int: ...
+    @property
+    def n_bins(self) -> int: ...
+    @property
+    def n_states(self) -> list[int]: ...
+    @property
+    def n_iter(self) -> int: ...
+    @property
+    def beam(self) -> int: ...
 
 class Separator:
     """Streaming separator: mono in, one channel per source out, any block size."""
 
     def __init__(self) -> None: ...
     def prepare(
-        self, *, sr: int, n_fft: int = 512, hop_length: int = 128, n_sources: int = 2
+        self,
+        *,
+        sr: int,
+        n_fft: int = 512,
+        hop_length: int = 128,
+        n_sources: int | None = None,
+        model: Model | None = None,
+        output: Literal["stems", "mono", "stereo"] = "stems",
+        mask_power: float = 2.0,
     ) -> None: ...
     def process(
         self, x: npt.NDArray[np.float32], *, out: npt.NDArray[np.float32] | None = None
     ) -> npt.NDArray[np.float32]: ...
+    def process_interleaved(
+        self,
+        indata: npt.NDArray[np.float32],
+        outdata: npt.NDArray[np.float32],
+        *,
+        input_channel: int = 0,
+    ) -> None:
+        """Separate column ``input_channel`` of indata (n, C_in) into the first
+        ``n_channels`` columns of outdata (n, C_out), zeroing the rest; GIL released."""
+    def swap_model(self, model: Model, *, mask_power: float | None = None) -> None: ...
+    def collect_retired(self) -> bool: ...
+    @property
+    def swap_pending(self) -> bool: ...
+    def set_gain(self, source: int, gain: float) -> None: ...
+    def set_muted(self, source: int, muted: bool) -> None: ...
+    def set_soloed(self, source: int, soloed: bool) -> None: ...
+    def gain(self, source: int) -> float: ...
+    def muted(self, source: int) -> bool: ...
+    def soloed(self, source: int) -> bool: ...
+    def set_quality(self, *, n_iter: int = -1, beam: int = -1) -> None: ...
+    def masks(self) -> npt.NDArray[np.float32]: ...
+    def state_marginals(self) -> list[npt.NDArray[np.float32]]: ...
+    @property
+    def n_evaluated(self) -> int: ...
+    @property
+    def has_model(self) -> bool: ...
+    @property
+    def n_channels(self) -> int: ...
+    def pop_snapshots(self, *, max_frames: int = 1 << 20) -> dict[str, Any]:
+        """frame (n,), spectrum (n, F), masks (n, S, F), marginals (n, S, 256),
+        n_states (n, S) and dropped (int)."""
+    def pop_timings(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], int]:
+        """Durations (s) and sizes (samples) of the process calls since the last call, and
+        how many the full ring dropped."""
+    def set_snapshots_enabled(self, enabled: bool) -> None: ...
     def reset(self) -> None: ...
     def latency_samples(self) -> int: ...
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from livesep.models.nmfd import train_nmfd
 from livesep.presets import Preset, SourceModel
 
 __all__ = ["TrainSettings", "collect_audio_files", "training_spectrogram", "train_source",
-           "train_preset", "MODELS"]
+           "train_preset", "minimum_frames", "MODELS"]
 
 MODELS = ("nmf", "nhmm", "nmfd")
 #: Frames quieter than this (dB below the loudest frame) carry no information about a
@@ -151,15 +151,31 @@ def training_spectrogram(files: Sequence[Path], *, sr: int, n_fft: int, hop_leng
     return V, V.shape[1] * hop_length / sr
 
 
-def _minimum_frames(settings: TrainSettings) -> int:
+def minimum_frames(settings: TrainSettings) -> int:
+    """Frames of (non-silent) audio a source needs for the model size asked."""
     # Every state needs frames of its own and every column something to explain.
     return max(50, 2 * settings.n_states * settings.n_components * settings.n_frames,
                10 * settings.n_states)
 
 
 def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
-                 progress: bool = False) -> SourceModel:
+                 progress: bool = False, on_progress: Callable[[float], None] | None = None,
+                 provenance: Mapping[str, Any] | None = None) -> SourceModel:
     """Train one source's model from its example files.
+
+    Parameters
+    ----------
+    name : str
+        The source's name.
+    files : sequence of Path
+        Its example audio files.
+    settings : TrainSettings
+    progress : bool, keyword-only
+        Show a progress bar on stderr.
+    on_progress : callable, optional, keyword-only
+        Called with the fraction done (N-HMM: after each EM iteration; others: at the end).
+    provenance : mapping, optional, keyword-only
+        Extra entries for the model's training provenance.
 
     Raises
     ------
@@ -170,14 +186,15 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
     """
     V, seconds = training_spectrogram(files, sr=settings.sr, n_fft=settings.n_fft,
                                       hop_length=settings.hop_length)
-    needed = _minimum_frames(settings)
+    needed = minimum_frames(settings)
     if V.shape[1] < needed:
         raise ParameterError(
             f"source {name!r}: {seconds:.1f} s of audio (silence removed) is too little for "
             f"{settings.n_states} state(s) x {settings.n_components} components; give at least "
             f"{needed * settings.hop_length / settings.sr:.1f} s or ask for a smaller model")
     started = time.perf_counter()
-    provenance: dict[str, object] = {
+    provenance = {
+        **dict(provenance or {}),
         "files": [str(file) for file in files][:200],
         "n_files": len(files),
         "seconds": round(seconds, 2),
@@ -185,22 +202,32 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
         "iterations": settings.iterations,
         "model": settings.model,
     }
+    if on_progress is not None and settings.model != "nhmm":
+        on_progress(0.0)
     if settings.model == "nmfd":
         result = train_nmfd(V, n_components=settings.n_components, n_lags=settings.n_frames,
                             cost="kl" if settings.beta == 1.0 else "ls",
                             n_iter=settings.iterations, seed=settings.seed, progress=progress)
         provenance.update(beta=settings.beta, frames=settings.n_frames,
                           training_seconds=round(time.perf_counter() - started, 2))
+        if on_progress is not None:
+            on_progress(1.0)
         return SourceModel.from_nmfd(name, result.W.astype(np.float32), provenance=provenance)
     if settings.model == "nmf":
         result = nmf(V, n_components=settings.n_components, beta=settings.beta,
                      n_iter=settings.iterations, seed=settings.seed, progress=progress)
         provenance.update(beta=settings.beta, final_cost=float(result.costs[-1]),
                           training_seconds=round(time.perf_counter() - started, 2))
+        if on_progress is not None:
+            on_progress(1.0)
         return SourceModel.from_nmf(name, result.W.astype(np.float32), provenance=provenance,
                                     adaptive=settings.adaptive)
+    iterations = settings.iterations
+    report = None if on_progress is None else (
+        lambda i, _: on_progress(min(1.0, (i + 1) / (iterations + 1))))
     model = train_nhmm(V, n_states=settings.n_states, n_components=settings.n_components,
-                       n_iter=settings.iterations, seed=settings.seed, progress=progress)
+                       n_iter=iterations, seed=settings.seed, progress=progress,
+                       callback=report)
     provenance.update(log_likelihood=float(model.log_likelihoods[-1]), counts=model.counts,
                       training_seconds=round(time.perf_counter() - started, 2))
     return SourceModel(name, W=model.W, A=model.A, pi=model.pi, provenance=provenance,

@@ -1,0 +1,148 @@
+"""The live host on a real PortAudio device under load: callback jitter, processing time,
+CPU load and xruns over a long run, with another process keeping one core busy.
+
+Each configuration starts its own JACK server with the dummy backend (no sound card needed;
+see tests/jack_harness.py), plays noise into livesep's input from a second JACK client and
+records nothing but statistics. "callback" is the whole Python callback (resampling and
+copies included), "engine" the C++ processing inside it, "period" the time between callback
+starts, "jitter" its deviation from the nominal period.
+
+    python benchmarks/bench_live.py [--seconds 60] [--preset P.npz] [--no-load] [--json F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT / "tests"))
+
+from jack_harness import jack_available, play_and_record, serving  # noqa: E402
+from presets_for_tests import noise, random_preset  # noqa: E402
+
+from livesep import presets  # noqa: E402
+from livesep.livestats import LiveStats  # noqa: E402
+from livesep.stream import LiveSeparator  # noqa: E402
+
+# (device rate, JACK period): a 48 kHz device resampled for a 16 kHz preset, and the
+# preset's own rate.
+CONFIGS = [(48000, 256), (16000, 128)]
+
+
+def run(rate: int, period: int, preset: presets.Preset, seconds: float) -> LiveStats:
+    live = LiveSeparator(preset, output="stems")
+    captured: list[LiveStats] = []
+    with serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
+        play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
+                        target_channels=min(2, preset.n_sources), lead_in=0.5, tail=0.2,
+                        start_target=live.start,
+                        before_exit=lambda: captured.append(live.stop()))
+    return captured[0]
+
+
+def callback_overhead(calls: int = 20000) -> str:
+    """What the callback costs around the separation itself: the engine here has no model
+    (a pass-through STFT), so the time is the STFT plus, with resampling, the two soxr
+    streams, the queue and the copies."""
+    import time
+
+    from livesep import Separator
+    from livesep.resampling import RateBridge
+
+    lines = []
+    for rate, block in [(48000, 256), (16000, 128)]:
+        engine = Separator()
+        engine.prepare(sr=16000, n_fft=512, hop_length=128, n_sources=2)
+        x = noise(block * calls, seed=5)
+        indata = np.zeros((block, 1), np.float32)
+        outdata = np.zeros((block, 2), np.float32)
+        bridge = RateBridge(rate, 16000, 2) if rate != 16000 else None
+        times = np.empty(calls)
+        for i in range(calls):
+            indata[:, 0] = x[i * block:(i + 1) * block]
+            start = time.perf_counter()
+            if bridge is None:
+                engine.process_interleaved(indata, outdata)
+            else:
+                bridge.process(engine, indata[:, 0], outdata)
+            times[i] = time.perf_counter() - start
+        path = "resampled" if bridge else "direct"
+        lines.append(f"  {path} {rate} Hz / {block}: median {1e6 * np.median(times):.1f} us, "
+                     f"p99 {1e6 * np.percentile(times, 99):.1f} us per callback (engine "
+                     "without a model)")
+    return "callback path cost without separation:\n" + "\n".join(lines)
+
+
+def report(rate: int, period: int, stats: LiveStats) -> str:
+    ms = 1000.0
+
+    def spread(name: str, value: object) -> str:
+        median, p99, most = (getattr(value, k) * ms for k in ("median", "p99", "max"))
+        return f"  {name:<22} median {median:7.3f}  p99 {p99:7.3f}  max {most:7.3f} ms"
+
+    latency = stats.latency
+    lines = [
+        f"{rate} Hz / {period} frames, preset at {stats.engine_rate} Hz: {stats.callbacks} "
+        f"callbacks over {stats.seconds:.1f} s",
+        spread("period", stats.period),
+        f"  {'jitter p99':<22} {stats.jitter_p99 * ms:7.3f} ms (nominal period "
+        f"{stats.nominal_period * ms:.3f} ms)",
+        spread("callback (Python)", stats.callback),
+        spread("engine (C++)", stats.engine),
+        f"  {'CPU load':<22} mean {100 * stats.cpu_load:.1f}%  p99 "
+        f"{100 * stats.cpu_load_p99:.1f}% of the period",
+        f"  {'xruns':<22} {stats.xruns.total} ({asdict(stats.xruns)})",
+        f"  {'latency':<22} {latency.total * ms:.1f} ms = algorithmic "
+        f"{latency.algorithmic * ms:.1f} + resampling {latency.resampling * ms:.1f} + devices "
+        f"{(latency.input_device + latency.output_device) * ms:.1f}",
+        f"  {'quality':<22} level {stats.quality_level} ({stats.n_iter} iterations, beam "
+        f"{stats.beam}); events: {list(stats.events) or 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--preset", default=None,
+                        help="a preset file (default: random, 2 sources x 20 states x 10 "
+                             "components, the shipped presets' size)")
+    parser.add_argument("--no-load", action="store_true", help="no busy process beside")
+    parser.add_argument("--json", default=None, help="also write the numbers here")
+    args = parser.parse_args()
+    if not jack_available():
+        print("bench_live: needs jackd (Debian jackd2) and the JACK-Client package",
+              file=sys.stderr)
+        return 2
+    preset = (presets.load(args.preset) if args.preset
+              else random_preset((20, 20), 10, sr=16000))
+    hog = None if args.no_load else subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"])
+    results = {}
+    print(callback_overhead(), flush=True)
+    try:
+        for rate, period in CONFIGS:
+            stats = run(rate, period, preset, args.seconds)
+            print(report(rate, period, stats), flush=True)
+            results[f"{rate}/{period}"] = asdict(stats)
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+    print(f"(one core kept busy by another process: {'no' if args.no_load else 'yes'}; "
+          f"{np.__name__} {np.__version__})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Recording a live stream to WAV while it runs, without touching the disk from the audio
+thread.
+
+The audio callback copies each block into a preallocated ring (two numpy slice copies, no
+allocation, never waits); a writer thread drains the ring a few times a second into one
+32-bit float WAV per signal and rewrites each file's header after every drain, so that a
+crash (even SIGKILL) leaves complete, readable files holding everything drained so far.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from livesep.errors import AudioFileError, ParameterError
+
+__all__ = ["Recorder"]
+
+# libsndfile's SFC_UPDATE_HEADER_NOW (sndfile.h); soundfile does not name it.
+_SFC_UPDATE_HEADER_NOW = 0x1060
+
+
+class Recorder:
+    """Writes the live input and the stems to ``folder/input.wav`` and
+    ``folder/<source>.wav``.
+
+    Parameters
+    ----------
+    folder : path-like
+        Created if missing; must not already hold any of the files.
+    samplerate : int
+        The stream's (device) rate.
+    source_names : list of str
+        One file per source, in the engine's channel order.
+    seconds : float
+        Ring capacity: how long the writer may stall before blocks are dropped (counted).
+    interval : float
+        Seconds between drains.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, samplerate: int,
+                 source_names: list[str], seconds: float = 10.0, interval: float = 0.2) -> None:
+        if samplerate <= 0 or not source_names or seconds <= 0:
+            raise ParameterError(f"a recorder needs a positive rate, sources and capacity, got "
+                                 f"samplerate={samplerate!r}, {len(source_names)} sources, "
+                                 f"seconds={seconds!r}")
+        self.folder = Path(folder)
+        input_name = "input" if "input" not in source_names else "live-input"
+        self.paths = [self.folder / f"{name}.wav" for name in [input_name, *source_names]]
+        existing = [str(path) for path in self.paths if path.exists()]
+        if existing:
+            raise AudioFileError(f"{existing[0]}: already exists; record into a new or empty "
+                                 "folder")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AudioFileError(f"{self.folder}: cannot create the folder ({error})") from None
+        self.samplerate = int(samplerate)
+        self.interval = interval
+        self._ring = np.zeros((max(1, int(seconds * samplerate)), len(self.paths)),
+                              dtype=np.float32)
+        self._ring.fill(0.0)  # map every page now, not on the audio thread's first writes
+        self._written = 0  # frames the producer has published (audio thread only writes)
+        self._drained = 0  # frames the writer has taken (writer thread only writes)
+        self.dropped = 0  # frames the audio thread could not fit
+        self.frames_on_disk = 0
+        self.error: str | None = None
+        self._files: list[sf.SoundFile] = []
+        try:
+            for path in self.paths:
+                self._files.append(sf.SoundFile(str(path), "w", samplerate=self.samplerate,
+                                                channels=1, format="WAV", subtype="FLOAT"))
+        except (sf.LibsndfileError, RuntimeError, OSError) as error:
+            self._close_files()
+            raise AudioFileError(f"{self.folder}: cannot write recordings ({error})") from None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="livesep-recorder", daemon=True)
+        self._thread.start()
+        #: The writer's native thread id (the live host raises its scheduling priority).
+        self.thread_id = self._thread.native_id or 0
+
+    def push(self, x: npt.NDArray[np.float32], stems: npt.NDArray[np.float32]) -> None:
+        """[audio thread] Queue n input samples x (n,) and stems (n, n_sources); drops (and
+        counts) the block when the ring is full rather than wait."""
+        n = x.shape[0]
+        ring = self._ring
+        capacity = ring.shape[0]
+        if n > capacity - (self._written - self._drained):
+            self.dropped += n
+            return
+        start = self._written % capacity
+        first = min(n, capacity - start)
+        ring[start:start + first, 0] = x[:first]
+        ring[start:start + first, 1:] = stems[:first]
+        if first < n:
+            ring[:n - first, 0] = x[first:]
+            ring[:n - first, 1:] = stems[first:]
+        # Published after the data: the writer reads only below _written.
+        self._written += n
+
+    def _run(self) -> None:
+        from livesep._monitor import prefer_realtime
+
+        prefer_realtime()  # holds the GIL for short copies only; see prefer_realtime
+        while not self._stop.wait(self.interval):
+            if not self._drain():
+                return
+        self._drain()
+
+    def _drain(self) -> bool:
+        written, drained = self._written, self._drained
+        n = written - drained
+        if n <= 0 or self.error is not None:
+            return self.error is None
+        capacity = self._ring.shape[0]
+        indices = np.arange(drained, written) % capacity
+        block = self._ring[indices]
+        self._drained = written
+        try:
+            for c, handle in enumerate(self._files):
+                handle.write(np.ascontiguousarray(block[:, c]))
+                # Header rewritten now: the file is valid up to here if the process dies.
+                sf._snd.sf_command(handle._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
+        except (sf.LibsndfileError, RuntimeError, OSError) as error:
+            self.error = f"recording to {self.folder} failed: {error}"
+            return False
+        self.frames_on_disk += n
+        return True
+
+    def close(self) -> list[Path]:
+        """Write what is queued, close the files and return their paths."""
+        self._stop.set()
+        self._thread.join()
+        self._close_files()
+        if self.error:
+            raise AudioFileError(self.error)
+        return list(self.paths)
+
+    def _close_files(self) -> None:
+        for handle in self._files:
+            try:
+                handle.close()
+            except (sf.LibsndfileError, RuntimeError, OSError):
+                pass
+        self._files = []

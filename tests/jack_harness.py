@@ -1,0 +1,241 @@
+"""A JACK server with the dummy backend for the live tests, and a second JACK client that
+plays a mixture into livesep's input ports and records its output ports.
+
+Why a real server: PortAudio (through sounddevice) then opens a real full-duplex device
+with real callbacks, port latencies and xrun reporting, without a sound card
+(../shared/DATA.md, "Audio devices without hardware").
+
+Why the player runs in its own process (``jack_player.py``): its process callback is Python
+too, and sharing the test process's GIL with livesep's audio callback would measure the
+harness instead of livesep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["JackServer", "PlayResult", "play_and_record", "jack_available", "serving"]
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: have the kernel end jackd when the test process dies, so
+    that a killed test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+
+def jack_available() -> bool:
+    """Whether jackd and the JACK-Client package are installed."""
+    if shutil.which("jackd") is None:
+        return False
+    try:
+        import jack
+
+        del jack
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+class JackServer:
+    """``jackd -d dummy`` under a private server name, stopped for sure on exit.
+
+    Parameters
+    ----------
+    rate, period : int
+        Sample rate and frames per cycle of the dummy backend.
+    channels : int
+        Capture and playback ports of the ``system`` client (what PortAudio shows as the
+        device's channels).
+    priority : int
+        The server's real-time priority.
+    """
+
+    def __init__(self, rate: int, period: int, *, channels: int = 2,
+                 priority: int = 40) -> None:
+        self.rate, self.period, self.channels = rate, period, channels
+        # Real-time priority of the server (its clients run 5 below): above JACK's default
+        # of 10, so that other real-time audio on a shared machine (another JACK server and
+        # its clients at the defaults) cannot delay this graph; below the kernel's threaded
+        # interrupts (50).
+        self.priority = priority
+        # A private name keeps this server apart from any other on the machine.
+        self.name = f"livesep-test-{os.getpid()}-{rate}-{period}-{time.monotonic_ns() % 10**6}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment variables that point JACK clients (PortAudio too) at this server."""
+        return {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1",
+                "JACK_NO_AUDIO_RESERVATION": "1"}
+
+    def start(self, timeout: float = 10.0) -> JackServer:
+        env = dict(os.environ, **self.env)
+        self.process = subprocess.Popen(
+            ["jackd", "-n", self.name, "-R", "-P", str(self.priority), "-d", "dummy",
+             "-r", str(self.rate),
+             "-p", str(self.period), "-C", str(self.channels), "-P", str(self.channels)],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                error = self.process.stderr.read().decode(errors="replace") if \
+                    self.process.stderr else ""
+                raise RuntimeError(f"jackd exited at start: {error[-2000:]}")
+            if self._ready():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"jackd did not come up within {timeout} s")
+
+    def _ready(self) -> bool:
+        import jack
+
+        # Probing before the server is up makes libjack complain on stderr; quiet it.
+        jack.set_error_function(lambda message: None)
+        jack.set_info_function(lambda message: None)
+        try:
+            client = jack.Client("livesep-probe", servername=self.name, no_start_server=True)
+        except jack.JackOpenError:
+            return False
+        client.close()
+        return True
+
+    def stop(self) -> None:
+        """Terminate the server (and kill it if it lingers); never leaves a process."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if process.stderr:
+            process.stderr.close()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> JackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def serving(rate: int, period: int, *, channels: int = 2) -> Iterator[JackServer]:
+    """A running server that this process's PortAudio uses; on exit PortAudio is shut
+    down *before* the server stops (PortAudio hangs for good if its server vanishes under
+    it) and the environment is restored."""
+    from livesep import devices
+
+    server = JackServer(rate, period, channels=channels).start()
+    saved = {name: os.environ.get(name) for name in server.env}
+    try:
+        os.environ.update(server.env)
+        devices.rescan()
+        yield server
+    finally:
+        try:
+            devices.terminate()
+        finally:
+            server.stop()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@dataclass
+class PlayResult:
+    """What the player heard and did.
+
+    Attributes
+    ----------
+    recording : np.ndarray, shape (n, channels)
+        livesep's output ports, one row per JACK frame from ``record_start`` on.
+    record_start : int
+        JACK frame time of the recording's first row.
+    play_start : int
+        JACK frame time at which the mixture's first sample entered livesep's input port.
+    """
+
+    recording: np.ndarray
+    record_start: int
+    play_start: int
+
+    def at(self, frame: int, length: int) -> np.ndarray:
+        """The recorded rows for JACK frames [frame, frame + length)."""
+        start = frame - self.record_start
+        assert start >= 0 and start + length <= self.recording.shape[0], (start, length)
+        return self.recording[start:start + length]
+
+
+def play_and_record(server: JackServer, mixture: np.ndarray, folder: Path, *,
+                    target_channels: int, input_port: int = 0, lead_in: float = 0.5,
+                    tail: float = 0.5, client: str = "PortAudio",
+                    start_target: Callable[[], object] | None = None,
+                    before_exit: Callable[[], object] | None = None) -> PlayResult:
+    """Play ``mixture`` into ``client``'s input port ``input_port`` and record its first
+    ``target_channels`` output ports, in a separate process; blocks until done.
+
+    ``start_target`` runs once the player is up and waiting for the target's ports (start
+    livesep there: starting a process while livesep streams costs its callback the GIL for
+    the fork). ``before_exit`` runs once the recording is complete but while the player is
+    still connected (stop livesep there: a client leaving the graph may flag an xrun)."""
+    mixture_path = folder / "mixture.npy"
+    result_path = folder / "played.npz"
+    np.save(mixture_path, np.ascontiguousarray(mixture, dtype=np.float32))
+    duration = lead_in + mixture.size / server.rate + tail
+    process = subprocess.Popen(
+        [sys.executable, str(_HERE / "jack_player.py"), "--server", server.name,
+         "--mixture", str(mixture_path), "--out", str(result_path), "--client", client,
+         "--channels", str(target_channels), "--input-port", str(input_port),
+         "--lead-in", str(lead_in), "--tail", str(tail)],
+        env=dict(os.environ, **server.env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(duration + 40, process.kill)  # never hang the test run
+    timer.start()
+    lines = []
+    try:
+        assert process.stdout is not None
+        lines.append(process.stdout.readline().strip())
+        if lines[-1] == "ready":
+            if start_target is not None:
+                start_target()
+            lines.append(process.stdout.readline().strip())
+            if lines[-1] == "recorded" and before_exit is not None:
+                before_exit()
+        _, error = process.communicate(input="quit\n", timeout=duration + 40)
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if process.returncode != 0 or lines != ["ready", "recorded"]:
+        raise RuntimeError(f"jack_player failed ({process.returncode}, {lines}): "
+                           f"{error[-3000:]}")
+    with np.load(result_path) as data:
+        return PlayResult(recording=data["recording"], record_start=int(data["record_start"]),
+                          play_start=int(data["play_start"]))

@@ -1,0 +1,210 @@
+"""The live host's parts that need no audio device: streaming resampling, the quality
+governor, statistics, the recorder, device choice and error messages, live controls."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from livesep import devices
+from livesep.engine import create_separator
+from livesep.errors import AudioDeviceError, AudioFileError, ParameterError
+from livesep.livestats import History, QualityGovernor
+from livesep.recording import Recorder
+from livesep.resampling import RateBridge, StreamResampler, resample_stream
+from livesep.separate import separate_online
+from livesep.stream import LiveSeparator, source_levels
+
+from presets_for_tests import noise, random_preset
+
+
+@pytest.mark.parametrize("rates", [(48000, 16000), (16000, 48000), (44100, 16000)])
+def test_streaming_resampler_output_does_not_depend_on_chunks(rates: tuple[int, int]) -> None:
+    x = noise(3 * rates[0], seed=1)
+    whole = resample_stream(x, *rates)
+    resampler = StreamResampler(*rates)
+    sizes = [1, 37, 256, 85, 1000, 3]
+    pieces, start, i = [], 0, 0
+    while start < x.size:
+        pieces.append(resampler.process(x[start:start + sizes[i % len(sizes)]]))
+        start += sizes[i % len(sizes)]
+        i += 1
+    pieces.append(resampler.process(x[:0], last=True))
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    assert abs(whole.size - round(x.size * rates[1] / rates[0])) <= 1
+
+
+def test_streaming_resampler_keeps_the_band_and_rejects_aliases() -> None:
+    t = np.arange(2 * 48000) / 48000
+    for freq, low, high in [(1000, -0.01, 0.01), (7000, -0.01, 0.01), (9000, -300, -100)]:
+        y = resample_stream(np.sin(2 * np.pi * freq * t).astype(np.float32), 48000, 16000)
+        gain = 20 * np.log10(np.sqrt(np.mean(y[4000:-4000] ** 2) * 2) + 1e-30)
+        assert low < gain < high, (freq, gain)
+
+
+@pytest.mark.parametrize("rate, blocks", [(48000, [256]), (44100, [512]),
+                                          (48000, [128, 300, 64, 700])])
+def test_rate_bridge_is_the_file_path_with_a_known_delay(rate: int, blocks: list[int]) -> None:
+    preset = random_preset((3, 4), 4)
+    separator = create_separator(preset)
+    bridge = RateBridge(rate, preset.sr, preset.n_sources)
+    x = np.concatenate([np.zeros(3000, np.float32), noise(2 * rate, seed=2)])
+    out = np.zeros((x.size, preset.n_sources), np.float32)
+    start, i = 0, 0
+    while start + blocks[i % len(blocks)] <= x.size:
+        n = blocks[i % len(blocks)]
+        bridge.process(separator, np.ascontiguousarray(x[start:start + n]), out[start:start + n])
+        start, i = start + n, i + 1
+    assert bridge.underruns == 0 and bridge.primed
+    # The file path: the same resamplers over the whole signal around separate_online.
+    low = resample_stream(x, rate, preset.sr)
+    latency = separator.latency_samples()
+    stems = separate_online(low, preset).T
+    engine_out = np.zeros_like(stems)
+    engine_out[latency:] = stems[:-latency]
+    up = resample_stream(engine_out, preset.sr, rate)
+    want = np.zeros_like(out)
+    want[bridge.offset:] = up[:out.shape[0] - bridge.offset]
+    np.testing.assert_array_equal(out[:start], want[:start])
+    # The reported delay is where an impulse comes out.
+    assert bridge.latency_samples == bridge.offset + bridge.intrinsic_delay
+    assert 0 < bridge.latency_samples / rate < 0.04
+
+
+def test_quality_governor_cuts_work_under_load_and_restores_it_with_care() -> None:
+    governor = QualityGovernor(n_iter=10, beam=0, n_joint=64, recover_after=5.0, cooldown=1.0)
+    assert [(q.n_iter, q.beam) for q in governor.levels] == [
+        (10, 0), (5, 32), (2, 16), (1, 8), (1, 4), (1, 2)]
+    assert governor.update(0.0, 0.95, 0).level == 1
+    assert governor.update(0.5, 0.95, 0) is None  # cooling down
+    assert governor.update(1.0, 0.95, 0).level == 2
+    assert governor.update(2.0, 0.1, 3) is None  # xruns at low load: not the engine's doing
+    # Level 1 does 5 x 32 / (2 x 16) = 5 times the work: 0.1 would be 0.5 there, too much.
+    assert governor.update(10.0, 0.1, 0) is None
+    assert governor.update(20.0, 0.05, 0) is None  # 0.25 predicted: calm from now on
+    assert governor.update(25.0, 0.05, 0).level == 1
+    assert governor.update(26.0, 0.9, 0).level == 2  # the raise failed within 5 s
+    governor.update(27.0, 0.05, 0)
+    assert governor.update(32.5, 0.05, 0) is None  # backed off: now 10 s
+    assert governor.update(37.5, 0.05, 0).level == 1
+
+
+def test_history_keeps_the_last_values_in_order() -> None:
+    history = History(8)
+    history.extend(np.arange(5))
+    history.extend(np.arange(5, 11))
+    np.testing.assert_array_equal(history.last(), np.arange(3, 11))
+    np.testing.assert_array_equal(history.last(3), [8, 9, 10])
+    history.extend(np.arange(100))
+    np.testing.assert_array_equal(history.last(), np.arange(92, 100))
+
+
+def test_recorder_writes_readable_files_while_running(tmp_path: Path) -> None:
+    from scipy.io import wavfile
+
+    recorder = Recorder(tmp_path / "take", samplerate=16000, source_names=["a", "b"],
+                        interval=0.05)
+    x = noise(16000)
+    stems = np.stack([x, -x], axis=1)
+    for start in range(0, 16000, 128):
+        recorder.push(x[start:start + 128], stems[start:start + 128])
+    time.sleep(0.3)
+    with warnings.catch_warnings():  # libsndfile's PEAK chunk is unknown to scipy
+        warnings.simplefilter("ignore", wavfile.WavFileWarning)
+        rate, data = wavfile.read(tmp_path / "take" / "a.wav")  # still open: header is current
+    assert rate == 16000 and data.size == 16000
+    paths = recorder.close()
+    assert [p.name for p in paths] == ["input.wav", "a.wav", "b.wav"]
+    np.testing.assert_array_equal(sf.read(paths[0], dtype="float32")[0], x)
+    np.testing.assert_array_equal(sf.read(paths[2], dtype="float32")[0], -x)
+    with pytest.raises(AudioFileError, match="already exists"):
+        Recorder(tmp_path / "take", samplerate=16000, source_names=["a", "b"])
+
+
+def test_recorder_drops_and_counts_instead_of_waiting(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, samplerate=1000, source_names=["a"], seconds=0.5,
+                        interval=60.0)
+    block = np.ones(200, np.float32)
+    for _ in range(4):
+        recorder.push(block, block[:, None])
+    assert recorder.dropped == 400
+    recorder.close()
+    assert sf.info(str(tmp_path / "a.wav")).frames == 400
+
+
+def fake_devices() -> list[devices.DeviceInfo]:
+    def device(index: int, name: str, ins: int, outs: int, **flags: bool
+               ) -> devices.DeviceInfo:
+        return devices.DeviceInfo(index, name, "ALSA", ins, outs, 48000.0, 0.005, 0.01,
+                                  **flags)
+
+    return [device(0, "HDA Intel PCH: ALC3246 Analog", 2, 2, is_default_input=True,
+                   is_default_output=True),
+            device(1, "USB Audio Interface", 4, 4), device(2, "HDMI 0", 0, 8),
+            device(3, "USB Mic", 1, 0)]
+
+
+def test_devices_are_chosen_by_number_name_or_default(monkeypatch: pytest.MonkeyPatch
+                                                      ) -> None:
+    monkeypatch.setattr(devices, "list_devices", fake_devices)
+    assert devices.resolve_device(None, "input").index == 0
+    assert devices.resolve_device("2", "output").index == 2
+    assert devices.resolve_device("usb audio", "output").index == 1
+    assert devices.resolve_device("mic", "input").index == 3
+    for spec, kind, message in [("usb", "input", "matches several input devices"),
+                                ("mic", "output", "no output device matches 'mic'"),
+                                (2, "input", "has no input channels"),
+                                (9, "output", "no audio device number 9")]:
+        with pytest.raises(AudioDeviceError, match=message):
+            devices.resolve_device(spec, kind)  # type: ignore[arg-type]
+    table = devices.format_devices(fake_devices())
+    assert "USB Audio Interface" in table and "><" in table
+
+
+def test_device_errors_name_the_device_and_the_value() -> None:
+    device = fake_devices()[1]
+    cases = [((("Invalid sample rate", -9997)), {"samplerate": 44100},
+              "does not support 44100 Hz (its default rate is 48000 Hz)"),
+             ((("Invalid number of channels", -9998)), {"channels": 6},
+              "cannot open 6 output channels; it has 4"),
+             ((("Device unavailable", -9985)), {}, "is busy or unavailable"),
+             ((("Something else", -9999)), {}, "failed: Something else")]
+    for args, extra, message in cases:
+        error = devices.device_error(Exception(*args), device=device, kind="output", **extra)
+        assert isinstance(error, AudioDeviceError)
+        assert message in str(error) and "'USB Audio Interface'" in str(error)
+
+
+def test_live_separator_checks_its_arguments_before_any_device() -> None:
+    preset = random_preset((3, 4), 4)
+    with pytest.raises(ParameterError, match="output must be one of"):
+        LiveSeparator(preset, output="surround")
+    with pytest.raises(ParameterError, match="blocksize"):
+        LiveSeparator(preset, blocksize=-1)
+    live = LiveSeparator(preset)
+    assert live.source_index("source1") == 1
+    with pytest.raises(ParameterError, match="no source named 'drums'"):
+        live.set_gain("drums", 1.0)
+    with pytest.raises(ParameterError, match="gain must be finite"):
+        live.set_gain(0, float("nan"))
+    with pytest.raises(ParameterError, match="n_sources=3 but the running preset"):
+        live.switch_preset(random_preset((2, 2, 2)))
+    live.switch_preset(random_preset((3, 4), 4, seed=7))  # before start: just replaces it
+    assert live.state == "stopped" and live.stop().callbacks == 0
+
+
+def test_source_levels_from_snapshots() -> None:
+    n_bins = 257
+    spectrum = np.zeros((4, n_bins), np.float32)
+    spectrum[:, 10] = (n_bins - 1) / 2  # a full-scale sine, sqrt-hann window
+    masks = np.zeros((4, 2, n_bins), np.float32)
+    masks[:, 0] = 1.0
+    levels = source_levels({"spectrum": spectrum, "masks": masks})
+    assert levels[0] == pytest.approx(0.0, abs=1e-6) and levels[1] == -np.inf
+    empty = source_levels({"spectrum": np.zeros((0, n_bins)), "masks": np.zeros((0, 2, n_bins))})
+    assert np.all(empty == -np.inf)
