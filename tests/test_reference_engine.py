@@ -124,3 +124,22 @@ def test_beam_ties_break_the_same_way_in_both() -> None:
     """A uniform prior makes every first-frame prediction equal: both keep the lowest joint
     indices."""
     assert_filters_agree(random_preset((3, 4)), EngineSettings(beam=5, n_iter=8))
+
+
+@pytest.mark.parametrize("block_size", [1, 37, 128])
+def test_numpy_stream_is_the_engines_stream(block_size: int) -> None:
+    """With the identity mask both are the input delayed by n_fft - 1 samples."""
+    from livesep import Separator
+    from livesep.reference_engine import NumpyStream
+
+    x = noise(5000)
+    engine = Separator()
+    engine.prepare(sr=16000, n_fft=512, hop_length=128, n_sources=2)
+    stream = NumpyStream(n_fft=512, hop_length=128, n_channels=2,
+                         on_frame=lambda spectrum: np.stack([spectrum, spectrum]))
+    got = np.concatenate([stream.process(x[i:i + block_size])
+                          for i in range(0, x.size, block_size)], axis=1)
+    want = np.concatenate([engine.process(x[i:i + block_size])
+                           for i in range(0, x.size, block_size)], axis=1)
+    assert np.max(np.abs(got - want)) < 1e-5
+    assert stream.latency_samples() == engine.latency_samples()

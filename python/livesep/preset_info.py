@@ -9,6 +9,39 @@ from typing import Any
 __all__ = ["PresetInfo", "SourceInfo"]
 
 
+class PresetSizes:
+    """What follows from a preset's sources and n_fft, for :class:`Preset` and
+    :class:`PresetInfo` alike (both have ``sources`` and ``n_fft``)."""
+
+    sources: tuple[Any, ...]
+    n_fft: int
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """The sources' names, in order."""
+        return tuple(source.name for source in self.sources)
+
+    @property
+    def n_sources(self) -> int:
+        """How many sources the preset separates."""
+        return len(self.sources)
+
+    @property
+    def n_bins(self) -> int:
+        """``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def n_parameters(self) -> int:
+        """The numbers held in every W, A and pi together."""
+        return sum(source.n_parameters for source in self.sources)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the arrays take in memory once loaded (float32)."""
+        return 4 * self.n_parameters
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """One source as a preset file's header describes it (no arrays).
@@ -38,7 +71,7 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
-class PresetInfo:
+class PresetInfo(PresetSizes):
     """What :func:`~livesep.presets.load_meta` reads: a preset file's header, no arrays."""
 
     path: Path
@@ -53,28 +86,3 @@ class PresetInfo:
     created: str
     livesep_version: str
     sources: tuple[SourceInfo, ...]
-
-    @property
-    def source_names(self) -> tuple[str, ...]:
-        """The sources' names, in order."""
-        return tuple(source.name for source in self.sources)
-
-    @property
-    def n_sources(self) -> int:
-        """How many sources the preset separates."""
-        return len(self.sources)
-
-    @property
-    def n_bins(self) -> int:
-        """``n_fft // 2 + 1``."""
-        return self.n_fft // 2 + 1
-
-    @property
-    def n_parameters(self) -> int:
-        """The numbers held in every W, A and pi together."""
-        return sum(source.n_parameters for source in self.sources)
-
-    @property
-    def nbytes(self) -> int:
-        """The bytes the arrays take in memory once loaded (float32)."""
-        return 4 * self.n_parameters

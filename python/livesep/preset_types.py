@@ -19,6 +19,7 @@ from livesep.preset_checks import (Invalid, as_float32, check_bool, check_frames
                                    type_name)
 from livesep.preset_format import (ARRAYS, FORMAT_NAME, FORMAT_VERSION, MAX_ELEMENTS,
                                    MAX_FRAMES, MAX_META_CHARS, WINDOW, running_version)
+from livesep.preset_info import PresetSizes
 
 __all__ = ["Preset", "SourceModel", "meta_dict", "meta_json"]
 
@@ -198,7 +199,7 @@ def _now() -> str:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Preset:
+class Preset(PresetSizes):
     """Source models for one analysis setting: what :func:`~livesep.presets.load` returns.
 
     Parameters
@@ -277,31 +278,6 @@ class Preset:
             raise ParameterError(f"preset {show(self.name)}: its metadata (names, "
                                  f"description, provenance) takes {meta_chars} characters "
                                  f"as JSON, more than {MAX_META_CHARS}")
-
-    @property
-    def source_names(self) -> tuple[str, ...]:
-        """The sources' names, in order."""
-        return tuple(source.name for source in self.sources)
-
-    @property
-    def n_sources(self) -> int:
-        """How many sources the preset separates."""
-        return len(self.sources)
-
-    @property
-    def n_bins(self) -> int:
-        """``n_fft // 2 + 1``."""
-        return self.n_fft // 2 + 1
-
-    @property
-    def n_parameters(self) -> int:
-        """The numbers held in every W, A and pi together (the preset's total size)."""
-        return sum(source.n_parameters for source in self.sources)
-
-    @property
-    def nbytes(self) -> int:
-        """The bytes the arrays take in memory (float32)."""
-        return 4 * self.n_parameters
 
     def source(self, name: str) -> SourceModel:
         """The source called ``name`` (exactly); :class:`ParameterError` if there is none."""

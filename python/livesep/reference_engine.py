@@ -21,6 +21,8 @@ frame are fitted together as one batch of ``(B, F, K)`` dictionaries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -29,7 +31,7 @@ from livesep.engine import EngineSettings
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 
-__all__ = ["ReferenceFilter", "ReferenceSeparator"]
+__all__ = ["NumpyStream", "ReferenceFilter", "ReferenceSeparator"]
 
 F32 = np.float32
 Floats = npt.NDArray[np.float32]
@@ -221,47 +223,47 @@ def soft_masks(estimates: Floats, *, power: float) -> Floats:
         return np.where(usable, powered / np.where(usable, total, F32(1.0)), even).astype(F32)
 
 
-class ReferenceSeparator:
-    """Streaming STFT → filter → masks → overlap-add, any block size, like the engine.
+class NumpyStream:
+    """The engine's streaming STFT in numpy: frames of n_fft every hop samples, a function
+    of each frame's spectrum giving one spectrum per output channel, overlap-add, and the
+    same fixed delay (n_fft - 1 samples) for any block size.
 
     Parameters
     ----------
-    preset : Preset
-        The trained sources; its n_fft and hop_length frame the stream.
-    settings : EngineSettings, optional
-        Inference settings, as for :func:`livesep.engine.create_separator`.
+    n_fft, hop_length : int, keyword-only
+        Framing, as the engine's.
+    n_channels : int, keyword-only
+        Output channels.
+    on_frame : callable, keyword-only
+        ``on_frame(spectrum (n_bins,) complex64) -> (n_channels, n_bins)`` spectra.
     """
 
-    def __init__(self, preset: Preset, *, settings: EngineSettings | None = None) -> None:
-        self.settings = settings or EngineSettings()
-        self.filter = ReferenceFilter(preset, settings=self.settings)
-        self.n_fft, self.hop = preset.n_fft, preset.hop_length
-        self.n_sources = preset.n_sources
-        self.window = spectral.analysis_window(self.n_fft).astype(F32)
-        self.synthesis = spectral.synthesis_window(self.n_fft, self.hop).astype(F32)
-        self.masks = np.full((self.n_sources, preset.n_bins), 1.0 / self.n_sources, dtype=F32)
+    def __init__(self, *, n_fft: int, hop_length: int, n_channels: int,
+                 on_frame: Callable[[npt.NDArray[np.complex64]], npt.ArrayLike]) -> None:
+        self.n_fft, self.hop, self.n_channels = n_fft, hop_length, n_channels
+        self.on_frame = on_frame
+        self.window = spectral.analysis_window(n_fft).astype(F32)
+        self.synthesis = spectral.synthesis_window(n_fft, hop_length).astype(F32)
         self.reset()
 
     def latency_samples(self) -> int:
-        """Output sample t is the separation of input sample t - latency_samples()."""
+        """Output sample t is input sample t - latency_samples(), processed."""
         return self.n_fft - 1
 
     def reset(self) -> None:
-        """Back to silence, as right after construction."""
+        """Back to silence."""
         self.frame = np.zeros(self.n_fft, dtype=F32)
-        self.accumulators = np.zeros((self.n_sources, self.n_fft), dtype=F32)
-        self.ready = np.zeros((self.n_sources, self.hop), dtype=F32)
+        self.accumulators = np.zeros((self.n_channels, self.n_fft), dtype=F32)
+        self.ready = np.zeros((self.n_channels, self.hop), dtype=F32)
         self.filled = 0
         self.ready_read = 1
-        self.filter.reset()
-        self.masks[:] = 1.0 / self.n_sources
 
     def process(self, x: npt.ArrayLike) -> Floats:
-        """Stream ``x`` (shape (n,)) through; returns the stems, shape (S, n), float32."""
+        """Stream ``x`` (shape (n,)) through; returns (n_channels, n), float32."""
         x = np.asarray(x, dtype=F32)
         if x.ndim != 1:
             raise ParameterError(f"x must be mono, shaped (n,), got shape {x.shape}")
-        out = np.empty((self.n_sources, x.size), dtype=F32)
+        out = np.empty((self.n_channels, x.size), dtype=F32)
         done = 0
         while done < x.size:
             take = min(x.size - done, self.hop - self.filled)
@@ -283,11 +285,48 @@ class ReferenceSeparator:
 
     def _run_frame(self) -> None:
         spectrum = np.fft.rfft(self.frame * self.window).astype(np.complex64)
-        estimates = self.filter.process_frame(np.abs(spectrum))
-        self.masks = soft_masks(estimates, power=self.settings.mask_power)
-        frames = np.fft.irfft(spectrum[None, :] * self.masks, n=self.n_fft, axis=1)
+        frames = np.fft.irfft(np.asarray(self.on_frame(spectrum)), n=self.n_fft, axis=1)
         self.accumulators += frames.astype(F32) * self.synthesis
         self.ready[:] = self.accumulators[:, :self.hop]
         self.accumulators[:, :-self.hop] = self.accumulators[:, self.hop:]
         self.accumulators[:, -self.hop:] = 0.0
         self.frame[:-self.hop] = self.frame[self.hop:]
+
+
+class ReferenceSeparator:
+    """Streaming STFT → filter → masks → overlap-add, any block size, like the engine.
+
+    Parameters
+    ----------
+    preset : Preset
+        The trained sources; its n_fft and hop_length frame the stream.
+    settings : EngineSettings, optional
+        Inference settings, as for :func:`livesep.engine.create_separator`.
+    """
+
+    def __init__(self, preset: Preset, *, settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.filter = ReferenceFilter(preset, settings=self.settings)
+        self.n_sources = preset.n_sources
+        self.masks = np.full((self.n_sources, preset.n_bins), 1.0 / self.n_sources, dtype=F32)
+        self.stream = NumpyStream(n_fft=preset.n_fft, hop_length=preset.hop_length,
+                                  n_channels=self.n_sources, on_frame=self._separate_frame)
+
+    def latency_samples(self) -> int:
+        """Output sample t is the separation of input sample t - latency_samples()."""
+        return self.stream.latency_samples()
+
+    def reset(self) -> None:
+        """Back to silence, as right after construction."""
+        self.stream.reset()
+        self.filter.reset()
+        self.masks[:] = 1.0 / self.n_sources
+
+    def process(self, x: npt.ArrayLike) -> Floats:
+        """Stream ``x`` (shape (n,)) through; returns the stems, shape (S, n), float32."""
+        return self.stream.process(x)
+
+    def _separate_frame(self, spectrum: npt.NDArray[np.complex64]) -> npt.NDArray[np.complex64]:
+        estimates = self.filter.process_frame(np.abs(spectrum))
+        self.masks = soft_masks(estimates, power=self.settings.mask_power)
+        return spectrum[None, :] * self.masks
