@@ -11,6 +11,9 @@
   :mod:`livesep.models.logfreq` — the log-frequency spectrogram it factorises;
   :mod:`livesep.models.nmfd` — convolutive dictionaries (n_lags, F, K) on the linear STFT
   for supervised and causal (online) separation.
+- :mod:`livesep.models.nae` — non-negative autoencoders (Smaragdis & Venkataramani 2016):
+  shallow and two-layer softplus networks trained by RProp on a KL cost, and supervised
+  separation by fitting each fixed decoder's code to the mixture (``docs/nae.md``).
 
 Each function takes a magnitude spectrogram ``V`` shaped (F bins, T frames), keyword-only
 settings, and returns a small dataclass. The submodules are imported on demand (their
@@ -19,4 +22,4 @@ function names, like ``nmf``, would shadow them here).
 
 from __future__ import annotations
 
-__all__ = ["logfreq", "nhmm", "nmf", "nmf2d", "nmfd"]
+__all__ = ["logfreq", "nae", "nhmm", "nmf", "nmf2d", "nmfd"]
