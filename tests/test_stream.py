@@ -187,12 +187,39 @@ class TestAt48kWith16kPreset:
         process = start_cli(server, preset_file, "--record", str(tmp_path / "rec"))
         time.sleep(1.5)
         process.send_signal(how)
-        out, err = process.communicate(timeout=15)
+        out, err = finish(process, timeout=15)
         assert process.returncode == 0, err
         assert err == ""
         assert "livesep live: stopped after" in out and "0 xruns" in out
         lengths = {sf.info(str(path)).frames for path in (tmp_path / "rec").glob("*.wav")}
         assert len(lengths) == 1 and lengths.pop() > server.rate
+
+    def test_a_used_recording_folder_is_one_line_and_left_alone(
+            self, server: JackServer, preset_file: Path, tmp_path: Path) -> None:
+        folder = tmp_path / "rec"
+        folder.mkdir()
+        (folder / "source1.wav").write_bytes(b"an earlier take")
+        done = subprocess.run([sys.executable, "-m", "livesep.cli", "live", "--preset",
+                               str(preset_file), "--record", str(folder)],
+                              env=dict(os.environ, **server.env), capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 1
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "source1.wav: already exists" in lines[0], done.stderr
+        assert [p.name for p in folder.iterdir()] == ["source1.wav"]
+        assert (folder / "source1.wav").read_bytes() == b"an earlier take"
+
+    def test_a_failed_start_leaves_no_recordings(self, server: JackServer,
+                                                 tmp_path: Path) -> None:
+        live = LiveSeparator(random_preset((2, 2, 2), 3), output="stems",
+                             record_dir=tmp_path / "rec")
+        with pytest.raises(AudioDeviceError, match="use --output stereo"):
+            live.start()
+        assert not list((tmp_path / "rec").glob("*.wav"))
+        assert live.stop().xruns.total == 0
+        live = LiveSeparator(random_preset((2, 2, 2), 3), output="stereo",
+                             record_dir=tmp_path / "rec").start()  # the folder is free again
+        assert live.stop().state == "stopped"
 
     def test_a_crash_keeps_what_was_recorded(self, server: JackServer, preset_file: Path,
                                              tmp_path: Path) -> None:
@@ -201,7 +228,7 @@ class TestAt48kWith16kPreset:
         process = start_cli(server, preset_file, "--record", str(tmp_path / "rec"))
         time.sleep(2.0)
         process.kill()
-        process.communicate(timeout=15)
+        finish(process, timeout=15)
         files = sorted((tmp_path / "rec").glob("*.wav"))
         assert [path.stem for path in files] == ["input", "source0", "source1"]
         for path in files:  # readers that trust the header (scipy) see the audio too
@@ -214,12 +241,24 @@ class TestAt48kWith16kPreset:
 def start_cli(server: JackServer, preset_file: Path, *extra: str) -> subprocess.Popen[str]:
     """``livesep live`` in its own process; returns once its banner says it runs."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "livesep.cli", "live", "--preset", str(preset_file), *extra],
+        [sys.executable, "-X", "faulthandler", "-m", "livesep.cli", "live", "--preset",
+         str(preset_file), *extra],
         env=dict(os.environ, **server.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     banner = process.stdout.readline()
     assert banner.startswith("livesep live:"), (banner, process.stderr.read())
     return process
+
+
+def finish(process: subprocess.Popen[str], *, timeout: float) -> tuple[str, str]:
+    """The process's (stdout, stderr) once it exits; fails with every thread's stack (the
+    child runs with -X faulthandler, which prints them on SIGABRT) if it hangs."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        out, err = process.communicate(timeout=30)
+        pytest.fail(f"still running {timeout} s later; stdout:\n{out}\nstderr:\n{err}")
 
 
 class TestAt16k:
@@ -374,7 +413,7 @@ def test_device_lost_mid_stream_is_one_line_and_no_hang(preset_file: Path) -> No
         process = start_cli(server, preset_file)
         time.sleep(1.0)
         server.stop()
-        out, err = process.communicate(timeout=20)
+        out, err = finish(process, timeout=20)
     assert process.returncode == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "stopped delivering audio" in lines[0], err

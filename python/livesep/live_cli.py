@@ -73,12 +73,32 @@ def add_live_commands(commands: argparse._SubParsersAction) -> None:
     devices.set_defaults(handler=_run_devices)
 
 
-class _Stop(Exception):
-    """SIGTERM, turned into a clean stop like Ctrl-C."""
+class _StopRequests:
+    """Ctrl-C and SIGTERM as a flag that the main loop polls, while installed (a second
+    one raises KeyboardInterrupt).
 
+    Why not the default KeyboardInterrupt: an exception raised at whatever bytecode the main
+    thread is running can land between a lock's acquisition and its ``with`` block (inside
+    ``threading.Event.wait``), leaving the lock held; the stop then waits on it forever.
+    """
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise _Stop
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequests:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self._previous[number] = signal.signal(number, self._request)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        if self.requested:  # asked twice (a start that does not return): give up waiting
+            raise KeyboardInterrupt
+        self.requested = True
 
 
 def _run_live(args: argparse.Namespace) -> int:
@@ -104,26 +124,25 @@ def _run_live(args: argparse.Namespace) -> int:
         output_device=args.output_device, samplerate=args.samplerate,
         blocksize=args.blocksize, latency=latency, input_channel=args.input_channel,
         output=args.output, record_dir=args.record, adaptive_quality=not args.fixed_quality)
-    previous = signal.signal(signal.SIGTERM, _terminate)
     status = _StatusLine(enabled=not args.quiet and sys.stderr.isatty())
     reason = "done"
-    try:
-        live.start()
-        live.set_snapshots_enabled(status.enabled)  # nobody reads them otherwise
-        live.share_realtime()  # this loop takes the GIL too (status line, statistics)
-        print(_banner(live), flush=True)
-        deadline = None if args.duration is None else time.monotonic() + args.duration
-        while deadline is None or time.monotonic() < deadline:
-            live.wait(timeout=0.2 if deadline is None else
-                      max(0.0, min(0.2, deadline - time.monotonic())))
-            if status.due():
-                status.show(_status(live))
-    except (KeyboardInterrupt, _Stop):
-        reason = "stopped"
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        status.clear()
-        stats = live.stop()
+    with _StopRequests() as stop:
+        try:
+            live.start()
+            live.set_snapshots_enabled(status.enabled)  # nobody reads them otherwise
+            live.share_realtime()  # this loop takes the GIL too (status line, statistics)
+            print(_banner(live), flush=True)
+            deadline = None if args.duration is None else time.monotonic() + args.duration
+            while not stop.requested and (deadline is None or time.monotonic() < deadline):
+                live.wait(timeout=0.1 if deadline is None else
+                          max(0.0, min(0.1, deadline - time.monotonic())))
+                if status.due():
+                    status.show(_status(live))
+            if stop.requested:
+                reason = "stopped"
+        finally:
+            status.clear()
+            stats = live.stop()
     if live.error is not None:
         raise live.error
     print(_summary(live, stats, reason), flush=True)

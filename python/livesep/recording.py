@@ -141,6 +141,15 @@ class Recorder:
             raise AudioFileError(self.error)
         return list(self.paths)
 
+    def discard(self) -> None:
+        """Stop and delete the files (for a stream that never started: nothing to keep, and
+        a retry into the same folder must not find them)."""
+        self._stop.set()
+        self._thread.join()
+        self._close_files()
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+
     def _close_files(self) -> None:
         for handle in self._files:
             try:

@@ -100,6 +100,7 @@ class LiveSeparator(LiveControls):
         self.error: LivesepError | None = None
         self.recorded: list[Path] = []
         self._stream: Any = None
+        self._recorder: Recorder | None = None
         self._lock = threading.RLock()
         self._snapshot_lock = threading.Lock()
         self._events: list[str] = []
@@ -122,7 +123,13 @@ class LiveSeparator(LiveControls):
             if self.state == "running":
                 raise ParameterError("the live separator is already running")
             sd = devices.portaudio()
-            self._open(sd)
+            try:
+                self._open(sd)
+            except BaseException:
+                recorder, self._recorder = self._recorder, None
+                if recorder is not None and self._stream is None:
+                    recorder.discard()
+                raise
         return self
 
     def _open(self, sd: Any) -> None:
@@ -155,6 +162,13 @@ class LiveSeparator(LiveControls):
                 rate = int(self.output_info.default_samplerate)
         devices.check_stream(self.input_info, self.output_info, samplerate=rate, **check)
         self.device_rate = int(rate)
+        # First of what start builds: a folder that refuses the recordings fails the start
+        # before anything else exists to undo.
+        self._recorder = (Recorder(self.record_dir, samplerate=self.device_rate,
+                                   source_names=list(preset.source_names))
+                          if self.record_dir is not None else None)
+        if self._recorder is not None and self._recorder.thread_id:
+            self._helper_threads[self._recorder.thread_id] = 1
         # The engine makes stems whenever the callback needs them (recording) or their layout
         # is the device's; otherwise its own remix.
         engine_output = "stems" if (self.output == "stems" or self.record_dir) else self.output
@@ -192,11 +206,6 @@ class LiveSeparator(LiveControls):
         self._dropped_timings = 0
         self._governor = self._make_governor()
         self._apply_controls()
-        self._recorder = (Recorder(self.record_dir, samplerate=self.device_rate,
-                                   source_names=list(preset.source_names))
-                          if self.record_dir is not None else None)
-        if self._recorder is not None and self._recorder.thread_id:
-            self._helper_threads[self._recorder.thread_id] = 1
         self._abort = sd.CallbackAbort
         try:
             stream = sd.Stream(
@@ -206,7 +215,6 @@ class LiveSeparator(LiveControls):
                 latency=self.latency, callback=self._callback, dither_off=True,
                 finished_callback=self._finished.set)
         except sd.PortAudioError as error:
-            self._close_recorder()
             raise devices.device_error(error, device=self.output_info, kind="output",
                                        samplerate=self.device_rate) from None
         devices._stream_opened(+1)
