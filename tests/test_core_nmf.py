@@ -23,7 +23,8 @@ def problem(n_bins: int, n_components: int, seed: int) -> tuple[np.ndarray, ...]
 
 @pytest.mark.parametrize("beta", [0.0, 1.0, 2.0])
 @pytest.mark.parametrize("l1", [0.0, 0.05])
-@pytest.mark.parametrize("n_bins, n_components", [(129, 4), (257, 20), (513, 64)])
+@pytest.mark.parametrize("n_bins, n_components",
+                         [(33, 1), (129, 4), (241, 7), (257, 20), (513, 64)])
 def test_solver_matches_numpy_reference(beta: float, l1: float, n_bins: int,
                                         n_components: int) -> None:
     W, v, h0 = problem(n_bins, n_components, seed=n_bins + n_components)
