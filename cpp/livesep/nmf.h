@@ -217,12 +217,11 @@ inline void fused_kl_updates(const float* const* __restrict columns, int n_compo
 
 }  // namespace detail
 
-// [audio-thread] update_activations for Kullback-Leibler: K padded to a multiple of 4 with
-// zero columns and zero activations (which stay zero), scratch.denominator already holding
-// column sums + l1.
-inline void update_kl(const DictionaryBlocks& dictionary, const VectorF& frame, float* h,
-                      const ActivationSettings& settings, ActivationScratch& scratch,
-                      const VectorF* offset) noexcept {
+// [audio-thread] update_activations for Kullback-Leibler: the denominator is column sum + l1;
+// K is padded to a multiple of 4 with zero columns and zero activations (which stay zero).
+inline void update_kl(const DictionaryBlocks& dictionary, const float* column_sums,
+                      const VectorF& frame, float* h, const ActivationSettings& settings,
+                      ActivationScratch& scratch, const VectorF* offset) noexcept {
   const int n_components = dictionary.total_components();
   const int padded = (n_components + 3) / 4 * 4;
   int k = 0;
@@ -236,7 +235,7 @@ inline void update_kl(const DictionaryBlocks& dictionary, const VectorF& frame, 
   float* denominator = scratch.denominator.data();
   for (k = 0; k < n_components; ++k) {
     activations[k] = h[k];
-    denominator[k] = std::max(denominator[k], 1e-30f);
+    denominator[k] = std::max(column_sums[k] + settings.l1, 1e-30f);
   }
   for (; k < padded; ++k) {
     activations[k] = 0.0f;
@@ -262,16 +261,15 @@ inline void update_activations(const DictionaryBlocks& dictionary, const float* 
                                const ActivationSettings& settings,
                                ActivationScratch& scratch,
                                const VectorF* offset = nullptr) noexcept {
+  if (settings.divergence == Divergence::KullbackLeibler) {
+    update_kl(dictionary, column_sums, frame, h, settings, scratch, offset);
+    return;
+  }
   const int n_components = dictionary.total_components();
   VectorMap activations(h, n_components);
   auto numerator = scratch.numerator.head(n_components);
   auto denominator = scratch.denominator.head(n_components);
   const float tiny = 1e-30f;
-  if (settings.divergence == Divergence::KullbackLeibler) {
-    denominator = ConstVectorMap(column_sums, n_components).array() + settings.l1;
-    update_kl(dictionary, frame, h, settings, scratch, offset);
-    return;
-  }
   for (int iteration = 0; iteration < settings.n_iter; ++iteration) {
     reconstruct(dictionary, h, settings.epsilon, offset, scratch.model);
     if (settings.divergence == Divergence::Euclidean) {
