@@ -153,6 +153,20 @@ inline float lane_sum(Lane v) noexcept {
   return (quad[0] + quad[2]) + (quad[1] + quad[3]);
 }
 
+// [audio-thread] (D h + offset + epsilon) for the kLaneFloats rows from row on; two partial
+// sums halve the dependency chain of the accumulation.
+inline Lane model_lane(const float* const* __restrict columns, int n_components, int row,
+                       const float* __restrict offset, float epsilon,
+                       const float* __restrict h) noexcept {
+  Lane even = offset != nullptr ? load_lane(offset + row) + epsilon : Lane{} + epsilon;
+  Lane odd = Lane{} + 0.0f;
+  for (int k = 0; k < n_components; k += 2) {
+    even += load_lane(columns[k] + row) * h[k];
+    odd += load_lane(columns[k + 1] + row) * h[k + 1];
+  }
+  return even + odd;
+}
+
 // [audio-thread] n_iter Kullback-Leibler updates h_k *= (D^T (v / (D h + offset + eps)))_k /
 // denominator_k of K activations (K a multiple of 4), in two tight passes per iteration: the
 // model and the ratio over all rows, then the gradient sums of four columns at a time with
@@ -165,8 +179,8 @@ inline void fused_kl_updates(const float* const* __restrict columns, int n_compo
                              float* __restrict h, float* __restrict ratio,
                              float* __restrict gradient) noexcept {
   for (int iteration = 0; iteration < n_iter; ++iteration) {
-    // Two lanes of rows at a time share each column pointer and activation; two partial
-    // sums per lane halve the dependency chain of the accumulation.
+    // Two lanes of rows at a time share each column pointer and activation (model_lane,
+    // unrolled twice); then the odd lane left over, if any.
     int row = 0;
     for (; row + 2 * kLaneFloats <= n_rows; row += 2 * kLaneFloats) {
       const int next = row + kLaneFloats;
@@ -187,13 +201,8 @@ inline void fused_kl_updates(const float* const* __restrict columns, int n_compo
       std::memcpy(ratio + next, &b, sizeof b);
     }
     for (; row < n_rows; row += kLaneFloats) {
-      Lane even = offset != nullptr ? load_lane(offset + row) + epsilon : Lane{} + epsilon;
-      Lane odd = Lane{} + 0.0f;
-      for (int k = 0; k < n_components; k += 2) {
-        even += load_lane(columns[k] + row) * h[k];
-        odd += load_lane(columns[k + 1] + row) * h[k + 1];
-      }
-      const Lane quotient = load_lane(frame + row) / (even + odd);
+      const Lane quotient =
+          load_lane(frame + row) / model_lane(columns, n_components, row, offset, epsilon, h);
       std::memcpy(ratio + row, &quotient, sizeof quotient);
     }
     // h changes only after every gradient is summed (a simultaneous update, as in the paper).
