@@ -15,9 +15,13 @@
 
 #include "livesep/alloc_counter.h"
 #include "livesep/errors.h"
+#include "livesep/live_host.h"
 #include "livesep/model.h"
 #include "livesep/nfhmm.h"
 #include "livesep/nmf.h"
+#include "livesep/rate_bridge.h"
+#include "livesep/resampler.h"
+#include "livesep/ring.h"
 #include "livesep/separator.h"
 #include "livesep/stft.h"
 
@@ -397,6 +401,25 @@ class PySeparator {
 
   int n_evaluated() const { return require_model()->filter().n_evaluated(); }
 
+  // The live host runs this engine on the audio thread from now until release_to_python:
+  // process and reset from Python fail meanwhile instead of racing it.
+  void claim_for_host() {
+    require_prepared();
+    if (busy_.exchange(true)) {
+      throw ParameterError("the Separator is already in use by another thread");
+    }
+  }
+  void release_to_python() { busy_.store(false); }
+
+  // Runs work on the engine with the GIL released, holding the engine against other threads.
+  template <typename Work>
+  void run_exclusively(Work&& work) {
+    require_prepared();
+    Busy busy(*this);
+    py::gil_scoped_release release;
+    work(engine_);
+  }
+
  private:
   const livesep::ModelRuntime* require_model() const {
     require_prepared();
@@ -527,6 +550,229 @@ py::tuple filter_frames(const PyModel& model, const py::handle& V_object) {
   }
   return py::make_tuple(estimates, posteriors, evaluated);
 }
+
+// Taps as a float32 vector, with the name in errors.
+std::vector<float> taps_from(const py::handle& object, const char* name) {
+  auto taps = checked_float32(object, name, 1, false);
+  if (taps.size() < 1) throw ParameterError(std::string(name) + " must not be empty");
+  return std::vector<float>(taps.data(), taps.data() + taps.size());
+}
+
+class PyResampler {
+ public:
+  PyResampler(int up, int down, const py::handle& taps, int channels, int max_input)
+      : taps_(taps_from(taps, "taps")) {
+    resampler_.prepare(up, down, taps_.data(), static_cast<int>(taps_.size()), channels,
+                       max_input);
+  }
+
+  py::array_t<float> process(const py::handle& object) {
+    auto x = py::reinterpret_borrow<py::array>(object);
+    const int channels = resampler_.channels();
+    const int ndim = (py::isinstance<py::array>(object) && x.ndim() == 2) ? 2 : 1;
+    auto checked = checked_float32(object, "x", ndim, false);
+    if ((ndim == 2 && checked.shape(1) != channels) || (ndim == 1 && channels != 1)) {
+      throw ParameterError("x must have shape (n, " + std::to_string(channels) + ")" +
+                           (channels == 1 ? " or (n,)" : "") + ", got " +
+                           describe_array(checked));
+    }
+    const int n = static_cast<int>(checked.shape(0));
+    std::vector<float> out(static_cast<std::size_t>(resampler_.max_output(n)) * channels);
+    int produced = 0;
+    {
+      py::gil_scoped_release release;
+      produced = resampler_.process(checked.data(), n, out.data());
+    }
+    std::vector<py::ssize_t> shape{produced};
+    if (ndim == 2) shape.push_back(channels);
+    py::array_t<float> result(shape);
+    std::copy_n(out.data(), static_cast<std::size_t>(produced) * channels, result.mutable_data());
+    return result;
+  }
+
+  livesep::Resampler& resampler() { return resampler_; }
+
+ private:
+  std::vector<float> taps_;
+  livesep::Resampler resampler_;
+};
+
+class PyRateBridge {
+ public:
+  PyRateBridge(const py::tuple& down, const py::tuple& up, int channels, int margin,
+               int max_block) {
+    bridge_.prepare(design(down, "down"), design(up, "up"), channels, margin, max_block);
+  }
+
+  void process(PySeparator& separator, const py::handle& x_object, const py::handle& out_object) {
+    auto x = checked_float32(x_object, "x", 1, false);
+    auto out = checked_float32(out_object, "out", 2, true);
+    const py::ssize_t n = x.shape(0);
+    if (n < 1 || n > bridge_.max_block() || out.shape(0) != n ||
+        out.shape(1) != bridge_.channels()) {
+      throw ParameterError("x (n,) with 1 <= n <= " + std::to_string(bridge_.max_block()) +
+                           " and out (n, " + std::to_string(bridge_.channels()) + ") needed, got " +
+                           describe_array(x) + " and " + describe_array(out));
+    }
+    if (separator.engine().n_channels() != bridge_.channels()) {
+      throw ParameterError("the separator has " + std::to_string(separator.engine().n_channels()) +
+                           " output channels; the bridge was made for " +
+                           std::to_string(bridge_.channels()));
+    }
+    const float* in = x.data();
+    float* result = out.mutable_data();
+    separator.run_exclusively([&](livesep::Separator& engine) {
+      bridge_.process(engine, in, static_cast<int>(n), result);
+    });
+  }
+
+  livesep::RateBridge& bridge() { return bridge_; }
+
+ private:
+  static livesep::ResamplerDesign design(const py::tuple& spec, const char* name) {
+    if (spec.size() != 3) throw ParameterError(std::string(name) + " must be (up, down, taps)");
+    return livesep::ResamplerDesign{spec[0].cast<int>(), spec[1].cast<int>(),
+                                    taps_from(spec[2], name)};
+  }
+
+  livesep::RateBridge bridge_;
+};
+
+class PyFrameRing {
+ public:
+  PyFrameRing(int capacity, int channels) {
+    if (capacity < 1 || channels < 1) {
+      throw ParameterError("a frame ring needs capacity and channels >= 1, got " +
+                           std::to_string(capacity) + " and " + std::to_string(channels));
+    }
+    ring_.prepare(capacity, channels);
+  }
+
+  void push(const py::handle& first_object, const py::handle& rest_object) {
+    auto first = checked_float32(first_object, "x", 1, false);
+    auto rest = checked_float32(rest_object, "stems", 2, false);
+    const py::ssize_t n = first.shape(0);
+    if (rest.shape(0) != n || rest.shape(1) != ring_.channels() - 1) {
+      throw ParameterError("x (n,) and stems (n, " + std::to_string(ring_.channels() - 1) +
+                           ") needed, got " + describe_array(first) + " and " +
+                           describe_array(rest));
+    }
+    ring_.push(first.data(), 1, rest.data(), rest.shape(1), static_cast<int>(n));
+  }
+
+  livesep::FrameRing& ring() { return ring_; }
+
+ private:
+  livesep::FrameRing ring_;
+};
+
+class PyLiveHost {
+ public:
+  PyLiveHost(py::object separator, int in_channels, int input_channel, int out_channels,
+             py::object bridge, py::object recorder, const py::handle& mix,
+             const py::handle& bypass_mix, int max_block, const py::handle& feed, bool loop)
+      : separator_(std::move(separator)), bridge_(std::move(bridge)),
+        recorder_(std::move(recorder)) {
+    auto& owner = separator_.cast<PySeparator&>();
+    livesep::LiveHostConfig config;
+    config.in_channels = in_channels;
+    config.input_channel = input_channel;
+    config.out_channels = out_channels;
+    config.max_block = max_block;
+    livesep::RateBridge* bridge_pointer =
+        bridge_.is_none() ? nullptr : &bridge_.cast<PyRateBridge&>().bridge();
+    livesep::FrameRing* ring =
+        recorder_.is_none() ? nullptr : &recorder_.cast<PyFrameRing&>().ring();
+    owner.claim_for_host();
+    try {
+      host_ = std::make_unique<livesep::LiveHost>(owner.engine(), bridge_pointer, ring, config,
+                                                  matrix(mix, "mix"),
+                                                  matrix(bypass_mix, "bypass_mix"),
+                                                  samples(feed), loop);
+    } catch (...) {
+      owner.release_to_python();
+      throw;
+    }
+  }
+  ~PyLiveHost() {
+    host_.reset();
+    separator_.cast<PySeparator&>().release_to_python();
+  }
+
+  livesep::LiveHost& host() { return *host_; }
+
+  void run(const py::handle& in_object, const py::handle& out_object, unsigned long flags) {
+    run_counting(in_object, out_object, flags);
+  }
+
+  // run, returning the heap allocations the callback itself made (test-only probe).
+  std::uint64_t run_counting(const py::handle& in_object, const py::handle& out_object,
+                             unsigned long flags) {
+    auto in = checked_float32(in_object, "indata", 2, false);
+    auto out = checked_float32(out_object, "outdata", 2, true);
+    if (in.shape(1) != host_->in_channels() || out.shape(1) != host_->out_channels()) {
+      throw ParameterError("indata needs " + std::to_string(host_->in_channels()) +
+                           " channels and outdata " + std::to_string(host_->out_channels()) +
+                           ", got " + describe_array(in) + " and " + describe_array(out));
+    }
+    if (in.shape(0) != out.shape(0)) {
+      throw ParameterError("indata and outdata must hold the same number of frames, got " +
+                           describe_array(in) + " and " + describe_array(out));
+    }
+    const float* input = in.data();
+    float* output = out.mutable_data();
+    const unsigned long frames = static_cast<unsigned long>(in.shape(0));
+    py::gil_scoped_release release;
+    const std::uint64_t before = livesep::allocation_count();
+    host_->process(input, output, frames, flags);
+    return livesep::allocation_count() - before;
+  }
+
+  py::tuple timings(std::uint64_t first) const {
+    const std::uint64_t count = host_->callbacks();
+    // The audio thread may be overwriting the oldest slots: keep clear of them.
+    const std::uint64_t margin = static_cast<std::uint64_t>(host_->history()) / 2;
+    const std::uint64_t begin = std::max(first, count > margin ? count - margin : 0);
+    const auto n = static_cast<py::ssize_t>(count > begin ? count - begin : 0);
+    py::array_t<double> starts(n), ends(n);
+    py::array_t<std::int64_t> frames(n);
+    for (py::ssize_t i = 0; i < n; ++i) {
+      starts.mutable_at(i) = host_->start_time(begin + i);
+      ends.mutable_at(i) = host_->end_time(begin + i);
+      frames.mutable_at(i) = host_->frames(begin + i);
+    }
+    return py::make_tuple(begin, starts, ends, frames);
+  }
+
+  py::list xruns(std::uint64_t first) const {
+    const std::uint64_t count = host_->xrun_records();
+    const std::uint64_t kept = livesep::LiveHost::kXrunLog;
+    py::list records;
+    for (std::uint64_t i = std::max(first, count > kept ? count - kept : 0); i < count; ++i) {
+      const livesep::XrunRecord& record = host_->xrun_record(i);
+      records.append(py::make_tuple(record.callback, record.time, record.previous, record.flags));
+    }
+    return records;
+  }
+
+ private:
+  static std::vector<float> samples(const py::handle& object) {
+    if (object.is_none()) return {};
+    auto feed = checked_float32(object, "feed", 1, false);
+    if (feed.size() < 1) throw ParameterError("feed must hold at least one sample");
+    return std::vector<float>(feed.data(), feed.data() + feed.size());
+  }
+
+  std::vector<float> matrix(const py::handle& object, const char* name) const {
+    if (object.is_none()) return {};
+    auto array = checked_float32(object, name, 2, false);
+    return std::vector<float>(array.data(), array.data() + array.size());
+  }
+
+  py::object separator_, bridge_, recorder_;
+  std::unique_ptr<livesep::LiveHost> host_;
+};
+
 
 }  // namespace
 
@@ -661,12 +907,106 @@ allocating (the GIL is released while it works), ``reset`` returns to silence.
         return self.engine().config().n_sources;
       });
 
+  py::class_<PyResampler>(m, "Resampler", R"doc(
+Streaming rational resampling by a polyphase FIR filter: ``scipy.signal.upfirdn(taps, x,
+up, down)`` produced as the input arrives, identical however the input is chunked.
+)doc")
+      .def(py::init<int, int, const py::handle&, int, int>(), py::kw_only(), py::arg("up"),
+           py::arg("down"), py::arg("taps"), py::arg("channels") = 1,
+           py::arg("max_input") = 8192)
+      .def("process", &PyResampler::process, py::arg("x"),
+           "Resample the next chunk x, (n,) or (n, channels) float32; returns the frames now "
+           "complete, same rank.")
+      .def("reset", [](PyResampler& self) { self.resampler().reset(); })
+      .def_property_readonly("taps_per_phase",
+                             [](PyResampler& self) { return self.resampler().taps_per_phase(); });
+
+  py::class_<PyRateBridge>(m, "RateBridge", R"doc(
+Device rate <-> engine rate around one engine call per block (see livesep.resampling).
+)doc")
+      .def(py::init<const py::tuple&, const py::tuple&, int, int, int>(), py::kw_only(),
+           py::arg("down"), py::arg("up"), py::arg("channels"), py::arg("margin"),
+           py::arg("max_block") = 8192)
+      .def("process", &PyRateBridge::process, py::arg("separator"), py::arg("x"), py::arg("out"),
+           "Separate device-rate x (n,) into out (n, channels) through separator. GIL released.")
+      .def_property_readonly("offset", [](PyRateBridge& self) { return self.bridge().offset(); })
+      .def_property_readonly("underruns",
+                             [](PyRateBridge& self) { return self.bridge().underruns(); })
+      .def_property_readonly("overflows",
+                             [](PyRateBridge& self) { return self.bridge().overflows(); })
+      .def_property_readonly("primed", [](PyRateBridge& self) { return self.bridge().primed(); });
+
+  py::class_<PyFrameRing>(m, "FrameRing", R"doc(
+Frames of float channels from the audio thread to one consumer (the live recorder).
+)doc")
+      .def(py::init<int, int>(), py::kw_only(), py::arg("capacity"), py::arg("channels"))
+      .def("push", &PyFrameRing::push, py::arg("x"), py::arg("stems"),
+           "Append x (n,) as channel 0 and stems (n, channels - 1); drops (counts) if full.")
+      .def("pending", [](PyFrameRing& self) {
+             return py::make_tuple(self.ring().read_position(), self.ring().write_position());
+           }, "(read, write): absolute frame positions of the frames waiting.")
+      .def("release", [](PyFrameRing& self, std::uint64_t n) { self.ring().release(n); },
+           py::arg("n"), "Hand n read frames back to the producer.")
+      .def_property_readonly("storage", [](py::object self) {
+             auto& ring = self.cast<PyFrameRing&>().ring();
+             return py::array_t<float>({ring.capacity(), ring.channels()}, ring.data(), self);
+           }, "The ring's frames (capacity, channels), in place.")
+      .def_property_readonly("dropped", [](PyFrameRing& self) { return self.ring().dropped(); });
+
+  py::class_<PyLiveHost>(m, "LiveHost", R"doc(
+The live stream's audio callback in C++, for PortAudio to call without Python.
+
+``callback_address`` is a ``PaStreamCallback`` and ``userdata_address`` its user data; keep
+the host alive until the stream is closed. While a host exists its separator is reserved.
+A ``feed`` (float32 samples at the device rate) replaces the input device (file mode).
+)doc")
+      .def(py::init<py::object, int, int, int, py::object, py::object, const py::handle&,
+                    const py::handle&, int, const py::handle&, bool>(),
+           py::arg("separator"), py::kw_only(), py::arg("in_channels"),
+           py::arg("input_channel"), py::arg("out_channels"), py::arg("bridge") = py::none(),
+           py::arg("recorder") = py::none(), py::arg("mix") = py::none(),
+           py::arg("bypass_mix") = py::none(), py::arg("max_block") = 8192,
+           py::arg("feed") = py::none(), py::arg("loop") = true)
+      .def_property_readonly("feed_position",
+                             [](PyLiveHost& self) { return self.host().feed_position(); })
+      .def_property_readonly("feed_finished",
+                             [](PyLiveHost& self) { return self.host().feed_finished(); })
+      .def_property_readonly("callback_address", [](PyLiveHost&) {
+        return reinterpret_cast<std::uintptr_t>(&livesep::LiveHost::portaudio_callback);
+      })
+      .def_property_readonly("userdata_address", [](PyLiveHost& self) {
+        return reinterpret_cast<std::uintptr_t>(&self.host());
+      })
+      .def("run", &PyLiveHost::run, py::arg("indata"), py::arg("outdata"), py::kw_only(),
+           py::arg("flags") = 0UL,
+           "One callback as PortAudio makes it: indata (n, in_channels), outdata (n, "
+           "out_channels), status flags. GIL released.")
+      .def("set_bypass", [](PyLiveHost& self, bool on) { self.host().set_bypass(on); },
+           py::arg("bypass"))
+      .def("set_ignore_flags", [](PyLiveHost& self, bool on) { self.host().set_ignore_flags(on); },
+           py::arg("ignore"))
+      .def_property_readonly("callbacks", [](PyLiveHost& self) { return self.host().callbacks(); })
+      .def_property_readonly("frames", [](PyLiveHost& self) { return self.host().frames_done(); })
+      .def_property_readonly("flag_counts", [](PyLiveHost& self) {
+        const auto counts = self.host().flag_counts();
+        return py::make_tuple(counts[0], counts[1], counts[2], counts[3]);
+      }, "Callbacks flagged input underflow, input overflow, output underflow, output overflow.")
+      .def("timings", &PyLiveHost::timings, py::arg("first"),
+           "(first, starts, ends, frames) of callbacks first... (or the oldest still kept).")
+      .def("xruns", &PyLiveHost::xruns, py::arg("first"),
+           "(callback, start, previous start, flags) of flagged callbacks first... (the last 64 "
+           "are kept).")
+      .def_static("now", &livesep::LiveHost::now, "The callback's clock, in seconds.");
+
   py::module_ internal = m.def_submodule("_internal", "Test-only probes into the engine.");
   internal.def("allocation_count", &livesep::allocation_count,
                "Heap allocations made by the extension's own code since it was loaded.");
   internal.def("count_process_allocations", &count_process_allocations, py::arg("separator"),
                py::arg("x"), py::arg("out"),
                "Run separator.process(x, out) and return the allocations it made.");
+  internal.def("count_host_allocations", &PyLiveHost::run_counting, py::arg("host"),
+               py::arg("indata"), py::arg("outdata"), py::arg("flags") = 0UL,
+               "Run one live host callback and return the allocations it made.");
   internal.def("solve_activations", &solve_activations, py::arg("W"), py::arg("v"), py::arg("h"),
                py::kw_only(), py::arg("beta") = 1.0f, py::arg("l1") = 0.0f,
                py::arg("n_iter") = 10, py::arg("epsilon") = 1e-9f,

@@ -1,5 +1,5 @@
-"""The live host's parts that need no audio device: streaming resampling, the quality
-governor, statistics, the recorder, device choice and error messages, live controls."""
+"""The live host's parts that need no audio device: the quality governor, statistics, the
+recorder, device choice and error messages, live controls."""
 
 from __future__ import annotations
 
@@ -16,64 +16,10 @@ from livesep.engine import create_separator
 from livesep.errors import AudioDeviceError, AudioFileError, ParameterError
 from livesep.livestats import History, QualityGovernor
 from livesep.recording import Recorder
-from livesep.resampling import RateBridge, StreamResampler, resample_stream
 from livesep.separate import separate_online
 from livesep.stream import LiveSeparator, source_levels
 
 from presets_for_tests import noise, random_preset
-
-
-@pytest.mark.parametrize("rates", [(48000, 16000), (16000, 48000), (44100, 16000)])
-def test_streaming_resampler_output_does_not_depend_on_chunks(rates: tuple[int, int]) -> None:
-    x = noise(3 * rates[0], seed=1)
-    whole = resample_stream(x, *rates)
-    resampler = StreamResampler(*rates)
-    sizes = [1, 37, 256, 85, 1000, 3]
-    pieces, start, i = [], 0, 0
-    while start < x.size:
-        pieces.append(resampler.process(x[start:start + sizes[i % len(sizes)]]))
-        start += sizes[i % len(sizes)]
-        i += 1
-    pieces.append(resampler.process(x[:0], last=True))
-    np.testing.assert_array_equal(np.concatenate(pieces), whole)
-    assert abs(whole.size - round(x.size * rates[1] / rates[0])) <= 1
-
-
-def test_streaming_resampler_keeps_the_band_and_rejects_aliases() -> None:
-    t = np.arange(2 * 48000) / 48000
-    for freq, low, high in [(1000, -0.01, 0.01), (7000, -0.01, 0.01), (9000, -300, -100)]:
-        y = resample_stream(np.sin(2 * np.pi * freq * t).astype(np.float32), 48000, 16000)
-        gain = 20 * np.log10(np.sqrt(np.mean(y[4000:-4000] ** 2) * 2) + 1e-30)
-        assert low < gain < high, (freq, gain)
-
-
-@pytest.mark.parametrize("rate, blocks", [(48000, [256]), (44100, [512]),
-                                          (48000, [128, 300, 64, 700])])
-def test_rate_bridge_is_the_file_path_with_a_known_delay(rate: int, blocks: list[int]) -> None:
-    preset = random_preset((3, 4), 4)
-    separator = create_separator(preset)
-    bridge = RateBridge(rate, preset.sr, preset.n_sources)
-    x = np.concatenate([np.zeros(3000, np.float32), noise(2 * rate, seed=2)])
-    out = np.zeros((x.size, preset.n_sources), np.float32)
-    start, i = 0, 0
-    while start + blocks[i % len(blocks)] <= x.size:
-        n = blocks[i % len(blocks)]
-        bridge.process(separator, np.ascontiguousarray(x[start:start + n]), out[start:start + n])
-        start, i = start + n, i + 1
-    assert bridge.underruns == 0 and bridge.primed
-    # The file path: the same resamplers over the whole signal around separate_online.
-    low = resample_stream(x, rate, preset.sr)
-    latency = separator.latency_samples()
-    stems = separate_online(low, preset).T
-    engine_out = np.zeros_like(stems)
-    engine_out[latency:] = stems[:-latency]
-    up = resample_stream(engine_out, preset.sr, rate)
-    want = np.zeros_like(out)
-    want[bridge.offset:] = up[:out.shape[0] - bridge.offset]
-    np.testing.assert_array_equal(out[:start], want[:start])
-    # The reported delay is where an impulse comes out.
-    assert bridge.latency_samples == bridge.offset + bridge.intrinsic_delay
-    assert 0 < bridge.latency_samples / rate < 0.04
 
 
 def test_quality_governor_cuts_work_under_load_and_restores_it_with_care() -> None:

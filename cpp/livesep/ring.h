@@ -81,4 +81,61 @@ class FloatRecordRing {
   std::atomic<std::uint64_t> dropped_{0};
 };
 
+// Frames of a fixed number of float channels, for streaming audio out of the audio thread
+// (the live recorder). The consumer reads the storage in place between its read and write
+// positions, then releases what it read.
+class FrameRing {
+ public:
+  // [main-thread] Allocates and faults in capacity frames of channels floats.
+  void prepare(int capacity, int channels) {
+    capacity_ = std::max(1, capacity);
+    channels_ = std::max(1, channels);
+    storage_.assign(static_cast<std::size_t>(capacity_) * channels_, 0.0f);
+    write_.store(0);
+    read_.store(0);
+    dropped_.store(0);
+  }
+
+  int capacity() const noexcept { return capacity_; }
+  int channels() const noexcept { return channels_; }
+  float* data() noexcept { return storage_.data(); }
+  // Frames the producer could not fit (it drops whole blocks rather than wait).
+  std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+
+  // [audio-thread] Appends n frames: channel 0 from first[i * first_stride], channels 1...
+  // from rest[i * rest_stride + c]; drops them all (counted) when they do not fit.
+  void push(const float* first, std::ptrdiff_t first_stride, const float* rest,
+            std::ptrdiff_t rest_stride, int n) noexcept {
+    const std::uint64_t write = write_.load(std::memory_order_relaxed);
+    const std::uint64_t used = write - read_.load(std::memory_order_acquire);
+    if (n > capacity_ - static_cast<std::int64_t>(used)) {
+      dropped_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      float* frame = storage_.data() + ((write + i) % capacity_) * channels_;
+      frame[0] = first[i * first_stride];
+      for (int c = 1; c < channels_; ++c) frame[c] = rest[i * rest_stride + c - 1];
+    }
+    write_.store(write + n, std::memory_order_release);
+  }
+
+  // [consumer] The frames [read, write) waiting, as absolute positions (modulo capacity
+  // in the storage).
+  std::uint64_t read_position() const noexcept { return read_.load(std::memory_order_relaxed); }
+  std::uint64_t write_position() const noexcept { return write_.load(std::memory_order_acquire); }
+  // [consumer] Hands n frames back to the producer.
+  void release(std::uint64_t n) noexcept {
+    read_.store(read_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
+
+ private:
+  int capacity_ = 1;
+  int channels_ = 1;
+  std::vector<float> storage_;
+  std::atomic<std::uint64_t> write_{0};
+  std::atomic<std::uint64_t> read_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
 }  // namespace livesep

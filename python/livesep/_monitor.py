@@ -1,13 +1,12 @@
 """The live host's monitor thread: turns the callback's timestamps and the engine's timing
 ring into statistics, steers the quality governor, frees swapped-out models and notices a
-device that stopped (JACK server gone, device unplugged) or a callback that failed.
+device that stopped (JACK server gone, device unplugged).
 
 Kept apart from :mod:`livesep.stream` so that the audio path there stays short to read.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -19,10 +18,9 @@ from livesep.livestats import Latency, LiveStats, Spread, Xruns
 if TYPE_CHECKING:
     from livesep.stream import LiveSeparator
 
-__all__ = ["monitor_loop", "collect", "build_stats", "warm_up", "prefer_realtime",
-           "follow_audio_priority", "restore_helpers", "thread_priority"]
+__all__ = ["monitor_loop", "collect", "build_stats", "HISTORY"]
 
-_HISTORY = 1 << 16  # callbacks kept for statistics (~6 min at 256 frames / 48 kHz)
+HISTORY = 1 << 16  # callbacks kept for statistics (~6 min at 256 frames / 48 kHz)
 
 INTERVAL = 0.1  # seconds between looks
 STALL = 1.0  # seconds without a callback that mean the device stopped
@@ -34,19 +32,12 @@ def monitor_loop(live: LiveSeparator) -> None:
     last_count, last_progress = 0, time.monotonic()
     reported_xruns = 0
     while not live._monitor_stop.wait(INTERVAL):
-        follow_audio_priority(live)
         with live._lock:  # stats() collects too: the engine's rings have one consumer
             collect(live)
         now = time.monotonic()
-        count = live._n_callbacks
+        count = live._read_callbacks
         if count != last_count:
             last_count, last_progress = count, now
-        error = live._callback_error
-        if error is not None:
-            _fail(live, AudioDeviceError(
-                f"live processing stopped: the audio callback failed with "
-                f"{type(error).__name__}: {error}"), abandon=False)
-            return
         stream = live._stream
         period = _median_frames(live) / live.device_rate
         allowed = FIRST_CALLBACK if count == 0 else max(STALL, 10 * period if period > 0
@@ -79,73 +70,17 @@ def monitor_loop(live: LiveSeparator) -> None:
                         f"{change.level} ({change.n_iter} iterations, beam {change.beam})")
 
 
-def prefer_realtime(priority: int = 1, thread_id: int = 0) -> bool:
-    """Make a thread (default: the calling one) real-time, SCHED_FIFO at ``priority``, if
-    the system permits; returns whether it did.
-
-    Why: the audio callback is Python, so it needs the GIL. A helper thread holding the GIL
-    when something of higher priority preempts it stalls the callback until the scheduler
-    comes back to it — priority inversion, heard as an xrun. Threads that hold the GIL only
-    briefly and then sleep are safe to run real-time just below the audio thread (see
-    :func:`follow_audio_priority`); where the system refuses (no rtprio limit), nothing
-    changes.
-    """
-    try:
-        os.sched_setscheduler(thread_id, os.SCHED_FIFO, os.sched_param(max(1, priority)))
-    except (AttributeError, OSError):
-        return False
-    return True
-
-
-def thread_priority() -> int:
-    """The calling thread's SCHED_FIFO/RR priority, 0 when it is not real-time."""
-    try:
-        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
-            return int(os.sched_getparam(0).sched_priority)
-    except (AttributeError, OSError):
-        pass
-    return 0
-
-
-def follow_audio_priority(live: LiveSeparator) -> None:
-    """Once the first callback told the audio thread's real-time priority, put every
-    thread that shares the GIL with it for livesep (the monitor, the recorder's writer, and
-    any thread given to :meth:`LiveSeparator.share_realtime`) one step below it."""
-    priority = live._audio_priority
-    if priority is None or priority < 2:
-        return
-    for thread_id in list(live._helper_threads):
-        if live._helper_threads[thread_id] != priority - 1:
-            prefer_realtime(priority - 1, thread_id)
-            live._helper_threads[thread_id] = priority - 1
-
-
-def restore_helpers(live: LiveSeparator) -> None:
-    """Return the helper threads that outlive the stream to normal scheduling."""
-    for thread_id in list(live._helper_threads):
-        try:
-            os.sched_setscheduler(thread_id, os.SCHED_OTHER, os.sched_param(0))
-        except (AttributeError, OSError):
-            pass  # the thread has ended, or the system refused: nothing to undo
-    live._helper_threads.clear()
+_FLAG_NAMES = ("input underflow", "input overflow", "output underflow", "output overflow")
 
 
 def _report_xruns(live: LiveSeparator) -> None:
-    log, reported = live._xrun_log, getattr(live, "_xruns_reported", 0)
-    for index, stamp, kinds in log[reported:len(log)]:
-        period = live._t_start[(index - 1) & (_HISTORY - 1)] if index else stamp
-        live._event(f"xrun ({kinds}) at callback {index}, "
-                    f"{stamp - live._t_start[0]:.2f} s into the stream, "
-                    f"{1000 * (stamp - period):.1f} ms after the previous callback")
-    live._xruns_reported = len(log)
-
-
-def warm_up() -> None:
-    """Run once every numpy path the monitor uses, before a stream starts."""
-    values = np.linspace(0.0, 1.0, 16)
-    Spread.of(values)
-    np.percentile(np.abs(np.diff(np.concatenate([[0.0], values]))), 99)
-    (values[np.arange(4) & 15] / (values[:4] + 1.0)).sum()
+    records = live._host.xruns(live._xruns_reported)
+    for index, stamp, previous, flags in records:
+        kinds = ", ".join(name for bit, name in enumerate(_FLAG_NAMES) if flags >> bit & 1)
+        first = live._first_start if live._first_start is not None else stamp
+        live._event(f"xrun ({kinds}) at callback {index}, {stamp - first:.2f} s into the "
+                    f"stream, {1000 * (stamp - previous):.1f} ms after the previous callback")
+    live._xruns_reported += len(records)
 
 
 def _fail(live: LiveSeparator, error: AudioDeviceError, *, abandon: bool) -> None:
@@ -159,12 +94,11 @@ def collect(live: LiveSeparator) -> None:
     seconds, _, dropped = live.engine.pop_timings()
     live._engine_times.extend(seconds)
     live._dropped_timings = int(dropped)
-    count = live._n_callbacks
-    first = max(live._read_callbacks, count - _HISTORY + 1)
-    if count > first:
-        slots = np.arange(first, count) & (_HISTORY - 1)
-        starts, ends = live._t_start[slots], live._t_end[slots]
-        frames = live._t_frames[slots].astype(np.float64)
+    first, starts, ends, frame_counts = live._host.timings(live._read_callbacks)
+    if starts.size:
+        if first == 0:
+            live._first_start = float(starts[0])
+        frames = frame_counts.astype(np.float64)
         durations = ends - starts
         live._durations.extend(durations)
         live._loads.extend(durations / (frames / live.device_rate))
@@ -174,7 +108,7 @@ def collect(live: LiveSeparator) -> None:
         live._last_start = float(starts[-1])
         live._frames_total = getattr(live, "_frames_total", 0) + int(frames.sum())
         live._frames_recent = frames[-64:]
-    live._read_callbacks = count
+    live._read_callbacks = first + starts.size
     live.engine.collect_retired()
     _report_xruns(live)
 
@@ -185,7 +119,7 @@ def _median_frames(live: LiveSeparator) -> float:
 
 
 def _xruns(live: LiveSeparator) -> Xruns:
-    flags = live._flags
+    flags = live._host.flag_counts
     bridge = live._bridge
     return Xruns(input_underflow=flags[0], input_overflow=flags[1], output_underflow=flags[2],
                  output_overflow=flags[3],
@@ -212,7 +146,7 @@ def build_stats(live: LiveSeparator) -> LiveStats:
     in_latency, out_latency = getattr(live, "device_latency", (0.0, 0.0))
     return LiveStats(
         state=live.state, device_rate=live.device_rate, engine_rate=live.preset.sr,
-        callbacks=live._n_callbacks, frames=frames_total,
+        callbacks=live._read_callbacks, frames=frames_total,
         seconds=(end or time.monotonic()) - live._started_at if hasattr(live, "_started_at")
         else 0.0,
         period=Spread.of(periods), nominal_period=nominal,

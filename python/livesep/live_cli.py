@@ -29,7 +29,7 @@ def add_live_commands(commands: argparse._SubParsersAction) -> None:
                     "running; Ctrl-C stops.",
         epilog="examples:\n  livesep live --preset voices.npz\n  livesep live --preset "
                "voices.npz --input-device 2 --output stereo --record take1/\n\nWith a device "
-               "rate other than the preset's, the stream is resampled (soxr), which adds "
+               "rate other than the preset's, the stream is resampled, which adds about 9 ms of "
                "latency: run the device at the preset's rate to avoid it.")
     live.add_argument("--preset", required=True, metavar="P",
                       help="a preset file, or the name of a shipped preset")
@@ -130,7 +130,6 @@ def _run_live(args: argparse.Namespace) -> int:
         try:
             live.start()
             live.set_snapshots_enabled(status.enabled)  # nobody reads them otherwise
-            live.share_realtime()  # this loop takes the GIL too (status line, statistics)
             print(_banner(live), flush=True)
             deadline = None if args.duration is None else time.monotonic() + args.duration
             while not stop.requested and (deadline is None or time.monotonic() < deadline):

@@ -1,6 +1,6 @@
 """The live host's controls: gains, mute, solo, bypass, preset switching and quality, all
-reaching the audio thread without blocking it (the engine's atomics and its model hand-off,
-or one reference the callback picks up at its next block).
+reaching the audio thread without blocking it (the engine's and the live host's atomics, and
+the engine's model hand-off).
 
 A mixin of :class:`livesep.stream.LiveSeparator`, kept apart so that the stream module stays
 about the audio path.
@@ -40,8 +40,7 @@ class LiveControls:
     _gains: np.ndarray
     _muted: np.ndarray
     _soloed: np.ndarray
-    _remix: np.ndarray | None
-    _mix_target: np.ndarray | None
+    _host: Any
     _governor: QualityGovernor | None
 
     def source_index(self, source: int | str) -> int:
@@ -89,13 +88,8 @@ class LiveControls:
             engine.set_gain(s, 1.0 if self.bypass else float(self._gains[s]))
             engine.set_muted(s, False if self.bypass else bool(self._muted[s]))
             engine.set_soloed(s, False if self.bypass else bool(self._soloed[s]))
-        if self.output == "stems":
-            n = self.preset.n_sources
-            if getattr(self, "_bypass_mix", None) is None:
-                self._bypass_mix = np.ones((n, n), dtype=np.float32)  # every channel: the sum
-            self._mix_target = self._bypass_mix if self.bypass else None
-        else:
-            self._mix_target = self._remix
+        if self._host is not None:
+            self._host.set_bypass(self.bypass)
 
     def switch_preset(self, preset: Preset | str | os.PathLike[str]) -> None:
         """Run another preset from the next block on, without stopping the stream.

@@ -78,8 +78,8 @@ class LiveStats:
 
     ``cpu_load`` is the callback's own duration over the audio it handled (1.0 = exactly
     the deadline); ``engine`` is the C++ processing time measured inside the engine,
-    ``callback`` the whole Python callback around it (resampling, copies), ``period`` the
-    time between callbacks.
+    ``callback`` the whole audio callback around it (resampling, mixing, copies; C++ too),
+    ``period`` the time between callbacks.
     """
 
     state: str

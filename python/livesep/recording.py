@@ -1,9 +1,9 @@
 """Recording a live stream to WAV while it runs, without touching the disk from the audio
 thread.
 
-The audio callback copies each block into a preallocated ring (two numpy slice copies, no
-allocation, never waits); a writer thread drains the ring a few times a second into one
-32-bit float WAV per signal and rewrites each file's header after every drain, so that a
+The audio callback (C++, ``livesep._core.LiveHost``) copies each block into a preallocated
+ring (``livesep._core.FrameRing``: no allocation, never waits); a writer thread drains the
+ring a few times a second into one 32-bit float WAV per signal and rewrites each file's header after every drain, so that a
 crash (even SIGKILL) leaves complete, readable files holding everything drained so far.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from livesep import _core
 from livesep.errors import AudioFileError, ParameterError
 
 __all__ = ["Recorder"]
@@ -62,12 +63,9 @@ class Recorder:
             raise AudioFileError(f"{self.folder}: cannot create the folder ({error})") from None
         self.samplerate = int(samplerate)
         self.interval = interval
-        self._ring = np.zeros((max(1, int(seconds * samplerate)), len(self.paths)),
-                              dtype=np.float32)
-        self._ring.fill(0.0)  # map every page now, not on the audio thread's first writes
-        self._written = 0  # frames the producer has published (audio thread only writes)
-        self._drained = 0  # frames the writer has taken (writer thread only writes)
-        self.dropped = 0  # frames the audio thread could not fit
+        #: The ring the live host's callback writes (input, then the stems).
+        self.ring = _core.FrameRing(capacity=max(1, int(seconds * samplerate)),
+                                    channels=len(self.paths))
         self.frames_on_disk = 0
         self.error: str | None = None
         self._files: list[sf.SoundFile] = []
@@ -81,46 +79,32 @@ class Recorder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="livesep-recorder", daemon=True)
         self._thread.start()
-        #: The writer's native thread id (the live host raises its scheduling priority).
-        self.thread_id = self._thread.native_id or 0
+
+    @property
+    def dropped(self) -> int:
+        """Frames the audio thread could not fit (it drops whole blocks rather than wait)."""
+        return int(self.ring.dropped)
 
     def push(self, x: npt.NDArray[np.float32], stems: npt.NDArray[np.float32]) -> None:
-        """[audio thread] Queue n input samples x (n,) and stems (n, n_sources); drops (and
-        counts) the block when the ring is full rather than wait."""
-        n = x.shape[0]
-        ring = self._ring
-        capacity = ring.shape[0]
-        if n > capacity - (self._written - self._drained):
-            self.dropped += n
-            return
-        start = self._written % capacity
-        first = min(n, capacity - start)
-        ring[start:start + first, 0] = x[:first]
-        ring[start:start + first, 1:] = stems[:first]
-        if first < n:
-            ring[:n - first, 0] = x[first:]
-            ring[:n - first, 1:] = stems[first:]
-        # Published after the data: the writer reads only below _written.
-        self._written += n
+        """Queue n input samples x (n,) and stems (n, n_sources), as the live host's callback
+        does; drops (and counts) the block when the ring is full rather than wait."""
+        self.ring.push(x, stems)
 
     def _run(self) -> None:
-        from livesep._monitor import prefer_realtime
-
-        prefer_realtime()  # holds the GIL for short copies only; see prefer_realtime
         while not self._stop.wait(self.interval):
             if not self._drain():
                 return
         self._drain()
 
     def _drain(self) -> bool:
-        written, drained = self._written, self._drained
-        n = written - drained
+        read, written = self.ring.pending()
+        n = written - read
         if n <= 0 or self.error is not None:
             return self.error is None
-        capacity = self._ring.shape[0]
-        indices = np.arange(drained, written) % capacity
-        block = self._ring[indices]
-        self._drained = written
+        storage = self.ring.storage
+        indices = np.arange(read, written) % storage.shape[0]
+        block = storage[indices]
+        self.ring.release(n)
         try:
             for c, handle in enumerate(self._files):
                 handle.write(np.ascontiguousarray(block[:, c]))

@@ -1,43 +1,77 @@
 """Streaming resampling between a device's rate and a preset's, inside the audio callback.
 
-Why soxr's variable-rate engine (``vr=True``): soxr's fixed-ratio engines filter in large
-DFT blocks, so a 256-sample callback at 48 kHz → 16 kHz gets nothing for six calls and then
-~490 samples at once (HQ; VHQ is worse); smoothing such bursts costs tens of milliseconds of
-extra buffering in each direction. The variable-rate engine (``vr32``) returns output on
-every call (85 or 86 samples for 256 in, 255-258 back), still rejects aliases by more than
-110 dB with a flat band to 7.5 kHz, and its output does not depend on how the input is
-chunked: the file path running the same resamplers over a whole signal reproduces the live
-path sample for sample (``tests/test_live_parts.py``, ``tests/test_stream.py``). Its price
-is latency: it holds back ~200 samples at 16 kHz going down and ~720 at 48 kHz coming back,
-27.9 ms in all at 48 kHz / 256 (``RateBridge.latency_samples``, reported in the stream's
-latency). Running the device at the preset's rate avoids all of it.
+The filter: a linear-phase Kaiser-window low-pass (``scipy.signal.firwin``), flat within
+0.001 dB to 45 % of the lower rate and down by 110 dB from its Nyquist frequency on, run as a
+polyphase FIR in C++ (``livesep._core.Resampler``, ``cpp/livesep/resampler.h``). Every
+output sample is the same dot product however the input is chunked, so the file path
+running the same resamplers over a whole signal reproduces the live path sample for sample
+(``tests/test_resampling.py``, ``tests/test_stream.py``), and each call returns every
+sample its input completes (85 or 86 for 256 in at 48 kHz -> 16 kHz), so no extra
+buffering is needed to smooth bursts. Latency: the filters' group delays, about 4.4 ms each
+way at 48 kHz <-> 16 kHz (the 16 kHz preset's band ends at 8 kHz, so the transition band is
+7.2-8 kHz), 9.5 ms in all with the queue (``RateBridge.latency_samples``, reported in the
+stream's latency). Running the device at the preset's rate avoids all of it.
 
-Why resample in the callback (in Python) rather than elsewhere: the engine runs at the
-preset's rate by construction (its dictionaries are trained for it); running the resamplers
-on another thread would add a hand-off buffer (more latency) and a second real-time thread.
-Measured cost (``benchmarks/bench_live.py``): ~29 µs median per 256-frame callback for both
-resamplers, the queue and the copies, against ~7 µs for the direct path; small beside the
-engine's ~0.4 ms per frame. Moving resampling into C++ (libsoxr or a polyphase filter in
-the engine, one call per callback again) would also cut the latency; see issue 5's notes.
+Why in C++ inside the callback: the engine runs at the preset's rate by construction (its
+dictionaries are trained for it), and the callback has no Python in it at all
+(``livesep.stream``); running the resamplers on another thread would add a hand-off buffer
+(more latency) and a second real-time thread. Measured cost: ``benchmarks/bench_live.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
+from livesep import _core
 from livesep.errors import ParameterError
 
-__all__ = ["StreamResampler", "RateBridge", "resample_stream"]
+__all__ = ["StreamResampler", "RateBridge", "resample_stream", "design_filter"]
 
 Float32 = npt.NDArray[np.float32]
 
+#: Stop-band attenuation (dB) and the pass band's edge as a fraction of the lower rate.
+ATTENUATION_DB = 110.0
+PASSBAND = 0.45
+#: The largest up or down factor (after reducing the rate ratio) a filter is designed for.
+MAX_FACTOR = 1024
+
+
+@functools.lru_cache(maxsize=16)
+def design_filter(in_rate: int, out_rate: int) -> tuple[int, int, Float32]:
+    """The polyphase design from ``in_rate`` to ``out_rate``: (up, down, taps).
+
+    ``taps`` is the prototype low-pass at ``up`` x ``in_rate`` with gain ``up`` (odd length:
+    linear phase). Raises :class:`ParameterError` for rates whose reduced ratio needs more
+    than ``MAX_FACTOR`` phases (e.g. 44100 Hz <-> 16001 Hz).
+    """
+    from scipy import signal
+
+    for name, rate in (("in_rate", in_rate), ("out_rate", out_rate)):
+        if not (isinstance(rate, (int, np.integer)) and rate > 0):
+            raise ParameterError(f"{name} must be a positive whole rate in Hz, got {rate!r}")
+    divisor = math.gcd(int(in_rate), int(out_rate))
+    up, down = int(out_rate) // divisor, int(in_rate) // divisor
+    if max(up, down) > MAX_FACTOR:
+        raise ParameterError(f"cannot resample {in_rate} Hz <-> {out_rate} Hz: the ratio "
+                             f"{up}/{down} needs more than {MAX_FACTOR} filter phases")
+    low = min(in_rate, out_rate)
+    prototype_rate = float(in_rate) * up
+    width = (0.5 - PASSBAND) * low / (0.5 * prototype_rate)
+    numtaps, beta = signal.kaiserord(ATTENUATION_DB, width)
+    numtaps |= 1
+    cutoff = 0.5 * (PASSBAND + 0.5) * low
+    taps = signal.firwin(numtaps, cutoff, window=("kaiser", beta), fs=prototype_rate) * up
+    taps = taps.astype(np.float32)
+    taps.flags.writeable = False
+    return up, down, taps
+
 
 class StreamResampler:
-    """soxr in streaming, variable-rate mode for float32 frames shaped (n, channels).
+    """A streaming polyphase resampler for float32 frames shaped (n,) or (n, channels).
 
     Parameters
     ----------
@@ -48,78 +82,38 @@ class StreamResampler:
     """
 
     def __init__(self, in_rate: int, out_rate: int, channels: int = 1) -> None:
-        for name, rate in (("in_rate", in_rate), ("out_rate", out_rate)):
-            if not rate > 0:
-                raise ParameterError(f"{name} must be a positive rate in Hz, got {rate!r}")
         if channels < 1:
             raise ParameterError(f"channels must be >= 1, got {channels!r}")
+        up, down, taps = design_filter(in_rate, out_rate)
         self.in_rate, self.out_rate, self.channels = int(in_rate), int(out_rate), int(channels)
-        self._stream = soxr.ResampleStream(self.in_rate, self.out_rate, self.channels,
-                                           dtype="float32", quality="HQ", vr=True)
+        self._resampler = _core.Resampler(up=up, down=down, taps=taps, channels=channels)
 
-    def process(self, x: Float32, *, last: bool = False) -> Float32:
+    def process(self, x: Float32) -> Float32:
         """Resample the next chunk: (n,) or (n, channels) C-contiguous float32 in, the same
-        rank out with however many frames soxr releases now."""
-        return self._stream.resample_chunk(x, last=last)
+        rank out with every frame the input completes."""
+        return self._resampler.process(x)
 
 
 def resample_stream(x: npt.ArrayLike, in_rate: int, out_rate: int) -> Float32:
-    """The whole of ``x`` (shape (n,) or (n, channels)) through a :class:`StreamResampler`,
-    flushed: what the live path's resampler yields for the same samples, whatever the
-    callback sizes were (without the flushed tail, which live never reaches)."""
+    """The whole of ``x`` (shape (n,) or (n, channels)) through a :class:`StreamResampler`:
+    what the live path's resampler yields for the same samples, whatever the callback sizes
+    were."""
     signal = np.ascontiguousarray(x, dtype=np.float32)
     channels = 1 if signal.ndim == 1 else signal.shape[1]
-    resampler = StreamResampler(in_rate, out_rate, channels)
-    return np.concatenate([resampler.process(signal),
-                           resampler.process(signal[:0], last=True)])
-
-
-class _Fifo:
-    """A preallocated ring of frames (capacity, channels); single thread (the callback)."""
-
-    def __init__(self, capacity: int, channels: int) -> None:
-        self.data = np.zeros((capacity, channels), dtype=np.float32)
-        self.data.fill(0.0)  # map every page now, not in the audio callback
-        self.read = 0
-        self.level = 0
-
-    def push(self, frames: Float32) -> int:
-        """Append frames; returns how many did not fit (dropped, the oldest kept)."""
-        capacity = self.data.shape[0]
-        count = min(frames.shape[0], capacity - self.level)
-        start = (self.read + self.level) % capacity
-        first = min(count, capacity - start)
-        self.data[start:start + first] = frames[:first]
-        self.data[:count - first] = frames[first:count]
-        self.level += count
-        return frames.shape[0] - count
-
-    def pop_into(self, out: Float32) -> int:
-        """Move up to len(out) frames into out; returns how many."""
-        capacity = self.data.shape[0]
-        count = min(out.shape[0], self.level)
-        first = min(count, capacity - self.read)
-        out[:first] = self.data[self.read:self.read + first]
-        out[first:count] = self.data[:count - first]
-        self.discard(count)
-        return count
-
-    def discard(self, count: int) -> None:
-        self.read = (self.read + count) % self.data.shape[0]
-        self.level -= count
+    return StreamResampler(in_rate, out_rate, channels).process(signal)
 
 
 class RateBridge:
-    """Device rate ↔ engine rate around one engine call per audio callback.
+    """Device rate <-> engine rate around one engine call per block (C++:
+    ``cpp/livesep/rate_bridge.h``; the live host runs it inside its audio callback).
 
-    Input frames are resampled to the engine's rate, separated by one
-    ``process_interleaved`` call, resampled back and queued; every callback takes exactly
-    its number of frames from the queue. The queue starts (and, after an underrun, starts
-    again) by waiting until it holds one block plus a margin, then drops any excess: the
-    smallest buffer that rides out the resamplers' ±few-sample jitter.
+    Input frames are resampled to the engine's rate, separated, resampled back and queued;
+    every block takes exactly its number of frames from the queue. The queue starts (and,
+    after an underrun, starts again) by waiting until it holds one block plus a margin, then
+    drops any excess: the smallest buffer that rides out the resamplers' +-1 frame jitter.
 
     Timing, in device samples: output sample t is the chain's sample t - ``offset`` and the
-    chain (down → up, engine left out) delays by ``intrinsic_delay``, so the resampling
+    chain (down -> up, engine left out) delays by ``intrinsic_delay``, so the resampling
     latency is ``offset + intrinsic_delay``; the engine adds its own latency scaled by the
     rate ratio.
 
@@ -130,7 +124,7 @@ class RateBridge:
     channels : int
         Engine output channels.
     max_block : int
-        The largest callback size to prepare buffers for (larger ones are split).
+        The largest block to prepare buffers for.
     """
 
     def __init__(self, device_rate: int, engine_rate: int, channels: int, *,
@@ -139,20 +133,14 @@ class RateBridge:
         self.channels = int(channels)
         self.max_block = int(max_block)
         self.margin = 2 * math.ceil(device_rate / engine_rate) + 8
-        self._down = StreamResampler(device_rate, engine_rate, 1)
-        self._up = StreamResampler(engine_rate, device_rate, channels)
-        engine_block = math.ceil(max_block * engine_rate / device_rate) + 256
-        self._engine_out = np.zeros((engine_block, channels), dtype=np.float32)
-        self._engine_out.fill(0.0)
-        self._fifo = _Fifo(4 * max_block + 4096, channels)
+        self.core = _core.RateBridge(down=design_filter(self.device_rate, self.engine_rate),
+                                     up=design_filter(self.engine_rate, self.device_rate),
+                                     channels=self.channels, margin=self.margin,
+                                     max_block=self.max_block)
         self.intrinsic_delay = self._measure_intrinsic_delay()
-        self.offset = 0
-        self.primed = False
-        self.underruns = 0
-        self.overflows = 0
 
     def _measure_intrinsic_delay(self) -> int:
-        """Where an impulse comes out of a fresh down → up chain, relative to where it went
+        """Where an impulse comes out of a fresh down -> up chain, relative to where it went
         in (linear-phase filters: the peak is the delay)."""
         n = 4 * self.device_rate // 10 + 2048
         position = n // 4
@@ -163,42 +151,32 @@ class RateBridge:
         return int(np.argmax(np.abs(back))) - position
 
     @property
+    def offset(self) -> int:
+        """Device samples the queue has delayed the output by (see the class notes)."""
+        return int(self.core.offset)
+
+    @property
+    def underruns(self) -> int:
+        """Blocks the queue could not fill (each restarts the priming)."""
+        return int(self.core.underruns)
+
+    @property
+    def primed(self) -> bool:
+        return bool(self.core.primed)
+
+    @property
     def latency_samples(self) -> int:
         """Resampling latency in device samples (not counting the engine)."""
         return self.offset + self.intrinsic_delay
 
-    def process(self, engine: object, x: Float32, out: Float32) -> None:
-        """[audio thread] Separate device-rate input x (n,) into out (n, channels).
+    def process(self, engine: _core.Separator, x: Float32, out: Float32) -> None:
+        """Separate device-rate input x (n,) into out (n, channels) (the GIL released).
 
         Parameters
         ----------
         engine : livesep._core.Separator
             Prepared at ``engine_rate`` with ``channels`` output channels.
-        x : np.ndarray, shape (n,), C-contiguous float32
-        out : np.ndarray, shape (n, channels), writable float32
+        x : np.ndarray, shape (n,), C-contiguous float32, n <= max_block
+        out : np.ndarray, shape (n, channels), writable C-contiguous float32
         """
-        low = self._down.process(x)
-        start = 0
-        while start < low.shape[0]:
-            count = min(low.shape[0] - start, self._engine_out.shape[0])
-            block = self._engine_out[:count]
-            engine.process_interleaved(low[start:start + count].reshape(count, 1), block)
-            self.overflows += self._fifo.push(self._up.process(block)) > 0
-            start += count
-        n = out.shape[0]
-        fifo = self._fifo
-        if not self.primed:
-            if fifo.level < n + self.margin:
-                out.fill(0.0)
-                self.offset += n
-                return
-            excess = fifo.level - (n + self.margin)
-            fifo.discard(excess)
-            self.offset -= excess
-            self.primed = True
-        got = fifo.pop_into(out)
-        if got < n:
-            out[got:] = 0.0
-            self.offset += n - got
-            self.underruns += 1
-            self.primed = False
+        self.core.process(engine, x, out)

@@ -1,27 +1,20 @@
-"""The live host: a full-duplex sounddevice stream around the C++ engine.
+"""The live host: a full-duplex PortAudio stream (opened through sounddevice) around the
+C++ engine.
 
-The audio callback is, at the device's own rate, one ``process_interleaved`` call (GIL
-released inside) plus counting the status flags and two timestamps into preallocated
-arrays. When the device runs at another rate than the preset, the callback also runs the
-two soxr streaming resamplers around that call (see :mod:`livesep.resampling` for why there
-and what it costs); when the output is a remix of recorded stems or a bypass fades in, it
-mixes with one preallocated matrix product. Everything else — statistics, the quality
-governor, device-loss detection, freeing swapped-out models, writing recordings — runs on
-other threads and never makes the callback wait.
-
-A Python callback needs the GIL, so every other thread that takes the GIL can delay it:
-priority inversion when such a thread is preempted while holding it. Hence the helper
-threads run real-time one step below the audio thread where the system allows it, the
-switch interval is cut to 0.5 ms while streaming, the buffers the callback writes are
-faulted in beforehand, and the stream starts last. The lasting fix is a callback without
-Python (the engine registered with PortAudio directly); issue 5's notes describe it.
+The audio callback is C++ (``livesep._core.LiveHost``, ``cpp/livesep/live_host.h``),
+registered with PortAudio directly: per callback it picks the input channel, runs the engine
+(through the rate bridge when the device runs at another rate than the preset), queues input
+and stems for the recorder, mixes onto the device's channels and notes its timing and
+status flags in preallocated arrays. No Python runs on the audio thread, so no other Python
+thread can delay it by holding the GIL. Everything else — statistics, the quality governor,
+device-loss detection, freeing swapped-out models, writing recordings — runs on other
+threads and never makes the callback wait.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -29,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from livesep import _monitor, devices
-from livesep._monitor import _HISTORY
+from livesep import _core, _monitor, devices
 from livesep.engine import EngineSettings, create_separator
 from livesep.errors import AudioDeviceError, LivesepError, ParameterError
 from livesep.livestats import History, LiveStats
@@ -44,8 +36,7 @@ __all__ = ["LiveSeparator", "OUTPUTS", "source_levels"]
 #: Output layouts: one device channel per source, or the remix on two or one channels;
 #: "auto" is stems when the output device has a channel per source, else stereo (or mono).
 OUTPUTS = {"stems": None, "stereo": 2, "mono": 1, "auto": None}
-_ABANDONED: list[Any] = []  # streams whose device vanished: never stopped or closed (hangs)
-_switch_users = [0, sys.getswitchinterval()]
+_ABANDONED: list[Any] = []  # streams whose device vanished (with their hosts): never closed
 
 
 class LiveSeparator(LiveControls):
@@ -108,7 +99,7 @@ class LiveSeparator(LiveControls):
         self._muted = np.zeros(self.preset.n_sources, dtype=bool)
         self._soloed = np.zeros(self.preset.n_sources, dtype=bool)
         self.bypass = False
-        self._helper_threads: dict[int, int] = {}  # native thread id → priority given
+        self._host: Any = None
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> LiveSeparator:
@@ -167,92 +158,73 @@ class LiveSeparator(LiveControls):
         self._recorder = (Recorder(self.record_dir, samplerate=self.device_rate,
                                    source_names=list(preset.source_names))
                           if self.record_dir is not None else None)
-        if self._recorder is not None and self._recorder.thread_id:
-            self._helper_threads[self._recorder.thread_id] = 1
         # The engine makes stems whenever the callback needs them (recording) or their layout
         # is the device's; otherwise its own remix.
         engine_output = "stems" if (self.output == "stems" or self.record_dir) else self.output
         self.engine = create_separator(preset, settings=self.settings, output=engine_output)
         engine_channels = self.engine.n_channels
-        self._mix_target = self._mix_current = (
-            None if engine_channels == out_channels else np.ones((n_sources, out_channels),
-                                                                  dtype=np.float32))
-        self._remix = self._mix_target
-        self._bridge = (RateBridge(self.device_rate, preset.sr, engine_channels)
-                        if self.device_rate != preset.sr else None)
+        remix = (None if engine_channels == out_channels
+                 else np.ones((n_sources, out_channels), dtype=np.float32))
+        # Bypass: every stem channel carries the sum of the sources, i.e. the input (see
+        # set_bypass); a remix already is that sum.
+        bypass_mix = (np.ones((n_sources, n_sources), dtype=np.float32)
+                      if self.output == "stems" else remix)
         block = max(8192, self.blocksize)
-        self._block = block
-        self._x = _prefaulted((block, 1))
-        self._stems = _prefaulted((block, engine_channels))
-        self._mixed = _prefaulted((block, out_channels))
-        self._ramp = _prefaulted((block, 1))
-        self._steps = np.arange(1, block + 1, dtype=np.float32)[:, None]
-        self._t_start = _prefaulted(_HISTORY, np.float64)
-        self._t_end = _prefaulted(_HISTORY, np.float64)
-        self._t_frames = _prefaulted(_HISTORY, np.int64)
-        self._n_callbacks = 0
-        self._frames_done = 0
-        self._flags = [0, 0, 0, 0]  # input underflow, input overflow, output under-, overflow
-        self._xrun_log: list[tuple[int, float, str]] = []
-        self._callback_error: BaseException | None = None
-        self._stopping = False
-        self._audio_priority: int | None = None
-        self._finished = threading.Event()
-        self._engine_times = History(_HISTORY)
-        self._periods = History(_HISTORY)
-        self._durations = History(_HISTORY)
-        self._loads = History(_HISTORY)
+        self._bridge = (RateBridge(self.device_rate, preset.sr, engine_channels, max_block=block)
+                        if self.device_rate != preset.sr else None)
+        self._host = _core.LiveHost(
+            self.engine, in_channels=self.input_channel + 1, input_channel=self.input_channel,
+            out_channels=out_channels, bridge=self._bridge.core if self._bridge else None,
+            recorder=self._recorder.ring if self._recorder else None, mix=remix,
+            bypass_mix=bypass_mix, max_block=block, **self._input_override())
         self._read_callbacks = 0
+        self._xruns_reported = 0
+        self._first_start: float | None = None
+        self._finished = threading.Event()
+        self._engine_times = History(_monitor.HISTORY)
+        self._periods = History(_monitor.HISTORY)
+        self._durations = History(_monitor.HISTORY)
+        self._loads = History(_monitor.HISTORY)
         self._dropped_timings = 0
         self._governor = self._make_governor()
         self._apply_controls()
-        self._abort = sd.CallbackAbort
         try:
-            stream = sd.Stream(
-                samplerate=self.device_rate, blocksize=self.blocksize,
+            stream = sd._StreamBase(
+                kind="duplex", samplerate=self.device_rate, blocksize=self.blocksize,
                 device=(self.input_info.index, self.output_info.index),
                 channels=(self.input_channel + 1, out_channels), dtype="float32",
-                latency=self.latency, callback=self._callback, dither_off=True,
+                latency=self.latency, dither_off=True, wrap_callback=None,
+                callback=self._host.callback_address,
+                userdata=sd._ffi.cast("void *", self._host.userdata_address),
                 finished_callback=self._finished.set)
         except sd.PortAudioError as error:
             raise devices.device_error(error, device=self.output_info, kind="output",
                                        samplerate=self.device_rate) from None
         devices._stream_opened(+1)
         self._stream = stream
-        _switch_users[0] += 1
-        if _switch_users[0] == 1:
-            # Other threads hold the GIL up to the switch interval (5 ms by default) before
-            # the callback may run: more than a whole 5.3 ms period at 48 kHz / 256.
-            _switch_users[1] = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_users[1], 0.0005))
-        # The monitor's first look must not hold the GIL for long (lazy numpy paths,
-        # imports): that would delay the callback into an xrun. Warm them up now.
-        _monitor.warm_up()
         self._monitor_stop = threading.Event()
         self._ended = threading.Event()
-        self._started_at = time.monotonic()
         self.device_latency = tuple(float(value) for value in stream.latency)
         self.state = "running"
-        # The monitor thread starts first: once callbacks run, this (possibly not real-time)
-        # thread should hold the GIL as little as possible.
-        self._streaming = threading.Event()
-        self._monitor = threading.Thread(target=self._monitor_loop, name="livesep-monitor",
-                                         daemon=True)
-        self._monitor.start()
+        self._started_at = time.monotonic()
         try:
             stream.start()
         except sd.PortAudioError as error:
-            self._monitor_stop.set()
             self._shutdown(abandon=False)
             raise devices.device_error(error, device=self.output_info, kind="output") from None
         self._started_at = time.monotonic()
-        self._streaming.set()
+        self._monitor = threading.Thread(target=_monitor.monitor_loop, args=(self,),
+                                         name="livesep-monitor", daemon=True)
+        self._monitor.start()
+
+    def _input_override(self) -> dict[str, Any]:
+        """Host options that replace the input device's signal (file mode); none here."""
+        return {}
 
     def stop(self) -> LiveStats:
         """Stop streaming (idempotent), finish the recordings; returns the final statistics.
         Never hangs: a stream that does not stop within 3 s is abandoned."""
         monitor = getattr(self, "_monitor", None)
-        self._stopping = True
         if monitor is not None and monitor is not threading.current_thread():
             self._monitor_stop.set()
             monitor.join(timeout=5)
@@ -264,20 +236,17 @@ class LiveSeparator(LiveControls):
         stream, self._stream = self._stream, None
         if stream is None:
             return
+        self._host.set_ignore_flags(True)  # stopping JACK ports can flag the last blocks
         if not abandon:
             closer = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
             closer.start()
             closer.join(timeout=3.0)
             abandon = closer.is_alive()
         if abandon:
-            _abandon(stream)
+            _abandon(stream, self._host)
         else:
             devices._stream_opened(-1)
         self._collect()
-        _monitor.restore_helpers(self)
-        _switch_users[0] -= 1
-        if _switch_users[0] == 0:
-            sys.setswitchinterval(_switch_users[1])
         self._close_recorder()
         self._stopped_at = time.monotonic()
         if self.state == "running":
@@ -321,104 +290,15 @@ class LiveSeparator(LiveControls):
     @property
     def frames_processed(self) -> int:
         """Device frames the callback has handled so far (read from any thread)."""
-        return getattr(self, "_frames_done", 0)
-
-    # ----------------------------------------------------------------- audio thread
-    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int,
-                  time_info: Any, status: Any) -> None:
-        start = time.perf_counter()
-        if not frames:
-            return
-        if status and not self._stopping:  # stopping JACK ports can flag the last block
-            flags = self._flags
-            flags[0] += status.input_underflow
-            flags[1] += status.input_overflow
-            flags[2] += status.output_underflow
-            flags[3] += status.output_overflow
-            self._xrun_log.append((self._n_callbacks, start, str(status)))  # rare: may allocate
-        try:
-            if self._bridge is None and self._mix_current is None and self._mix_target is None:
-                self.engine.process_interleaved(indata, outdata, input_channel=self.input_channel)
-                if self._recorder is not None:
-                    self._recorder.push(indata[:, self.input_channel], outdata)
-            else:
-                for begin in range(0, frames, self._block):  # one pass unless frames > block
-                    end = min(frames, begin + self._block)
-                    self._process_general(indata[begin:end], outdata[begin:end], end - begin)
-        except Exception as error:  # never let the stream die silently: the monitor reports it
-            self._callback_error = error
-            outdata.fill(0.0)
-            raise self._abort from None
-        if self._audio_priority is None:  # once: the helpers follow this thread's priority
-            self._audio_priority = _monitor.thread_priority()
-        slot = self._n_callbacks & (_HISTORY - 1)
-        self._t_start[slot] = start
-        self._t_frames[slot] = frames
-        self._t_end[slot] = time.perf_counter()
-        self._frames_done += frames
-        self._n_callbacks += 1
-
-    def _process_general(self, indata: np.ndarray, outdata: np.ndarray, n: int) -> None:
-        x = self._x[:n]
-        np.copyto(x[:, 0], indata[:, self.input_channel])
-        stems = self._stems[:n]
-        if self._bridge is not None:
-            self._bridge.process(self.engine, x[:, 0], stems)
-        else:
-            self.engine.process_interleaved(x, stems)
-        if self._recorder is not None:
-            self._recorder.push(x[:, 0], stems)
-        target, current = self._mix_target, self._mix_current
-        _mix(stems, target, outdata)
-        if target is not current:  # fade from the old mix over this block: no click
-            ramp = self._ramp[:n]
-            np.divide(self._steps[:n], n, out=ramp)
-            old = self._mixed[:n]
-            _mix(stems, current, old)
-            outdata -= old
-            outdata *= ramp
-            outdata += old
-            self._mix_current = target
+        return int(self._host.frames) if self._host is not None else 0
 
     # ----------------------------------------------------------------- monitoring
-    def _monitor_loop(self) -> None:
-        _monitor.prefer_realtime()
-        self._helper_threads[threading.get_native_id()] = 1
-        while not self._streaming.wait(0.05):
-            if self._monitor_stop.is_set():
-                return
-        _monitor.monitor_loop(self)
-
-    def share_realtime(self) -> None:
-        """Run the calling thread real-time just below the audio thread while streaming.
-
-        For a thread that touches the GIL while livesep streams (a command line's status
-        loop): under CPU load it could otherwise be preempted while holding the GIL and
-        stall the audio callback (see :func:`livesep._monitor.prefer_realtime`). Undone at
-        stop; a no-op where the system does not allow real-time scheduling."""
-        self._helper_threads[threading.get_native_id()] = 0
-
     def _collect(self) -> None:
         _monitor.collect(self)
 
     def stats(self) -> LiveStats:
         """The stream's statistics so far (see :class:`~livesep.livestats.LiveStats`)."""
         return _monitor.build_stats(self)
-
-
-def _prefaulted(shape: int | tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
-    """A zeroed array whose pages are already mapped: np.zeros maps large arrays lazily, and
-    the first write to each page would fault in the audio thread instead of here."""
-    array = np.empty(shape, dtype=dtype)
-    array.fill(0)
-    return array
-
-
-def _mix(stems: np.ndarray, matrix: np.ndarray | None, out: np.ndarray) -> None:
-    if matrix is None:
-        np.copyto(out, stems)
-    else:
-        np.matmul(stems, matrix, out=out)
 
 
 def _close_quietly(stream: Any) -> None:
@@ -429,10 +309,11 @@ def _close_quietly(stream: Any) -> None:
         pass
 
 
-def _abandon(stream: Any) -> None:
-    """Keep a stream whose device vanished alive forever: PortAudio hangs in stop, close and
-    terminate once its JACK server is gone, at exit too (sounddevice's atexit handler)."""
-    _ABANDONED.append(stream)
+def _abandon(stream: Any, host: Any) -> None:
+    """Keep a stream whose device vanished alive forever, and the host its callback uses:
+    PortAudio hangs in stop, close and terminate once its JACK server is gone, at exit too
+    (sounddevice's atexit handler)."""
+    _ABANDONED.append((stream, host))
     devices._wedged("the audio device was lost mid-stream; restart livesep to use audio again")
     sd = devices.portaudio_if_loaded()
     if sd is not None:
