@@ -1,14 +1,15 @@
 """The audio host in a process of its own, driven by the window over a pipe.
 
-Why not in the GUI's process: the audio callback is Python (sounddevice) and needs the
-GIL, and PyQt6 holds the GIL while Qt paints — also inside ``exec()``, between and during
-the Python ``paint`` methods pyqtgraph runs. Measured here (a 48 kHz / 256-frame JACK
-dummy device, 5.3 ms periods, scripts/gui_screenshot.py and benchmarks/bench_gui.py): with
-the views drawing at 40 fps in the same process the callback's p99 went from 0.5 ms to
-2.6 ms and a run of 8 s had up to 46 xruns; in a child process it has none and the same
-timings as headless. The child runs the unchanged :class:`~livesep.stream.LiveSeparator`
-(or :class:`~livesep.gui.fileplay.FileSeparator`) with an idle main thread, so its
-callback competes for the GIL with nothing but its own monitor thread.
+Why not in the GUI's process: when the audio callback was Python (sounddevice) it needed
+the GIL, and PyQt6 holds the GIL while Qt paints; with the views drawing at 40 fps in the
+same process a 48 kHz / 256-frame JACK dummy device (5.3 ms periods) had up to 46 xruns in
+8 s. The callback is C++ now (:mod:`livesep.stream`) and the same comparison shows no
+xruns either way (``benchmarks/bench_gui.py``: callback p99 0.33 ms with the stream in a
+child process, 0.35 ms in the window's process, 0.38 ms headless). The child process
+stays because it still keeps everything of the window's (painting, Qt's event loop, a
+stalled or crashed window) away from the stream's monitor and recorder threads, for the
+price of a pipe. The child runs the unchanged :class:`~livesep.stream.LiveSeparator` (or
+:class:`~livesep.gui.fileplay.FileSeparator`) with an idle main thread.
 
 Protocol (a duplex :func:`multiprocessing.Pipe`, ``spawn`` start method: forking a
 process that runs Qt threads is unsafe): the window sends ``("start", ...)`` once, then
