@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -100,6 +101,7 @@ class FactorialFilter {
     swap_.assign(n_joint_, 0.0f);
     log_posterior_.assign(n_joint_, 0.0f);
     evaluated_.assign(n_joint_, 0);
+    selection_.assign(n_joint_, 0.0f);
     activation_table_.assign(static_cast<std::size_t>(n_joint_) * total_components_, 0.0f);
     n_rows_ = padded_rows(n_bins_);
     frame_.setZero(n_rows_);
@@ -255,41 +257,55 @@ class FactorialFilter {
       first_frame_ = false;
       return;
     }
+    using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     std::copy(alpha_.begin(), alpha_.end(), predicted_.begin());
     for (int s = 0; s < n_sources_; ++s) {
+      // Along source s the joint index is (outer, state, inner) with inner of size stride:
+      // each outer slice is an inner x states matrix (column-major) times A_s.
       const int q = sources[s].n_states;
       const int stride = strides_[s];
-      const float* A = sources[s].transitions.data();
-      std::fill(swap_.begin(), swap_.end(), 0.0f);
-      for (int joint = 0; joint < n_joint_; ++joint) {
-        const float p = predicted_[joint];
-        if (p == 0.0f) continue;
-        const int from = state_of(joint, s);
-        const int base = joint - from * stride;
-        const float* row = A + static_cast<std::size_t>(from) * q;
-        for (int to = 0; to < q; ++to) swap_[base + to * stride] += p * row[to];
+      const int outer = n_joint_ / (q * stride);
+      const Eigen::Map<const RowMajorF> A(sources[s].transitions.data(), q, q);
+      if (stride == 1) {
+        Eigen::Map<RowMajorF>(swap_.data(), outer, q).noalias() =
+            Eigen::Map<const RowMajorF>(predicted_.data(), outer, q) * A;
+      } else {
+        for (int r = 0; r < outer; ++r) {
+          const std::size_t base = static_cast<std::size_t>(r) * q * stride;
+          Eigen::Map<MatrixF>(swap_.data() + base, stride, q).noalias() =
+              Eigen::Map<const MatrixF>(predicted_.data() + base, stride, q) * A;
+        }
       }
       predicted_.swap(swap_);
     }
   }
 
-  // Fills evaluated_ with the joint states to fit this frame; returns how many.
+  // Fills evaluated_ with the joint states to fit this frame, in index order; returns how
+  // many. The beam keeps the `beam` largest predictions; ties at the last place go to the
+  // lower joint indices, so the beam is the same on every platform and in the numpy
+  // reference.
   int select_states() noexcept {
     int n = 0;
     for (int joint = 0; joint < n_joint_; ++joint) {
-      if (predicted_[joint] > 0.0f) evaluated_[n++] = joint;
+      if (predicted_[joint] > 0.0f) selection_[n++] = predicted_[joint];
     }
     const int beam = settings_.beam;
+    float threshold = 0.0f;
+    int ties = 0;  // how many predictions equal to the threshold are still taken
     if (beam > 0 && beam < n) {
-      // Ties (e.g. a uniform prior on the first frame) go to the lower joint index, so the
-      // beam is the same on every platform and in the numpy reference.
-      std::nth_element(evaluated_.begin(), evaluated_.begin() + beam, evaluated_.begin() + n,
-                       [this](int a, int b) {
-                         return predicted_[a] > predicted_[b] ||
-                                (predicted_[a] == predicted_[b] && a < b);
-                       });
-      std::sort(evaluated_.begin(), evaluated_.begin() + beam);
-      n = beam;
+      std::nth_element(selection_.begin(), selection_.begin() + (beam - 1),
+                       selection_.begin() + n, std::greater<float>());
+      threshold = selection_[beam - 1];
+      int above = 0;
+      for (int joint = 0; joint < n_joint_; ++joint) above += predicted_[joint] > threshold;
+      ties = beam - above;
+    } else {
+      ties = n_joint_;  // every positive prediction
+    }
+    n = 0;
+    for (int joint = 0; joint < n_joint_; ++joint) {
+      const float p = predicted_[joint];
+      if (p > threshold || (p == threshold && p > 0.0f && ties-- > 0)) evaluated_[n++] = joint;
     }
     n_evaluated_ = n;
     return n;
@@ -382,6 +398,7 @@ class FactorialFilter {
   std::vector<float> swap_;           // mode-product buffer, n_joint
   std::vector<float> log_posterior_;  // per evaluated state
   std::vector<int> evaluated_;        // joint indices evaluated this frame
+  std::vector<float> selection_;      // the positive predictions, for choosing the beam
   std::vector<float> activation_table_;  // n_joint x total_components warm starts
   VectorF frame_;                     // v / sum(v), padded
   VectorF estimate_;                  // one source's estimate, padded
