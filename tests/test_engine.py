@@ -171,14 +171,16 @@ def test_swap_to_a_model_of_another_shape_is_refused() -> None:
 
 @pytest.mark.parametrize("block_size", [1, 37, 128])
 @pytest.mark.parametrize("beam", [0, 5])
-def test_processing_with_a_model_allocates_nothing(block_size: int, beam: int) -> None:
-    separator = create_separator(random_preset((3, 4)), settings=EngineSettings(beam=beam))
+@pytest.mark.parametrize("states", [(3, 4), (20, 20)])  # 20 x 20: Eigen's blocked products
+def test_processing_with_a_model_allocates_nothing(block_size: int, beam: int,
+                                                   states: tuple[int, int]) -> None:
+    separator = create_separator(random_preset(states), settings=EngineSettings(beam=beam))
     x = noise(block_size * 40)
     out = np.zeros((2, block_size), dtype=np.float32)
     for start in range(0, x.size, block_size):
         block = np.ascontiguousarray(x[start:start + block_size])
         assert _internal.count_process_allocations(separator, block, out) == 0
-    separator.swap_model(build_model(random_preset((3, 4), seed=5)))
+    separator.swap_model(build_model(random_preset(states, seed=5)))
     assert _internal.count_process_allocations(separator, x[:block_size].copy(), out) == 0
 
 
