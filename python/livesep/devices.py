@@ -10,7 +10,6 @@ one-line error contract, so every PortAudio initialisation here runs with fd 2 c
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
 import threading
@@ -65,30 +64,6 @@ def _captured_fd2() -> Iterator[list[str]]:
             captured.append(sink.read().decode(errors="replace"))
 
 
-# Asynchronous signals a process's handlers or defaults act on (Ctrl-C, kill, terminal
-# hang-up, children ending...).
-_ASYNC_SIGNALS = tuple(getattr(signal, name) for name in (
-    "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD",
-    "SIGPIPE", "SIGWINCH") if hasattr(signal, name))
-
-
-@contextmanager
-def signals_kept_from_new_threads() -> Iterator[None]:
-    """Block asynchronous signals in the calling thread while PortAudio (and libjack) create
-    their threads inside the block: the threads inherit the mask, so a Ctrl-C or SIGTERM is
-    delivered to the main thread instead of interrupting the real-time audio thread mid-wait
-    (which can cost it a cycle: an xrun). Signals arriving meanwhile wait and are delivered
-    when the block ends."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ASYNC_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def portaudio() -> ModuleType:
     """The ``sounddevice`` module, initialised; PortAudio's noise on stderr is swallowed.
 
@@ -101,7 +76,7 @@ def portaudio() -> ModuleType:
     with _lock:
         _check_usable()
         if _module is None:
-            with _captured_fd2(), signals_kept_from_new_threads():
+            with _captured_fd2():
                 try:
                     import sounddevice
                 except OSError as error:
@@ -110,7 +85,7 @@ def portaudio() -> ModuleType:
                         "apt-get install libportaudio2)") from None
             _module = sounddevice
         if not _module._initialized:
-            with _captured_fd2(), signals_kept_from_new_threads():
+            with _captured_fd2():
                 _module._initialize()
         return _module
 
@@ -147,7 +122,7 @@ def rescan() -> None:
                                    "stop it first")
         _check_usable()
         sd = portaudio()
-        with _captured_fd2(), signals_kept_from_new_threads():
+        with _captured_fd2():
             sd._terminate()
             sd._initialize()
 

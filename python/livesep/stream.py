@@ -189,15 +189,14 @@ class LiveSeparator(LiveControls):
         self._governor = self._make_governor()
         self._apply_controls()
         try:
-            with devices.signals_kept_from_new_threads():
-                stream = sd._StreamBase(
-                    kind="duplex", samplerate=self.device_rate, blocksize=self.blocksize,
-                    device=(self.input_info.index, self.output_info.index),
-                    channels=(self.input_channel + 1, out_channels), dtype="float32",
-                    latency=self.latency, dither_off=True, wrap_callback=None,
-                    callback=self._host.callback_address,
-                    userdata=sd._ffi.cast("void *", self._host.userdata_address),
-                    finished_callback=self._finished.set)
+            stream = sd._StreamBase(
+                kind="duplex", samplerate=self.device_rate, blocksize=self.blocksize,
+                device=(self.input_info.index, self.output_info.index),
+                channels=(self.input_channel + 1, out_channels), dtype="float32",
+                latency=self.latency, dither_off=True, wrap_callback=None,
+                callback=self._host.callback_address,
+                userdata=sd._ffi.cast("void *", self._host.userdata_address),
+                finished_callback=self._finished.set)
         except sd.PortAudioError as error:
             raise devices.device_error(error, device=self.output_info, kind="output",
                                        samplerate=self.device_rate) from None
@@ -209,8 +208,7 @@ class LiveSeparator(LiveControls):
         self.state = "running"
         self._started_at = time.monotonic()
         try:
-            with devices.signals_kept_from_new_threads():
-                stream.start()
+            stream.start()
         except sd.PortAudioError as error:
             self._shutdown(abandon=False)
             raise devices.device_error(error, device=self.output_info, kind="output") from None
