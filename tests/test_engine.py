@@ -11,7 +11,7 @@ import pytest
 
 from livesep import ParameterError, Separator
 from livesep._core import _internal
-from livesep.engine import EngineSettings, build_model, create_separator
+from livesep.engine import EngineSettings, build_model, create_separator, warm_up
 
 from presets_for_tests import noise, random_preset
 
@@ -298,3 +298,14 @@ def test_timings_cover_every_process_call() -> None:
     seconds, samples, dropped = separator.pop_timings()
     assert seconds.size == 50 and np.all(samples == 128) and dropped == 0
     assert np.all(seconds > 0) and np.all(seconds < 0.1)
+
+
+@pytest.mark.parametrize("n_states", [(1, 1), (3, 4)])
+def test_warm_up_leaves_the_separator_as_new(n_states: tuple[int, ...]) -> None:
+    preset = random_preset(n_states)
+    x = noise(4000)
+    warmed = create_separator(preset)
+    warm_up(warmed)
+    assert warmed.pop_timings()[0].size == 0
+    assert warmed.pop_snapshots()["frame"].size == 0
+    np.testing.assert_array_equal(run(warmed, x, 128), run(create_separator(preset), x, 128))

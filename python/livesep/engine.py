@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from livesep._core import Model, Separator
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 
-__all__ = ["EngineSettings", "build_model", "create_separator", "OUTPUT_MODES"]
+__all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUT_MODES"]
 
 #: How a separator lays out its output channels.
 OUTPUT_MODES = ("stems", "mono", "stereo")
@@ -134,3 +136,25 @@ def create_separator(preset: Preset, *, settings: EngineSettings | None = None,
                       model=build_model(preset, settings), output=output,
                       mask_power=settings.mask_power)
     return separator
+
+
+def warm_up(separator: Separator, *, seconds: float = 0.1) -> None:
+    """Run ``separator`` over a little quiet noise, then reset it.
+
+    The first frames a process runs touch code pages and fitting buffers it has never
+    touched; an audio callback should not be the one to pay for that. Afterwards the
+    separator is as new: reset, with no timings or display snapshots queued.
+
+    Parameters
+    ----------
+    separator : livesep.Separator
+        A prepared separator.
+    seconds : float, keyword-only
+        How much noise, at the separator's rate (at least one frame is run).
+    """
+    n = max(separator.n_fft, int(seconds * separator.sr))
+    noise = np.random.default_rng(0).standard_normal(n).astype(np.float32) * 1e-2
+    separator.process(noise)
+    separator.reset()
+    separator.pop_timings()
+    separator.pop_snapshots()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from livesep import _core, _monitor, devices
-from livesep.engine import EngineSettings, create_separator
+from livesep.engine import EngineSettings, create_separator, warm_up
 from livesep.errors import AudioDeviceError, LivesepError, ParameterError
 from livesep.livestats import History, LiveStats
 from livesep.presets import Preset
@@ -162,6 +162,7 @@ class LiveSeparator(LiveControls):
         # is the device's; otherwise its own remix.
         engine_output = "stems" if (self.output == "stems" or self.record_dir) else self.output
         self.engine = create_separator(preset, settings=self.settings, output=engine_output)
+        warm_up(self.engine)
         engine_channels = self.engine.n_channels
         remix = (None if engine_channels == out_channels
                  else np.ones((n_sources, out_channels), dtype=np.float32))
