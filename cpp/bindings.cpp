@@ -118,6 +118,7 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index, i
       }
     }
   }
+  source.tile();
   source.transitions.assign(A.data(), A.data() + static_cast<std::size_t>(q) * q);
   source.initial.assign(pi.data(), pi.data() + q);
   for (float value : source.transitions) {
@@ -510,7 +511,10 @@ py::array_t<float> solve_activations(const py::handle& W_object, const py::handl
   livesep::DictionaryBlocks blocks;
   blocks.n_blocks = 1;
   blocks.n_rows = rows;
+  livesep::AlignedFloats tiled(static_cast<std::size_t>(rows) * k);
+  livesep::tile_dictionary(dictionary.data(), rows, k, tiled.data());
   blocks.data[0] = dictionary.data();
+  blocks.tiled[0] = tiled.data();
   blocks.n_components[0] = k;
   livesep::ActivationSettings settings;
   settings.divergence = divergence_from_beta(beta);

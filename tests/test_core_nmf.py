@@ -34,6 +34,21 @@ def test_solver_matches_numpy_reference(beta: float, l1: float, n_bins: int,
     np.testing.assert_allclose(h, expected, rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.parametrize("n_components", [1, 17, 35])
+@pytest.mark.parametrize("n_rows", [16 * lanes for lanes in range(1, 21)])
+def test_kl_kernel_matches_reference_for_every_row_tile_shape(n_rows: int,
+                                                              n_components: int) -> None:
+    # Rows are padded to 16 and split into tiles of up to 9 lanes (of 4, 8 or 16 floats):
+    # 1 to 20 lanes of 16 rows reach every tile size and the uneven splits; 17 and 35
+    # components leave a partial group of 16 column sums.
+    n_bins = n_rows - 3
+    W, v, h0 = problem(n_bins, n_components, seed=n_rows * n_components)
+    h = _internal.solve_activations(W, v, h0, beta=1.0, l1=0.01, n_iter=7, epsilon=1e-9)
+    expected = reference.update_activations(W, v, h0, beta=1.0, l1=0.01, n_iter=7,
+                                             epsilon=1e-9)
+    np.testing.assert_allclose(h, expected, rtol=1e-4, atol=1e-7)
+
+
 def test_kl_updates_reduce_the_divergence() -> None:
     W, v, h0 = problem(257, 16, seed=3)
 

@@ -76,9 +76,11 @@ class ModelRuntime {
   void reset() noexcept {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       if (!sources_[s].adaptive) continue;
-      const auto& trained = model_->sources[s].dictionaries;
-      std::copy(trained.begin(), trained.end(), sources_[s].dictionaries.begin());
-      adapters_[s].reset(trained.data());
+      const SourceModel& trained = model_->sources[s];
+      std::copy(trained.dictionaries.begin(), trained.dictionaries.end(),
+                sources_[s].dictionaries.begin());
+      std::copy(trained.tiled.begin(), trained.tiled.end(), sources_[s].tiled.begin());
+      adapters_[s].reset(trained.dictionaries.data());
     }
     filter_.reset();
     std::fill(masks_.begin(), masks_.end(), 1.0f / n_sources());
@@ -122,6 +124,7 @@ class ModelRuntime {
       adapters_[s].update(sources_[s].dictionaries.data(), filter_.frame(),
                           filter_.reconstruction(),
                           filter_.weighted_activations(static_cast<int>(s)).data());
+      sources_[s].retile(0);
     }
   }
 

@@ -42,9 +42,26 @@ struct SourceModel {
   std::vector<float> initial;       // n_states
   bool adaptive = false;            // learns its dictionary online (one state only)
 
+  AlignedFloats tiled;               // dictionaries again, in row tiles (tile_dictionary)
+
   // State q's dictionary; for a convolutive source, lag q's (the current frame's is 0).
   const float* dictionary(int state) const noexcept {
     return dictionaries.data() + static_cast<std::size_t>(state) * n_rows * n_components;
+  }
+  const float* tiled_dictionary(int state) const noexcept {
+    return tiled.data() + static_cast<std::size_t>(state) * n_rows * n_components;
+  }
+  // [main-thread] Builds `tiled` from `dictionaries`.
+  void tile() {
+    tiled.assign(dictionaries.size(), 0.0f);
+    const std::size_t block_size = static_cast<std::size_t>(n_rows) * n_components;
+    const int n_blocks = static_cast<int>(dictionaries.size() / block_size);
+    for (int block = 0; block < n_blocks; ++block) retile(block);
+  }
+  // [audio-thread] Block `block` of `tiled` from `dictionaries` (after an adaptive update).
+  void retile(int block) noexcept {
+    tile_dictionary(dictionary(block), n_rows, n_components,
+                    tiled.data() + static_cast<std::size_t>(block) * n_rows * n_components);
   }
 };
 
@@ -322,6 +339,7 @@ class FactorialFilter {
       const int q = state_of(joint, s);
       const int k = sources[s].n_components;
       dictionary.data[s] = sources[s].dictionary(q);
+      dictionary.tiled[s] = sources[s].tiled_dictionary(q);
       dictionary.n_components[s] = k;
       column_sums_.segment(offset, k) =
           ConstVectorMap(sources[s].column_sums.data() + static_cast<std::size_t>(q) * k, k);
