@@ -163,9 +163,10 @@ inline void store_lane(float* p, Lane v) noexcept { std::memcpy(p, &v, sizeof v)
 // lanes: 8, 9), and a tiled dictionary stores tile after tile, each tile's columns one after
 // the other (tile_dictionary). A tile's model then stays in registers and its columns in the
 // L1 cache between the model and the gradient, and its reads are sequential. Measured
-// against two passes over column-major storage: 1.2-1.4 times as fast per fit with AVX-512,
-// AVX2 and SSE2 at 20 and 64 components; 9 lanes beat 4 to 8 and 12 to 17 (too few
-// independent sums, or too few registers).
+// against two passes over column-major storage, per fit of 2 x 32 components: 1.32 times as
+// fast with AVX-512, 1.26 with AVX2, 1.05 with SSE2; equal within 3 % at 2 x 10, whose
+// dictionary fits the L1 either way. 9 lanes beat 4 to 8 and 12 to 17 (too few independent
+// sums, or too few registers).
 constexpr int kMaxTileLanes = 9;
 
 // Calls visit(first_lane, lanes) for each row tile of n_rows rows, in order.
@@ -185,14 +186,27 @@ inline void for_each_tile(int n_rows, Visit&& visit) noexcept {
 template <class Op>
 inline void with_lanes(int lanes, Op&& op) noexcept {
   switch (lanes) {
-#define LIVESEP_LANES(n) \
-  case n:                \
-    op(std::integral_constant<int, n>());     \
+#define LIVESEP_LANES(n)                  \
+  case n:                                 \
+    op(std::integral_constant<int, n>()); \
     break;
     LIVESEP_LANES(1) LIVESEP_LANES(2) LIVESEP_LANES(3) LIVESEP_LANES(4) LIVESEP_LANES(5)
     LIVESEP_LANES(6) LIVESEP_LANES(7) LIVESEP_LANES(8) LIVESEP_LANES(9)
 #undef LIVESEP_LANES
     default: break;  // unreachable: for_each_tile never exceeds kMaxTileLanes
+  }
+}
+
+// Calls visit(k, rows) for every column k of the dictionary (all blocks, in order), rows
+// pointing to its Lanes lanes from row on in the tiled copy.
+template <int Lanes, class Visit>
+inline void for_each_tile_column(const DictionaryBlocks& dictionary, int row,
+                                 Visit&& visit) noexcept {
+  int k = 0;
+  for (int b = 0; b < dictionary.n_blocks; ++b) {
+    const int n_components = dictionary.n_components[b];
+    const float* column = dictionary.tiled[b] + static_cast<std::ptrdiff_t>(row) * n_components;
+    for (int j = 0; j < n_components; ++j, ++k, column += Lanes * kLaneFloats) visit(k, column);
   }
 }
 
@@ -205,16 +219,10 @@ inline void tile_model(const DictionaryBlocks& dictionary, int row, const float*
     model[i] = offset != nullptr ? load_lane(offset + row + i * kLaneFloats) + epsilon
                                  : Lane{} + epsilon;
   }
-  int k = 0;
-  for (int b = 0; b < dictionary.n_blocks; ++b) {
-    const int n_components = dictionary.n_components[b];
-    const float* __restrict column =
-        dictionary.tiled[b] + static_cast<std::ptrdiff_t>(row) * n_components;
-    for (int j = 0; j < n_components; ++j, ++k, column += Lanes * kLaneFloats) {
-      const float activation = h[k];
-      for (int i = 0; i < Lanes; ++i) model[i] += load_lane(column + i * kLaneFloats) * activation;
-    }
-  }
+  for_each_tile_column<Lanes>(dictionary, row, [&](int k, const float* __restrict column) {
+    const float activation = h[k];
+    for (int i = 0; i < Lanes; ++i) model[i] += load_lane(column + i * kLaneFloats) * activation;
+  });
 }
 
 // [audio-thread] One tile's share of an update: its model, the ratio frame / model, and
@@ -226,17 +234,11 @@ inline void tile_gradient(const DictionaryBlocks& dictionary, int row, const flo
   Lane ratio[Lanes];
   tile_model<Lanes>(dictionary, row, offset, epsilon, h, ratio);
   for (int i = 0; i < Lanes; ++i) ratio[i] = load_lane(frame + row + i * kLaneFloats) / ratio[i];
-  int k = 0;
-  for (int b = 0; b < dictionary.n_blocks; ++b) {
-    const int n_components = dictionary.n_components[b];
-    const float* __restrict column =
-        dictionary.tiled[b] + static_cast<std::ptrdiff_t>(row) * n_components;
-    for (int j = 0; j < n_components; ++j, ++k, column += Lanes * kLaneFloats) {
-      Lane sum = load_lane(sums + k * kLaneFloats);
-      for (int i = 0; i < Lanes; ++i) sum += load_lane(column + i * kLaneFloats) * ratio[i];
-      store_lane(sums + k * kLaneFloats, sum);
-    }
-  }
+  for_each_tile_column<Lanes>(dictionary, row, [&](int k, const float* __restrict column) {
+    Lane sum = load_lane(sums + k * kLaneFloats);
+    for (int i = 0; i < Lanes; ++i) sum += load_lane(column + i * kLaneFloats) * ratio[i];
+    store_lane(sums + k * kLaneFloats, sum);
+  });
 }
 
 #if defined(__AVX512F__)
