@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["JackServer", "PlayResult", "play_and_record", "jack_available", "serving"]
+__all__ = ["JackServer", "PlayResult", "StallWitness", "play_and_record", "jack_available",
+           "serving"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -165,6 +166,59 @@ def serving(rate: int, period: int, *, channels: int = 2) -> Iterator[JackServer
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+class StallWitness:
+    """Notes the moments the machine itself stalls real-time threads, on every CPU.
+
+    One ``tests/stall_witness.py`` process per CPU at a real-time priority above the JACK
+    graph's, pinned to its CPU, wakes every millisecond; nothing in a live test can delay
+    it, so a late wake-up means the machine stopped that CPU (a virtual machine's host
+    descheduling it: several milliseconds, every few seconds, on the machines these tests
+    run on). A stall that long at 5.3 ms periods is an xrun, whatever livesep does.
+
+    Parameters
+    ----------
+    threshold : float
+        Lateness in seconds that counts as a stall.
+
+    Attributes
+    ----------
+    stalls : list of (float, float)
+        (due, woke) of each stall on ``time.monotonic``'s clock, after exit.
+    available : bool
+        False when the witnesses could not run at real-time priority (they then note nothing).
+    """
+
+    def __init__(self, threshold: float = 0.0015) -> None:
+        self.threshold = threshold
+        self.stalls: list[tuple[float, float]] = []
+        self.available = True
+        self._processes: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> StallWitness:
+        for cpu in sorted(os.sched_getaffinity(0)):
+            process = subprocess.Popen(
+                [sys.executable, str(_HERE / "stall_witness.py"), str(cpu), str(self.threshold)],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                preexec_fn=_die_with_parent)
+            self._processes.append(process)
+            if process.stdout is None or process.stdout.readline().strip() != "ready":
+                self.available = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self._processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self._processes:
+            out, _ = process.communicate(timeout=10)
+            self.stalls.extend(tuple(map(float, line.split())) for line in out.splitlines()
+                               if len(line.split()) == 2)
+        self.stalls.sort()
+
+    def stalled_between(self, start: float, end: float) -> bool:
+        """Whether a stall overlapped the interval [start, end] (monotonic seconds)."""
+        return any(due < end and woke > start for due, woke in self.stalls)
 
 
 @dataclass

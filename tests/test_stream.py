@@ -23,6 +23,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -37,7 +38,8 @@ from livesep.resampling import resample_stream
 from livesep.separate import separate_online
 from livesep.stream import LiveSeparator
 
-from jack_harness import JackServer, PlayResult, jack_available, play_and_record, serving
+from jack_harness import (JackServer, PlayResult, StallWitness, jack_available, play_and_record,
+                          serving)
 from presets_for_tests import noise, random_preset
 
 pytestmark = pytest.mark.skipif(not jack_available(),
@@ -96,27 +98,63 @@ def measured_lag(played: PlayResult, mixture: np.ndarray, max_lag: int) -> int:
     return int(np.argmax(scores))
 
 
+Run = TypeVar("Run")
+
+
+def stream_without_xruns(server: JackServer, tmp_path: Path,
+                         stream: Callable[[Path], tuple[LiveSeparator, LiveStats, Run]]
+                         ) -> tuple[Path, LiveSeparator, LiveStats, Run]:
+    """``stream(folder)`` while a StallWitness watches the machine; asserts no xrun.
+
+    An xrun breaks a run (the graph loses a cycle), and the virtual machines these tests
+    run on stop a CPU for several milliseconds every few seconds, a period at 48 kHz / 256
+    being 5.3 ms. So a run whose every xrun followed such a stall of the machine itself
+    (seen by the witness from two periods before the previous callback to the flagged one,
+    since JACK flags the cycle after a late one) says nothing about livesep, and is made once
+    more in a new folder. The run kept must have no xrun at all.
+    """
+    period = server.period / server.rate
+    for attempt in (1, 2):
+        folder = tmp_path / f"run{attempt}"
+        folder.mkdir()
+        with StallWitness() as witness:
+            live, stats, result = stream(folder)
+        records = live._host.xruns(0)  # (callback, start, previous start, flags) per flagged
+        machine_stalled = 0 < len(records) <= 3 and stats.xruns.resampler_underrun == 0 and all(
+            witness.stalled_between(previous - 2 * period, start)
+            for _, start, previous, _ in records)
+        if attempt == 1 and machine_stalled:
+            continue
+        assert stats.xruns.total == 0, (stats.xruns, stats.events, witness.stalls)
+        return folder, live, stats, result
+    raise AssertionError("unreachable")
+
+
 def run_against_file_path(server: JackServer, tmp_path: Path, *, input_channel: int) -> None:
     preset = random_preset((3, 4), 4)
     mixture = noise(SECONDS * server.rate, seed=3)
-    live = LiveSeparator(preset, settings=SETTINGS, record_dir=tmp_path / "rec",
-                         input_channel=input_channel, output="stems")
-    try:
-        played = play_and_record(server, mixture, tmp_path, target_channels=2,
-                                 input_port=input_channel, start_target=live.start,
-                                 before_exit=live.stop)
-    finally:
-        stats = live.stop()
+
+    def stream(folder: Path) -> tuple[LiveSeparator, LiveStats, PlayResult]:
+        live = LiveSeparator(preset, settings=SETTINGS, record_dir=folder / "rec",
+                             input_channel=input_channel, output="stems")
+        try:
+            played = play_and_record(server, mixture, folder, target_channels=2,
+                                     input_port=input_channel, start_target=live.start,
+                                     before_exit=live.stop)
+        finally:
+            stats = live.stop()
+        return live, stats, played
+
+    folder, live, stats, played = stream_without_xruns(server, tmp_path, stream)
     assert live.device_rate == server.rate and live.error is None
-    assert stats.xruns.total == 0, (stats.xruns, stats.events)
     assert stats.recorder_dropped == 0
-    received = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")[0]
+    received = sf.read(folder / "rec" / "input.wav", dtype="float32")[0]
     k = locate(received, mixture)
     want = expected_output(received, preset, live)[k:k + mixture.size]
     got = played.at(played.play_start, mixture.size)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     for s, name in enumerate(preset.source_names):  # the recording holds what was played
-        recorded = sf.read(tmp_path / "rec" / f"{name}.wav", dtype="float32")[0]
+        recorded = sf.read(folder / "rec" / f"{name}.wav", dtype="float32")[0]
         np.testing.assert_array_equal(recorded[k:k + mixture.size], got[:, s])
     reported = (stats.latency.algorithmic + stats.latency.resampling) * server.rate
     lag = measured_lag(played, mixture, max_lag=int(0.1 * server.rate))
@@ -159,14 +197,17 @@ class TestAt48kWith16kPreset:
                                                       tmp_path: Path) -> None:
         preset = random_preset((2, 2, 2), 3)
         mixture = noise(3 * server.rate, seed=9)
-        live = LiveSeparator(preset, output="stereo", record_dir=tmp_path / "rec")
-        played = play_and_record(server, mixture, tmp_path, target_channels=2,
-                                 start_target=live.start, before_exit=live.stop)
-        stats = live.stop()
-        assert stats.xruns.total == 0, (stats.xruns, stats.events)
-        received = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")[0]
+
+        def stream(folder: Path) -> tuple[LiveSeparator, LiveStats, PlayResult]:
+            live = LiveSeparator(preset, output="stereo", record_dir=folder / "rec")
+            played = play_and_record(server, mixture, folder, target_channels=2,
+                                     start_target=live.start, before_exit=live.stop)
+            return live, live.stop(), played
+
+        folder, _, _, played = stream_without_xruns(server, tmp_path, stream)
+        received = sf.read(folder / "rec" / "input.wav", dtype="float32")[0]
         k = locate(received, mixture)
-        stems = np.stack([sf.read(tmp_path / "rec" / f"{name}.wav", dtype="float32")[0]
+        stems = np.stack([sf.read(folder / "rec" / f"{name}.wav", dtype="float32")[0]
                           for name in preset.source_names], axis=1)
         heard = played.at(played.play_start, mixture.size)
         remix = stems[k:k + mixture.size].sum(axis=1)
@@ -272,36 +313,45 @@ class TestAt16k:
         first = random_preset((3, 4), 4, seed=0)
         second = random_preset((3, 4), 4, seed=1)
         mixture = noise(7 * server.rate, seed=5)
-        live = LiveSeparator(first, settings=SETTINGS, record_dir=tmp_path / "rec")
-        results = in_background(lambda: play_and_record(
-            server, mixture, tmp_path, target_channels=2, lead_in=0.5, start_target=live.start,
-            before_exit=live.stop))
-        try:
-            wait_until_running(live)
-            time.sleep(2.0)
-            # Frame counts read before a control (nothing earlier can show it) or after it
-            # (everything later does): bounds that hold however the threads are scheduled.
-            first_block = live.frames_processed // server.period
-            live.switch_preset(second)
-            last_block = live.frames_processed // server.period + 1
-            with pytest.raises(ParameterError, match="needs a restart"):
-                live.switch_preset(random_preset((3, 4), 4, sr=8000))
-            time.sleep(1.5)
-            control_frame = live.frames_processed
-            live.set_gain(0, 0.5)
-            live.set_muted("source1", True)
-            muted_frame = live.frames_processed
-            time.sleep(1.0)
-            mute_end = live.frames_processed
-            time.sleep(1.0)
-            live.set_bypass(True)
-            bypass_frame = live.frames_processed
-            results.join()
-        finally:
-            stats = live.stop()
-        played = results.value
-        assert stats.xruns.total == 0, (stats.xruns, stats.events)
-        received = sf.read(tmp_path / "rec" / "input.wav", dtype="float32")[0]
+
+        def stream(folder: Path
+                   ) -> tuple[LiveSeparator, LiveStats, tuple[PlayResult | None, dict[str, int]]]:
+            live = LiveSeparator(first, settings=SETTINGS, record_dir=folder / "rec")
+            results = in_background(lambda: play_and_record(
+                server, mixture, folder, target_channels=2, lead_in=0.5,
+                start_target=live.start, before_exit=live.stop))
+            marks: dict[str, int] = {}
+            try:
+                wait_until_running(live)
+                time.sleep(2.0)
+                # Frame counts read before a control (nothing earlier can show it) or after it
+                # (everything later does): bounds that hold however the threads are scheduled.
+                marks["first_block"] = live.frames_processed // server.period
+                live.switch_preset(second)
+                marks["last_block"] = live.frames_processed // server.period + 1
+                with pytest.raises(ParameterError, match="needs a restart"):
+                    live.switch_preset(random_preset((3, 4), 4, sr=8000))
+                time.sleep(1.5)
+                marks["control_frame"] = live.frames_processed
+                live.set_gain(0, 0.5)
+                live.set_muted("source1", True)
+                marks["muted_frame"] = live.frames_processed
+                time.sleep(1.0)
+                marks["mute_end"] = live.frames_processed
+                time.sleep(1.0)
+                live.set_bypass(True)
+                marks["bypass_frame"] = live.frames_processed
+                results.join()
+            finally:
+                stats = live.stop()
+            return live, stats, (results.value, marks)
+
+        folder, _, _, (played, marks) = stream_without_xruns(server, tmp_path, stream)
+        assert played is not None
+        first_block, last_block = marks["first_block"], marks["last_block"]
+        control_frame, muted_frame = marks["control_frame"], marks["muted_frame"]
+        mute_end, bypass_frame = marks["mute_end"], marks["bypass_frame"]
+        received = sf.read(folder / "rec" / "input.wav", dtype="float32")[0]
         k = locate(received, mixture)
         start = played.play_start - k  # JACK frame of the stream's first sample
 
