@@ -79,7 +79,7 @@ class ModelRuntime {
       const SourceModel& trained = model_->sources[s];
       std::copy(trained.dictionaries.begin(), trained.dictionaries.end(),
                 sources_[s].dictionaries.begin());
-      std::copy(trained.tiled.begin(), trained.tiled.end(), sources_[s].tiled.begin());
+      sources_[s].retile(0);
       adapters_[s].reset(trained.dictionaries.data());
     }
     filter_.reset();

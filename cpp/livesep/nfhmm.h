@@ -44,24 +44,26 @@ struct SourceModel {
 
   AlignedFloats tiled;               // dictionaries again, in row tiles (tile_dictionary)
 
+  std::size_t block_floats() const noexcept {
+    return static_cast<std::size_t>(n_rows) * n_components;
+  }
   // State q's dictionary; for a convolutive source, lag q's (the current frame's is 0).
   const float* dictionary(int state) const noexcept {
-    return dictionaries.data() + static_cast<std::size_t>(state) * n_rows * n_components;
+    return dictionaries.data() + static_cast<std::size_t>(state) * block_floats();
   }
   const float* tiled_dictionary(int state) const noexcept {
-    return tiled.data() + static_cast<std::size_t>(state) * n_rows * n_components;
+    return tiled.data() + static_cast<std::size_t>(state) * block_floats();
   }
   // [main-thread] Builds `tiled` from `dictionaries`.
   void tile() {
     tiled.assign(dictionaries.size(), 0.0f);
-    const std::size_t block_size = static_cast<std::size_t>(n_rows) * n_components;
-    const int n_blocks = static_cast<int>(dictionaries.size() / block_size);
+    const int n_blocks = static_cast<int>(dictionaries.size() / block_floats());
     for (int block = 0; block < n_blocks; ++block) retile(block);
   }
-  // [audio-thread] Block `block` of `tiled` from `dictionaries` (after an adaptive update).
+  // [audio-thread] Block `block` of `tiled` from `dictionaries` (after they changed).
   void retile(int block) noexcept {
     tile_dictionary(dictionary(block), n_rows, n_components,
-                    tiled.data() + static_cast<std::size_t>(block) * n_rows * n_components);
+                    tiled.data() + static_cast<std::size_t>(block) * block_floats());
   }
 };
 
