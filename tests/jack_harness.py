@@ -13,6 +13,7 @@ harness instead of livesep.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -30,6 +32,9 @@ __all__ = ["JackServer", "PlayResult", "StallWitness", "play_and_record", "jack_
            "serving"]
 
 _HERE = Path(__file__).resolve().parent
+# jackd's two xrun messages (jack2, JackEngine::CheckXRun)
+_LATE_CLIENT = re.compile(r"XRun: client = (.+?) was not finished, state = (\w+)"
+                          r"|XRun: client (.+?) finished after")
 
 
 def _die_with_parent() -> None:
@@ -78,6 +83,10 @@ class JackServer:
         # A private name keeps this server apart from any other on the machine.
         self.name = f"livesep-test-{os.getpid()}-{rate}-{period}-{time.monotonic_ns() % 10**6}"
         self.process: subprocess.Popen[bytes] | None = None
+        # What jackd wrote to stderr, as (time.monotonic() on reading, line): read as it
+        # comes, so that a long run's messages never fill the pipe and block the server.
+        self.log: list[tuple[float, str]] = []
+        self._reader: threading.Thread | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -93,11 +102,14 @@ class JackServer:
              "-p", str(self.period), "-C", str(self.channels), "-P", str(self.channels)],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        self._reader = threading.Thread(target=self._read_log, args=(self.process.stderr,),
+                                        daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace") if \
-                    self.process.stderr else ""
+                self._reader.join(timeout=5)
+                error = "\n".join(line for _, line in self.log)
                 raise RuntimeError(f"jackd exited at start: {error[-2000:]}")
             if self._ready():
                 return self
@@ -129,8 +141,26 @@ class JackServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-        if process.stderr:
-            process.stderr.close()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+    def _read_log(self, stream: IO[bytes]) -> None:
+        with stream:
+            for raw in iter(stream.readline, b""):
+                self.log.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
+
+    def late_clients(self, start: float, end: float) -> list[tuple[str, str]]:
+        """The clients jackd blamed for an xrun between ``start`` and ``end`` (monotonic
+        seconds, when the message was read), as (client, state) once per blame.
+
+        jackd names each client whose process callback had not finished when the next cycle
+        began, with its state then: ``Running`` (its callback ran too long) or
+        ``Triggered`` (woken but not yet run: its thread did not get the CPU); or, as state
+        ``finished late``, one whose callback finished after the next cycle began.
+        """
+        return [(match.group(1) or match.group(3), match.group(2) or "finished late")
+                for when, line in list(self.log)
+                if start <= when <= end and (match := _LATE_CLIENT.search(line))]
 
     @property
     def running(self) -> bool:

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -47,6 +48,11 @@ pytestmark = pytest.mark.skipif(not jack_available(),
 
 SECONDS = 20  # the issue asks for at least 20 s without an xrun per configuration
 SETTINGS = EngineSettings()
+ATTEMPTS = 3  # runs of a long streaming test whose xruns came from outside livesep
+LIVESEP_CLIENT = "PortAudio"  # livesep's JACK client, as tests/jack_player.py connects it
+# JACK tells its clients of an xrun through a thread that is not real-time, so the callback
+# PortAudio flags can come some periods after the late cycle.
+NOTICE_DELAY = 0.025
 
 
 @pytest.fixture(scope="class")
@@ -106,30 +112,39 @@ def stream_without_xruns(server: JackServer, tmp_path: Path,
                          ) -> tuple[Path, LiveSeparator, LiveStats, Run]:
     """``stream(folder)`` while a StallWitness watches the machine; asserts no xrun.
 
-    An xrun breaks a run (the graph loses a cycle), and the virtual machines these tests
-    run on stop a CPU for several milliseconds every few seconds, a period at 48 kHz / 256
-    being 5.3 ms. So a run whose every xrun followed such a stall of the machine itself
-    (seen by the witness from two periods before the previous callback to the flagged one,
-    since JACK flags the cycle after a late one) says nothing about livesep, and is made once
-    more in a new folder. The run kept must have no xrun at all.
+    An xrun breaks a run (the graph loses a cycle), but not every xrun is livesep's: the
+    virtual machines these tests run on stop a CPU for several milliseconds every few
+    seconds (a period at 48 kHz / 256 is 5.3 ms). An xrun is livesep's when jackd found
+    livesep's callback still running at the next cycle (or finishing after it began) and the
+    witness saw no stall of the machine just before; otherwise its callback never got the
+    CPU in time, or another client was late. A run with at most three xruns, none of them
+    livesep's, is made again in a new folder, up to ``ATTEMPTS`` runs; the run kept must
+    have no xrun at all.
     """
     period = server.period / server.rate
-
-    def attempt(number: int) -> tuple[Path, LiveSeparator, LiveStats, Run, StallWitness]:
+    tried: list[str] = []
+    for number in range(1, ATTEMPTS + 1):
         folder = tmp_path / f"run{number}"
         folder.mkdir()
+        began = time.monotonic()
         with StallWitness() as witness:
             live, stats, result = stream(folder)
-        return folder, live, stats, result, witness
-
-    folder, live, stats, result, witness = attempt(1)
-    records = live._host.xruns(0)  # (callback, start, previous start, flags) per flagged one
-    if 0 < len(records) <= 3 and stats.xruns.resampler_underrun == 0 and all(
-            witness.stalled_between(previous - 2 * period, start)
-            for _, start, previous, _ in records):
-        folder, live, stats, result, witness = attempt(2)
-    assert stats.xruns.total == 0, (stats.xruns, stats.events, witness.stalls)
-    return folder, live, stats, result
+        if stats.xruns.total == 0:
+            return folder, live, stats, result
+        blamed = server.late_clients(began, time.monotonic())
+        records = live._host.xruns(0)  # (callback, start, previous start, flags) per flagged one
+        flagged = [round(start - began, 3) for _, start, _, _ in records]
+        stalls = [(round(due - began, 3), round(woke - due, 4)) for due, woke in witness.stalls]
+        tried.append(f"run {number}: {stats.xruns}; jackd blamed (client, state): "
+                     f"{dict(Counter(blamed))}; flagged callbacks at {flagged} s into the run; "
+                     f"machine stalls (at, length) {stalls}")
+        overran = any(client == LIVESEP_CLIENT and state != "Triggered" for client, state in blamed)
+        stalled = all(witness.stalled_between(previous - 2 * period - NOTICE_DELAY, start)
+                      for _, start, previous, _ in records)
+        outside = bool(blamed) and not overran or stalled
+        if not (0 < len(records) <= 3 and stats.xruns.resampler_underrun == 0 and outside):
+            break
+    raise AssertionError("xruns livesep may have caused:\n" + "\n".join(tried))
 
 
 def run_against_file_path(server: JackServer, tmp_path: Path, *, input_channel: int) -> None:
