@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +32,15 @@ __all__ = ["JackServer", "PlayResult", "StallWitness", "play_and_record", "jack_
            "serving"]
 
 _HERE = Path(__file__).resolve().parent
-# jackd's two xrun messages (jack2, JackEngine::CheckXRun)
-_LATE_CLIENT = re.compile(r"XRun: client = (.+?) was not finished, state = (\w+)"
-                          r"|XRun: client (.+?) finished after")
+LIVESEP_CLIENT = "PortAudio"  # the JACK client PortAudio opens for livesep
+# jackd writes its messages from a thread that is not real-time: allow them this long.
+MESSAGE_DELAY = 0.25
+# jackd's xrun messages (jack2): a client late (JackEngine::CheckXRun), or the server's
+# own driver thread woken after its next cycle was due (JackTimedDriver::Process).
+_LATE_CLIENT = re.compile(r"XRun: client = (?P<unfinished>.+?) was not finished, "
+                          r"state = (?P<state>\w+)|XRun: client (?P<finished>.+?) finished after"
+                          r"|(?P<driver>JackTimedDriver)::Process XRun")
+DRIVER = "the server's driver"
 
 
 def _die_with_parent() -> None:
@@ -149,18 +155,42 @@ class JackServer:
             for raw in iter(stream.readline, b""):
                 self.log.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
 
-    def late_clients(self, start: float, end: float) -> list[tuple[str, str]]:
+    def late_clients(self, start: float, end: float) -> list[tuple[float, str, str]]:
         """The clients jackd blamed for an xrun between ``start`` and ``end`` (monotonic
-        seconds, when the message was read), as (client, state) once per blame.
+        seconds, when the message was read), as (when, client, state) once per blame.
 
         jackd names each client whose process callback had not finished when the next cycle
-        began, with its state then: ``Running`` (its callback ran too long) or
-        ``Triggered`` (woken but not yet run: its thread did not get the CPU); or, as state
-        ``finished late``, one whose callback finished after the next cycle began.
+        began, with its state then: ``Running`` (its callback was running) or ``Triggered``
+        (woken but not yet run: its thread did not get the CPU); or, as state
+        ``finished late``, one whose callback finished after the next cycle began. When the
+        server's own driver thread woke after its next cycle was due (nothing livesep does
+        can delay it: it runs at a higher real-time priority than every client), the client
+        is ``DRIVER`` and the state ``late``.
         """
-        return [(match.group(1) or match.group(3), match.group(2) or "finished late")
+        return [(when, DRIVER, "late") if match["driver"] else
+                (when, match["unfinished"] or match["finished"], match["state"] or "finished late")
                 for when, line in list(self.log)
                 if start <= when <= end and (match := _LATE_CLIENT.search(line))]
+
+    def blamed_elsewhere(self, start: float, end: float, *,
+                         stalls: Sequence[tuple[float, float]] = ()) -> bool:
+        """Whether jackd blamed the xruns between ``start`` and ``end`` (monotonic seconds)
+        on something other than livesep's work.
+
+        True when jackd blamed some client, and each time it found livesep's callback
+        running (or finishing) past the next cycle the machine had just stalled: one of
+        ``stalls`` ((due, woke) pairs, as :class:`StallWitness` notes them) overlapped the
+        ``MESSAGE_DELAY`` before the message. Waits ``MESSAGE_DELAY`` past ``end`` for
+        jackd's messages to come in.
+        """
+        time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
+        blamed = self.late_clients(start, end + MESSAGE_DELAY)
+
+        def excused(when: float, client: str, state: str) -> bool:
+            return client != LIVESEP_CLIENT or state == "Triggered" or any(
+                due < when and woke > when - MESSAGE_DELAY for due, woke in stalls)
+
+        return bool(blamed) and all(excused(*blame) for blame in blamed)
 
     @property
     def running(self) -> bool:
