@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,22 +173,21 @@ class JackServer:
                 if start <= when <= end and (match := _LATE_CLIENT.search(line))]
 
     def blamed_elsewhere(self, start: float, end: float, *,
-                         stalls: Sequence[tuple[float, float]] = ()) -> bool:
+                         witness: StallWitness | None = None) -> bool:
         """Whether jackd blamed the xruns between ``start`` and ``end`` (monotonic seconds)
         on something other than livesep's work.
 
         True when jackd blamed some client, and each time it found livesep's callback
-        running (or finishing) past the next cycle the machine had just stalled: one of
-        ``stalls`` ((due, woke) pairs, as :class:`StallWitness` notes them) overlapped the
-        ``MESSAGE_DELAY`` before the message. Waits ``MESSAGE_DELAY`` past ``end`` for
-        jackd's messages to come in.
+        running (or finishing) past the next cycle the machine had just stalled: ``witness``
+        saw a stall in the ``MESSAGE_DELAY`` before the message. Waits ``MESSAGE_DELAY``
+        past ``end`` for jackd's messages to come in.
         """
         time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
         blamed = self.late_clients(start, end + MESSAGE_DELAY)
 
         def excused(when: float, client: str, state: str) -> bool:
-            return client != LIVESEP_CLIENT or state == "Triggered" or any(
-                due < when and woke > when - MESSAGE_DELAY for due, woke in stalls)
+            return client != LIVESEP_CLIENT or state == "Triggered" or (
+                witness is not None and witness.stalled_between(when - MESSAGE_DELAY, when))
 
         return bool(blamed) and all(excused(*blame) for blame in blamed)
 

@@ -132,7 +132,7 @@ def stream_without_xruns(server: JackServer, tmp_path: Path,
         if stats.xruns.total == 0:
             return folder, live, stats, result
         ended = time.monotonic()
-        elsewhere = server.blamed_elsewhere(began, ended, stalls=witness.stalls)
+        elsewhere = server.blamed_elsewhere(began, ended, witness=witness)
         blamed = [blame[1:] for blame in server.late_clients(began, ended + MESSAGE_DELAY)]
         records = live._host.xruns(0)  # (callback, start, previous start, flags) per flagged one
         flagged = [round(start - began, 3) for _, start, _, _ in records]
@@ -213,7 +213,7 @@ class TestAt48kWith16kPreset:
             finally:
                 xruns = live.stop().xruns
         assert xruns.total == 0 or server.blamed_elsewhere(
-            began, time.monotonic(), stalls=witness.stalls), xruns
+            began, time.monotonic(), witness=witness), xruns
 
     def test_stereo_remix_while_recording_three_stems(self, server: JackServer,
                                                       tmp_path: Path) -> None:
@@ -258,7 +258,7 @@ class TestAt48kWith16kPreset:
         stopped = re.search(r"livesep live: stopped after [\d.]+ s; (\d+) xruns", out)
         assert stopped, out
         assert stopped.group(1) == "0" or server.blamed_elsewhere(
-            began, time.monotonic(), stalls=witness.stalls), out
+            began, time.monotonic(), witness=witness), out
         lengths = {sf.info(str(path)).frames for path in (tmp_path / "rec").glob("*.wav")}
         assert len(lengths) == 1 and lengths.pop() > server.rate
 
@@ -424,7 +424,7 @@ class TestAt16k:
         assert any("quality lowered" in event for event in stats.events), stats.events
         assert stats.n_iter < n_iter
         assert late[0].xruns.total == middle.xruns.total or server.blamed_elsewhere(
-            middle_at, time.monotonic(), stalls=witness.stalls), "xruns went on after degrading"
+            middle_at, time.monotonic(), witness=witness), "xruns went on after degrading"
 
 
 class in_background:  # noqa: N801 - used like a function
