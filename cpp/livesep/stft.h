@@ -10,22 +10,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <complex>
 #include <cstddef>
 #include <vector>
 
-#include <unsupported/Eigen/FFT>
-
 #include "livesep/errors.h"
+#include "livesep/fft.h"
 
 namespace livesep {
-
-using Complex = std::complex<float>;
 
 // One frame's windowed real FFT and its inverse, with preallocated scratch.
 class FrameTransform {
  public:
-  // [main-thread] Validates the sizes, builds the windows and warms the FFT plans so that
+  // [main-thread] Validates the sizes, builds the windows and plans the FFTs, so that
   // analyze/synthesize never allocate afterwards.
   void prepare(int n_fft, int hop) {
     if (n_fft < 16 || n_fft > 65536 || n_fft % 4 != 0) {
@@ -45,46 +41,41 @@ class FrameTransform {
     for (int i = 0; i < n_fft; ++i) {
       sqrt_hann[i] = std::sqrt(0.5 - 0.5 * std::cos(2.0 * pi * i / n_fft));  // periodic
     }
-    // Overlap-added squared window; constant (n_fft / hop / 2) for a periodic Hann.
+    // Overlap-added squared window; constant (n_fft / hop / 2) for a periodic Hann. The
+    // synthesis window also takes the inverse FFT's 1 / n_fft.
     for (int i = 0; i < n_fft; ++i) {
       double overlap = 0.0;
       for (int j = i % hop; j < n_fft; j += hop) overlap += sqrt_hann[j] * sqrt_hann[j];
       analysis_window_[i] = static_cast<float>(sqrt_hann[i]);
-      synthesis_window_[i] = static_cast<float>(sqrt_hann[i] / overlap);
+      synthesis_window_[i] = static_cast<float>(sqrt_hann[i] / overlap / n_fft);
     }
-    scratch_time_.assign(n_fft, 0.0f);
-    fft_.SetFlag(Eigen::FFT<float>::HalfSpectrum);
-    std::vector<Complex> warm_spectrum(n_bins());
-    fft_.fwd(warm_spectrum.data(), scratch_time_.data(), n_fft_);
-    fft_.inv(scratch_time_.data(), warm_spectrum.data(), n_fft_);
-    std::fill(scratch_time_.begin(), scratch_time_.end(), 0.0f);
+    fft_.prepare(n_fft);
   }
 
   int n_fft() const noexcept { return n_fft_; }
   int hop() const noexcept { return hop_; }
   int n_bins() const noexcept { return n_fft_ / 2 + 1; }
-  const std::vector<float>& analysis_window() const noexcept { return analysis_window_; }
-  const std::vector<float>& synthesis_window() const noexcept { return synthesis_window_; }
 
   // [audio-thread] spectrum[0..n_bins) = rfft(analysis_window * frame[0..n_fft)).
   void analyze(const float* frame, Complex* spectrum) noexcept {
-    for (int i = 0; i < n_fft_; ++i) scratch_time_[i] = frame[i] * analysis_window_[i];
-    fft_.fwd(spectrum, scratch_time_.data(), n_fft_);
+    float* windowed = fft_.time();
+    for (int i = 0; i < n_fft_; ++i) windowed[i] = frame[i] * analysis_window_[i];
+    fft_.forward(spectrum);
   }
 
   // [audio-thread] accumulator[0..n_fft) += synthesis_window * irfft(spectrum).
   void synthesize_add(const Complex* spectrum, float* accumulator) noexcept {
-    fft_.inv(scratch_time_.data(), spectrum, n_fft_);
-    for (int i = 0; i < n_fft_; ++i) accumulator[i] += scratch_time_[i] * synthesis_window_[i];
+    fft_.inverse_unscaled(spectrum);
+    const float* frame = fft_.time();
+    for (int i = 0; i < n_fft_; ++i) accumulator[i] += frame[i] * synthesis_window_[i];
   }
 
  private:
   int n_fft_ = 0;
   int hop_ = 0;
   std::vector<float> analysis_window_;
-  std::vector<float> synthesis_window_;
-  std::vector<float> scratch_time_;
-  Eigen::FFT<float> fft_;
+  std::vector<float> synthesis_window_;  // includes the inverse FFT's 1 / n_fft
+  RealFft fft_;
 };
 
 // Input framing, per-channel overlap-add and the fixed output delay around a frame callback.
