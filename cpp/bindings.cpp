@@ -247,16 +247,15 @@ class PySeparator {
       throw ParameterError("x must hold between 1 and 2**30 samples, got " + std::to_string(n));
     }
     const int n_channels = engine_.n_channels();
-    py::array_t<float> out;
-    if (out_object.is_none()) {
-      out = py::array_t<float>({static_cast<py::ssize_t>(n_channels), n});
-    } else {
-      out = checked_float32(out_object, "out", 2, true);
-      if (out.shape(0) != n_channels || out.shape(1) != n) {
-        throw ParameterError("out must have shape (n_channels, len(x)) = (" +
-                             std::to_string(n_channels) + ", " + std::to_string(n) + "), got " +
-                             describe_array(out));
-      }
+    // Built in one expression: a default-constructed array_t would allocate an empty array
+    // on every call.
+    const bool given = !out_object.is_none();
+    py::array_t<float> out = given ? checked_float32(out_object, "out", 2, true)
+                                   : py::array_t<float>({static_cast<py::ssize_t>(n_channels), n});
+    if (given && (out.shape(0) != n_channels || out.shape(1) != n)) {
+      throw ParameterError("out must have shape (n_channels, len(x)) = (" +
+                           std::to_string(n_channels) + ", " + std::to_string(n) + "), got " +
+                           describe_array(out));
     }
     const float* in = x.data();
     float* dst = out.mutable_data();
