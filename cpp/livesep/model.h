@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@ class ModelRuntime {
     magnitudes_.assign(n_bins, 0.0f);
     estimates_.assign(static_cast<std::size_t>(n_sources) * n_bins, 0.0f);
     masks_.assign(static_cast<std::size_t>(n_sources) * n_bins, 1.0f / n_sources);
+    totals_.assign(n_bins, 0.0f);
     reset();
   }
 
@@ -99,19 +101,28 @@ class ModelRuntime {
     }
     const bool heard = filter_.process_frame(magnitudes_.data(), estimates_.data());
     if (heard) adapt();
+    // Source by source over the bins, so that every loop vectorises.
+    const std::size_t n_values = static_cast<std::size_t>(n_sources) * n_bins;
+    const float* estimate = estimates_.data();
+    float* mask = masks_.data();
+    float* total = totals_.data();
+    if (mask_power_ == 2.0f) {
+      for (std::size_t i = 0; i < n_values; ++i) mask[i] = estimate[i] * estimate[i];
+    } else {
+      std::copy(estimate, estimate + n_values, mask);
+    }
+    std::copy(mask, mask + n_bins, total);
+    for (int s = 1; s < n_sources; ++s) {
+      const float* source_mask = mask + static_cast<std::size_t>(s) * n_bins;
+      for (int f = 0; f < n_bins; ++f) total[f] += source_mask[f];
+    }
     const float even = 1.0f / static_cast<float>(n_sources);
-    for (int f = 0; f < n_bins; ++f) {
-      float total = 0.0f;
-      for (int s = 0; s < n_sources; ++s) {
-        float e = estimates_[static_cast<std::size_t>(s) * n_bins + f];
-        e = mask_power_ == 2.0f ? e * e : e;
-        masks_[static_cast<std::size_t>(s) * n_bins + f] = e;
-        total += e;
-      }
-      const bool usable = total > 1e-30f && std::isfinite(total);
-      for (int s = 0; s < n_sources; ++s) {
-        float& m = masks_[static_cast<std::size_t>(s) * n_bins + f];
-        m = usable ? m / total : even;
+    for (int s = 0; s < n_sources; ++s) {
+      float* source_mask = mask + static_cast<std::size_t>(s) * n_bins;
+      for (int f = 0; f < n_bins; ++f) {
+        // Usable: above 1e-30 and finite (NaN fails both tests, infinity the second).
+        const bool usable = total[f] > 1e-30f && total[f] <= std::numeric_limits<float>::max();
+        source_mask[f] = usable ? source_mask[f] / total[f] : even;
       }
     }
   }
@@ -136,6 +147,7 @@ class ModelRuntime {
   std::vector<float> magnitudes_;
   std::vector<float> estimates_;
   std::vector<float> masks_;
+  std::vector<float> totals_;  // per bin: the sum of the sources' mask numerators
 };
 
 }  // namespace livesep

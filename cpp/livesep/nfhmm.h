@@ -195,9 +195,11 @@ class FactorialFilter {
     if (convolutive_) compute_past(mass);
     const int n_selected = select_states();
     float best = -std::numeric_limits<float>::infinity();
+    // A single candidate takes the whole posterior whatever it scores: it is fitted unscored.
+    const bool scored = n_selected > 1;
     for (int i = 0; i < n_selected; ++i) {
       const int joint = evaluated_[i];
-      const float score = std::log(predicted_[joint]) + fit_state(joint);
+      const float score = std::log(predicted_[joint]) + fit_state(joint, scored);
       log_posterior_[i] = std::isfinite(score) ? score : -std::numeric_limits<float>::infinity();
       best = std::max(best, log_posterior_[i]);
     }
@@ -330,8 +332,9 @@ class FactorialFilter {
     return n;
   }
 
-  // Fits the frame with joint state `joint`'s dictionary; returns its log-likelihood.
-  float fit_state(int joint) noexcept {
+  // Fits the frame with joint state `joint`'s dictionary; returns its log-likelihood if
+  // `scored`, else 0.
+  float fit_state(int joint, bool scored) noexcept {
     const std::vector<SourceModel>& sources = *sources_;
     DictionaryBlocks dictionary;
     dictionary.n_blocks = n_sources_;
@@ -351,8 +354,11 @@ class FactorialFilter {
     VectorMap activations(h, total_components_);
     const float floor = settings_.reseed_floor / static_cast<float>(total_components_);
     activations = activations.cwiseMax(floor);
+    const VectorF* past = convolutive_ ? &offset_ : nullptr;
     update_activations(dictionary, column_sums_.data(), frame_, h, settings_.activation,
-                       scratch_, convolutive_ ? &offset_ : nullptr);
+                       scratch_, past);
+    if (!scored) return 0.0f;
+    activation_model(dictionary, h, settings_.activation, scratch_, past);
     // The padding rows hold only epsilon: leave them out of the model's total.
     const float model_mass = scratch_.model.head(n_bins_).sum();
     const float shape_log_likelihood =
@@ -384,8 +390,8 @@ class FactorialFilter {
         auto weights = weighted_[s].segment(static_cast<Eigen::Index>(q) * source.n_components,
                                             source.n_components);
         if (weights.isZero(0.0f)) continue;
-        estimate_.noalias() +=
-            ConstMatrixMap(source.dictionary(q), n_rows_, source.n_components) * weights;
+        multiply_add_tiled(source.tiled_dictionary(q), n_rows_, source.n_components,
+                           weights.data(), estimate_.data());
       }
       if (source.n_frames > 1) estimate_ += past_[s];
       reconstruction_ += estimate_;

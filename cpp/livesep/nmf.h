@@ -228,8 +228,9 @@ inline void tile_model(const DictionaryBlocks& dictionary, int row, const float*
 }
 
 // [audio-thread] One tile's share of an update: its model, the ratio frame / model, and
-// sums[k] (one lane per column) += its rows of column k times the ratio.
-template <int Lanes>
+// sums[k] (one lane per column) += its rows of column k times the ratio (= for the First
+// tile of an iteration).
+template <int Lanes, bool First>
 inline void tile_gradient(const DictionaryBlocks& dictionary, int row, const float* offset,
                           float epsilon, const float* __restrict h,
                           const float* __restrict frame, float* __restrict sums) noexcept {
@@ -237,7 +238,7 @@ inline void tile_gradient(const DictionaryBlocks& dictionary, int row, const flo
   tile_model<Lanes>(dictionary, row, offset, epsilon, h, ratio);
   for (int i = 0; i < Lanes; ++i) ratio[i] = load_lane(frame + row + i * kLaneFloats) / ratio[i];
   for_each_tile_column<Lanes>(dictionary, row, [&](int k, const float* __restrict column) {
-    Lane sum = load_lane(sums + k * kLaneFloats);
+    Lane sum = First ? Lane{} + 0.0f : load_lane(sums + k * kLaneFloats);
     for (int i = 0; i < Lanes; ++i) sum += load_lane(column + i * kLaneFloats) * ratio[i];
     store_lane(sums + k * kLaneFloats, sum);
   });
@@ -303,14 +304,20 @@ inline void kl_updates(const DictionaryBlocks& dictionary, const float* __restri
                        float* __restrict gradient) noexcept {
   const int n_components = dictionary.total_components();
   for (int iteration = 0; iteration < n_iter; ++iteration) {
-    for (int k = 0; k < n_components; ++k) store_lane(sums + k * kLaneFloats, Lane{} + 0.0f);
     // Every other iteration runs the tiles backwards: it starts on the tile the last one
     // ended on, still in the L1 cache (2 x 32 components: 1.2 times as fast per fit).
+    bool first_tile = true;
     for_each_tile(dictionary.n_rows, iteration % 2 == 1, [&](int first, int lanes) {
       with_lanes(lanes, [&](auto tile_lanes) {
-        tile_gradient<decltype(tile_lanes)::value>(dictionary, first * kLaneFloats, offset,
-                                                   epsilon, h, frame, sums);
+        constexpr int kLanes = decltype(tile_lanes)::value;
+        const int row = first * kLaneFloats;
+        if (first_tile) {
+          tile_gradient<kLanes, true>(dictionary, row, offset, epsilon, h, frame, sums);
+        } else {
+          tile_gradient<kLanes, false>(dictionary, row, offset, epsilon, h, frame, sums);
+        }
       });
+      first_tile = false;
     });
     // h changes only after every gradient is summed (a simultaneous update, as in the paper).
     for (int k = 0; k < n_components; k += 16) {
@@ -340,6 +347,18 @@ inline void kl_model(const DictionaryBlocks& dictionary, const float* offset, fl
 
 }  // namespace detail
 
+// [audio-thread] out[0..n_rows) += D w for one tiled dictionary block D (n_rows x
+// n_components, the layout of tile_dictionary); out aligned like the kernel's vectors.
+inline void multiply_add_tiled(const float* tiled, int n_rows, int n_components,
+                               const float* w, float* out) noexcept {
+  DictionaryBlocks block;
+  block.n_blocks = 1;
+  block.n_rows = n_rows;
+  block.tiled[0] = tiled;
+  block.n_components[0] = n_components;
+  detail::kl_model(block, out, 0.0f, w, out, false);
+}
+
 // [any thread] tiled = the n_rows x n_components column-major dictionary in the row-tile
 // layout that DictionaryBlocks::tiled points to (same size); no allocation.
 inline void tile_dictionary(const float* columns, int n_rows, int n_components,
@@ -367,9 +386,6 @@ inline void update_kl(const DictionaryBlocks& dictionary, const float* column_su
   const float* fixed = offset != nullptr ? offset->data() : nullptr;
   detail::kl_updates(dictionary, frame.data(), fixed, settings.epsilon, denominator,
                      settings.n_iter, h, scratch.column_lanes.data(), scratch.numerator.data());
-  // In the order opposite to the last iteration's (see kl_updates).
-  detail::kl_model(dictionary, fixed, settings.epsilon, h, scratch.model.data(),
-                   settings.n_iter % 2 == 1);
 }
 
 // [audio-thread] Runs settings.n_iter multiplicative updates of h (length
@@ -377,8 +393,8 @@ inline void update_kl(const DictionaryBlocks& dictionary, const float* column_su
 // n_rows, zero in the padding, scaled to sum to one by the caller). column_sums holds the
 // sum of each dictionary column (1 for normalised dictionaries); Kullback-Leibler needs it as
 // its gradient's constant term. offset, if given, is a fixed non-negative part of the model
-// (a convolutive source's past frames): v ~ D h + offset. On return scratch.model holds the
-// model D h + offset + epsilon for the updated h.
+// (a convolutive source's past frames): v ~ D h + offset. activation_model gives the model
+// of the result.
 inline void update_activations(const DictionaryBlocks& dictionary, const float* column_sums,
                                const VectorF& frame, float* h,
                                const ActivationSettings& settings,
@@ -407,7 +423,21 @@ inline void update_activations(const DictionaryBlocks& dictionary, const float* 
     denominator.array() += settings.l1;
     activations.array() *= numerator.array() / denominator.array().max(tiny);
   }
-  reconstruct(dictionary, h, settings.epsilon, offset, scratch.model);
+}
+
+// [audio-thread] scratch.model = D h + offset + epsilon, for h as update_activations left it
+// with the same arguments.
+inline void activation_model(const DictionaryBlocks& dictionary, const float* h,
+                             const ActivationSettings& settings, ActivationScratch& scratch,
+                             const VectorF* offset = nullptr) noexcept {
+  if (settings.divergence != Divergence::KullbackLeibler) {
+    reconstruct(dictionary, h, settings.epsilon, offset, scratch.model);
+    return;
+  }
+  // Tiles in the order opposite to the last update's, which left its last tile in the L1
+  // cache (see kl_updates).
+  detail::kl_model(dictionary, offset != nullptr ? offset->data() : nullptr, settings.epsilon,
+                   h, scratch.model.data(), settings.n_iter % 2 == 1);
 }
 
 }  // namespace livesep

@@ -222,10 +222,13 @@ class Separator {
     ++frame_index_;
     bool any_solo = false;
     for (int s = 0; s < n_sources; ++s) any_solo = any_solo || soloed_[s].load();
+    // Stems are the channels themselves; a remix sums them first.
+    const bool stems = config_.output == OutputMode::Stems;
+    Complex* source_spectra = stems ? channels : source_spectra_.data();
     for (int s = 0; s < n_sources; ++s) {
       const bool audible = !muted_[s].load() && (!any_solo || soloed_[s].load());
       const float gain = audible ? gains_[s].load() : 0.0f;
-      Complex* spectrum = source_spectra_.data() + static_cast<std::size_t>(s) * n_bins;
+      Complex* spectrum = source_spectra + static_cast<std::size_t>(s) * n_bins;
       if (current_) {
         const float* mask = current_->masks().data() + static_cast<std::size_t>(s) * n_bins;
         for (int f = 0; f < n_bins; ++f) spectrum[f] = mixture[f] * (gain * mask[f]);
@@ -233,10 +236,7 @@ class Separator {
         for (int f = 0; f < n_bins; ++f) spectrum[f] = mixture[f] * gain;
       }
     }
-    if (config_.output == OutputMode::Stems) {
-      std::copy(source_spectra_.begin(), source_spectra_.end(), channels);
-      return;
-    }
+    if (stems) return;
     std::fill(channels, channels + n_bins, Complex(0.0f, 0.0f));
     for (int s = 0; s < n_sources; ++s) {
       const Complex* spectrum = source_spectra_.data() + static_cast<std::size_t>(s) * n_bins;
@@ -276,7 +276,7 @@ class Separator {
   std::uint64_t call_index_ = 0;
   bool prepared_ = false;
   int n_channels_ = 0;
-  std::vector<Complex> source_spectra_;  // n_sources x n_bins, after masks and gains
+  std::vector<Complex> source_spectra_;  // remix: n_sources x n_bins, after masks and gains
   ModelRuntime* current_ = nullptr;      // owned; used by the audio thread
   std::atomic<ModelRuntime*> pending_{nullptr};
   std::atomic<ModelRuntime*> retired_{nullptr};
