@@ -3,6 +3,8 @@
 // FFTW instead of Eigen's kissfft backend: a 512-point real transform takes about 0.22 µs
 // against 1.5 µs, and a frame needs three of them. Plans are made with FFTW_ESTIMATE, so the
 // same size always gets the same algorithm and the output does not depend on timing.
+// Executing a plan allocates nothing (valgrind counted the same heap allocations after 0 and
+// after 1000 transforms); the engine's allocation test cannot see inside FFTW.
 #pragma once
 
 #include <algorithm>
