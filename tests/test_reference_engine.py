@@ -43,7 +43,7 @@ def assert_filters_agree(preset: Preset, settings: EngineSettings) -> None:
     np.testing.assert_allclose(got[0], want[0], atol=1e-4 * scale)  # estimates
 
 
-@pytest.mark.parametrize("beam", [0, 5, 12])
+@pytest.mark.parametrize("beam", [0, 1, 5, 12])
 def test_filter_matches_the_engine_exact_and_beam(beam: int) -> None:
     preset = preset_with_distinct_priors((3, 4))
     assert_filters_agree(preset, EngineSettings(beam=beam, n_iter=8))
