@@ -49,7 +49,9 @@ pytestmark = pytest.mark.skipif(not jack_available(),
 
 SECONDS = 20  # the issue asks for at least 20 s without an xrun per configuration
 SETTINGS = EngineSettings()
-ATTEMPTS = 3  # runs of a long streaming test whose xruns came from outside livesep
+# Runs of a long streaming test whose xruns came from outside livesep: on some days this VM
+# stalls for 5-10 ms every few seconds, and three 20 s runs in a row all met one.
+ATTEMPTS = 6
 # JACK tells its clients of an xrun through a thread that is not real-time, so the callback
 # PortAudio flags can come some periods after the late cycle.
 NOTICE_DELAY = 0.025
@@ -144,8 +146,9 @@ def stream_without_xruns(server: JackServer, tmp_path: Path,
                       for _, start, previous, _ in records)
         outside = elsewhere or stalled
         if not (0 < len(records) <= 3 and stats.xruns.resampler_underrun == 0 and outside):
-            break
-    raise AssertionError("xruns livesep may have caused:\n" + "\n".join(tried))
+            raise AssertionError("xruns livesep may have caused:\n" + "\n".join(tried))
+    raise AssertionError(f"every one of {ATTEMPTS} runs met xruns from outside livesep, so "
+                         "none could be kept:\n" + "\n".join(tried))
 
 
 def run_against_file_path(server: JackServer, tmp_path: Path, *, input_channel: int) -> None:
