@@ -177,17 +177,24 @@ class JackServer:
         """Whether jackd blamed the xruns between ``start`` and ``end`` (monotonic seconds)
         on something other than livesep's work.
 
-        True when jackd blamed some client, and each time it found livesep's callback
-        running (or finishing) past the next cycle the machine had just stalled: ``witness``
-        saw a stall in the ``MESSAGE_DELAY`` before the message. Waits ``MESSAGE_DELAY``
-        past ``end`` for jackd's messages to come in.
+        True when jackd blamed some client, and each time it blamed livesep's client the
+        machine had just stalled: ``witness`` saw a stall in the ``MESSAGE_DELAY`` before the
+        message, or (livesep's client ``Triggered``, not yet run) jackd's own driver woke late
+        then too. ``Triggered`` alone is not enough: a callback that overran by more than a
+        period leaves its client still busy, hence ``Triggered``, at the next cycle. Waits
+        ``MESSAGE_DELAY`` past ``end`` for jackd's messages to come in.
         """
         time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
         blamed = self.late_clients(start, end + MESSAGE_DELAY)
+        driver_late = [when for when, client, _ in blamed if client == DRIVER]
 
         def excused(when: float, client: str, state: str) -> bool:
-            return client != LIVESEP_CLIENT or state == "Triggered" or (
-                witness is not None and witness.stalled_between(when - MESSAGE_DELAY, when))
+            if client != LIVESEP_CLIENT:
+                return True
+            if witness is not None and witness.stalled_between(when - MESSAGE_DELAY, when):
+                return True
+            return state == "Triggered" and any(abs(when - late) <= MESSAGE_DELAY
+                                                for late in driver_late)
 
         return bool(blamed) and all(excused(*blame) for blame in blamed)
 
