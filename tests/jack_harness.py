@@ -161,8 +161,9 @@ class JackServer:
 
         jackd names each client whose process callback had not finished when the next cycle
         began, with its state then: ``Running`` (its callback was running) or ``Triggered``
-        (woken but not yet run: its thread did not get the CPU); or, as state
-        ``finished late``, one whose callback finished after the next cycle began. When the
+        (woken but not yet run: its thread did not get the CPU, or was still busy with the
+        previous cycle); or, as state ``finished late``, one whose callback finished after
+        the next cycle began. When the
         server's own driver thread woke after its next cycle was due (nothing livesep does
         can delay it: it runs at a higher real-time priority than every client), the client
         is ``DRIVER`` and the state ``late``.

@@ -116,12 +116,11 @@ def stream_without_xruns(server: JackServer, tmp_path: Path,
 
     An xrun breaks a run (the graph loses a cycle), but not every xrun is livesep's: the
     virtual machines these tests run on stop a CPU for several milliseconds every few
-    seconds (a period at 48 kHz / 256 is 5.3 ms). An xrun is livesep's when jackd found
-    livesep's callback still running at the next cycle (or finishing after it began) and the
-    witness saw no stall of the machine just before; otherwise its callback never got the
-    CPU in time, or another client was late. A run with at most three xruns, none of them
-    livesep's, is made again in a new folder, up to ``ATTEMPTS`` runs; the run kept must
-    have no xrun at all.
+    seconds (a period at 48 kHz / 256 is 5.3 ms). Whose an xrun was is judged by
+    ``JackServer.blamed_elsewhere`` (jackd's blames, its driver waking late, the witness's
+    stalls), or by a witnessed stall just before each flagged callback. A run with at most
+    three xruns, none of them livesep's, is made again in a new folder, up to ``ATTEMPTS``
+    runs; the run kept must have no xrun at all.
     """
     period = server.period / server.rate
     tried: list[str] = []
