@@ -13,10 +13,10 @@ import numpy as np
 from rich.console import Console
 
 from livesep import presets
-from livesep.bench import ENGINE_OWN_CLOCK, bench_table, run_bench
+from livesep.evaluation.bench import ENGINE_OWN_CLOCK, bench_table, run_bench
 from livesep.engine import EngineSettings
 from livesep.presets import SourceModel
-from livesep.shipped import resolve_preset
+from livesep.presets.shipped import resolve_preset
 
 
 def main() -> None:

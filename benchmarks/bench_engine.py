@@ -6,7 +6,7 @@ recording looped, 10 activation updates per frame:
   (b) N-FHMM, 2 sources x 20 states x 10 components, beam 128 (the shipped male-female-nhmm);
   (c) exact N-FHMM, 2 sources x 10 states x 10 components (all 100 joint states).
 The engine is timed by its own clock (what an audio callback costs) and, for the ratio,
-from Python like the numpy reference (livesep.reference_engine), one BLAS thread.
+from Python like the numpy reference (livesep.separation.reference_engine), one BLAS thread.
 
     python benchmarks/bench_engine.py [--seconds S]
 """
@@ -19,14 +19,13 @@ import numpy as np
 from rich.console import Console
 
 from livesep import audio, presets
-from livesep.bench import ENGINE, ENGINE_OWN_CLOCK, NUMPY, bench_table, run_bench
-from livesep.demo import demo_material_dir
+from livesep.evaluation.bench import ENGINE, ENGINE_OWN_CLOCK, NUMPY, bench_table, run_bench
+from livesep.evaluation.demo import demo_material_dir
 from livesep.engine import EngineSettings
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel
-from livesep.shipped import resolve_preset
+from livesep.presets.shipped import resolve_preset
 from livesep import spectral
-
 TARGETS = {"a": (0.01, 20.0), "b": (0.1, 5.0), "c": (None, None)}
 
 

@@ -48,7 +48,7 @@ def _stats_row(stats: Any) -> dict[str, Any]:
 def run_closed(seconds: float) -> dict[str, Any]:
     from livesep import audio
     from livesep.gui.app import demo_arguments
-    from livesep.gui.fileplay import FileSeparator
+    from livesep.live.fileplay import FileSeparator
 
     preset, mixture = demo_arguments()
     signal, rate = audio.load(mixture)

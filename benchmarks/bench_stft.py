@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from livesep import Separator
-from livesep.bench import BlockTimes, split_blocks, time_calls
-from livesep.reference_engine import NumpyStream
+from livesep.evaluation.bench import BlockTimes, split_blocks, time_calls
+from livesep.separation.reference_engine import NumpyStream
 
 SR, N_FFT, HOP, BLOCK, SECONDS, SOURCES = 16000, 512, 128, 128, 60, 2
 

@@ -14,7 +14,7 @@ mixtures are built from the disjoint ``test.wav``):
 
 Each mixture is separated with the two readers' models by soft masks of power 1 (the paper's
 eq. 10) on the mixture STFT (512 points, sqrt-Hann, hop 128 = 25 %), and scored with BSS Eval
-(``livesep.metrics.bss_eval``). The table gives, per rank and method, the median SDR, SIR and
+(``livesep.evaluation.metrics.bss_eval``). The table gives, per rank and method, the median SDR, SIR and
 SAR over every source of every mixture, beside the mixture itself (floor) and the ideal
 ratio mask of power 1 (ceiling). A separator that swaps its outputs is counted in ``swaps``
 (its figures are those of the best assignment).
@@ -40,10 +40,10 @@ import numpy as np
 
 from livesep import spectral
 from livesep.audio import load
-from livesep.metrics import bss_eval, ideal_ratio_mask
+from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask
 from livesep.models.nae import NaeModel, fit_latent, train_nae
 from livesep.models.nmf import fit_activations, nmf
-from livesep.separate import soft_masks
+from livesep.spectral import soft_masks
 from livesep.threads import blas_threads
 
 ROOT = Path(__file__).resolve().parents[1]

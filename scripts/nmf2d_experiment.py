@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 
 from livesep import audio, spectral
-from livesep.blind import BlindSettings, separate_blind
-from livesep.metrics import bss_eval, ideal_ratio_mask
+from livesep.separation.blind import BlindSettings, separate_blind
+from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask
 from livesep.models.nmf2d import parameter_count
 from livesep.models.nmfd import separate_nmfd, train_nmfd
 
@@ -108,7 +108,7 @@ def oracle_grouping(references: np.ndarray, mixture: np.ndarray, settings: Blind
     parts = first.result.factor_reconstructions()
     log_map = first.log_map
     X = spectral.stft(mixture, n_fft=settings.n_fft, hop_length=settings.hop_length)
-    from livesep.separate import soft_masks
+    from livesep.spectral import soft_masks
 
     for labels in itertools.product((0, 1), repeat=n_factors - 1):
         assignment = (0, *labels)  # factor 0 in group 0: each split counted once

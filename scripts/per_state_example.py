@@ -22,7 +22,7 @@ import numpy as np
 from livesep import audio, spectral
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel
-from livesep.states import apply_state_gains, separate_states
+from livesep.separation.states import apply_state_gains, separate_states
 
 ROOT = Path(__file__).resolve().parents[1]
 SR, BPM, BARS = 16000, 120.0, 8

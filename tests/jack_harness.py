@@ -215,8 +215,7 @@ def serving(rate: int, period: int, *, channels: int = 2) -> Iterator[JackServer
     """A running server that this process's PortAudio uses; on exit PortAudio is shut
     down *before* the server stops (PortAudio hangs for good if its server vanishes under
     it) and the environment is restored."""
-    from livesep import devices
-
+    from livesep.live import devices
     server = JackServer(rate, period, channels=channels).start()
     saved = {name: os.environ.get(name) for name in server.env}
     try:

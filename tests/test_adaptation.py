@@ -12,11 +12,12 @@ from livesep import ParameterError, audio, presets, spectral
 from livesep._core import Model, _internal
 from livesep.cli import main
 from livesep.engine import EngineSettings, build_model, create_separator
-from livesep.metrics import bss_eval
+from livesep.evaluation.metrics import bss_eval
 from livesep.models.nmf import nmf
 from livesep.presets import Preset, SourceModel
-from livesep.separate import separate_offline_nmf, separate_offline_semi, separate_online
-from livesep.shipped import resolve_preset
+from livesep.separation.offline import separate_offline_nmf, separate_offline_semi
+from livesep.separation.online import separate_online
+from livesep.presets.shipped import resolve_preset
 from livesep.threads import blas_threads
 
 from presets_for_tests import noise, random_preset

@@ -192,13 +192,13 @@ def test_bench_engine_only_on_an_input_file(nhmm_file: Path, tmp_path: Path,
 def test_bench_uses_a_shipped_preset_by_default(nhmm_file: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    import livesep.shipped
+    import livesep.presets.shipped
 
-    monkeypatch.setattr(livesep.shipped, "shipped_presets", lambda: [])
+    monkeypatch.setattr(livesep.presets.shipped, "shipped_presets", lambda: [])
     assert main(["bench", "--quiet"]) == 1
     line = one_error_line(capsys)
     assert "no shipped preset is installed; pass --preset P" in line
-    monkeypatch.setattr(livesep.shipped, "shipped_presets", lambda: [nhmm_file])
+    monkeypatch.setattr(livesep.presets.shipped, "shipped_presets", lambda: [nhmm_file])
     assert main(["bench", "--seconds", "0.5", "--no-numpy", "--quiet"]) == 0
     assert "C++ engine" in capsys.readouterr().out
 

@@ -11,7 +11,7 @@ import pytest
 
 from livesep import audio
 from livesep.cli import main
-from livesep.demo import demo_material_dir, run_demo
+from livesep.evaluation.demo import demo_material_dir, run_demo
 
 
 def test_bundled_material_is_consistent() -> None:
@@ -40,10 +40,10 @@ def test_demo_separates_and_scores_the_recording(tmp_path: Path, block_size: int
 
 
 def test_demo_separation_beats_the_mixture(tmp_path: Path) -> None:
-    from livesep.evaluate import Evaluation, evaluate_signals
-    from livesep.demo import separate_with_snapshots
+    from livesep.evaluation.evaluate import Evaluation, evaluate_signals
+    from livesep.evaluation.demo import separate_with_snapshots
     from livesep import presets
-    from livesep.shipped import resolve_preset
+    from livesep.presets.shipped import resolve_preset
 
     preset = presets.load(resolve_preset("male-female-nhmm"))
     folder = demo_material_dir()

@@ -1,7 +1,7 @@
 """The desktop app, offscreen (pytest-qt): every control, on a real PortAudio device
 (JACK's dummy backend, tests/jack_harness.py) where audio is involved.
 
-The stream runs in the app's child process (livesep.gui.remote); what reached the engine
+The stream runs in the app's child process (livesep.live.remote); what reached the engine
 is asked from that process (``query("engine_controls")``), not guessed from the widgets.
 """
 
@@ -28,7 +28,7 @@ from livesep.errors import AudioFileError, LivesepError  # noqa: E402
 from livesep.gui.app import NoDisplayError, check_display, demo_arguments  # noqa: E402
 from livesep.gui.dialogs import ErrorRelay, install_exception_hooks  # noqa: E402
 from livesep.gui.window import MainWindow  # noqa: E402
-from livesep.shipped import shipped_presets  # noqa: E402
+from livesep.presets.shipped import shipped_presets  # noqa: E402
 
 from jack_harness import JackServer, jack_available, serving  # noqa: E402
 from presets_for_tests import random_preset  # noqa: E402
@@ -219,7 +219,7 @@ class TestStreaming:
         assert window.live is None and window.audio_panel.start_button.isEnabled()
 
     def test_recording_from_the_input(self, jack: JackServer) -> None:
-        from livesep.gui.learning import record_input
+        from livesep.live.learning import record_input
 
         seen: list[float] = []
         samples, rate = record_input(0.5, samplerate=16000, progress=seen.append)
@@ -283,7 +283,7 @@ def test_no_display_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_learning_a_source_saves_a_combined_preset(qtbot, window: MainWindow,
                                                    tmp_path: Path) -> None:
     from livesep.gui.learn_dialog import LearnDialog
-    from livesep.shipped import resolve_preset
+    from livesep.presets.shipped import resolve_preset
 
     base = resolve_preset("speech-noise-nhmm").resolve()
     window.preset_panel.open_file(base)

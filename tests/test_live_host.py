@@ -12,7 +12,7 @@ import pytest
 from livesep import _core
 from livesep.engine import create_separator
 from livesep.errors import ParameterError
-from livesep.resampling import RateBridge
+from livesep.live.bridge import RateBridge
 
 from presets_for_tests import noise, random_preset
 

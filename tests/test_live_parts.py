@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from livesep import devices
-from livesep.engine import create_separator
+from livesep.live import devices
 from livesep.errors import AudioDeviceError, AudioFileError, ParameterError
-from livesep.livestats import History, QualityGovernor
-from livesep.recording import Recorder
-from livesep.separate import separate_online
-from livesep.stream import LiveSeparator, source_levels
+from livesep.live.governor import QualityGovernor
+from livesep.live.stats import History
+from livesep.live.recording import Recorder
+from livesep.live.host import LiveSeparator
+from livesep.live.stats import source_levels
 
 from presets_for_tests import noise, random_preset
 

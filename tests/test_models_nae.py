@@ -8,7 +8,7 @@ from scipy.special import expit
 
 from livesep import spectral
 from livesep.errors import ParameterError
-from livesep.metrics import bss_eval
+from livesep.evaluation.metrics import bss_eval
 from livesep.models import _nae_net as net
 from livesep.models.nae import (NaeModel, fit_latent, kl_divergence, separate_nae, softplus,
                                 train_nae)

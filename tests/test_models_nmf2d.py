@@ -10,12 +10,12 @@ import pytest
 import soundfile as sf
 
 from livesep import audio, spectral
-from livesep.blind import BLIND_MODELS, BlindSettings, separate_blind
-from livesep.blind_cli import BLIND_MODELS as CLI_MODELS
-from livesep.blind_cli import DEFAULT_ITERATIONS
+from livesep.separation.blind import BLIND_MODELS, BlindSettings, separate_blind
+from livesep.cli.blind import BLIND_MODELS as CLI_MODELS
+from livesep.cli.blind import DEFAULT_ITERATIONS
 from livesep.cli import main
 from livesep.errors import ParameterError
-from livesep.metrics import bss_eval
+from livesep.evaluation.metrics import bss_eval
 from livesep.models.logfreq import log_frequency_map
 from livesep.models.nmf2d import (convolve, nmf2d, nmfd, parameter_count, update_h,
                                   update_w)

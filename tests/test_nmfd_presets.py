@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livesep import ParameterError, Separator, separate, spectral
+from livesep import ParameterError, Separator, spectral
+
+from livesep import separation as separate
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.models.nmfd import separate_nmfd
 from livesep.presets import Preset, SourceModel, load, save
-from livesep.reference_engine import ReferenceFilter
+from livesep.separation.reference_engine import ReferenceFilter
 
 import reference
 from presets_for_tests import noise, random_preset
@@ -77,7 +79,7 @@ def test_the_separator_masks_are_the_reference_estimates_masks() -> None:
     expected = reference.online_convolutive_nmf([source.W for source in preset.sources], V,
                                                 n_iter=settings.n_iter,
                                                 floor=settings.reseed_floor)
-    masks = separate.soft_masks(np.moveaxis(expected, 0, -1), power=settings.mask_power)
+    masks = spectral.soft_masks(np.moveaxis(expected, 0, -1), power=settings.mask_power)
     np.testing.assert_allclose(snapshots["masks"], np.moveaxis(masks, -1, 0), atol=1e-4)
     latency = separator.latency_samples()
     assert np.max(np.abs(y.sum(axis=0)[latency:] - x[:-latency])) < 1e-5

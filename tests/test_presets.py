@@ -496,7 +496,7 @@ def test_failed_replace_keeps_the_old_file(tmp_path: Path, preset: Preset,
     def refuse(source: Any, target: Any) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(presets.os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(PresetError, match="Permission denied"):
         save(make_preset(seed=9), path)
     assert path.read_bytes() == before

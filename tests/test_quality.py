@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from livesep import presets
-from livesep.evaluate import Evaluation, evaluate_signals
-from livesep.mixtures import load_mixture
-from livesep.shipped import resolve_preset
+from livesep.evaluation.evaluate import Evaluation, evaluate_signals
+from livesep.evaluation.mixtures import load_mixture
+from livesep.presets.shipped import resolve_preset
 
 MALE_FEMALE = "male-female-da-en_GB"
 SPEECH_NOISE = [f"speech-noise-{reader}-{noise}" for reader in ("lt", "uk", "es")

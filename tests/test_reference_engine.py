@@ -9,7 +9,7 @@ from livesep import ParameterError, spectral
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.presets import Preset, SourceModel
-from livesep.reference_engine import ReferenceFilter, ReferenceSeparator
+from livesep.separation.reference_engine import ReferenceFilter, ReferenceSeparator
 
 from presets_for_tests import noise, random_preset
 
@@ -130,7 +130,7 @@ def test_beam_ties_break_the_same_way_in_both() -> None:
 def test_numpy_stream_is_the_engines_stream(block_size: int) -> None:
     """With the identity mask both are the input delayed by n_fft - 1 samples."""
     from livesep import Separator
-    from livesep.reference_engine import NumpyStream
+    from livesep.separation.reference_engine import NumpyStream
 
     x = noise(5000)
     engine = Separator()

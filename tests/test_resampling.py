@@ -9,8 +9,9 @@ import pytest
 from livesep import _core
 from livesep.engine import create_separator
 from livesep.errors import ParameterError
-from livesep.resampling import RateBridge, StreamResampler, design_filter, resample_stream
-from livesep.separate import separate_online
+from livesep.live.bridge import RateBridge
+from livesep.resampling import StreamResampler, design_filter, resample_stream
+from livesep.separation.online import separate_online
 
 from presets_for_tests import noise, random_preset
 

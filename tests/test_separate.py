@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livesep import ParameterError, separate, spectral
+from livesep import ParameterError, spectral
+
+from livesep import separation as separate
+from livesep.separation import nfhmm
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model
 
@@ -47,13 +50,13 @@ def test_offline_forward_pass_is_the_online_exact_filter() -> None:
     V = np.abs(spectral.stft(noise(3000), n_fft=512, hop_length=128)).astype(np.float32)
     _, online, _ = _internal.filter_frames(build_model(preset, settings),
                                            np.ascontiguousarray(V.T))
-    fits = separate._JointFits(preset, settings)
+    fits = nfhmm.JointFits(preset, settings)
     matrices = [s.A.astype(np.float64) for s in preset.sources]
     alpha = None
     for t, v in enumerate(V.T.astype(np.float64)):
         log_likelihoods, _ = fits.step(v)
         prior = np.multiply.outer(preset.sources[0].pi, preset.sources[1].pi)
-        predicted = prior if alpha is None else separate._transition(alpha, matrices,
+        predicted = prior if alpha is None else nfhmm.transition(alpha, matrices,
                                                                      forward=True)
         alpha = predicted * np.exp(log_likelihoods - log_likelihoods.max())
         alpha /= alpha.sum()
@@ -64,7 +67,7 @@ def test_soft_masks_split_evenly_where_nothing_is_estimated() -> None:
     estimates = np.zeros((3, 4, 2))
     estimates[0, 0, 0] = 2.0
     estimates[1, 0, 0] = 1.0
-    masks = separate.soft_masks(estimates, power=2.0)
+    masks = spectral.soft_masks(estimates, power=2.0)
     np.testing.assert_allclose(masks[:, 0, 0], [0.8, 0.2, 0.0])
     np.testing.assert_allclose(masks[:, 1, 1], 1.0 / 3)
 

@@ -12,8 +12,8 @@ from livesep import ParameterError, audio, presets, spectral
 from livesep.cli import main
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel
-from livesep.separate import separate_offline_nfhmm
-from livesep.states import apply_state_gains, separate_states, stems_and_states
+from livesep.separation.nfhmm import separate_offline_nfhmm
+from livesep.separation.states import apply_state_gains, separate_states, stems_and_states
 
 from presets_for_tests import noise, random_preset
 

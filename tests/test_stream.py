@@ -31,14 +31,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from livesep import devices, presets
+from livesep import presets
+
+from livesep.live import devices
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.errors import AudioDeviceError, ParameterError
-from livesep.livestats import LiveStats
+from livesep.live.stats import LiveStats
 from livesep.presets import Preset
 from livesep.resampling import resample_stream
-from livesep.separate import separate_online
-from livesep.stream import LiveSeparator
+from livesep.separation.online import separate_online
+from livesep.live.host import LiveSeparator
 
 from jack_harness import (MESSAGE_DELAY, JackServer, PlayResult, StallWitness, jack_available,
                           play_and_record, serving)
@@ -135,7 +137,7 @@ def stream_without_xruns(server: JackServer, tmp_path: Path,
         ended = time.monotonic()
         elsewhere = server.blamed_elsewhere(began, ended, witness=witness)
         blamed = [blame[1:] for blame in server.late_clients(began, ended + MESSAGE_DELAY)]
-        records = live._host.xruns(0)  # (callback, start, previous start, flags) per flagged one
+        records = live.xrun_records()  # (callback, start, previous start, flags) per flagged one
         flagged = [round(start - began, 3) for _, start, _, _ in records]
         stalls = [(round(due - began, 3), round(woke - due, 4)) for due, woke in witness.stalls]
         tried.append(f"run {number}: {stats.xruns}; jackd blamed (client, state): "

@@ -10,10 +10,10 @@ from livesep._core import Model, Separator
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 
-__all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUT_MODES"]
+__all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUTS"]
 
-#: How a separator lays out its output channels.
-OUTPUT_MODES = ("stems", "mono", "stereo")
+#: How a separator lays out its output channels: one per source, or their remix on one or two.
+OUTPUTS = ("stems", "mono", "stereo")
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,8 @@ def create_separator(preset: Preset, *, settings: EngineSettings | None = None,
     -------
     livesep.Separator
     """
-    if output not in OUTPUT_MODES:
-        raise ParameterError(f"output must be one of {OUTPUT_MODES}, got {output!r}")
+    if output not in OUTPUTS:
+        raise ParameterError(f"output must be one of {OUTPUTS}, got {output!r}")
     settings = settings or EngineSettings()
     separator = Separator()
     separator.prepare(sr=preset.sr, n_fft=preset.n_fft, hop_length=preset.hop_length,

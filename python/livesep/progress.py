@@ -1,4 +1,9 @@
-"""Progress bars for command-line work (rich, on stderr); silent when disabled."""
+"""How long work reports its progress: a callable taking the fraction done, in [0, 1].
+
+Every function of livesep that takes a while accepts ``progress: Progress | None``; the
+command line turns the fractions into a bar (:func:`fraction_bar`), the desktop app into its
+own. The library itself never draws anything.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["fraction_bar"]
+__all__ = ["Progress", "fraction_bar", "part_of"]
+
+#: A callable that is told the fraction of the work done, from 0 to 1.
+Progress = Callable[[float], None]
+
+
+def part_of(progress: Progress | None, start: float, stop: float) -> Progress | None:
+    """A progress callable for a part of the work: its fractions 0..1 are reported to
+    ``progress`` as ``start..stop``. None stays None."""
+    if progress is None:
+        return None
+    return lambda fraction: progress(start + (stop - start) * fraction)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from livesep.errors import ParameterError
 
 __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
-           "check_stft_settings"]
+           "check_stft_settings", "soft_masks"]
 
 
 def check_stft_settings(n_fft: int, hop_length: int) -> None:
@@ -113,3 +113,23 @@ def magnitude(y: npt.ArrayLike, *, n_fft: int = 512, hop_length: int = 128
               ) -> npt.NDArray[np.float32]:
     """``|stft(y)|``, shape ``(n_fft // 2 + 1, n_frames)``, float32."""
     return np.abs(stft(y, n_fft=n_fft, hop_length=hop_length)).astype(np.float32)
+
+
+def soft_masks(estimates: npt.ArrayLike, *, power: float = 2.0) -> npt.NDArray[np.float64]:
+    """Masks M_s = V_s^p / sum_j V_j^p over the first axis; an even split where all are zero.
+
+    Parameters
+    ----------
+    estimates : np.ndarray, shape (S, F, T)
+        Non-negative source estimates.
+    power : float, keyword-only
+        The exponent p.
+
+    Returns
+    -------
+    np.ndarray, shape (S, F, T)
+    """
+    powered = np.asarray(estimates, dtype=np.float64) ** power
+    total = powered.sum(axis=0, keepdims=True)
+    even = np.full_like(powered, 1.0 / powered.shape[0])
+    return np.divide(powered, total, out=even, where=total > 1e-30)

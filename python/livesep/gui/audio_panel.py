@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
 
-from livesep import devices
+from livesep.live import devices
 from livesep.errors import LivesepError
 
 __all__ = ["AudioPanel", "AudioChoices", "RATES", "BLOCK_SIZES"]

@@ -14,7 +14,7 @@ from livesep.engine import EngineSettings
 from livesep.gui.dialogs import error_dialog
 from livesep.gui.workers import Task
 from livesep.presets import Preset
-from livesep.stems import SeparationReport, separate_file
+from livesep.separation.files import SeparationReport, separate_file
 
 __all__ = ["ExportBar"]
 

@@ -17,7 +17,7 @@ from livesep import presets
 from livesep.errors import LivesepError
 from livesep.gui.dialogs import error_dialog
 from livesep.presets import Preset, PresetInfo
-from livesep.shipped import shipped_presets
+from livesep.presets.shipped import shipped_presets
 
 __all__ = ["PresetPanel", "summary_html"]
 
@@ -99,7 +99,7 @@ class PresetPanel(QtWidgets.QGroupBox):
 
     def select(self, spec: str | os.PathLike[str]) -> bool:
         """Choose a preset by file path or shipped name (``male-female-nhmm``)."""
-        from livesep.shipped import resolve_preset
+        from livesep.presets.shipped import resolve_preset
 
         try:
             path = resolve_preset(spec)

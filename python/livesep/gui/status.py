@@ -8,7 +8,7 @@ import time
 
 from PyQt6 import QtCore, QtWidgets
 
-from livesep.livestats import LiveStats
+from livesep.live.stats import LiveStats
 
 __all__ = ["StatusBar", "FrameCounter"]
 

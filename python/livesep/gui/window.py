@@ -1,7 +1,7 @@
 """The main window of ``livesep gui``: preset, audio and source panels beside the live
 views, a status bar; the stream it runs and everything that feeds the views.
 
-Threading: the stream runs in a child process (:mod:`livesep.gui.remote` says why: the
+Threading: the stream runs in a child process (:mod:`livesep.live.remote` says why: the
 GIL); the window pulls its display snapshots over a pipe from a QTimer on the GUI thread,
 never waiting for an answer, so neither a busy GUI nor a slow paint can delay the audio
 callback — if the window falls behind, the engine's snapshot ring drops frames, never
@@ -21,13 +21,13 @@ from livesep.gui.audio_panel import AudioPanel
 from livesep.gui.dialogs import describe_error, error_dialog
 from livesep.gui.export import ExportBar
 from livesep.gui.preset_panel import PresetPanel
-from livesep.gui.remote import InProcessSeparator, RemoteSeparator
+from livesep.live.remote import InProcessSeparator, RemoteSeparator
 from livesep.gui.status import FrameCounter, StatusBar
 from livesep.gui.strips import StripsPanel
 from livesep.gui.views import LiveViews
-from livesep.livestats import LiveStats
+from livesep.live.stats import LiveStats
 from livesep.presets import Preset
-from livesep.stream import source_levels
+from livesep.live.stats import source_levels
 
 __all__ = ["MainWindow", "FRAME_INTERVAL_MS"]
 

@@ -3,7 +3,7 @@ the window never freezes; their results and errors come back as signals.
 
 Why a cancel that raises from the progress callback: the library's long functions report
 progress after each block or iteration, and raising there unwinds them at the next step
-without any cancellation support of their own (:func:`livesep.stems.separate_file` writes
+without any cancellation support of their own (:func:`livesep.separation.files.separate_file` writes
 nothing until every stem is complete, so a cancelled export leaves no files).
 """
 

@@ -339,7 +339,7 @@ def separate_nae(y: npt.ArrayLike, models: Sequence[NaeModel], *, n_fft: int = 5
         One signal per model, aligned with ``y``.
     """
     from livesep import spectral
-    from livesep.separate import soft_masks
+    from livesep.spectral import soft_masks
 
     signal = np.asarray(y, dtype=np.float64)
     if signal.ndim != 1 or signal.size == 0:

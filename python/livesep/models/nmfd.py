@@ -272,7 +272,7 @@ def separate_nmfd(y: npt.ArrayLike, dictionaries: Sequence[npt.ArrayLike], *, n_
         H = fit_nmfd_causal(V, W, cost=cost, n_iter=n_iter)
     else:
         H = fit_nmfd_activations(V, W, cost=cost, n_iter=n_iter, tol=0.0).H
-    from livesep.separate import soft_masks
+    from livesep.spectral import soft_masks
 
     masks = soft_masks(source_estimates(blocks, H), power=mask_power)
     return np.stack([spectral.istft(X * mask, n_fft=n_fft, hop_length=hop_length,

@@ -1,0 +1,46 @@
+"""Options several commands share, and what they turn into: engine settings from
+``--beam`` / ``--iterations``, per-source values (``--states 20 --states noise=4``)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from livesep.engine import EngineSettings
+from livesep.errors import ParameterError
+
+__all__ = ["add_quality", "engine_settings", "per_source_ints"]
+
+
+def add_quality(parser: argparse.ArgumentParser) -> None:
+    """Add ``--beam`` and ``--iterations`` (the engine's work per frame)."""
+    parser.add_argument("--beam", type=int, default=None, metavar="B",
+                        help="joint states evaluated per frame, 0 for all (default: 128)")
+    parser.add_argument("--iterations", type=int, default=None, metavar="N",
+                        help="activation updates per frame (default: 10)")
+
+
+def engine_settings(args: argparse.Namespace) -> EngineSettings:
+    """Engine settings from --beam / --iterations, defaults otherwise."""
+    defaults = EngineSettings()
+    return replace(defaults,
+                   beam=defaults.beam if args.beam is None else args.beam,
+                   n_iter=defaults.n_iter if args.iterations is None else args.iterations)
+
+
+def per_source_ints(option: str, values: list[str]) -> tuple[int | None, dict[str, int]]:
+    """``["20", "noise=4"]`` → (20, {"noise": 4}): a default and per-source values."""
+    default: int | None = None
+    per_source: dict[str, int] = {}
+    for value in values:
+        name, separator, number = value.rpartition("=")
+        try:
+            parsed = int(number)
+        except ValueError:
+            raise ParameterError(f"{option} must be an integer or NAME=INTEGER, got {value!r}"
+                                 ) from None
+        if separator:
+            per_source[name.strip()] = parsed
+        else:
+            default = parsed
+    return default, per_source

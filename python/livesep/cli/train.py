@@ -1,0 +1,103 @@
+"""``livesep train``: a preset from isolated examples of each source."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from livesep.cli.options import per_source_ints
+from livesep.errors import ParameterError
+
+__all__ = ["add_train"]
+
+
+def add_train(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train", help="train a preset from isolated examples of each source",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a model of each source from isolated examples of it and save "
+                    "them together as a preset the engine loads.",
+        epilog="example:\n  livesep train --out voices.npz --source alice=alice/ "
+               "--source bob=bob.wav,bob2.flac --model nhmm --components 10 --states 20")
+    train.add_argument("--out", required=True, metavar="P.npz", help="the preset file to write")
+    train.add_argument("--source", action="append", required=True, metavar="NAME=PATH[,PATH...]",
+                       help="a source's name and its example audio files or folders of them "
+                            "(repeat for each source)")
+    train.add_argument("--model", choices=("nmf", "nhmm", "nmfd"), default="nhmm",
+                       help="nmf: one dictionary per source; nhmm: one dictionary per state with "
+                            "learned transitions; nmfd: convolutive patches of --frames frames "
+                            "(default: %(default)s)")
+    train.add_argument("--frames", type=int, default=None, metavar="T",
+                       help="nmfd: frames per patch (default: 4)")
+    train.add_argument("--components", action="append", default=[], metavar="[NAME=]K",
+                       help="dictionary columns, per state for nhmm (default: 32 for nmf, 10 for "
+                            "nhmm); NAME=K sets one source's (repeatable)")
+    train.add_argument("--states", action="append", default=[], metavar="[NAME=]Q",
+                       help="N-HMM states (default: 20; nmf has 1); NAME=Q sets one source's, "
+                            "e.g. --states 20 --states noise=4 (repeatable)")
+    train.add_argument("--adaptive", action="append", default=[], metavar="NAME",
+                       help="let the engine keep learning this source from what it hears "
+                            "(semi-supervised: e.g. an unknown room noise); it must have one "
+                            "state (repeatable)")
+    train.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default: "
+                                                             "%(default)s)")
+    train.add_argument("--n-fft", type=int, default=512, help="STFT frame (default: %(default)s)")
+    train.add_argument("--hop", type=int, default=128, help="STFT hop (default: %(default)s)")
+    train.add_argument("--iterations", type=int, default=None, metavar="N",
+                       help="NMF updates or N-HMM EM iterations (default: 200 / 15)")
+    train.add_argument("--beta", type=float, default=1.0,
+                       help="NMF divergence: 0 Itakura-Saito, 1 KL, 2 Euclidean (default: "
+                            "%(default)s)")
+    train.add_argument("--seed", type=int, default=0, help="random seed; the same seed and data "
+                                                           "give the same preset (default: 0)")
+    train.add_argument("--name", default=None, help="the preset's title (default: the file name)")
+    train.add_argument("--description", default="", help="free text stored in the preset")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=_run_train)
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _parse_sources(specs: list[str]) -> dict[str, list[str]]:
+    sources: dict[str, list[str]] = {}
+    for spec in specs:
+        name, separator, paths = spec.partition("=")
+        name = name.strip()
+        if not separator or not name or not paths.strip():
+            raise ParameterError(f"--source must be NAME=PATH[,PATH...], got {spec!r}")
+        if name.lower() in (known.lower() for known in sources):
+            raise ParameterError(f"--source {name!r} is given twice")
+        sources[name] = [p for p in paths.split(",") if p]
+    return sources
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from livesep import presets
+    from livesep.models.train import TrainSettings, train_preset
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ParameterError(f"--out {out}: the folder {out.parent} does not exist")
+    components, component_overrides = per_source_ints("--components", args.components)
+    states, state_overrides = per_source_ints("--states", args.states)
+    settings = TrainSettings(
+        model=args.model,
+        n_components=_default(components, {"nmf": 32, "nmfd": 16}.get(args.model, 10)),
+        n_states=_default(states, 20 if args.model == "nhmm" else 1),
+        n_frames=_default(args.frames, 4 if args.model == "nmfd" else 1),
+        sr=args.sr, n_fft=args.n_fft, hop_length=args.hop, n_iter=args.iterations,
+        beta=args.beta, seed=args.seed)
+    overrides: dict[str, dict[str, int]] = {}
+    for field, values in (("n_components", component_overrides), ("n_states", state_overrides)):
+        for source, value in values.items():
+            overrides.setdefault(source, {})[field] = value
+    for source in args.adaptive:
+        overrides.setdefault(source, {})["adaptive"] = True
+    preset = train_preset(_parse_sources(args.source), settings,
+                          name=args.name or out.stem, description=args.description,
+                          overrides=overrides, progress=not args.quiet)
+    presets.save(preset, out)
+    print(presets.describe(out))
+    return 0

@@ -1,0 +1,88 @@
+"""Presets: the trained source models livesep separates with, and the file that holds them.
+
+A preset is a set of 1 to 16 source models trained for one analysis setting (sample rate,
+FFT size, hop). Source ``s`` has ``Q`` states; state ``q`` owns a dictionary ``W[q]`` of
+``K`` spectral shapes over ``F = n_fft // 2 + 1`` bins (each column sums to 1), and the
+states follow a Markov chain with transition matrix ``A`` (rows sum to 1) and initial
+distribution ``pi``. Plain supervised NMF / PLCA is ``Q = 1`` (``A = [[1]]``, ``pi = [1]``).
+A convolutive (NMFD) source has one state and templates spanning ``τ`` frames (``frames``):
+``W[l]`` is the dictionary of the frame ``l`` back, and each template ``W[:, :, k]`` sums to
+1 over lags and bins together.
+
+File format ``livesep-preset``, version 1
+-----------------------------------------
+One ``.npz`` file (a zip of ``.npy`` members, written compressed by :func:`save`; stored
+members are accepted too). It is always read with ``allow_pickle=False``. Its entries:
+
+``meta``
+    A 0-d numpy unicode array (``<U…``) holding one JSON object::
+
+        {"format": "livesep-preset", "version": 1,
+         "name": str, "description": str,
+         "sr": int, "n_fft": int, "hop_length": int, "window": "sqrt-hann",
+         "model": "nmf" | "nhmm",
+         "created": ISO 8601 date or date-time, "livesep_version": str,
+         "sources": [{"name": str, "n_states": Q, "n_components": K,
+                      "adaptive": bool, "frames": τ, "provenance": {...}}, ...]}
+
+    ``adaptive`` (default false), ``frames`` (default 1) and ``provenance`` (default
+    ``{}``) may be left out; every other field is required and no other field is allowed.
+    ``provenance`` is free-form JSON; the trainers use the keys ``files``, ``seconds``,
+    ``iterations``, ``log_likelihood``, ``seed`` and ``settings``. ``frames`` is written
+    only for a convolutive source: ``τ`` in [2, 64], with ``n_states`` 1 and ``adaptive``
+    false. Model ``"nmf"`` means one state per source, plain or convolutive.
+``source{i}.W``
+    Source ``i`` (its position in ``meta["sources"]``), shape ``(Q, F, K)``, float32; each
+    column ``W[q, :, k]`` sums to 1. For a convolutive source ``(τ, F, K)``, each template
+    ``W[:, :, k]`` summing to 1.
+``source{i}.A``
+    Shape ``(Q, Q)``, float32, rows sum to 1.
+``source{i}.pi``
+    Shape ``(Q,)``, float32, sums to 1.
+
+Nothing else may be in the file. :func:`load` checks every field, every ``.npy`` header
+(before any array data is read, so a file claiming a huge array cannot make it allocate) and
+every value, and raises :class:`~livesep.errors.PresetError` naming the file, the field and
+the value.
+
+This module is the public interface; the code lives beside it, one concern a module:
+:mod:`livesep.presets.format` (names and limits), :mod:`livesep.presets.checks` (field and
+array validation), :mod:`livesep.presets.types` (:class:`SourceModel`, :class:`Preset`),
+:mod:`livesep.presets.info` (:class:`PresetInfo`, :class:`SourceInfo`),
+:mod:`livesep.presets.reader` (:func:`load`, :func:`load_meta`) and
+:mod:`livesep.presets.describe` (:func:`describe`). Import from here.
+"""
+
+from __future__ import annotations
+
+from livesep.presets.compose import combine
+from livesep.presets.describe import describe
+from livesep.presets.format import (FORMAT_NAME, FORMAT_VERSION, MAX_ELEMENTS, MAX_FRAMES,
+                                    MAX_SOURCES, MODELS, WINDOW)
+from livesep.presets.info import PresetInfo, SourceInfo
+from livesep.presets.reader import load, load_meta
+from livesep.presets.shipped import load_preset, resolve_preset, shipped_presets
+from livesep.presets.types import Preset, SourceModel
+from livesep.presets.writer import save
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MAX_ELEMENTS",
+    "MAX_FRAMES",
+    "MAX_SOURCES",
+    "MODELS",
+    "WINDOW",
+    "Preset",
+    "PresetInfo",
+    "SourceInfo",
+    "SourceModel",
+    "combine",
+    "describe",
+    "load",
+    "load_meta",
+    "load_preset",
+    "resolve_preset",
+    "save",
+    "shipped_presets",
+]

@@ -1,0 +1,259 @@
+"""Validation of a preset's fields and arrays, shared by the preset classes and the reader.
+
+Every check raises :class:`Invalid` with a message naming the field and the value; the
+callers add the source, the preset or the file and raise the public error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from livesep.errors import ParameterError
+from livesep.presets.format import (MAX_FRAMES, MAX_NAME_CHARS, MAX_SOURCES, MAX_SR, MIN_SR,
+                                   MODELS, SUM_TOLERANCE, WINDOW)
+from livesep.spectral import check_stft_settings
+
+__all__ = [
+    "Invalid",
+    "as_float32",
+    "check_bool",
+    "check_frames",
+    "check_int",
+    "check_label",
+    "check_model_arrays",
+    "check_provenance",
+    "check_settings",
+    "check_source_list",
+    "check_source_name",
+    "check_str",
+    "check_sums",
+    "check_values",
+    "json_default",
+    "show",
+    "type_name",
+]
+
+
+class Invalid(Exception):
+    """A validation failure; its message names the field and the value, not the file."""
+
+
+# --------------------------------------------------------------------------- field checks
+
+def show(value: object, limit: int = 60) -> str:
+    """``repr`` of a value, shortened for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def check_int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise Invalid(f"{name} must be an integer, got {show(value)} ({type_name(value)})")
+    if not low <= value <= high:
+        raise Invalid(f"{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def check_str(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be a string, got {show(value)} ({type_name(value)})")
+    return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise Invalid(f"{name} must be true or false, got {show(value)} ({type_name(value)})")
+    return bool(value)
+
+
+def check_label(value: object, name: str) -> str:
+    """A preset name: non-empty, bounded, no control characters."""
+    text = check_str(value, name)
+    if not text.strip() or len(text) > MAX_NAME_CHARS:
+        raise Invalid(f"{name} must be 1 to {MAX_NAME_CHARS} characters and not blank, "
+                      f"got {show(text)}")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
+        raise Invalid(f"{name} must not hold control characters, got {show(text)}")
+    return text
+
+
+def check_source_name(value: object, name: str) -> str:
+    """A source name; also the stem of the file ``separate`` writes, so no path tricks."""
+    text = check_label(value, name)
+    if text != text.strip() or text in (".", "..") or "/" in text or "\\" in text:
+        raise Invalid(f"{name} must not contain '/' or '\\', be '.' or '..', or start or end "
+                      f"with whitespace, got {show(text)}")
+    return text
+
+
+def json_default(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def check_provenance(value: object, name: str) -> dict[str, Any]:
+    """A free-form JSON object; returns a detached copy made of plain JSON types."""
+    if not isinstance(value, Mapping):
+        raise Invalid(f"{name} must be a JSON object (dict), got {show(value)} "
+                      f"({type_name(value)})")
+    if not all(isinstance(key, str) for key in value):
+        raise Invalid(f"{name} keys must be strings, got {show(list(value))}")
+    try:
+        text = json.dumps(dict(value), allow_nan=False, default=json_default)
+        return dict(json.loads(text))
+    except (TypeError, ValueError, RecursionError) as error:
+        raise Invalid(f"{name} must hold only JSON values (finite numbers, strings, lists, "
+                      f"dicts with string keys): {error}") from None
+
+
+def check_settings(*, name: object, description: object, sr: object, n_fft: object,
+                   hop_length: object, window: object, model: object, created: object,
+                   livesep_version: object) -> None:
+    """Check a preset's scalar fields; raise :class:`Invalid` naming the first bad one."""
+    check_label(name, "name")
+    check_str(description, "description")
+    check_int(sr, "sr", MIN_SR, MAX_SR)
+    check_int(n_fft, "n_fft", 16, 65536)
+    check_int(hop_length, "hop_length", 1, 65536)
+    try:
+        check_stft_settings(n_fft, hop_length)  # type: ignore[arg-type]
+    except ParameterError as error:
+        raise Invalid(str(error)) from None
+    if window != WINDOW:
+        raise Invalid(f"window must be {WINDOW!r}, got {show(window)}")
+    if model not in MODELS:
+        raise Invalid(f"model must be one of {', '.join(map(repr, MODELS))}, "
+                      f"got {show(model)}")
+    check_str(created, "created")
+    try:
+        datetime.datetime.fromisoformat(created)  # type: ignore[arg-type]
+    except ValueError:
+        raise Invalid(f"created must be an ISO 8601 date or date-time, "
+                      f"got {show(created)}") from None
+    version = check_str(livesep_version, "livesep_version")
+    if not version.strip() or len(version) > MAX_NAME_CHARS:
+        raise Invalid(f"livesep_version must be 1 to {MAX_NAME_CHARS} characters, "
+                      f"got {show(version)}")
+
+
+def check_source_list(names: list[str], states: list[int], *, model: str,
+                      label: str) -> None:
+    """Count, unique names (ignoring case) and model consistency of a preset's sources."""
+    if not 1 <= len(names) <= MAX_SOURCES:
+        raise Invalid(f"sources: a preset holds 1 to {MAX_SOURCES} sources, got {len(names)}")
+    seen: dict[str, int] = {}
+    for index, source_name in enumerate(names):
+        key = source_name.casefold()
+        if key in seen:
+            raise Invalid(f"{label.format(index)}.name {source_name!r} duplicates "
+                          f"{label.format(seen[key])}.name {names[seen[key]]!r} "
+                          f"(source names must differ, ignoring case)")
+        seen[key] = index
+    if model == "nmf":
+        for index, n_states in enumerate(states):
+            if n_states != 1:
+                raise Invalid(f"{label.format(index)} has {n_states} states but model 'nmf' "
+                              f"has one state per source (use model 'nhmm')")
+
+
+# --------------------------------------------------------------------------- array checks
+
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
+
+
+def as_float32(value: object, name: str) -> npt.NDArray[np.float32]:
+    """A detached, read-only, C-contiguous float32 copy of real-valued array data."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise Invalid(f"{name} must be an array of real numbers: {error}") from None
+    if array.dtype.kind not in "fiu":
+        raise Invalid(f"{name} must hold real numbers, got dtype {array.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.array(array, dtype=np.float32, order="C", copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def check_values(array: npt.NDArray[np.float32], name: str) -> None:
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = _index(int(np.argmax(bad)), array.shape)
+        raise Invalid(f"{name} holds a non-finite value ({array[where]}) at index {where}")
+    negative = array < 0
+    if negative.any():
+        where = _index(int(np.argmax(negative)), array.shape)
+        raise Invalid(f"{name} holds a negative value ({array[where]:.6g}) at index {where}")
+
+
+def check_sums(sums: npt.NDArray[np.float64], name: str, what: str) -> None:
+    error = np.abs(sums - 1.0)
+    if error.size and float(error.max()) > SUM_TOLERANCE:
+        worst = _index(int(np.argmax(error)), sums.shape)
+        raise Invalid(f"{name}: {what.format(*worst)} sums to {float(sums[worst]):.6g}, "
+                      f"not 1 (tolerance {SUM_TOLERANCE:g})")
+
+
+def check_frames(value: object, name: str, *, n_states: int, adaptive: bool) -> int:
+    """A source's ``frames``: 1, or the time lags of a convolutive (NMFD) source's templates,
+    which then has one state and a fixed dictionary."""
+    frames = check_int(value, name, 1, MAX_FRAMES)
+    if frames > 1 and n_states != 1:
+        raise Invalid(f"{name} is {frames} but the source has {n_states} states; a "
+                      f"convolutive source (frames > 1) has one state")
+    if frames > 1 and adaptive:
+        raise Invalid(f"{name} is {frames} but the source is adaptive; only a source of one "
+                      f"frame can adapt its dictionary")
+    return frames
+
+
+def check_model_arrays(W: npt.NDArray[np.float32], A: npt.NDArray[np.float32],
+                       pi: npt.NDArray[np.float32], *, prefix: str, frames: int = 1) -> None:
+    """Shapes and values of one source's arrays; ``prefix`` goes before W, A and pi.
+
+    With ``frames > 1`` (a convolutive source) ``W`` holds one block per time lag and the
+    source has one state; each template ``W[:, :, k]`` sums to 1 over lags and bins together.
+    """
+    if W.ndim != 3 or min(W.shape, default=0) < 1:
+        layout = "frames" if frames > 1 else "n_states"
+        raise Invalid(f"{prefix}W must be shaped ({layout}, n_bins, n_components) with "
+                      f"every size at least 1, got shape {W.shape}")
+    if frames > 1 and W.shape[0] != frames:
+        raise Invalid(f"{prefix}W must be shaped (frames, n_bins, n_components) with "
+                      f"frames = {frames} for a convolutive source, got shape {W.shape}")
+    n_states = 1 if frames > 1 else W.shape[0]
+    states = "a convolutive source's one state" if frames > 1 else f"{n_states} state(s)"
+    if A.shape != (n_states, n_states):
+        raise Invalid(f"{prefix}A must be shaped ({n_states}, {n_states}) for {states} "
+                      f"(W has shape {W.shape}), got shape {A.shape}")
+    if pi.shape != (n_states,):
+        raise Invalid(f"{prefix}pi must be shaped ({n_states},) for {states} "
+                      f"(W has shape {W.shape}), got shape {pi.shape}")
+    for key, array in (("W", W), ("A", A), ("pi", pi)):
+        check_values(array, prefix + key)
+    if frames > 1:
+        check_sums(W.sum(axis=(0, 1), dtype=np.float64), prefix + "W",
+                   "template W[:, :, {0}] (component {0}, over lags and bins)")
+    else:
+        check_sums(W.sum(axis=1, dtype=np.float64), prefix + "W",
+                   "column W[{0}, :, {1}] (state {0}, component {1})")
+    check_sums(A.sum(axis=1, dtype=np.float64), prefix + "A", "row {0}")
+    check_sums(pi.sum(dtype=np.float64, keepdims=True), prefix + "pi", "the distribution")

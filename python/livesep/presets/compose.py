@@ -1,0 +1,85 @@
+"""Making a preset of source models taken from other presets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Union
+
+from livesep.errors import ParameterError, PresetError
+from livesep.presets.checks import show
+from livesep.presets.types import Preset, SourceModel
+
+__all__ = ["combine"]
+
+_Part = Union[Preset, tuple[Preset, Union[str, Iterable[str]]]]
+
+
+def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
+    """A new preset made of source models taken from other presets.
+
+    For instance your own voice with the shipped noise model:
+    ``combine((mine, "voice"), (shipped, "noise"), name="my voice in noise")``.
+
+    Parameters
+    ----------
+    *parts : Preset or (Preset, str or iterable of str)
+        A whole preset (all its sources), or a preset and the names of the sources to take.
+    name : str, keyword-only
+        The new preset's name.
+    description : str or None, keyword-only
+        ``None`` writes where each source came from.
+
+    Returns
+    -------
+    Preset
+        Model ``"nmf"`` if every source has one state (plain or convolutive), else
+        ``"nhmm"``.
+
+    Raises
+    ------
+    PresetError
+        If the presets differ in sr, n_fft, hop_length or window, or two chosen sources
+        share a name (rename one with :meth:`SourceModel.renamed` first).
+    ParameterError
+        If a part is not a preset, names a source the preset lacks, or ``name`` is invalid.
+    """
+    if not parts:
+        raise ParameterError("combine needs at least one preset")
+    reference: Preset | None = None
+    chosen: list[SourceModel] = []
+    origins: list[str] = []
+    for part in parts:
+        if isinstance(part, Preset):
+            preset, picked = part, list(part.source_names)
+        elif (isinstance(part, tuple) and len(part) == 2 and isinstance(part[0], Preset)):
+            preset = part[0]
+            picked = [part[1]] if isinstance(part[1], str) else list(part[1])
+        else:
+            raise ParameterError(f"combine takes presets or (preset, source names) pairs, "
+                                 f"got {show(part)}")
+        if reference is None:
+            reference = preset
+        for key in ("sr", "n_fft", "hop_length", "window"):
+            if getattr(preset, key) != getattr(reference, key):
+                raise PresetError(
+                    f"cannot combine preset {preset.name!r} ({key}={getattr(preset, key)!r}) "
+                    f"with preset {reference.name!r} ({key}={getattr(reference, key)!r}): "
+                    f"{key} must be the same")
+        for source_name in picked:
+            source = preset.source(source_name)
+            for earlier, origin in zip(chosen, origins):
+                if earlier.name.casefold() == source.name.casefold():
+                    raise PresetError(
+                        f"cannot combine source {source.name!r} of preset {preset.name!r} "
+                        f"with source {earlier.name!r} of preset {origin!r}: names must "
+                        f"differ (rename one with SourceModel.renamed)")
+            chosen.append(source)
+            origins.append(preset.name)
+    assert reference is not None
+    if description is None:
+        description = "; ".join(f"{source.name} from {origin!r}"
+                                for source, origin in zip(chosen, origins))
+    model = "nmf" if all(source.n_states == 1 for source in chosen) else "nhmm"
+    return Preset(name, description=description, sr=reference.sr, n_fft=reference.n_fft,
+                  hop_length=reference.hop_length, window=reference.window, model=model,
+                  sources=tuple(chosen))

@@ -1,0 +1,378 @@
+"""Reading preset files: the zip container, the ``.npy`` headers, ``meta``, and the arrays.
+
+Every header is checked before any array data is read, so a file claiming a huge array
+cannot make :func:`load` allocate; every failure is a :class:`~livesep.errors.PresetError`
+naming the file, the field and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from livesep.errors import ParameterError, PresetError
+from livesep.presets.checks import (Invalid, as_float32, check_bool, check_frames, check_int,
+                                   check_model_arrays, check_provenance, check_settings,
+                                   check_source_list, check_source_name, show, type_name)
+from livesep.presets.format import (ARRAY_KEY, ARRAYS, FORMAT_NAME, FORMAT_VERSION,
+                                   MAX_ELEMENTS, MAX_META_CHARS, MAX_SOURCES, PRESET_FIELDS,
+                                   SOURCE_FIELDS, SOURCE_OPTIONAL, running_version)
+from livesep.presets.info import PresetInfo, SourceInfo
+from livesep.presets.types import Preset, SourceModel
+
+__all__ = ["Member", "check_path", "fail", "load", "load_meta", "read_container", "reason"]
+
+
+def reason(error: BaseException) -> str:
+    """A short description of a caught exception for an error message."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = " ".join(str(error).split())
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@dataclass(frozen=True)
+class Member:
+    """A ``.npy`` member of the archive whose header has been read and checked."""
+
+    key: str
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+
+def fail(file: Path, message: str) -> NoReturn:
+    raise PresetError(f"{file}: {message}")
+
+
+def check_path(path: object) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"path must be a str or path-like, got {show(path)}")
+    file = Path(path)
+    if not file.exists():
+        fail(file, "no such file")
+    if file.is_dir():
+        fail(file, "is a folder, not a preset file")
+    return file
+
+
+def read_header(file: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                key: str) -> Member:
+    """Read and check one member's ``.npy`` header; no array data is read."""
+    try:
+        with archive.open(info) as stream:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+            else:
+                fail(file, f"{key}: unsupported .npy format version {version}")
+    except PresetError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure of a corrupt member is ours
+        fail(file, f"{key}: not a readable .npy array, the file is corrupt or truncated "
+                   f"({reason(error)})")
+    if dtype.hasobject:
+        fail(file, f"{key}: holds pickled Python objects (dtype {dtype}); livesep never "
+                   f"unpickles preset data")
+    if not all(isinstance(n, int) and n >= 0 for n in shape):
+        fail(file, f"{key}: invalid shape {shape} in its .npy header")
+    return Member(key=key, info=info, shape=tuple(shape), dtype=dtype)
+
+
+def read_data(file: Path, archive: zipfile.ZipFile, member: Member) -> np.ndarray:
+    """Read a member whose header was checked; the archive's CRC is verified too."""
+    try:
+        with archive.open(member.info) as stream:
+            array = np.lib.format.read_array(stream, allow_pickle=False)
+            trailing = stream.read(1)  # reaching the end also checks the CRC
+    except Exception as error:  # noqa: BLE001 - any failure of a corrupt member is ours
+        fail(file, f"{member.key}: cannot read its data, the file is corrupt or truncated "
+                   f"({reason(error)})")
+    if trailing:
+        fail(file, f"{member.key}: unexpected bytes after the array data")
+    if array.shape != member.shape or array.dtype != member.dtype:  # pragma: no cover
+        fail(file, f"{member.key}: changed while being read")
+    return array
+
+
+def meta_text(file: Path, array: np.ndarray) -> str:
+    """The text of the 0-d unicode ``meta`` array, refusing invalid code points."""
+    codes = np.frombuffer(array.astype(array.dtype.newbyteorder("<")).tobytes(), "<u4")
+    bad = (codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))
+    if bad.any():
+        fail(file, f"meta holds an invalid character (code point "
+                   f"{int(codes[np.argmax(bad)]):#x}); the file is corrupt")
+    try:
+        return str(array.item())
+    except Exception as error:  # noqa: BLE001  # pragma: no cover - checked above
+        fail(file, f"meta: cannot decode its text ({reason(error)})")
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_meta(file: Path, text: str) -> dict[str, Any]:
+    """Decode and check the ``meta`` JSON; returns it with optional fields filled in."""
+    try:
+        meta = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        fail(file, f"meta: not valid JSON ({error})")
+    if not isinstance(meta, dict):
+        fail(file, f"meta must be a JSON object, got {show(meta)} ({type_name(meta)})")
+    if "format" not in meta:
+        fail(file, "meta: missing field 'format'; not a livesep preset")
+    if meta["format"] != FORMAT_NAME:
+        fail(file, f"format is {show(meta['format'])}, expected {FORMAT_NAME!r}; "
+                   f"not a livesep preset")
+    if "version" not in meta:
+        fail(file, "meta: missing field 'version'")
+    version = meta["version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        fail(file, f"version must be an integer, got {show(version)} "
+                   f"({type_name(version)})")
+    if version != FORMAT_VERSION:
+        hint = "; a newer livesep wrote it, upgrade livesep" if version > FORMAT_VERSION else ""
+        fail(file, f"version: the file is {FORMAT_NAME} version {version}, but this livesep "
+                   f"({running_version()}) reads version {FORMAT_VERSION} only{hint}")
+    missing = [key for key in PRESET_FIELDS if key not in meta]
+    if missing:
+        fail(file, f"meta: missing field(s) {', '.join(map(repr, missing))}")
+    extra = sorted(set(meta) - set(PRESET_FIELDS))
+    if extra:
+        fail(file, f"meta: unexpected field(s) {', '.join(map(repr, extra))}")
+    try:
+        check_settings(**{key: meta[key] for key in PRESET_FIELDS
+                          if key not in ("format", "version", "sources")})
+        sources = meta["sources"]
+        if not isinstance(sources, list):
+            raise Invalid(f"sources must be a list, got {show(sources)} "
+                          f"({type_name(sources)})")
+        if not 1 <= len(sources) <= MAX_SOURCES:
+            raise Invalid(f"sources: a preset holds 1 to {MAX_SOURCES} sources, "
+                          f"got {len(sources)}")
+        checked = []
+        for index, entry in enumerate(sources):
+            label = f"sources[{index}]"
+            if not isinstance(entry, dict):
+                raise Invalid(f"{label} must be a JSON object, got {show(entry)} "
+                              f"({type_name(entry)})")
+            missing = [key for key in SOURCE_FIELDS if key not in entry]
+            if missing:
+                raise Invalid(f"{label}: missing field(s) {', '.join(map(repr, missing))}")
+            extra = sorted(set(entry) - set(SOURCE_FIELDS) - set(SOURCE_OPTIONAL))
+            if extra:
+                raise Invalid(f"{label}: unexpected field(s) {', '.join(map(repr, extra))}")
+            source_name = check_source_name(entry["name"], f"{label}.name")
+            n_states = check_int(entry["n_states"], f"{label}.n_states", 1, MAX_ELEMENTS)
+            n_components = check_int(entry["n_components"], f"{label}.n_components", 1,
+                                     MAX_ELEMENTS)
+            adaptive = check_bool(entry.get("adaptive", False), f"{label}.adaptive")
+            checked.append({
+                "name": source_name, "n_states": n_states, "n_components": n_components,
+                "adaptive": adaptive,
+                "frames": check_frames(entry.get("frames", 1), f"{label}.frames",
+                                       n_states=n_states, adaptive=adaptive),
+                "provenance": check_provenance(entry.get("provenance", {}),
+                                               f"{label}.provenance"),
+            })
+        check_source_list([s["name"] for s in checked], [s["n_states"] for s in checked],
+                          model=meta["model"], label="sources[{}]")
+    except Invalid as error:
+        fail(file, str(error))
+    meta["sources"] = checked
+    return meta
+
+
+def check_member(file: Path, member: Member, *, ndim: int, expected: tuple[int, ...],
+                 meaning: str) -> int:
+    """Check an array header against what meta declares; returns its element count."""
+    key, shape, dtype = member.key, member.shape, member.dtype
+    if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8) or dtype.fields is not None:
+        fail(file, f"{key}: must hold floating-point numbers (float32), got dtype {dtype}")
+    if len(shape) != ndim:
+        fail(file, f"{key}: must have {ndim} dimension(s) {meaning}, got shape {shape}")
+    count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        fail(file, f"{key}: shape {shape} declares {count} numbers, more than the "
+                   f"{MAX_ELEMENTS} a preset may hold")
+    if shape != expected:
+        fail(file, f"{key}: shape {shape} does not match {meaning} = {expected} "
+                   f"declared by meta")
+    return count
+
+
+def read_container(path: object, *, with_arrays: bool
+                   ) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
+    """Open a preset file, check its entries, meta and headers, and maybe read its arrays."""
+    file = check_path(path)
+    try:
+        archive = zipfile.ZipFile(file)
+    except Exception as error:  # noqa: BLE001 - any failure to open is a bad file
+        fail(file, f"not a preset file: not a readable .npz (zip) archive, or truncated "
+                   f"({reason(error)})")
+    with archive:
+        try:
+            infos = archive.infolist()
+        except Exception as error:  # noqa: BLE001  # pragma: no cover
+            fail(file, f"corrupt zip directory ({reason(error)})")
+        if len(infos) > 1 + len(ARRAYS) * MAX_SOURCES:
+            fail(file, f"holds {len(infos)} entries, more than a preset of {MAX_SOURCES} "
+                       f"sources can have")
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            name = info.filename
+            key = name[:-4] if name.endswith(".npy") else name
+            if not name.endswith(".npy") or not (key == "meta" or ARRAY_KEY.fullmatch(key)):
+                fail(file, f"unexpected entry {show(name)}; a preset holds only 'meta' "
+                           f"and 'source<i>.W', 'source<i>.A', 'source<i>.pi'")
+            if key in members:
+                fail(file, f"entry {show(name)} appears twice")
+            members[key] = info
+        if "meta" not in members:
+            fail(file, "missing entry 'meta' (the JSON header); not a livesep preset")
+        header = read_header(file, archive, members["meta"], "meta")
+        if header.dtype.kind != "U" or header.shape != ():
+            fail(file, f"meta must be a 0-d unicode array holding JSON text, got dtype "
+                       f"{header.dtype} and shape {header.shape}")
+        if header.dtype.itemsize // 4 > MAX_META_CHARS:
+            fail(file, f"meta declares {header.dtype.itemsize // 4} characters, more than "
+                       f"the {MAX_META_CHARS} a preset may hold")
+        meta = parse_meta(file, meta_text(file, read_data(file, archive, header)))
+
+        sources = meta["sources"]
+        expected = {f"source{i}.{key}" for i in range(len(sources)) for key in ARRAYS}
+        for key in sorted(set(members) - {"meta"} - expected):
+            index = int(ARRAY_KEY.fullmatch(key)[1])  # type: ignore[index]
+            fail(file, f"{key}: the file holds arrays for source {index}, but meta lists "
+                       f"{len(sources)} source(s)")
+        missing = sorted(expected - set(members))
+        if missing:
+            fail(file, f"missing array {missing[0]!r} (meta lists {len(sources)} "
+                       f"source(s))")
+
+        n_bins = meta["n_fft"] // 2 + 1
+        headers: dict[str, Member] = {}
+        total = 0
+        for index, source in enumerate(sources):
+            q, k, frames = source["n_states"], source["n_components"], source["frames"]
+            # A convolutive source's W holds one block per lag instead of one per state.
+            blocks, layout = (frames, "frames") if frames > 1 else (q, "n_states")
+            declared = (f"({layout}, n_fft // 2 + 1, n_components) of sources[{index}]",
+                        f"(n_states, n_states) of sources[{index}]",
+                        f"(n_states,) of sources[{index}]")
+            for key, ndim, shape, meaning in zip(ARRAYS, (3, 2, 1), ((blocks, n_bins, k),
+                                                                     (q, q), (q,)), declared):
+                name = f"source{index}.{key}"
+                headers[name] = read_header(file, archive, members[name], name)
+                total += check_member(file, headers[name], ndim=ndim, expected=shape,
+                                      meaning=meaning)
+                if total > MAX_ELEMENTS:
+                    fail(file, f"{name}: the arrays declare {total} numbers so far, more "
+                               f"than the {MAX_ELEMENTS} a preset may hold")
+        arrays: dict[str, np.ndarray] = {}
+        if with_arrays:
+            for name, member in headers.items():
+                arrays[name] = read_data(file, archive, member)
+    return file, meta, arrays
+
+
+def load_meta(path: str | os.PathLike[str]) -> PresetInfo:
+    """Read a preset file's header cheaply, for a list of presets.
+
+    The meta JSON and every ``.npy`` header are checked as :func:`load` checks them, but
+    no array data is read, so values (finite, non-negative, sums) are checked only by
+    :func:`load`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The preset file.
+
+    Returns
+    -------
+    PresetInfo
+
+    Raises
+    ------
+    PresetError
+        If the file is missing, not a preset, from another format version, or its header
+        or array headers are invalid or inconsistent.
+    """
+    file, meta, _ = read_container(path, with_arrays=False)
+    n_bins = meta["n_fft"] // 2 + 1
+    try:
+        size = file.stat().st_size
+    except OSError as error:  # pragma: no cover - removed while being read
+        fail(file, f"cannot read ({reason(error)})")
+    return PresetInfo(
+        path=file, file_size=size, name=meta["name"], description=meta["description"],
+        sr=meta["sr"], n_fft=meta["n_fft"], hop_length=meta["hop_length"],
+        window=meta["window"], model=meta["model"], created=meta["created"],
+        livesep_version=meta["livesep_version"],
+        sources=tuple(SourceInfo(name=s["name"], n_states=s["n_states"], n_bins=n_bins,
+                                 n_components=s["n_components"], adaptive=s["adaptive"],
+                                 provenance=s["provenance"], frames=s["frames"])
+                      for s in meta["sources"]))
+
+
+def load(path: str | os.PathLike[str]) -> Preset:
+    """Read and fully check a preset file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`livesep.presets.save` (format ``livesep-preset`` version 1).
+
+    Returns
+    -------
+    Preset
+        Arrays as read-only float32; W ``(Q, F, K)``, A ``(Q, Q)``, pi ``(Q,)`` per source
+        (W ``(frames, F, K)`` for a convolutive source, which has one state).
+
+    Raises
+    ------
+    PresetError
+        Naming the file, the field and the value, if the file is missing, not a zip or
+        truncated, holds pickled objects, lacks ``meta`` or has bad JSON, is of another
+        format or version, has missing, extra or mistyped fields or entries, non-float,
+        non-finite or negative arrays, columns of W (templates of a convolutive source) /
+        rows of A / pi not summing to 1, ``frames`` out of [1, 64] or beside several states
+        or adaptation,
+        shapes inconsistent with each other, with n_fft or with meta, invalid
+        sr / n_fft / hop_length, oversized arrays, duplicate source names, or 0 or more
+        than 16 sources.
+    """
+    file, meta, arrays = read_container(path, with_arrays=True)
+    sources = []
+    for index, entry in enumerate(meta["sources"]):
+        prefix = f"source{index}."
+        try:
+            W, A, pi = (as_float32(arrays[prefix + key], prefix + key) for key in ARRAYS)
+            check_model_arrays(W, A, pi, prefix=prefix, frames=entry["frames"])
+        except Invalid as error:
+            fail(file, str(error))
+        try:
+            sources.append(SourceModel(entry["name"], W=W, A=A, pi=pi,
+                                       adaptive=entry["adaptive"], frames=entry["frames"],
+                                       provenance=entry["provenance"]))
+        except ParameterError as error:  # pragma: no cover - checked above
+            fail(file, f"sources[{index}]: {error}")
+    try:
+        return Preset(meta["name"], description=meta["description"], sr=meta["sr"],
+                      n_fft=meta["n_fft"], hop_length=meta["hop_length"],
+                      window=meta["window"], model=meta["model"], sources=tuple(sources),
+                      created=meta["created"], livesep_version=meta["livesep_version"])
+    except ParameterError as error:  # pragma: no cover - checked above
+        fail(file, str(error))

@@ -1,0 +1,56 @@
+"""Writing a preset file (the format is described in :mod:`livesep.presets`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from livesep.errors import ParameterError, PresetError
+from livesep.files import atomic_write
+from livesep.presets.checks import show
+from livesep.presets.format import ARRAYS
+from livesep.presets.types import Preset, meta_json
+
+__all__ = ["save"]
+
+
+def save(preset: Preset, path: str | os.PathLike[str]) -> Path:
+    """Write a preset atomically: the file appears complete or not at all.
+
+    Parameters
+    ----------
+    preset : Preset
+        What to write.
+    path : str or path-like
+        Destination (conventionally ``*.npz``); its folder must exist. An existing file is
+        replaced only once the new one is completely written.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    PresetError
+        If the file cannot be written.
+    ParameterError
+        If ``preset`` is not a :class:`Preset`.
+    """
+    if not isinstance(preset, Preset):
+        raise ParameterError(f"save needs a Preset, got {show(preset)}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"path must be a str or path-like, got {show(path)}")
+    file = Path(path)
+    entries: dict[str, np.ndarray] = {"meta": np.array(meta_json(preset))}
+    for index, source in enumerate(preset.sources):
+        for key in ARRAYS:
+            entries[f"source{index}.{key}"] = np.ascontiguousarray(getattr(source, key),
+                                                                   dtype=np.float32)
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as stream:
+            np.savez_compressed(stream, **entries)
+
+    return atomic_write(file, write, error=PresetError)

@@ -1,0 +1,176 @@
+"""Offline (non-causal) separation references that see the whole signal at once.
+
+Supervised NMF/PLCA with all the preset's dictionaries side by side, semi-supervised NMF
+that learns the adaptive sources on the mixture, and the dispatch to the N-FHMM smoothed
+by forward-backward (:mod:`livesep.separation.nfhmm`). Convolutive (NMFD) sources take part
+in batch NMF (:func:`livesep.models.nmfd.fit_nmfd_activations`); the N-FHMM and
+semi-supervised references refuse them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from livesep import spectral
+from livesep.engine import EngineSettings
+from livesep.errors import ParameterError
+from livesep.models.nmf import fit_activations
+from livesep.presets import Preset
+from livesep.progress import Progress
+from livesep.separation.nfhmm import separate_offline_nfhmm
+from livesep.separation.signals import apply_masks, check_signal, refuse_convolutive
+from livesep.spectral import soft_masks
+
+__all__ = ["separate_offline", "separate_offline_nmf", "separate_offline_semi"]
+
+Array = npt.NDArray[np.float64]
+
+
+def separate_offline(y: npt.ArrayLike, preset: Preset, *,
+                     settings: EngineSettings | None = None,
+                     progress: Progress | None = None) -> npt.NDArray[np.float32]:
+    """The offline reference that fits the preset: semi-supervised NMF when a source is
+    adaptive, batch NMF for an NMF preset, N-FHMM forward-backward for an N-HMM preset.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+    """
+    settings = settings or EngineSettings()
+    if any(source.adaptive for source in preset.sources):
+        stems = separate_offline_semi(y, preset, mask_power=settings.mask_power)
+    elif preset.model == "nmf":
+        stems = separate_offline_nmf(y, preset, beta=settings.beta, l1=settings.l1,
+                                     mask_power=settings.mask_power)
+    else:
+        return separate_offline_nfhmm(y, preset, settings=settings, progress=progress)
+    if progress is not None:
+        progress(1.0)
+    return stems
+
+
+def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
+                         beta: float = 1.0, l1: float = 0.0, mask_power: float = 2.0
+                         ) -> npt.NDArray[np.float32]:
+    """Batch supervised NMF: every state's dictionary of every source side by side, fixed;
+    activations fitted over all frames at once.
+
+    With convolutive sources the fit is NMFD (:func:`livesep.models.nmfd.fit_nmfd_activations`,
+    KL for ``beta=1``, least squares for ``beta=2``, no ``l1``): each convolutive template
+    spans its frames, the other sources' dictionaries act on the current frame only.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,)
+        Mono signal at ``preset.sr``.
+    preset : Preset
+        The trained sources.
+    n_iter, beta, l1 : keyword-only
+        Activation fit settings (see :func:`livesep.models.nmf.fit_activations`).
+    mask_power : float, keyword-only
+        Soft-mask exponent.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+
+    Raises
+    ------
+    ParameterError
+        For a bad signal, or with convolutive sources and ``beta`` not 1 or 2 or ``l1`` > 0.
+    """
+    signal = check_signal(y)
+    X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
+    V = np.abs(X).astype(np.float64)
+    if any(source.frames > 1 for source in preset.sources):
+        estimates = _convolutive_nmf(V, preset, n_iter=n_iter, beta=beta, l1=l1)
+        return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
+    blocks = [np.concatenate(list(source.W.astype(np.float64)), axis=1)
+              for source in preset.sources]
+    W = np.concatenate(blocks, axis=1)
+    H = fit_activations(V, W, beta=beta, n_iter=n_iter, tol=0.0, l1=l1).H
+    estimates, offset = [], 0
+    for block in blocks:
+        k = block.shape[1]
+        estimates.append(block @ H[offset:offset + k])
+        offset += k
+    return apply_masks(X, soft_masks(np.stack(estimates), power=mask_power), preset, signal.size)
+
+
+def _convolutive_nmf(V: Array, preset: Preset, *, n_iter: int, beta: float, l1: float
+                     ) -> Array:
+    """Source estimates (S, F, T) of batch NMFD with every source's dictionary fixed."""
+    # Imported here: only presets with convolutive sources need the NMFD code.
+    from livesep.models.nmfd import fit_nmfd_activations, source_estimates
+
+    costs = {1.0: "kl", 2.0: "ls"}
+    if beta not in costs or l1 != 0:
+        raise ParameterError(f"offline NMF with convolutive sources fits KL (beta=1) or least "
+                             f"squares (beta=2) without sparsity, got beta={beta!r}, "
+                             f"l1={l1!r}")
+    # Per source (lags, F, K): a convolutive source's templates; an ordinary source's states
+    # side by side at lag 0.
+    blocks = [source.W.astype(np.float64) if source.frames > 1
+              else np.concatenate(list(source.W.astype(np.float64)), axis=1)[np.newaxis]
+              for source in preset.sources]
+    # All side by side along K, zero beyond each source's lags. Lags at or beyond T reach
+    # only frames after the signal: they are left out of the fit.
+    lags = min(max(block.shape[0] for block in blocks), V.shape[1])
+    W = np.zeros((lags, V.shape[0], sum(block.shape[2] for block in blocks)))
+    offset = 0
+    for block in blocks:
+        n_lags, k = min(lags, block.shape[0]), block.shape[2]
+        W[:n_lags, :, offset:offset + k] = block[:n_lags]
+        offset += k
+    H = fit_nmfd_activations(V, W, cost=costs[beta], n_iter=n_iter, tol=0.0).H
+    return source_estimates(blocks, H)
+
+
+def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
+                          mask_power: float = 2.0) -> npt.NDArray[np.float32]:
+    """Semi-supervised batch NMF: the known sources' dictionaries stay fixed, the adaptive
+    sources' dictionaries are learned on the mixture itself (starting from the preset's).
+
+    Every state's dictionary of a known source takes part, side by side (as in
+    :func:`separate_offline_nmf`); adaptive sources have one state.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,)
+        Mono signal at ``preset.sr``.
+    preset : Preset
+        At least one source marked ``adaptive``.
+    n_iter : int, keyword-only
+        KL multiplicative updates of the activations and the adaptive dictionaries.
+    mask_power : float, keyword-only
+        Soft-mask exponent.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+    """
+    signal = check_signal(y)
+    refuse_convolutive(preset, "semi-supervised NMF")
+    if not any(source.adaptive for source in preset.sources):
+        raise ParameterError(f"preset {preset.name!r} has no adaptive source; semi-supervised "
+                             "separation learns one of them on the mixture")
+    X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
+    V = np.abs(X).astype(np.float64)
+    blocks = [np.concatenate(list(source.W.astype(np.float64)), axis=1)
+              for source in preset.sources]
+    edges = np.cumsum([0] + [block.shape[1] for block in blocks])
+    learned = np.concatenate([np.full(block.shape[1], source.adaptive)
+                              for block, source in zip(blocks, preset.sources)])
+    W = np.concatenate(blocks, axis=1)
+    H = np.full((W.shape[1], V.shape[1]), V.sum(axis=0) / W.shape[1] + 1e-9)
+    for _ in range(n_iter):
+        ratio = V / (W @ H + 1e-9)
+        H *= (W.T @ ratio) / W.sum(axis=0)[:, None]
+        ratio = V / (W @ H + 1e-9)
+        W[:, learned] *= (ratio @ H[learned].T) / (H[learned].sum(axis=1) + 1e-12)
+        scale = W[:, learned].sum(axis=0)
+        W[:, learned] /= scale
+        H[learned] *= scale[:, None]
+    estimates = np.stack([W[:, a:b] @ H[a:b] for a, b in zip(edges[:-1], edges[1:])])
+    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)

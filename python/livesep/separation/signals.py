@@ -1,0 +1,39 @@
+"""What every separation path shares: the input check, masking back to a signal, and the
+refusal of convolutive sources by the state-based references."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from livesep import spectral
+from livesep.errors import ParameterError
+from livesep.presets import Preset
+
+__all__ = ["check_signal", "apply_masks", "refuse_convolutive"]
+
+
+def check_signal(y: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """``y`` as a C-contiguous float32 mono signal; :class:`ParameterError` if it is not one."""
+    signal = np.ascontiguousarray(y, dtype=np.float32)
+    if signal.ndim != 1 or signal.size == 0:
+        raise ParameterError(f"the signal must be mono and non-empty, shaped (n,), got shape "
+                             f"{signal.shape}")
+    return signal
+
+
+def refuse_convolutive(preset: Preset, method: str) -> None:
+    """The state-based references read W as one dictionary per state; lags are not states."""
+    convolutive = [source.name for source in preset.sources if source.frames > 1]
+    if convolutive:
+        raise ParameterError(
+            f"offline separation with convolutive sources ({', '.join(map(repr, convolutive))} "
+            f"of preset {preset.name!r}): {method} reads W as one dictionary per state; use "
+            f"separate_offline_nmf (batch NMFD, livesep.models.nmfd) or the online engine")
+
+
+def apply_masks(X: npt.NDArray[np.complex64], masks: npt.NDArray[np.float64], preset: Preset,
+                length: int) -> npt.NDArray[np.float32]:
+    """Each mask (S, F, T) on the mixture STFT X (F, T), back to ``length`` samples each."""
+    return np.stack([spectral.istft(X * mask, n_fft=preset.n_fft, hop_length=preset.hop_length,
+                                    length=length) for mask in masks])
