@@ -62,7 +62,6 @@ def _corpus_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("build_corpus", SCRIPT_DIR / "build_corpus.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["build_corpus"] = module
     spec.loader.exec_module(module)
     return module
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 import tempfile
 from pathlib import Path
 
@@ -33,7 +32,6 @@ def corpus_tools():
     spec = importlib.util.spec_from_file_location("build_corpus", ROOT / "scripts" /
                                                   "build_corpus.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["build_corpus"] = module
     spec.loader.exec_module(module)
     return module
 

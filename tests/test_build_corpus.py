@@ -1,7 +1,9 @@
-"""The corpus builder (scripts/build_corpus.py) on a small subset built into a temporary folder."""
+"""The corpus builder (scripts/build_corpus.py and its package scripts/corpus/) on a small subset
+built into a temporary folder."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import shutil
@@ -27,13 +29,14 @@ def _load_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("build_corpus", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    # Registered so that worker processes can unpickle its task functions.
-    sys.modules["build_corpus"] = module
     spec.loader.exec_module(module)
     return module
 
 
 bc = _load_script()
+# Loading the script made its package importable; two tests reach into these modules.
+packages = importlib.import_module("corpus.packages")
+corpus_manifest = importlib.import_module("corpus.manifest")
 
 _DATA = (bc.KLETTRES_ROOT / "en", bc.KLETTRES_ROOT / "uk", bc.SOUNDFONT, bc.DRUMKIT_ROOT)
 pytestmark = pytest.mark.skipif(
@@ -261,11 +264,11 @@ def test_rebuilding_a_part_removes_its_stale_files(tmp_path: Path) -> None:
     stale = tmp_path / "mixtures" / "gone"
     stale.mkdir(parents=True)
     (tmp_path / "speech").mkdir()
-    bc._forget(tmp_path, ["mixtures"])
+    corpus_manifest._forget(tmp_path, ["mixtures"])
     assert stale.exists()  # not a corpus this script made: nothing is deleted
     manifest = {"format": "livesep-corpus", "mixtures": {"gone": {}}, "speech": {"en": {}}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    bc._forget(tmp_path, ["mixtures"])
+    corpus_manifest._forget(tmp_path, ["mixtures"])
     assert not (tmp_path / "mixtures").exists() and (tmp_path / "speech").exists()
     left = json.loads((tmp_path / "manifest.json").read_text())
     assert "mixtures" not in left and left["speech"] == {"en": {}}
@@ -297,9 +300,9 @@ class _FakeSystem:
 def test_missing_packages_are_installed_with_apt(monkeypatch: pytest.MonkeyPatch, uid: int,
                                                  prefix: list[str]) -> None:
     system = _FakeSystem(installs_after=2)  # the first install fails: no package lists yet
-    monkeypatch.setattr(bc.subprocess, "run", system.run)
-    monkeypatch.setattr(bc.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(bc.os, "geteuid", lambda: uid)
+    monkeypatch.setattr(packages.subprocess, "run", system.run)
+    monkeypatch.setattr(packages.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(packages.os, "geteuid", lambda: uid)
     bc.ensure_packages(["fluidsynth"], quiet=True)
     apt = [*prefix, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
     install = [*apt, "install", "-y", "--no-install-recommends", "fluidsynth"]
@@ -308,20 +311,18 @@ def test_missing_packages_are_installed_with_apt(monkeypatch: pytest.MonkeyPatch
 
 
 def test_failed_install_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bc.subprocess, "run", _FakeSystem(installs_after=99).run)
-    monkeypatch.setattr(bc.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(bc.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(packages.subprocess, "run", _FakeSystem(installs_after=99).run)
+    monkeypatch.setattr(packages.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(packages.os, "geteuid", lambda: 0)
     with pytest.raises(bc.CorpusError, match="apt-get could not install hydrogen-drumkits"):
         bc.ensure_packages(["hydrogen-drumkits"], quiet=True)
-    monkeypatch.setattr(bc.shutil, "which", lambda name: None if name == "sudo" else name)
-    monkeypatch.setattr(bc.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(packages.shutil, "which", lambda name: None if name == "sudo" else name)
+    monkeypatch.setattr(packages.os, "geteuid", lambda: 1000)
     with pytest.raises(bc.CorpusError, match="not root and no sudo"):
         bc.ensure_packages(["hydrogen-drumkits"], quiet=True)
 
 
 def test_mido_is_installed_with_pip_when_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
     commands: list[list[str]] = []
     real_import = importlib.import_module
     calls = {"n": 0}
@@ -333,7 +334,7 @@ def test_mido_is_installed_with_pip_when_missing(monkeypatch: pytest.MonkeyPatch
         return real_import("json")
 
     monkeypatch.setattr(importlib, "import_module", fake_import)
-    monkeypatch.setattr(bc.subprocess, "run", lambda command, **_: commands.append(command)
+    monkeypatch.setattr(packages.subprocess, "run", lambda command, **_: commands.append(command)
                         or type("Done", (), {"returncode": 0})())
     assert bc.ensure_mido(quiet=True) is json
     assert commands == [[sys.executable, "-m", "pip", "install", "--quiet", "mido>=1.3"]]
