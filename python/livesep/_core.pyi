@@ -1,4 +1,4 @@
-"""Type stubs for livesep's C++ engine (cpp/bindings.cpp)."""
+"""Type stubs for livesep's C++ engine (cpp/bindings/)."""
 
 from __future__ import annotations
 
