@@ -1,4 +1,4 @@
-"""Type stubs for livesep's C++ engine (cpp/bindings.cpp)."""
+"""Type stubs for livesep's C++ engine (cpp/bindings/)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ class Model:
         likelihood_counts: float = 30.0,
         reseed_floor: float = 1e-3,
         epsilon: float = 1e-9,
+        adaptive: list[bool] | None = None,
+        forgetting: float = 0.99,
+        adaptation_prior: float = 1.0,
+        frames: list[int] | None = None,
     ) -> None: ...
     @property
     def n_sources(self) -> int: ...
@@ -33,6 +37,8 @@ class Model:
     def n_iter(self) -> int: ...
     @property
     def beam(self) -> int: ...
+    @property
+    def adaptive(self) -> list[bool]: ...
 
 class Separator:
     """Streaming separator: mono in, one channel per source out, any block size."""
@@ -179,6 +185,21 @@ class _internal:
     @staticmethod
     def count_host_allocations(host: LiveHost, indata: npt.NDArray[np.float32],
                                outdata: npt.NDArray[np.float32], flags: int = 0) -> int: ...
+    @staticmethod
+    def solve_activations(
+        W: npt.NDArray[np.float32],
+        v: npt.NDArray[np.float32],
+        h: npt.NDArray[np.float32],
+        *,
+        beta: float = 1.0,
+        l1: float = 0.0,
+        n_iter: int = 10,
+        epsilon: float = 1e-9,
+    ) -> npt.NDArray[np.float32]: ...
+    @staticmethod
+    def filter_frames(
+        model: Model, V: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32]]: ...
     @staticmethod
     def stream_spectra(
         x: npt.NDArray[np.float32], *, n_fft: int, hop_length: int, block_size: int

@@ -1,0 +1,179 @@
+// Model: a preset's (W, A, pi) per source, checked and converted into the engine's layout.
+#include "bindings/common.h"
+
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "livesep/nfhmm.h"
+
+namespace livesep::bindings {
+
+namespace {
+
+// One source from W (Q, F, K), A (Q, Q), pi (Q,), all float32, into the engine's layout. A
+// convolutive source (frames > 1) has W (frames, F, K), one lag per block, and one state.
+livesep::SourceModel convert_source(const py::handle& item, std::size_t index, int frames) {
+  const std::string where = "sources[" + std::to_string(index) + "]";
+  if (!py::isinstance<py::tuple>(item) && !py::isinstance<py::list>(item)) {
+    throw ParameterError(where + " must be a (W, A, pi) tuple");
+  }
+  auto parts = py::reinterpret_borrow<py::sequence>(item);
+  if (parts.size() != 3) throw ParameterError(where + " must be a (W, A, pi) tuple");
+  auto W = checked_float32(parts[0], (where + ".W").c_str(), 3, false);
+  auto A = checked_float32(parts[1], (where + ".A").c_str(), 2, false);
+  auto pi = checked_float32(parts[2], (where + ".pi").c_str(), 1, false);
+  const auto blocks = static_cast<int>(W.shape(0));
+  const auto f = static_cast<int>(W.shape(1));
+  const auto k = static_cast<int>(W.shape(2));
+  if (frames < 1 || (frames > 1 && blocks != frames)) {
+    throw ParameterError(where + ": a convolutive source's W must be (frames, F, K) with frames=" +
+                         std::to_string(frames) + ", got W " + describe_array(W));
+  }
+  const int q = frames > 1 ? 1 : blocks;
+  if (q < 1 || f < 2 || k < 1 || A.shape(0) != q || A.shape(1) != q || pi.shape(0) != q) {
+    throw ParameterError(where + ": W must be (Q, F, K) with A (Q, Q) and pi (Q,), got W " +
+                         describe_array(W) + ", A " + describe_array(A) + ", pi " +
+                         describe_array(pi));
+  }
+  livesep::SourceModel source;
+  source.n_states = q;
+  source.n_frames = frames;
+  source.n_components = k;
+  source.n_bins = f;
+  source.n_rows = livesep::padded_rows(f);
+  source.dictionaries.assign(static_cast<std::size_t>(blocks) * source.n_rows * k, 0.0f);
+  source.column_sums.assign(static_cast<std::size_t>(blocks) * k, 0.0f);
+  const float* w = W.data();
+  for (int state = 0; state < blocks; ++state) {
+    for (int bin = 0; bin < f; ++bin) {
+      for (int component = 0; component < k; ++component) {
+        const float value = w[(static_cast<std::size_t>(state) * f + bin) * k + component];
+        if (!(value >= 0.0f) || !std::isfinite(value)) {
+          throw ParameterError(where + ".W holds a negative or non-finite value: " +
+                               std::to_string(value));
+        }
+        source.dictionaries[(static_cast<std::size_t>(state) * k + component) * source.n_rows +
+                            bin] = value;
+        source.column_sums[static_cast<std::size_t>(state) * k + component] += value;
+      }
+    }
+  }
+  source.tile();
+  source.transitions.assign(A.data(), A.data() + static_cast<std::size_t>(q) * q);
+  source.initial.assign(pi.data(), pi.data() + q);
+  for (float value : source.transitions) {
+    if (!(value >= 0.0f) || !std::isfinite(value)) {
+      throw ParameterError(where + ".A holds a negative or non-finite value: " +
+                           std::to_string(value));
+    }
+  }
+  for (float value : source.initial) {
+    if (!(value >= 0.0f) || !std::isfinite(value)) {
+      throw ParameterError(where + ".pi holds a negative or non-finite value: " +
+                           std::to_string(value));
+    }
+  }
+  return source;
+}
+
+PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, int beam,
+                   float likelihood_counts, float reseed_floor, float epsilon,
+                   const py::object& adaptive, float forgetting, float adaptation_prior,
+                   const py::object& frames_object) {
+  auto model = std::make_shared<livesep::Model>();
+  std::vector<int> frames(sources.size(), 1);
+  if (!frames_object.is_none()) {
+    frames = frames_object.cast<std::vector<int>>();
+    if (frames.size() != sources.size()) {
+      throw ParameterError("frames needs one value per source (" +
+                           std::to_string(sources.size()) + "), got " +
+                           std::to_string(frames.size()));
+    }
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    model->sources.push_back(convert_source(sources[i], i, frames[i]));
+  }
+  if (!adaptive.is_none()) {
+    const auto flags = adaptive.cast<std::vector<bool>>();
+    if (flags.size() != model->sources.size()) {
+      throw ParameterError("adaptive needs one flag per source (" +
+                           std::to_string(model->sources.size()) + "), got " +
+                           std::to_string(flags.size()));
+    }
+    for (std::size_t i = 0; i < flags.size(); ++i) {
+      if (flags[i] && (model->sources[i].n_states != 1 || model->sources[i].n_frames != 1)) {
+        throw ParameterError("an adaptive source must have one state and one frame; sources[" +
+                             std::to_string(i) + "] has " +
+                             std::to_string(model->sources[i].n_states));
+      }
+      model->sources[i].adaptive = flags[i];
+    }
+  }
+  if (!(forgetting > 0.0f && forgetting <= 1.0f) || !(adaptation_prior >= 0.0f)) {
+    throw ParameterError("forgetting must be in (0, 1] and adaptation_prior >= 0, got " +
+                         std::to_string(forgetting) + " and " + std::to_string(adaptation_prior));
+  }
+  model->settings.forgetting = forgetting;
+  model->settings.adaptation_prior = adaptation_prior;
+  if (model->sources.empty() || model->sources.size() > livesep::FactorialFilter::kMaxSources) {
+    throw ParameterError("a model needs between 1 and 16 sources, got " +
+                         std::to_string(model->sources.size()));
+  }
+  if (n_iter < 0 || n_iter > 10000) {
+    throw ParameterError("n_iter must be in [0, 10000], got " + std::to_string(n_iter));
+  }
+  if (beam < 0) throw ParameterError("beam must be >= 0 (0: exact), got " + std::to_string(beam));
+  if (!(l1 >= 0.0f) || !(likelihood_counts > 0.0f) || !(reseed_floor >= 0.0f) ||
+      !(epsilon > 0.0f)) {
+    throw ParameterError("l1 and reseed_floor must be >= 0, likelihood_counts and epsilon > 0");
+  }
+  model->settings.activation.divergence = divergence_from_beta(beta);
+  model->settings.activation.l1 = l1;
+  model->settings.activation.n_iter = n_iter;
+  model->settings.activation.epsilon = epsilon;
+  model->settings.beam = beam;
+  model->settings.likelihood_counts = likelihood_counts;
+  model->settings.reseed_floor = reseed_floor;
+  // A filter is prepared once here so that a model with an impossible geometry fails now.
+  livesep::FactorialFilter probe;
+  probe.prepare(model->sources, model->settings);
+  return PyModel{model};
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  py::class_<PyModel>(m, "Model", R"doc(
+A preset's source models in the engine's layout, immutable and shareable.
+
+sources is a list of (W, A, pi) per source: W (Q, F, K) float32 dictionaries whose columns
+sum to one, A (Q, Q) transition rows, pi (Q,) initial distribution; Q = 1 is plain NMF.
+)doc")
+      .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
+           py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
+           py::arg("likelihood_counts") = 30.0f, py::arg("reseed_floor") = 1e-3f,
+           py::arg("epsilon") = 1e-9f, py::arg("adaptive") = py::none(),
+           py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
+           py::arg("frames") = py::none())
+      .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
+      .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
+      .def_property_readonly("n_states", [](const PyModel& self) {
+        std::vector<int> states;
+        for (const auto& source : self.model->sources) states.push_back(source.n_states);
+        return states;
+      })
+      .def_property_readonly("n_iter", [](const PyModel& self) {
+        return self.model->settings.activation.n_iter;
+      })
+      .def_property_readonly("beam", [](const PyModel& self) { return self.model->settings.beam; })
+      .def_property_readonly("adaptive", [](const PyModel& self) {
+        std::vector<bool> flags;
+        for (const auto& source : self.model->sources) flags.push_back(source.adaptive);
+        return flags;
+      });
+}
+
+}  // namespace livesep::bindings
