@@ -26,11 +26,10 @@ _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT / "tests"))
 
 from jack_harness import jack_available, play_and_record, serving  # noqa: E402
-from presets_for_tests import noise, random_preset  # noqa: E402
-
 from livesep import presets  # noqa: E402
-from livesep.live.stats import LiveStats  # noqa: E402
 from livesep.live.host import LiveSeparator  # noqa: E402
+from livesep.live.stats import LiveStats  # noqa: E402
+from presets_for_tests import noise, random_preset  # noqa: E402
 
 # (device rate, JACK period): a 48 kHz device resampled for a 16 kHz preset, and the
 # preset's own rate.

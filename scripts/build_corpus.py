@@ -40,8 +40,15 @@ _SCRIPTS = Path(__file__).resolve().parent
 if not any(Path(entry or ".").resolve() == _SCRIPTS for entry in sys.path):
     sys.path.insert(0, str(_SCRIPTS))
 
-from corpus.build import (PARTS, build, build_drums, build_instruments, build_mixtures,
-                          build_noise, build_speech)
+from corpus.build import (
+    PARTS,
+    build,
+    build_drums,
+    build_instruments,
+    build_mixtures,
+    build_noise,
+    build_speech,
+)
 from corpus.cli import main
 from corpus.common import CorpusError, seed_for
 from corpus.drumkits import DRUMKIT_ROOT, TEST_KITS, drum_kits, read_drumkit

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from livesep import spectral
 from livesep.audio import load
 from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask

@@ -45,12 +45,11 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-
 from livesep import audio, spectral
-from livesep.separation.blind import BlindSettings, separate_blind
 from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask
 from livesep.models.nmf2d import parameter_count
 from livesep.models.nmfd import separate_nmfd, train_nmfd
+from livesep.separation.blind import BlindSettings, separate_blind
 
 SR = 16000
 SECONDS = 4.0

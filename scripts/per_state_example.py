@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from livesep import audio, spectral
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from livesep import ParameterError, audio, presets, spectral
 from livesep._core import Model, _internal
 from livesep.cli import main
@@ -15,11 +14,10 @@ from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.evaluation.metrics import bss_eval
 from livesep.models.nmf import nmf
 from livesep.presets import Preset, SourceModel
+from livesep.presets.shipped import resolve_preset
 from livesep.separation.offline import separate_offline_nmf, separate_offline_semi
 from livesep.separation.online import separate_online
-from livesep.presets.shipped import resolve_preset
 from livesep.threads import blas_threads
-
 from presets_for_tests import noise, random_preset
 
 TRAINED_NOISES = ("breath", "seashore", "helicopter", "applause")

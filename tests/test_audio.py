@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from livesep import AudioFileError, ParameterError, audio
+
+
 def tone(n: int, sr: int, freq: float = 440.0) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * freq * np.arange(n) / sr)).astype(np.float32)
 

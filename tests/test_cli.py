@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from livesep import audio, presets
 from livesep.cli import build_parser, main
 

@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
+from eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
 from livesep import presets
 from livesep.cli import main
-
-from eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
 from presets_for_tests import random_preset
 
 
@@ -204,10 +202,10 @@ def test_bench_uses_a_shipped_preset_by_default(nhmm_file: Path,
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--blocksize", "0"], "block_size must be in [1, 65536], got 0"),
+    (["--blocksize", "0"], "--blocksize must be in [1, 65536], got 0"),
     (["--seconds", "0"], "seconds must be in (0, 3600], got 0.0"),
     (["--seconds", "0.01", "--blocksize", "4096"], "fewer than 2 blocks of 4096"),
-    (["--iterations", "-2"], "n_iter must be >= 0"),
+    (["--iterations", "-2"], "--iterations must be >= 0"),
     (["--input", "/nonexistent.wav"], "/nonexistent.wav: no such file"),
 ])
 def test_bench_bad_arguments_give_one_clear_line(nhmm_file: Path, args: list[str],

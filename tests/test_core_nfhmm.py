@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
+import reference
 from livesep import ParameterError
 from livesep._core import Model, _internal
-
-import reference
 
 Source = tuple[np.ndarray, np.ndarray, np.ndarray]
 

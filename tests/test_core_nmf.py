@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
+import reference
 from livesep import ParameterError
 from livesep._core import _internal
-
-import reference
 
 
 def problem(n_bins: int, n_components: int, seed: int) -> tuple[np.ndarray, ...]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
+import reference
 from livesep import ParameterError
 from livesep._core import Model, _internal
-
-import reference
 
 
 def lagged(frames: int, n_components: int, n_bins: int, rng: np.random.Generator) -> np.ndarray:

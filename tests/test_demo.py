@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from livesep import audio
 from livesep.cli import main
 from livesep.evaluation.demo import demo_material_dir, run_demo
@@ -40,9 +39,9 @@ def test_demo_separates_and_scores_the_recording(tmp_path: Path, block_size: int
 
 
 def test_demo_separation_beats_the_mixture(tmp_path: Path) -> None:
-    from livesep.evaluation.evaluate import Evaluation, evaluate_signals
-    from livesep.evaluation.demo import separate_with_snapshots
     from livesep import presets
+    from livesep.evaluation.demo import separate_with_snapshots
+    from livesep.evaluation.evaluate import Evaluation, evaluate_signals
     from livesep.presets.shipped import resolve_preset
 
     preset = presets.load(resolve_preset("male-female-nhmm"))

@@ -7,21 +7,26 @@ import json
 import math
 from pathlib import Path
 
+import eval_material
 import numpy as np
 import pytest
 import soundfile as sf
-
-from livesep import AudioFileError, ParameterError
-
-from livesep.evaluation import metrics
-from livesep.evaluation.evaluate import (METHODS, Evaluation, evaluate_preset, evaluate_signals,
-                              find_mixtures, load_mixture, score_estimates, speech_sources)
-from livesep.evaluation.mixtures import select_mixtures
-from livesep.presets import SourceModel
-from livesep.evaluation.report import evaluation_table, plot_evaluation, write_json
-
-import eval_material
 from eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
+from livesep import AudioFileError, ParameterError
+from livesep.evaluation import metrics
+from livesep.evaluation.evaluate import (
+    METHODS,
+    Evaluation,
+    evaluate_preset,
+    evaluate_signals,
+    find_mixtures,
+    load_mixture,
+    score_estimates,
+    speech_sources,
+)
+from livesep.evaluation.mixtures import select_mixtures
+from livesep.evaluation.report import evaluation_table, plot_evaluation, write_json
+from livesep.presets import SourceModel
 from presets_for_tests import random_preset
 
 

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from jack_harness import JackServer, jack_available
 from xvfb_harness import Xvfb, xvfb_available
 

@@ -10,15 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
-from livesep.live import devices
 from livesep.errors import AudioDeviceError, AudioFileError, ParameterError
+from livesep.live import devices
 from livesep.live.governor import QualityGovernor
-from livesep.live.stats import History
-from livesep.live.recording import Recorder
 from livesep.live.host import LiveSeparator
-from livesep.live.stats import source_levels
-
+from livesep.live.recording import Recorder
+from livesep.live.stats import History, source_levels
 from presets_for_tests import noise, random_preset
 
 

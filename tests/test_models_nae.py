@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import expit
-
 from livesep import spectral
 from livesep.errors import ParameterError
 from livesep.evaluation.metrics import bss_eval
 from livesep.models import _nae_net as net
-from livesep.models.nae import (NaeModel, fit_latent, kl_divergence, separate_nae, softplus,
-                                train_nae)
+from livesep.models.nae import (
+    NaeModel,
+    fit_latent,
+    kl_divergence,
+    separate_nae,
+    softplus,
+    train_nae,
+)
+from scipy.special import expit
 
 SR = 16000
 

@@ -8,19 +8,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from livesep import audio, spectral
-from livesep.separation.blind import BLIND_MODELS, BlindSettings, separate_blind
+from livesep.cli import main
 from livesep.cli.blind import BLIND_MODELS as CLI_MODELS
 from livesep.cli.blind import DEFAULT_ITERATIONS
-from livesep.cli import main
 from livesep.errors import ParameterError
 from livesep.evaluation.metrics import bss_eval
 from livesep.models.logfreq import log_frequency_map
-from livesep.models.nmf2d import (convolve, nmf2d, nmfd, parameter_count, update_h,
-                                  update_w)
-from livesep.models.nmfd import (fit_nmfd_activations, fit_nmfd_causal, separate_nmfd,
-                                 train_nmfd)
+from livesep.models.nmf2d import (
+    convolve,
+    nmf2d,
+    nmfd,
+    parameter_count,
+    update_h,
+    update_w,
+)
+from livesep.models.nmfd import (
+    fit_nmfd_activations,
+    fit_nmfd_causal,
+    separate_nmfd,
+    train_nmfd,
+)
+from livesep.separation.blind import BLIND_MODELS, BlindSettings, separate_blind
 
 SR = 16000
 
@@ -385,7 +394,7 @@ def test_cli_blind_separate_writes_aligned_stems(two_instruments: np.ndarray, tm
         (["{missing}", "--model", "nmf2d", "--sources", "2"], "no such file"),
         (["{mix}"], "--preset"),
         (["{mix}", "--model", "nmfd", "--preset", "x.npz"], "exclude"),
-        (["{mix}", "--model", "nmf2d", "--time-lags", "0"], "n_lags must be >= 1, got 0"),
+        (["{mix}", "--model", "nmf2d", "--time-lags", "0"], "--time-lags must be >= 1, got 0"),
         (["{silent}", "--model", "nmf2d"], "silent"),
     ],
 )

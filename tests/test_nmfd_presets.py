@@ -7,17 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+import reference
 from livesep import ParameterError, Separator, spectral
-
 from livesep import separation as separate
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.models.nmfd import separate_nmfd
 from livesep.presets import Preset, SourceModel, load, save
 from livesep.separation.reference_engine import ReferenceFilter
-
-import reference
 from presets_for_tests import noise, random_preset
 
 SR, N_FFT, HOP = 16000, 512, 128

@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from livesep import presets
 from livesep.errors import ParameterError, PresetError
 from livesep.presets import (
     Preset,

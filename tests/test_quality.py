@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from livesep import presets
 from livesep.evaluation.evaluate import Evaluation, evaluate_signals
 from livesep.evaluation.mixtures import load_mixture

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from livesep import ParameterError, spectral
-
 from livesep import separation as separate
-from livesep.separation import nfhmm
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model
-
+from livesep.separation import nfhmm
 from presets_for_tests import noise, random_preset
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from livesep import ParameterError, spectral
 from livesep._core import _internal
 

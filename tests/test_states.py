@@ -7,14 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from livesep import ParameterError, audio, presets, spectral
 from livesep.cli import main
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel
 from livesep.separation.nfhmm import separate_offline_nfhmm
-from livesep.separation.states import apply_state_gains, separate_states, stems_and_states
-
+from livesep.separation.states import (
+    apply_state_gains,
+    separate_states,
+    stems_and_states,
+)
 from presets_for_tests import noise, random_preset
 
 SR = 16000

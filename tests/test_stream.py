@@ -30,20 +30,24 @@ from typing import TypeVar
 import numpy as np
 import pytest
 import soundfile as sf
-
+from jack_harness import (
+    MESSAGE_DELAY,
+    JackServer,
+    PlayResult,
+    StallWitness,
+    jack_available,
+    play_and_record,
+    serving,
+)
 from livesep import presets
-
-from livesep.live import devices
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.errors import AudioDeviceError, ParameterError
+from livesep.live import devices
+from livesep.live.host import LiveSeparator
 from livesep.live.stats import LiveStats
 from livesep.presets import Preset
 from livesep.resampling import resample_stream
 from livesep.separation.online import separate_online
-from livesep.live.host import LiveSeparator
-
-from jack_harness import (MESSAGE_DELAY, JackServer, PlayResult, StallWitness, jack_available,
-                          play_and_record, serving)
 from presets_for_tests import noise, random_preset
 
 pytestmark = pytest.mark.skipif(not jack_available(),
@@ -197,7 +201,7 @@ class TestAt48kWith16kPreset:
         ({"input_device": "nosuch"}, "no input device matches 'nosuch'"),
         ({"output_device": 7}, "no audio device number 7"),
         ({"samplerate": 44100}, "does not support 44100 Hz (its default rate is 48000 Hz)"),
-        ({"input_channel": 5}, "--input-channel 5 does not exist"),
+        ({"input_channel": 5}, "input_channel 5 does not exist"),
     ])
     def test_device_problems_are_clear(self, server: JackServer, options: dict[str, object],
                                        message: str) -> None:
@@ -206,7 +210,7 @@ class TestAt48kWith16kPreset:
         assert message in str(raised.value)
 
     def test_stems_need_a_channel_per_source(self, server: JackServer) -> None:
-        with pytest.raises(AudioDeviceError, match="use --output stereo"):
+        with pytest.raises(AudioDeviceError, match="use output=.stereo."):
             LiveSeparator(random_preset((2, 2, 2), 3), output="stems").start()
         began = time.monotonic()
         with StallWitness() as witness:
@@ -285,7 +289,7 @@ class TestAt48kWith16kPreset:
                                                  tmp_path: Path) -> None:
         live = LiveSeparator(random_preset((2, 2, 2), 3), output="stems",
                              record_dir=tmp_path / "rec")
-        with pytest.raises(AudioDeviceError, match="use --output stereo"):
+        with pytest.raises(AudioDeviceError, match="use output=.stereo."):
             live.start()
         assert not list((tmp_path / "rec").glob("*.wav"))
         assert live.stop().xruns.total == 0

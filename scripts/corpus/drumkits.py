@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from livesep.audio import load
 
 from .common import CorpusError, FArray

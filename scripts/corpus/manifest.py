@@ -18,8 +18,16 @@ from .drumkits import DRUMKIT_ROOT, TEST_KITS, _kit_split, drum_kits
 from .midi import FLUIDSYNTH_GAIN, SOUNDFONT
 from .mixtures import MIXTURE_MAX_S
 from .packages import _package_version
-from .signals import (PEAK_LIMIT_DBFS, TARGET_RMS_DBFS, TRIM_CEILING_DB, TRIM_FLOOR_MARGIN_DB,
-                      TRIM_FRAME_S, TRIM_MARGIN_S, TRIM_MAX_GAP_S, TRIM_THRESHOLD_DB)
+from .signals import (
+    PEAK_LIMIT_DBFS,
+    TARGET_RMS_DBFS,
+    TRIM_CEILING_DB,
+    TRIM_FLOOR_MARGIN_DB,
+    TRIM_FRAME_S,
+    TRIM_MARGIN_S,
+    TRIM_MAX_GAP_S,
+    TRIM_THRESHOLD_DB,
+)
 from .speech import CLIP_FOLDERS, CLIP_RMS_DBFS, GAP_RANGE_S, MAX_CLIPS, TEST_EVERY
 
 

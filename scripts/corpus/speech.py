@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from livesep.audio import load
 
 from .common import CorpusError, FArray, seed_for

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
 
 __all__ = ["add_blind_options", "run_blind_separate", "wants_blind"]
@@ -71,8 +72,9 @@ def run_blind_separate(args: argparse.Namespace) -> int:
                              seed=args.seed,
                              n_iter=DEFAULT_ITERATIONS if args.iterations is None
                              else args.iterations)
-    stems = separate_blind_file(args.mixture, args.out_dir, settings=settings,
-                                overwrite=args.overwrite, progress=not args.quiet)
+    with fraction_bar("separating (blind)", enabled=not args.quiet) as update:
+        stems = separate_blind_file(args.mixture, args.out_dir, settings=settings,
+                                    overwrite=args.overwrite, progress=update)
     for stem in stems:
         print(stem)
     return 0

@@ -125,8 +125,8 @@ def add_bench(commands: argparse._SubParsersAction) -> None:
 
 def _run_bench(args: argparse.Namespace) -> int:
     from livesep import audio, presets
-    from livesep.evaluation.bench import bench_table, run_bench
     from livesep.errors import PresetError
+    from livesep.evaluation.bench import bench_table, run_bench
     from livesep.presets.shipped import resolve_preset, shipped_presets
 
     if args.preset is None:

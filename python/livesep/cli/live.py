@@ -103,8 +103,8 @@ class _StopRequests:
 def _run_live(args: argparse.Namespace) -> int:
     from livesep import presets
     from livesep.errors import ParameterError
-    from livesep.presets.shipped import resolve_preset
     from livesep.live.host import LiveSeparator
+    from livesep.presets.shipped import resolve_preset
 
     if args.duration is not None and not args.duration > 0:
         raise ParameterError(f"--duration must be > 0 seconds, got {args.duration!r}")
@@ -226,8 +226,8 @@ class _StatusLine:
 
 
 def _run_devices(args: argparse.Namespace) -> int:
-    from livesep.live import devices
     from livesep.errors import AudioDeviceError
+    from livesep.live import devices
 
     found = devices.list_devices()
     if not found:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from livesep.cli.demo import add_demo
 from livesep.cli.evaluate import add_bench, add_eval
+from livesep.cli.flags import in_flags
 from livesep.cli.gui import add_gui_command
 from livesep.cli.live import add_live_commands
 from livesep.cli.separate import add_separate
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except LivesepError as error:
-        print(f"livesep {args.command}: error: {error}", file=sys.stderr)
+        print(f"livesep {args.command}: error: {in_flags(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"livesep {args.command}: interrupted", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from livesep.cli.options import per_source_ints
+from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
 
 __all__ = ["add_train"]
@@ -95,9 +96,10 @@ def _run_train(args: argparse.Namespace) -> int:
             overrides.setdefault(source, {})[field] = value
     for source in args.adaptive:
         overrides.setdefault(source, {})["adaptive"] = True
-    preset = train_preset(_parse_sources(args.source), settings,
-                          name=args.name or out.stem, description=args.description,
-                          overrides=overrides, progress=not args.quiet)
+    with fraction_bar("training", enabled=not args.quiet) as update:
+        preset = train_preset(_parse_sources(args.source), settings,
+                              name=args.name or out.stem, description=args.description,
+                              overrides=overrides, progress=update)
     presets.save(preset, out)
     print(presets.describe(out))
     return 0

@@ -12,6 +12,11 @@
 
 from __future__ import annotations
 
-from livesep.evaluation.evaluate import METHODS, Evaluation, evaluate_preset, evaluate_signals
+from livesep.evaluation.evaluate import (
+    METHODS,
+    Evaluation,
+    evaluate_preset,
+    evaluate_signals,
+)
 
 __all__ = ["METHODS", "Evaluation", "evaluate_preset", "evaluate_signals"]

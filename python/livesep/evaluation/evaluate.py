@@ -27,10 +27,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from livesep.evaluation import metrics
 from livesep.engine import EngineSettings
 from livesep.errors import ParameterError
-from livesep.evaluation.mixtures import MIX_FILE, Mixture, find_mixtures, load_mixture, select_mixtures
+from livesep.evaluation import metrics
+from livesep.evaluation.mixtures import (
+    MIX_FILE,
+    Mixture,
+    find_mixtures,
+    load_mixture,
+    select_mixtures,
+)
 from livesep.presets import Preset
 from livesep.progress import Progress
 from livesep.separation.files import MODES

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from livesep.evaluation import metrics
 from livesep.errors import AudioFileError, ParameterError
-from livesep.files import atomic_write
+from livesep.evaluation import metrics
 from livesep.evaluation.evaluate import METRICS, Evaluation, MethodScores
+from livesep.files import atomic_write
 
 __all__ = ["evaluation_table", "write_json", "plot_evaluation", "METHOD_LABELS"]
 

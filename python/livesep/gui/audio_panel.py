@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
 
-from livesep.live import devices
 from livesep.errors import LivesepError
+from livesep.live import devices
 
 __all__ = ["AudioPanel", "AudioChoices", "RATES", "BLOCK_SIZES"]
 

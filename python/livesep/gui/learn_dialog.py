@@ -16,10 +16,10 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from livesep import audio, presets
 from livesep.errors import LivesepError, ParameterError
 from livesep.gui.dialogs import describe_error, error_dialog
-from livesep.live.learning import learn_source, learned_preset, record_input
 from livesep.gui.workers import Task
-from livesep.presets import Preset
+from livesep.live.learning import learn_source, learned_preset, record_input
 from livesep.models.train import TrainSettings
+from livesep.presets import Preset
 
 __all__ = ["LearnDialog"]
 

@@ -21,13 +21,12 @@ from livesep.gui.audio_panel import AudioPanel
 from livesep.gui.dialogs import describe_error, error_dialog
 from livesep.gui.export import ExportBar
 from livesep.gui.preset_panel import PresetPanel
-from livesep.live.remote import InProcessSeparator, RemoteSeparator
 from livesep.gui.status import FrameCounter, StatusBar
 from livesep.gui.strips import StripsPanel
 from livesep.gui.views import LiveViews
-from livesep.live.stats import LiveStats
+from livesep.live.remote import InProcessSeparator, RemoteSeparator
+from livesep.live.stats import LiveStats, source_levels
 from livesep.presets import Preset
-from livesep.live.stats import source_levels
 
 __all__ = ["MainWindow", "FRAME_INTERVAL_MS"]
 

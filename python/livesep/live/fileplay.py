@@ -24,8 +24,8 @@ import numpy.typing as npt
 
 from livesep import audio
 from livesep.errors import AudioFileError
-from livesep.presets import Preset
 from livesep.live.host import LiveSeparator
+from livesep.presets import Preset
 
 __all__ = ["FileSeparator"]
 

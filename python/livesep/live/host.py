@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from livesep import _core
-from livesep.engine import OUTPUTS, EngineSettings, build_model, create_separator, warm_up
+from livesep.engine import (
+    OUTPUTS,
+    EngineSettings,
+    build_model,
+    create_separator,
+    warm_up,
+)
 from livesep.errors import AudioDeviceError, LivesepError, ParameterError
 from livesep.live import devices
 from livesep.live.bridge import RateBridge
@@ -156,11 +162,11 @@ class LiveSeparator:
         out_channels = _REMIX_CHANNELS.get(self.output, n_sources)
         if self.input_channel >= self.input_info.max_input_channels:
             raise AudioDeviceError(
-                f"input device {self.input_info.describe()} has "
-                f"{self.input_info.max_input_channels} input channels; --input-channel "
-                f"{self.input_channel} does not exist (channels count from 0)")
+                f"input_channel {self.input_channel} does not exist: input device "
+                f"{self.input_info.describe()} has {self.input_info.max_input_channels} input "
+                f"channels (they count from 0)")
         if out_channels > self.output_info.max_output_channels:
-            hint = " (use --output stereo or mono)" if self.output == "stems" else ""
+            hint = " (use output='stereo' or output='mono')" if self.output == "stems" else ""
             raise AudioDeviceError(
                 f"output device {self.output_info.describe()} has "
                 f"{self.output_info.max_output_channels} output channels; {self.output} output "

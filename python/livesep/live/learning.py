@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from livesep.live import devices
 from livesep.errors import AudioDeviceError, ParameterError
-from livesep.presets import Preset, SourceModel, combine
+from livesep.live import devices
 from livesep.models.train import TrainSettings, train_source
+from livesep.presets import Preset, SourceModel, combine
 
 __all__ = ["record_input", "learn_source", "learned_preset"]
 
@@ -107,7 +107,7 @@ def learn_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
     """
     report = progress or (lambda fraction: None)
     report(-1.0)
-    return train_source(name, files, settings, on_progress=report,
+    return train_source(name, files, settings, progress=report,
                         provenance={"trained_by": "livesep gui (learn a source)"})
 
 

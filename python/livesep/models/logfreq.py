@@ -39,8 +39,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse
 
+from livesep.checks import check_float, check_int
 from livesep.errors import ParameterError
-from livesep.models._common import check_float, check_int
 
 __all__ = ["LogFrequencyMap", "log_frequency_map"]
 

@@ -51,12 +51,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from livesep.checks import check_choice, check_float, check_int, check_seed
 from livesep.errors import ParameterError
-from livesep.models._common import (check_choice, check_float, check_int, check_seed,
-                                    check_spectrogram, iteration_progress)
-from livesep.models._nae_net import (autoencoder_cost, data_term, forward, kl_divergence,
-                                     latent_cost, softplus)
+from livesep.models._common import check_spectrogram, iteration_progress
+from livesep.models._nae_net import (
+    autoencoder_cost,
+    data_term,
+    forward,
+    kl_divergence,
+    latent_cost,
+    softplus,
+)
 from livesep.models._optim import OPTIMIZERS, make_optimizer
+from livesep.progress import Progress
 
 __all__ = [
     "NaeModel",
@@ -151,7 +158,7 @@ def _init_weights(rng: np.random.Generator, shape: tuple[int, int]) -> Array:
 
 def train_nae(V: npt.ArrayLike, *, n_components: int, depth: int = 1, l1: float = 0.0,
               n_iter: int = 1000, learning_rate: float = 0.003, optimizer: str = "rprop",
-              seed: int = 0, progress: bool = False) -> NaeModel:
+              seed: int = 0, progress: Progress | None = None) -> NaeModel:
     """Train a non-negative autoencoder on one source's magnitude spectrogram.
 
     Parameters
@@ -172,8 +179,8 @@ def train_nae(V: npt.ArrayLike, *, n_components: int, depth: int = 1, l1: float 
         See the module docstring.
     seed : int, keyword-only
         Seed of the weight initialisation; equal seeds give equal models.
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
 
     Returns
     -------
@@ -199,7 +206,7 @@ def train_nae(V: npt.ArrayLike, *, n_components: int, depth: int = 1, l1: float 
     solver = make_optimizer(optimizer, params, learning_rate=learning_rate)
     costs: list[float] = []
     constant = data_term(X)
-    with iteration_progress(n_iter, "NAE", progress) as bar:
+    with iteration_progress(n_iter, progress) as bar:
         for step in range(n_iter + 1):
             cost, grads = autoencoder_cost(encoder, decoder, X, l1=l1, constant=constant,
                                            gradients=step < n_iter)
@@ -207,8 +214,8 @@ def train_nae(V: npt.ArrayLike, *, n_components: int, depth: int = 1, l1: float 
             if step == n_iter:
                 break
             solver.step(params, grads)
-            bar.advance(f"cost {costs[-1]:.6g}")
-        bar.finish(f"cost {costs[-1]:.6g}")
+            bar.advance()
+        bar.finish()
     return NaeModel(encoder=encoder, decoder=decoder, l1=l1, costs=costs, n_iter=n_iter)
 
 
@@ -259,7 +266,7 @@ def _check_models(models: NaeModel | Sequence[NaeModel], n_bins: int) -> list[Na
 
 def fit_latent(V: npt.ArrayLike, models: NaeModel | Sequence[NaeModel], *, l1: float = 0.0,
                n_iter: int = 300, learning_rate: float = 0.01, optimizer: str = "rprop",
-               init: str = "zeros", progress: bool = False) -> LatentFit:
+               init: str = "zeros", progress: Progress | None = None) -> LatentFit:
     """Fit each fixed decoder's code so that the decoders' outputs sum to ``V``.
 
     ``H_s = g(U_s)`` keeps the codes non-negative; ``U_s`` is optimised without constraint.
@@ -279,8 +286,8 @@ def fit_latent(V: npt.ArrayLike, models: NaeModel | Sequence[NaeModel], *, l1: f
         Start every ``U_s`` at zero (``H_s = log 2`` everywhere, the default), or at the
         pre-activation of source ``s``'s encoder on ``V``. The encoder is a poor start on
         mixtures (the paper warns it is unreliable there): it lowered the SDR in our tests.
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
 
     Returns
     -------
@@ -300,7 +307,7 @@ def fit_latent(V: npt.ArrayLike, models: NaeModel | Sequence[NaeModel], *, l1: f
     solver = make_optimizer(optimizer, codes, learning_rate=learning_rate)
     costs: list[float] = []
     constant = data_term(X)
-    with iteration_progress(n_iter, "NAE codes", progress) as bar:
+    with iteration_progress(n_iter, progress) as bar:
         for step in range(n_iter + 1):
             cost, grads, outputs = latent_cost([m.decoder for m in chosen], codes, X, l1=l1,
                                                constant=constant, gradients=step < n_iter)
@@ -308,8 +315,8 @@ def fit_latent(V: npt.ArrayLike, models: NaeModel | Sequence[NaeModel], *, l1: f
             if step == n_iter:
                 break
             solver.step(codes, grads)
-            bar.advance(f"cost {costs[-1]:.6g}")
-        bar.finish(f"cost {costs[-1]:.6g}")
+            bar.advance()
+        bar.finish()
     return LatentFit(H=[softplus(U) for U in codes], sources=outputs / scale, costs=costs,
                      n_iter=n_iter)
 

@@ -61,10 +61,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from livesep.checks import check_choice, check_float, check_int, check_seed
 from livesep.errors import ParameterError
 from livesep.models import nmf as _nmf
-from livesep.models._common import (check_choice, check_float, check_int, check_seed,
-                                    check_spectrogram, iteration_progress)
+from livesep.models._common import check_spectrogram, iteration_progress
+from livesep.progress import Progress
 
 __all__ = [
     "NhmmModel",
@@ -497,7 +498,7 @@ def train_nhmm(V: npt.ArrayLike, *, n_states: int, n_components: int, n_iter: in
                seed: int = 0, tol: float = 1e-5, counts: float = 30.0,
                normalization: str = "global", init_nmf_iter: int = 50,
                init_weight_iter: int = 5, transition_floor: float = 1e-3,
-               dtype: npt.DTypeLike = np.float32, progress: bool = False,
+               dtype: npt.DTypeLike = np.float32, progress: Progress | None = None,
                callback: Callable[[int, float], None] | None = None) -> NhmmModel:
     """Train an N-HMM on one source's magnitude spectrogram by EM.
 
@@ -531,8 +532,8 @@ def train_nhmm(V: npt.ArrayLike, *, n_states: int, n_components: int, n_iter: in
     dtype : {float32, float64}, keyword-only
         Precision of the large per-state arrays (float32 is twice as fast; float64 makes the
         log-likelihood exactly monotone to ~1e-12 instead of float32 rounding).
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
     callback : callable, optional, keyword-only
         Called as ``callback(i, log_likelihood)`` after the E-step of iterate ``i``
         (``i = 0`` is the initialisation), e.g. to time iterations or log progress.
@@ -578,7 +579,7 @@ def train_nhmm(V: npt.ArrayLike, *, n_states: int, n_components: int, n_iter: in
     history: list[float] = []
     converged = False
     iterations = 0
-    with iteration_progress(n_iter, f"N-HMM Q={n_states} K={n_components}", progress) as bar:
+    with iteration_progress(n_iter, progress) as bar:
         for iterations in range(n_iter + 1):
             gamma, xi, log_likelihood = forward_backward(fits.log_likelihoods(), A, pi)
             history.append(log_likelihood)
@@ -591,8 +592,8 @@ def train_nhmm(V: npt.ArrayLike, *, n_states: int, n_components: int, n_iter: in
                 break
             fits.m_step(gamma)
             A = _normalise_rows(np.where(xi.sum(axis=1, keepdims=True) > 0, xi, A), _A_FLOOR)
-            bar.advance(f"log-likelihood {log_likelihood:.7g}")
-        bar.finish(f"log-likelihood {history[-1]:.7g}")
+            bar.advance()
+        bar.finish()
     occupancy = gamma.mean(axis=0)
     return NhmmModel(W=np.ascontiguousarray(fits.W, dtype=np.float32), A=A,
                      pi=occupancy / occupancy.sum(), log_likelihoods=history,

@@ -45,9 +45,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import xlogy
 
+from livesep.checks import check_choice, check_float, check_int, check_seed
 from livesep.errors import ParameterError
-from livesep.models._common import (ProgressBar, check_choice, check_float, check_int,
-                                    check_seed, check_spectrogram, iteration_progress)
+from livesep.models._common import IterationCount, check_spectrogram, iteration_progress
+from livesep.progress import Progress
 
 __all__ = [
     "NmfResult",
@@ -292,7 +293,7 @@ def _relative_change(previous: float, current: float) -> float:
 
 def _iterate(V: Array, W: Array, H: Array, *, beta: float, l1: float, smoothness: float,
              n_iter: int, tol: float, eps: float, update_w: bool,
-             bar: ProgressBar | None = None, track_cost: bool = True
+             bar: IterationCount | None = None, track_cost: bool = True
              ) -> tuple[Array, Array, list[float], int, bool]:
     """Run the MU loop; the cost of each iterate comes from the ``W H`` the update needs.
 
@@ -319,7 +320,7 @@ def _iterate(V: Array, W: Array, H: Array, *, beta: float, l1: float, smoothness
             W, H = _update_w(V, W, H, W @ H + eps, beta=beta)
             column_sums = W.sum(axis=0)
         if bar is not None:
-            bar.advance(f"cost {costs[-1]:.6g}" if costs else "")
+            bar.advance()
     return W, H, costs, iterations, converged
 
 
@@ -433,7 +434,7 @@ def _prepare_data(V: npt.ArrayLike, beta: float) -> tuple[Array, float]:
 
 def nmf(V: npt.ArrayLike, *, n_components: int, beta: float = 1.0, n_iter: int = 200,
         tol: float = 1e-4, init: str = "nndsvd", n_restarts: int = 1, seed: int = 0,
-        l1: float = 0.0, smoothness: float = 0.0, progress: bool = False) -> NmfResult:
+        l1: float = 0.0, smoothness: float = 0.0, progress: Progress | None = None) -> NmfResult:
     """Factorise ``V ≈ W H`` by β-divergence multiplicative updates.
 
     Parameters
@@ -461,8 +462,8 @@ def nmf(V: npt.ArrayLike, *, n_components: int, beta: float = 1.0, n_iter: int =
         divides ``H`` by ``1 + l1`` (see the module docstring); it sparsifies for β > 1.
     smoothness : float, keyword-only
         Weight ``P`` of ``P/2 · Σ (H[:, t] - H[:, t-1])²`` (temporal continuity).
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
 
     Returns
     -------
@@ -492,7 +493,7 @@ def nmf(V: npt.ArrayLike, *, n_components: int, beta: float = 1.0, n_iter: int =
     best: NmfResult | None = None
     # One independent stream per restart: restart i is the same whatever n_restarts is.
     streams = np.random.SeedSequence(seed).spawn(n_restarts)
-    with iteration_progress(n_iter * n_restarts, "NMF", progress) as bar:
+    with iteration_progress(n_iter * n_restarts, progress) as bar:
         for stream in streams:
             W, H = _initialise(data, K, init, np.random.default_rng(stream))
             W, H, costs, done, converged = _iterate(
@@ -501,14 +502,14 @@ def nmf(V: npt.ArrayLike, *, n_components: int, beta: float = 1.0, n_iter: int =
             if best is None or costs[-1] < best.costs[-1]:
                 best = NmfResult(W=W, H=H, costs=costs, n_iter=done, converged=converged)
         assert best is not None
-        bar.finish(f"cost {best.costs[-1]:.6g}")
+        bar.finish()
     return best
 
 
 def fit_activations(V: npt.ArrayLike, W: npt.ArrayLike, *, beta: float = 1.0,
                     n_iter: int = 100, tol: float = 1e-4, l1: float = 0.0,
                     smoothness: float = 0.0, H: npt.ArrayLike | None = None,
-                    progress: bool = False) -> NmfResult:
+                    progress: Progress | None = None) -> NmfResult:
     """Fit ``H`` with the dictionary ``W`` fixed (supervised separation of a mixture).
 
     Parameters
@@ -553,16 +554,16 @@ def fit_activations(V: npt.ArrayLike, W: npt.ArrayLike, *, beta: float = 1.0,
     tol = check_float("tol", tol)
     l1 = check_float("l1", l1)
     smoothness = check_float("smoothness", smoothness)
-    with iteration_progress(n_iter, "activations", progress) as bar:
+    with iteration_progress(n_iter, progress) as bar:
         dictionary, activations, costs, done, converged = _iterate(
             data, dictionary, activations, beta=beta, l1=l1, smoothness=smoothness,
             n_iter=n_iter, tol=tol, eps=eps, update_w=False, bar=bar)
-        bar.finish(f"cost {costs[-1]:.6g}")
+        bar.finish()
     return NmfResult(W=dictionary, H=activations, costs=costs, n_iter=done, converged=converged)
 
 
 def plca(V: npt.ArrayLike, *, n_components: int, n_iter: int = 200, tol: float = 1e-4,
-         init: str = "nndsvd", seed: int = 0, progress: bool = False) -> PlcaResult:
+         init: str = "nndsvd", seed: int = 0, progress: Progress | None = None) -> PlcaResult:
     """Probabilistic latent component analysis by EM.
 
     ``V`` is read as counts of (frequency, frame) events drawn from
@@ -585,8 +586,8 @@ def plca(V: npt.ArrayLike, *, n_components: int, n_iter: int = 200, tol: float =
         Initial factors, as for :func:`nmf`.
     seed : int, keyword-only
         Seed of the random initialisation.
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
 
     Returns
     -------
@@ -610,7 +611,7 @@ def plca(V: npt.ArrayLike, *, n_components: int, n_iter: int = 200, tol: float =
     history: list[float] = []
     converged = False
     iterations = 0
-    with iteration_progress(n_iter, "PLCA", progress) as bar:
+    with iteration_progress(n_iter, progress) as bar:
         for iterations in range(n_iter + 1):
             joint = p_z[:, None] * p_t_z                # P(z) P(t|z), (K, T)
             model = W @ joint + eps                     # P(f, t)
@@ -629,7 +630,7 @@ def plca(V: npt.ArrayLike, *, n_components: int, n_iter: int = 200, tol: float =
             safe = np.where(mass > 0, mass, 1.0)
             W = np.where(mass > 0, by_frequency / safe, W)
             p_t_z = np.where(mass[:, None] > 0, by_frame / safe[:, None], p_t_z)
-            bar.advance(f"log-likelihood {history[-1]:.6g}")
-        bar.finish(f"log-likelihood {history[-1]:.6g}")
+            bar.advance()
+        bar.finish()
     return PlcaResult(p_f_z=W, p_z=p_z, p_t_z=p_t_z, total=total, log_likelihoods=history,
                       n_iter=iterations, converged=converged)

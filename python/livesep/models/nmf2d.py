@@ -43,9 +43,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import xlogy
 
+from livesep.checks import check_choice, check_float, check_int, check_seed
 from livesep.errors import ParameterError
-from livesep.models._common import (check_choice, check_float, check_int, check_seed,
-                                    check_spectrogram, iteration_progress)
+from livesep.models._common import check_spectrogram, iteration_progress
+from livesep.progress import Progress
 from livesep.threads import blas_threads
 
 __all__ = ["Nmf2dResult", "COSTS", "NORMS", "nmf2d", "nmfd", "convolve", "correlate_w",
@@ -288,7 +289,7 @@ def _check_entries(name: str, array: Array) -> None:
 def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost: str = "ls",
           n_iter: int = 200, tol: float = 1e-5, seed: int = 0, norm: str = "l2",
           W: npt.ArrayLike | None = None, H: npt.ArrayLike | None = None,
-          fix_w: bool = False, progress: bool = False) -> Nmf2dResult:
+          fix_w: bool = False, progress: Progress | None = None) -> Nmf2dResult:
     """Fit ``V ≈ Σ_τ Σ_φ ↓φ(W^τ) →τ(H^φ)`` by the paper's multiplicative updates.
 
     Parameters
@@ -317,8 +318,8 @@ def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost:
         (a random ``H`` is scaled to fit V's level).
     fix_w : bool, keyword-only
         Keep ``W`` as given (needs ``W``): supervised activations only, no normalisation.
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
 
     Returns
     -------
@@ -359,9 +360,8 @@ def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost:
         H, model = H * scale, model * scale
     costs = [_cost(data, model, kind, eps)]
     converged, iterations = False, 0
-    label = "NMF2D" if n_shifts > 1 else "NMFD"
     # Many small products: one BLAS thread is far faster on a busy machine (livesep.threads).
-    with blas_threads(1), iteration_progress(n_iter, label, progress) as bar:
+    with blas_threads(1), iteration_progress(n_iter, progress) as bar:
         for iterations in range(1, n_iter + 1):
             if not fix_w:
                 W = update_w(data, W, H, kind=kind, model=model, eps=eps)
@@ -370,11 +370,11 @@ def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost:
             H = update_h(data, W, H, kind=kind, model=model, eps=eps)
             model = convolve(W, H)
             costs.append(_cost(data, model, kind, eps))
-            bar.advance(f"cost {costs[-1]:.6g}")
+            bar.advance()
             if tol > 0 and abs(costs[-2] - costs[-1]) <= tol * max(abs(costs[-2]), 1e-300):
                 converged = True
                 break
-        bar.finish(f"cost {costs[-1]:.6g}")
+        bar.finish()
     return Nmf2dResult(W=W, H=H, costs=costs, n_iter=iterations, converged=converged,
                        cost=kind)
 
@@ -386,7 +386,7 @@ def _cost(V: Array, model: Array, kind: str, eps: float) -> float:
 def nmfd(V: npt.ArrayLike, *, n_factors: int, n_lags: int, cost: str = "ls",
          n_iter: int = 200, tol: float = 1e-5, seed: int = 0, norm: str = "l2",
          W: npt.ArrayLike | None = None, H: npt.ArrayLike | None = None,
-         fix_w: bool = False, progress: bool = False) -> Nmf2dResult:
+         fix_w: bool = False, progress: Progress | None = None) -> Nmf2dResult:
     """NMFD: :func:`nmf2d` with ``n_shifts = 1`` (no pitch shift, φ ∈ {0}).
 
     Parameters are those of :func:`nmf2d` (``H``, if given, shaped (1, K, T)).

@@ -27,9 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import spectral
+from livesep.checks import check_choice, check_float, check_int
 from livesep.errors import ParameterError
-from livesep.models._common import check_choice, check_float, check_int, check_spectrogram
+from livesep.models._common import check_spectrogram
 from livesep.models.nmf2d import COSTS, _check_entries, convolve, nmfd
+from livesep.progress import Progress
 from livesep.threads import blas_threads
 
 __all__ = ["NmfdResult", "train_nmfd", "fit_nmfd_activations", "fit_nmfd_causal",
@@ -69,7 +71,7 @@ class NmfdResult:
 
 def train_nmfd(V: npt.ArrayLike, *, n_components: int, n_lags: int, cost: str = "kl",
                n_iter: int = 200, tol: float = 1e-4, seed: int = 0,
-               progress: bool = False) -> NmfdResult:
+               progress: Progress | None = None) -> NmfdResult:
     """Learn a source's convolutive dictionary from an isolated example.
 
     Parameters
@@ -111,7 +113,7 @@ def _check_dictionary(W: npt.ArrayLike, F: int | None = None) -> Array:
 
 def fit_nmfd_activations(V: npt.ArrayLike, W: npt.ArrayLike, *, cost: str = "kl",
                          n_iter: int = 100, tol: float = 1e-4, H: npt.ArrayLike | None = None,
-                         progress: bool = False) -> NmfdResult:
+                         progress: Progress | None = None) -> NmfdResult:
     """Fit the activations of fixed convolutive dictionaries (non-causal, all frames).
 
     Parameters

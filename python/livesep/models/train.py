@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from livesep.models.nhmm import train_nhmm
 from livesep.models.nmf import nmf
 from livesep.models.nmfd import train_nmfd
 from livesep.presets import Preset, SourceModel
+from livesep.progress import Progress, part_of
 
 __all__ = ["TrainSettings", "collect_audio_files", "training_spectrogram", "train_source",
            "train_preset", "minimum_frames", "MODELS"]
@@ -72,12 +73,12 @@ class TrainSettings:
         if self.model not in MODELS:
             raise ParameterError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.n_components < 1 or self.n_components > 1000:
-            raise ParameterError(f"components must be in [1, 1000], got {self.n_components!r}")
+            raise ParameterError(f"n_components must be in [1, 1000], got {self.n_components!r}")
         if self.model in ("nmf", "nmfd") and self.n_states != 1:
             raise ParameterError(f"an {self.model.upper()} model has one state, got "
-                                 f"states={self.n_states!r} (use --model nhmm for several)")
+                                 f"n_states={self.n_states!r} (use model='nhmm' for several)")
         if (self.model == "nmfd") != (self.n_frames > 1) or not 1 <= self.n_frames <= 64:
-            raise ParameterError(f"frames must be in [2, 64] for --model nmfd and 1 otherwise, "
+            raise ParameterError(f"n_frames must be in [2, 64] for model='nmfd' and 1 otherwise, "
                                  f"got frames={self.n_frames!r} with model {self.model!r}")
         if self.model == "nmfd" and self.beta not in (1.0, 2.0):
             raise ParameterError(f"NMFD is trained with KL (beta 1) or least squares (beta 2), "
@@ -85,17 +86,17 @@ class TrainSettings:
         if self.adaptive and self.model == "nmfd":
             raise ParameterError("a convolutive (NMFD) source cannot be adaptive")
         if self.n_states < 1 or self.n_states > 200:
-            raise ParameterError(f"states must be in [1, 200], got {self.n_states!r}")
+            raise ParameterError(f"n_states must be in [1, 200], got {self.n_states!r}")
         if not 1000 <= self.sr <= 384000:
             raise ParameterError(f"sr must be in [1000, 384000] Hz, got {self.sr!r}")
         spectral.check_stft_settings(self.n_fft, self.hop_length)
         if self.n_iter is not None and not 1 <= self.n_iter <= 100000:
-            raise ParameterError(f"iterations must be in [1, 100000], got {self.n_iter!r}")
+            raise ParameterError(f"n_iter must be in [1, 100000], got {self.n_iter!r}")
         if self.beta not in (0.0, 1.0, 2.0):
             raise ParameterError(f"beta must be 0, 1 or 2, got {self.beta!r}")
         if self.adaptive and self.n_states != 1:
-            raise ParameterError(f"an adaptive source has one state, got states="
-                                 f"{self.n_states!r} (give it --states NAME=1)")
+            raise ParameterError(f"an adaptive source has one state, got n_states="
+                                 f"{self.n_states!r} (give it n_states=1)")
         if self.model == "nhmm" and self.beta != 1.0:
             raise ParameterError(f"the N-HMM is trained with KL divergence (beta 1), got "
                                  f"beta={self.beta!r}")
@@ -159,7 +160,7 @@ def minimum_frames(settings: TrainSettings) -> int:
 
 
 def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
-                 progress: bool = False, on_progress: Callable[[float], None] | None = None,
+                 progress: Progress | None = None,
                  provenance: Mapping[str, Any] | None = None) -> SourceModel:
     """Train one source's model from its example files.
 
@@ -170,10 +171,9 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
     files : sequence of Path
         Its example audio files.
     settings : TrainSettings
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
-    on_progress : callable, optional, keyword-only
-        Called with the fraction done (N-HMM: after each EM iteration; others: at the end).
+    progress : callable, optional, keyword-only
+        Called with the fraction done as training runs (reading the audio comes first and
+        is not counted).
     provenance : mapping, optional, keyword-only
         Extra entries for the model's training provenance.
 
@@ -202,32 +202,22 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
         "iterations": settings.iterations,
         "model": settings.model,
     }
-    if on_progress is not None and settings.model != "nhmm":
-        on_progress(0.0)
     if settings.model == "nmfd":
         result = train_nmfd(V, n_components=settings.n_components, n_lags=settings.n_frames,
                             cost="kl" if settings.beta == 1.0 else "ls",
                             n_iter=settings.iterations, seed=settings.seed, progress=progress)
         provenance.update(beta=settings.beta, frames=settings.n_frames,
                           training_seconds=round(time.perf_counter() - started, 2))
-        if on_progress is not None:
-            on_progress(1.0)
         return SourceModel.from_nmfd(name, result.W.astype(np.float32), provenance=provenance)
     if settings.model == "nmf":
         result = nmf(V, n_components=settings.n_components, beta=settings.beta,
                      n_iter=settings.iterations, seed=settings.seed, progress=progress)
         provenance.update(beta=settings.beta, final_cost=float(result.costs[-1]),
                           training_seconds=round(time.perf_counter() - started, 2))
-        if on_progress is not None:
-            on_progress(1.0)
         return SourceModel.from_nmf(name, result.W.astype(np.float32), provenance=provenance,
                                     adaptive=settings.adaptive)
-    iterations = settings.iterations
-    report = None if on_progress is None else (
-        lambda i, _: on_progress(min(1.0, (i + 1) / (iterations + 1))))
     model = train_nhmm(V, n_states=settings.n_states, n_components=settings.n_components,
-                       n_iter=iterations, seed=settings.seed, progress=progress,
-                       callback=report)
+                       n_iter=settings.iterations, seed=settings.seed, progress=progress)
     provenance.update(log_likelihood=float(model.log_likelihoods[-1]), counts=model.counts,
                       training_seconds=round(time.perf_counter() - started, 2))
     return SourceModel(name, W=model.W, A=model.A, pi=model.pi, provenance=provenance,
@@ -237,7 +227,7 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
 def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
                  settings: TrainSettings, *, name: str, description: str = "",
                  overrides: Mapping[str, Mapping[str, Any]] | None = None,
-                 progress: bool = False) -> Preset:
+                 progress: Progress | None = None) -> Preset:
     """Train every source and bundle them into a preset.
 
     Parameters
@@ -251,8 +241,8 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
         {"n_states": 4}}``); the analysis settings (sr, n_fft, hop_length) cannot differ.
     name, description : str, keyword-only
         The preset's title and free-text description.
-    progress : bool, keyword-only
-        Show progress bars.
+    progress : callable, optional, keyword-only
+        Called with the fraction done, over all sources.
 
     Returns
     -------
@@ -274,8 +264,9 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
                                  "every source")
         per_source[source] = replace(settings, **changes)
     files = {source: collect_audio_files(paths) for source, paths in sources.items()}
-    models = [train_source(source, source_files, per_source[source], progress=progress)
-              for source, source_files in files.items()]
+    models = [train_source(source, source_files, per_source[source],
+                           progress=part_of(progress, i / len(files), (i + 1) / len(files)))
+              for i, (source, source_files) in enumerate(files.items())]
     summary = ", ".join(f"{m.name} ({m.n_states} x {m.n_components})" for m in models)
     return Preset(name, description=description or f"Trained by livesep train: {summary}.",
                   sr=settings.sr, n_fft=settings.n_fft, hop_length=settings.hop_length,

@@ -57,8 +57,15 @@ from __future__ import annotations
 
 from livesep.presets.compose import combine
 from livesep.presets.describe import describe
-from livesep.presets.format import (FORMAT_NAME, FORMAT_VERSION, MAX_ELEMENTS, MAX_FRAMES,
-                                    MAX_SOURCES, MODELS, WINDOW)
+from livesep.presets.format import (
+                                    FORMAT_NAME,
+                                    FORMAT_VERSION,
+                                    MAX_ELEMENTS,
+                                    MAX_FRAMES,
+                                    MAX_SOURCES,
+                                    MODELS,
+                                    WINDOW,
+)
 from livesep.presets.info import PresetInfo, SourceInfo
 from livesep.presets.reader import load, load_meta
 from livesep.presets.shipped import load_preset, resolve_preset, shipped_presets

@@ -16,9 +16,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from livesep.checks import check_int, show, type_name
 from livesep.errors import ParameterError
-from livesep.presets.format import (MAX_FRAMES, MAX_NAME_CHARS, MAX_SOURCES, MAX_SR, MIN_SR,
-                                   MODELS, SUM_TOLERANCE, WINDOW)
+from livesep.presets.format import (
+    MAX_FRAMES,
+    MAX_NAME_CHARS,
+    MAX_SOURCES,
+    MAX_SR,
+    MIN_SR,
+    MODELS,
+    SUM_TOLERANCE,
+    WINDOW,
+)
 from livesep.spectral import check_stft_settings
 
 __all__ = [
@@ -26,7 +35,6 @@ __all__ = [
     "as_float32",
     "check_bool",
     "check_frames",
-    "check_int",
     "check_label",
     "check_model_arrays",
     "check_provenance",
@@ -37,8 +45,6 @@ __all__ = [
     "check_sums",
     "check_values",
     "json_default",
-    "show",
-    "type_name",
 ]
 
 
@@ -48,39 +54,21 @@ class Invalid(Exception):
 
 # --------------------------------------------------------------------------- field checks
 
-def show(value: object, limit: int = 60) -> str:
-    """``repr`` of a value, shortened for an error message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def check_int(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise Invalid(f"{name} must be an integer, got {show(value)} ({type_name(value)})")
-    if not low <= value <= high:
-        raise Invalid(f"{name} must be in [{low}, {high}], got {value}")
-    return int(value)
-
-
-def check_str(value: object, name: str) -> str:
+def check_str(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise Invalid(f"{name} must be a string, got {show(value)} ({type_name(value)})")
     return value
 
 
-def check_bool(value: object, name: str) -> bool:
+def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise Invalid(f"{name} must be true or false, got {show(value)} ({type_name(value)})")
     return bool(value)
 
 
-def check_label(value: object, name: str) -> str:
+def check_label(name: str, value: object) -> str:
     """A preset name: non-empty, bounded, no control characters."""
-    text = check_str(value, name)
+    text = check_str(name, value)
     if not text.strip() or len(text) > MAX_NAME_CHARS:
         raise Invalid(f"{name} must be 1 to {MAX_NAME_CHARS} characters and not blank, "
                       f"got {show(text)}")
@@ -89,9 +77,9 @@ def check_label(value: object, name: str) -> str:
     return text
 
 
-def check_source_name(value: object, name: str) -> str:
+def check_source_name(name: str, value: object) -> str:
     """A source name; also the stem of the file ``separate`` writes, so no path tricks."""
-    text = check_label(value, name)
+    text = check_label(name, value)
     if text != text.strip() or text in (".", "..") or "/" in text or "\\" in text:
         raise Invalid(f"{name} must not contain '/' or '\\', be '.' or '..', or start or end "
                       f"with whitespace, got {show(text)}")
@@ -108,7 +96,7 @@ def json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def check_provenance(value: object, name: str) -> dict[str, Any]:
+def check_provenance(name: str, value: object) -> dict[str, Any]:
     """A free-form JSON object; returns a detached copy made of plain JSON types."""
     if not isinstance(value, Mapping):
         raise Invalid(f"{name} must be a JSON object (dict), got {show(value)} "
@@ -127,11 +115,11 @@ def check_settings(*, name: object, description: object, sr: object, n_fft: obje
                    hop_length: object, window: object, model: object, created: object,
                    livesep_version: object) -> None:
     """Check a preset's scalar fields; raise :class:`Invalid` naming the first bad one."""
-    check_label(name, "name")
-    check_str(description, "description")
-    check_int(sr, "sr", MIN_SR, MAX_SR)
-    check_int(n_fft, "n_fft", 16, 65536)
-    check_int(hop_length, "hop_length", 1, 65536)
+    check_label("name", name)
+    check_str("description", description)
+    check_int("sr", sr, low=MIN_SR, high=MAX_SR, error=Invalid)
+    check_int("n_fft", n_fft, low=16, high=65536, error=Invalid)
+    check_int("hop_length", hop_length, low=1, high=65536, error=Invalid)
     try:
         check_stft_settings(n_fft, hop_length)  # type: ignore[arg-type]
     except ParameterError as error:
@@ -141,13 +129,13 @@ def check_settings(*, name: object, description: object, sr: object, n_fft: obje
     if model not in MODELS:
         raise Invalid(f"model must be one of {', '.join(map(repr, MODELS))}, "
                       f"got {show(model)}")
-    check_str(created, "created")
+    check_str("created", created)
     try:
         datetime.datetime.fromisoformat(created)  # type: ignore[arg-type]
     except ValueError:
         raise Invalid(f"created must be an ISO 8601 date or date-time, "
                       f"got {show(created)}") from None
-    version = check_str(livesep_version, "livesep_version")
+    version = check_str("livesep_version", livesep_version)
     if not version.strip() or len(version) > MAX_NAME_CHARS:
         raise Invalid(f"livesep_version must be 1 to {MAX_NAME_CHARS} characters, "
                       f"got {show(version)}")
@@ -179,7 +167,7 @@ def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, shape))
 
 
-def as_float32(value: object, name: str) -> npt.NDArray[np.float32]:
+def as_float32(name: str, value: object) -> npt.NDArray[np.float32]:
     """A detached, read-only, C-contiguous float32 copy of real-valued array data."""
     try:
         array = np.asarray(value)
@@ -212,10 +200,10 @@ def check_sums(sums: npt.NDArray[np.float64], name: str, what: str) -> None:
                       f"not 1 (tolerance {SUM_TOLERANCE:g})")
 
 
-def check_frames(value: object, name: str, *, n_states: int, adaptive: bool) -> int:
+def check_frames(name: str, value: object, *, n_states: int, adaptive: bool) -> int:
     """A source's ``frames``: 1, or the time lags of a convolutive (NMFD) source's templates,
     which then has one state and a fixed dictionary."""
-    frames = check_int(value, name, 1, MAX_FRAMES)
+    frames = check_int(name, value, low=1, high=MAX_FRAMES, error=Invalid)
     if frames > 1 and n_states != 1:
         raise Invalid(f"{name} is {frames} but the source has {n_states} states; a "
                       f"convolutive source (frames > 1) has one state")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Union
 
+from livesep.checks import show
 from livesep.errors import ParameterError, PresetError
-from livesep.presets.checks import show
 from livesep.presets.types import Preset, SourceModel
 
 __all__ = ["combine"]

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from livesep.checks import show
 from livesep.errors import ParameterError
-from livesep.presets.checks import show
 from livesep.presets.info import PresetInfo
 from livesep.presets.reader import load
 from livesep.presets.types import Preset

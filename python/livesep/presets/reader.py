@@ -17,13 +17,32 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from livesep.checks import check_int, show, type_name
 from livesep.errors import ParameterError, PresetError
-from livesep.presets.checks import (Invalid, as_float32, check_bool, check_frames, check_int,
-                                   check_model_arrays, check_provenance, check_settings,
-                                   check_source_list, check_source_name, show, type_name)
-from livesep.presets.format import (ARRAY_KEY, ARRAYS, FORMAT_NAME, FORMAT_VERSION,
-                                   MAX_ELEMENTS, MAX_META_CHARS, MAX_SOURCES, PRESET_FIELDS,
-                                   SOURCE_FIELDS, SOURCE_OPTIONAL, running_version)
+from livesep.presets.checks import (
+    Invalid,
+    as_float32,
+    check_bool,
+    check_frames,
+    check_model_arrays,
+    check_provenance,
+    check_settings,
+    check_source_list,
+    check_source_name,
+)
+from livesep.presets.format import (
+    ARRAY_KEY,
+    ARRAYS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MAX_ELEMENTS,
+    MAX_META_CHARS,
+    MAX_SOURCES,
+    PRESET_FIELDS,
+    SOURCE_FIELDS,
+    SOURCE_OPTIONAL,
+    running_version,
+)
 from livesep.presets.info import PresetInfo, SourceInfo
 from livesep.presets.types import Preset, SourceModel
 
@@ -174,18 +193,19 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
             extra = sorted(set(entry) - set(SOURCE_FIELDS) - set(SOURCE_OPTIONAL))
             if extra:
                 raise Invalid(f"{label}: unexpected field(s) {', '.join(map(repr, extra))}")
-            source_name = check_source_name(entry["name"], f"{label}.name")
-            n_states = check_int(entry["n_states"], f"{label}.n_states", 1, MAX_ELEMENTS)
-            n_components = check_int(entry["n_components"], f"{label}.n_components", 1,
-                                     MAX_ELEMENTS)
-            adaptive = check_bool(entry.get("adaptive", False), f"{label}.adaptive")
+            source_name = check_source_name(f"{label}.name", entry["name"])
+            n_states = check_int(f"{label}.n_states", entry["n_states"], low=1,
+                                 high=MAX_ELEMENTS, error=Invalid)
+            n_components = check_int(f"{label}.n_components", entry["n_components"], low=1,
+                                     high=MAX_ELEMENTS, error=Invalid)
+            adaptive = check_bool(f"{label}.adaptive", entry.get("adaptive", False))
             checked.append({
                 "name": source_name, "n_states": n_states, "n_components": n_components,
                 "adaptive": adaptive,
-                "frames": check_frames(entry.get("frames", 1), f"{label}.frames",
+                "frames": check_frames(f"{label}.frames", entry.get("frames", 1),
                                        n_states=n_states, adaptive=adaptive),
-                "provenance": check_provenance(entry.get("provenance", {}),
-                                               f"{label}.provenance"),
+                "provenance": check_provenance(f"{label}.provenance",
+                                               entry.get("provenance", {})),
             })
         check_source_list([s["name"] for s in checked], [s["n_states"] for s in checked],
                           model=meta["model"], label="sources[{}]")
@@ -359,7 +379,7 @@ def load(path: str | os.PathLike[str]) -> Preset:
     for index, entry in enumerate(meta["sources"]):
         prefix = f"source{index}."
         try:
-            W, A, pi = (as_float32(arrays[prefix + key], prefix + key) for key in ARRAYS)
+            W, A, pi = (as_float32(prefix + key, arrays[prefix + key]) for key in ARRAYS)
             check_model_arrays(W, A, pi, prefix=prefix, frames=entry["frames"])
         except Invalid as error:
             fail(file, str(error))

@@ -12,13 +12,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from livesep.checks import check_int, show, type_name
 from livesep.errors import ParameterError
-from livesep.presets.checks import (Invalid, as_float32, check_bool, check_frames, check_int,
-                                   check_model_arrays, check_provenance, check_settings,
-                                   check_source_list, check_source_name, json_default, show,
-                                   type_name)
-from livesep.presets.format import (ARRAYS, FORMAT_NAME, FORMAT_VERSION, MAX_ELEMENTS,
-                                   MAX_FRAMES, MAX_META_CHARS, WINDOW, running_version)
+from livesep.presets.checks import (
+    Invalid,
+    as_float32,
+    check_bool,
+    check_frames,
+    check_model_arrays,
+    check_provenance,
+    check_settings,
+    check_source_list,
+    check_source_name,
+    json_default,
+)
+from livesep.presets.format import (
+    ARRAYS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MAX_ELEMENTS,
+    MAX_FRAMES,
+    MAX_META_CHARS,
+    WINDOW,
+    running_version,
+)
 from livesep.presets.info import PresetSizes
 
 __all__ = ["Preset", "SourceModel", "meta_dict", "meta_json"]
@@ -76,13 +93,13 @@ class SourceModel:
 
     def __post_init__(self) -> None:
         try:
-            name = check_source_name(self.name, "name")
-            W, A, pi = (as_float32(getattr(self, key), key) for key in ARRAYS)
-            frames = check_int(self.frames, "frames", 1, MAX_FRAMES)
+            name = check_source_name("name", self.name)
+            W, A, pi = (as_float32(key, getattr(self, key)) for key in ARRAYS)
+            frames = check_int("frames", self.frames, low=1, high=MAX_FRAMES, error=Invalid)
             check_model_arrays(W, A, pi, prefix="", frames=frames)
-            adaptive = check_bool(self.adaptive, "adaptive")
-            check_frames(frames, "frames", n_states=A.shape[0], adaptive=adaptive)
-            provenance = check_provenance(self.provenance, "provenance")
+            adaptive = check_bool("adaptive", self.adaptive)
+            check_frames("frames", frames, n_states=A.shape[0], adaptive=adaptive)
+            provenance = check_provenance("provenance", self.provenance)
         except Invalid as error:
             raise ParameterError(f"source {show(self.name)}: {error}") from None
         for key, value in (("name", name), ("W", W), ("A", A), ("pi", pi),

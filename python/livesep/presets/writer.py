@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from livesep.checks import show
 from livesep.errors import ParameterError, PresetError
 from livesep.files import atomic_write
-from livesep.presets.checks import show
 from livesep.presets.format import ARRAYS
 from livesep.presets.types import Preset, meta_json
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 from livesep.separation.blind import BlindSettings, separate_blind, separate_blind_file
 from livesep.separation.files import MODES, SeparationReport, separate_file, write_stems
 from livesep.separation.nfhmm import separate_offline_nfhmm
-from livesep.separation.offline import (separate_offline, separate_offline_nmf,
-                                        separate_offline_semi)
+from livesep.separation.offline import (
+                                        separate_offline,
+                                        separate_offline_nmf,
+                                        separate_offline_semi,
+)
 from livesep.separation.online import separate_online
 from livesep.separation.states import separate_states
 

@@ -24,10 +24,11 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import audio, spectral
+from livesep.checks import check_choice, check_float, check_int
 from livesep.errors import AudioFileError, ParameterError
-from livesep.models._common import check_choice, check_float, check_int
 from livesep.models.logfreq import LogFrequencyMap, log_frequency_map
 from livesep.models.nmf2d import COSTS, Nmf2dResult, nmf2d
+from livesep.progress import Progress
 
 __all__ = ["BLIND_MODELS", "BlindSettings", "BlindSeparation", "separate_blind",
            "separate_blind_file", "stem_names"]
@@ -163,7 +164,7 @@ def _masks(estimates: npt.NDArray[np.float64], power: float) -> npt.NDArray[np.f
 
 def separate_blind(y: npt.ArrayLike, *, settings: BlindSettings | None = None,
                    groups: Sequence[Sequence[int]] | None = None,
-                   progress: bool = False) -> BlindSeparation:
+                   progress: Progress | None = None) -> BlindSeparation:
     """Separate a mixture of instruments blindly by NMF2D (or NMFD) and masking.
 
     Parameters
@@ -174,8 +175,8 @@ def separate_blind(y: npt.ArrayLike, *, settings: BlindSettings | None = None,
         The paper's settings by default.
     groups : sequence of sequence of int, optional, keyword-only
         Factors per source when there are more factors than sources.
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
 
     Returns
     -------
@@ -226,7 +227,7 @@ def separate_blind(y: npt.ArrayLike, *, settings: BlindSettings | None = None,
 
 def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                         settings: BlindSettings | None = None, overwrite: bool = False,
-                        progress: bool = False) -> list[Path]:
+                        progress: Progress | None = None) -> list[Path]:
     """Separate an audio file blindly into ``out_dir/source1.wav``, ``source2.wav``, ...
 
     The stems have the input's rate and length and line up with it sample for sample; a
@@ -242,8 +243,8 @@ def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathL
     settings : BlindSettings, optional
     overwrite : bool, keyword-only
         Replace stems that already exist.
-    progress : bool, keyword-only
-        Show a progress bar on stderr.
+    progress : callable, optional, keyword-only
+        Called with the fraction done as the iterations run.
 
     Returns
     -------
@@ -257,7 +258,7 @@ def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathL
     targets = [Path(out_dir) / f"{name}.wav" for name in stem_names(settings.n_sources)]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
-        raise AudioFileError(f"{', '.join(existing)}: already exists (pass --overwrite to "
+        raise AudioFileError(f"{', '.join(existing)}: already exists (pass overwrite=True to "
                              "replace)")
     y, file_sr = audio.load(mixture, mono=True)
     signal = audio.resample(y, orig_sr=file_sr, target_sr=settings.sr)

@@ -81,7 +81,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
         raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
     by_state = per_state or bool(state_gains)
     if by_state and mode != "offline":
-        raise ParameterError("per-state outputs and state gains need --mode offline (they use "
+        raise ParameterError("per-state outputs and state gains need mode='offline' (they use "
                              "the smoothed state posteriors of the whole file)")
     header = audio.info(mixture)
     targets = [Path(out_dir) / f"{name}.wav" for name in preset.source_names]
@@ -90,7 +90,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
                     for q in range(source.n_states)]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not overwrite:
-        raise AudioFileError(f"{', '.join(existing)}: already exists (pass --overwrite to "
+        raise AudioFileError(f"{', '.join(existing)}: already exists (pass overwrite=True to "
                              "replace)")
     y, file_sr = audio.load(mixture, mono=True)
     signal = audio.resample(y, orig_sr=file_sr, target_sr=preset.sr)

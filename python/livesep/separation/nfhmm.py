@@ -11,7 +11,7 @@ import numpy.typing as npt
 from livesep import spectral
 from livesep.engine import EngineSettings
 from livesep.presets import Preset
-from livesep.progress import Progress
+from livesep.progress import Progress, part_of
 from livesep.separation.signals import apply_masks, check_signal, refuse_convolutive
 from livesep.spectral import soft_masks
 
@@ -167,8 +167,7 @@ def separate_offline_nfhmm(y: npt.ArrayLike, preset: Preset, *,
     signal = check_signal(y)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     V = np.abs(X).astype(np.float64)
-    half = None if progress is None else (lambda fraction: progress(0.5 * fraction))
-    posteriors = nfhmm_posteriors(V, preset, settings, half)
+    posteriors = nfhmm_posteriors(V, preset, settings, part_of(progress, 0.0, 0.5))
     estimates = np.empty((preset.n_sources,) + V.shape)
     T = V.shape[1]
     for t, (fits, _, mass) in enumerate(joint_fits(preset, settings, V)):
