@@ -10,12 +10,13 @@ and adaptive, beam 128, 10 updates per frame, 16 kHz, blocks of 128 samples (dea
 from __future__ import annotations
 
 import numpy as np
+from rich.console import Console
+
 from livesep import presets
 from livesep.engine import EngineSettings
 from livesep.evaluation.bench import ENGINE_OWN_CLOCK, bench_table, run_bench
 from livesep.presets import SourceModel
 from livesep.presets.shipped import resolve_preset
-from rich.console import Console
 
 
 def main() -> None:

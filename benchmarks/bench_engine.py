@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from rich.console import Console
+
 from livesep import audio, presets, spectral
 from livesep.engine import EngineSettings
 from livesep.evaluation.bench import (
@@ -29,7 +31,6 @@ from livesep.evaluation.demo import demo_material_dir
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel
 from livesep.presets.shipped import resolve_preset
-from rich.console import Console
 
 TARGETS = {"a": (0.01, 20.0), "b": (0.1, 5.0), "c": (None, None)}
 

@@ -63,9 +63,10 @@ def run_closed(seconds: float) -> dict[str, Any]:
 def run_open(seconds: float, *, in_process: bool) -> dict[str, Any]:
     import tempfile
 
+    from PyQt6 import QtCore, QtWidgets
+
     from livesep.gui.app import demo_arguments
     from livesep.gui.window import MainWindow
-    from PyQt6 import QtCore, QtWidgets
 
     preset, mixture = demo_arguments()
     app = QtWidgets.QApplication(["livesep-bench"])

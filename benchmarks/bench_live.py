@@ -55,13 +55,14 @@ def callback_overhead(calls: int = 20000) -> str:
     import time
 
     from livesep import Separator, _core
-    from livesep.resampling import RateBridge
+    from livesep.live.bridge import RateBridge
 
     lines = []
     for rate, block in [(48000, 256), (16000, 128)]:
         engine = Separator()
         engine.prepare(sr=16000, n_fft=512, hop_length=128, n_sources=2)
-        bridge = RateBridge(rate, 16000, 2) if rate != 16000 else None
+        bridge = (RateBridge(rate, 16000, 2, engine_latency=engine.latency_samples())
+                  if rate != 16000 else None)
         host = _core.LiveHost(engine, in_channels=1, input_channel=0, out_channels=2,
                               bridge=bridge.core if bridge else None)
         x = noise(block * calls, seed=5)

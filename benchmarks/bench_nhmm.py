@@ -38,6 +38,7 @@ def _blas_threads_from_argv() -> None:
 _blas_threads_from_argv()
 
 import numpy as np  # noqa: E402
+
 from livesep.audio import load  # noqa: E402
 from livesep.models.nhmm import train_nhmm  # noqa: E402
 from livesep.spectral import magnitude  # noqa: E402

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from livesep import Separator
 from livesep.evaluation.bench import BlockTimes, split_blocks, time_calls
 from livesep.separation.reference_engine import NumpyStream

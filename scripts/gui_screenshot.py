@@ -70,10 +70,11 @@ def view_report(window: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from PyQt6 import QtCore, QtWidgets
+
     from livesep.gui.app import demo_arguments
     from livesep.gui.dialogs import ErrorRelay, install_exception_hooks
     from livesep.gui.window import MainWindow
-    from PyQt6 import QtCore, QtWidgets
 
     preset, mixture = demo_arguments()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["livesep"])

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from livesep import spectral
 from livesep.audio import load
 from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask

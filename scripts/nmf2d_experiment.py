@@ -45,6 +45,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+
 from livesep import audio, spectral
 from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask
 from livesep.models.nmf2d import parameter_count

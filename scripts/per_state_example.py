@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from livesep import audio, spectral
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel

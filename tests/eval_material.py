@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
 from livesep import spectral
 from livesep.presets import Preset, SourceModel
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from livesep import ParameterError, audio, presets, spectral
 from livesep._core import Model, _internal
 from livesep.cli import main

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
 from livesep import presets
 from livesep.cli import main

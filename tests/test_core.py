@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from livesep import ParameterError, Separator
 from livesep._core import _internal
 

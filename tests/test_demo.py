@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from livesep import audio
 from livesep.cli import main
 from livesep.evaluation.demo import demo_material_dir, run_demo

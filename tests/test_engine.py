@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+
 from livesep import ParameterError, Separator
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model, create_separator, warm_up

@@ -7,10 +7,11 @@ import json
 import math
 from pathlib import Path
 
-import eval_material
 import numpy as np
 import pytest
 import soundfile as sf
+
+import eval_material
 from eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
 from livesep import AudioFileError, ParameterError
 from livesep.evaluation import metrics

@@ -21,6 +21,8 @@ pytest.importorskip("PyQt6")
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
 
+from PyQt6 import QtCore, QtWidgets  # noqa: E402
+
 from jack_harness import JackServer, jack_available, serving  # noqa: E402
 from livesep import audio, presets  # noqa: E402
 from livesep.errors import AudioFileError, LivesepError  # noqa: E402
@@ -29,7 +31,6 @@ from livesep.gui.dialogs import ErrorRelay, install_exception_hooks  # noqa: E40
 from livesep.gui.window import MainWindow  # noqa: E402
 from livesep.presets.shipped import shipped_presets  # noqa: E402
 from presets_for_tests import random_preset  # noqa: E402
-from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
 needs_jack = pytest.mark.skipif(not jack_available(),
                                 reason="needs jackd (Debian jackd2) and the JACK-Client package")

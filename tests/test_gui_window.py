@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from jack_harness import JackServer, jack_available
 from xvfb_harness import Xvfb, xvfb_available
 

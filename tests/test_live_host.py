@@ -8,6 +8,7 @@ import ctypes
 
 import numpy as np
 import pytest
+
 from livesep import _core
 from livesep.engine import create_separator
 from livesep.errors import ParameterError
@@ -66,11 +67,11 @@ def test_a_remix_is_the_sum_of_the_stems(block: int) -> None:
 def test_with_a_rate_bridge_it_is_the_bridge(block: int) -> None:
     preset = random_preset((3, 4), 4)
     x = noise(12000, seed=7)
-    bridge = RateBridge(48000, preset.sr, 2, max_block=8192)
+    bridge = RateBridge(48000, preset.sr, 2, engine_latency=511, max_block=8192)
     host = _core.LiveHost(create_separator(preset), in_channels=1, input_channel=0,
                           out_channels=2, bridge=bridge.core)
     got = run_blocks(host, x[:, None].copy(), 2, block)
-    reference = RateBridge(48000, preset.sr, 2, max_block=8192)
+    reference = RateBridge(48000, preset.sr, 2, engine_latency=511, max_block=8192)
     separator = create_separator(preset)
     want = np.zeros_like(got)
     for start in range(0, x.size, block):
@@ -151,7 +152,7 @@ def test_a_callback_allocates_nothing(bridged: bool) -> None:
     from livesep._core import _internal
 
     preset = random_preset((3, 4), 4)
-    bridge = RateBridge(48000, preset.sr, 2) if bridged else None
+    bridge = RateBridge(48000, preset.sr, 2, engine_latency=511) if bridged else None
     ring = _core.FrameRing(capacity=48000, channels=3)
     host = _core.LiveHost(create_separator(preset), in_channels=2, input_channel=1,
                           out_channels=2, bridge=bridge.core if bridge else None, recorder=ring,
@@ -208,7 +209,8 @@ def test_bad_configurations_are_clear() -> None:
                        out_channels=2, recorder=_core.FrameRing(capacity=10, channels=2))
     with pytest.raises(ParameterError, match="prepared for 4 channels"):
         _core.LiveHost(create_separator(preset), in_channels=1, input_channel=0,
-                       out_channels=2, bridge=RateBridge(48000, 16000, 4).core)
+                       out_channels=2,
+                       bridge=RateBridge(48000, 16000, 4, engine_latency=511).core)
     host = _core.LiveHost(create_separator(preset), in_channels=1, input_channel=0,
                           out_channels=2)
     with pytest.raises(ParameterError, match="outdata 2"):

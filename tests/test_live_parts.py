@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from livesep.errors import AudioDeviceError, AudioFileError, ParameterError
 from livesep.live import devices
 from livesep.live.governor import QualityGovernor

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import expit
+
 from livesep import spectral
 from livesep.errors import ParameterError
 from livesep.evaluation.metrics import bss_eval
-from livesep.models import _nae_net as net
 from livesep.models.nae import (
     NaeModel,
     fit_latent,
@@ -16,7 +17,7 @@ from livesep.models.nae import (
     softplus,
     train_nae,
 )
-from scipy.special import expit
+from livesep.models.nae import _net as net
 
 SR = 16000
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from livesep.errors import ParameterError
+from livesep.models.hmm import _forward_backward_log, _forward_backward_scaled
 from livesep.models.nhmm import (
     NhmmModel,
-    _forward_backward_log,
-    _forward_backward_scaled,
     forward_backward,
     scale_counts,
     state_posteriors,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from livesep.errors import LivesepError, ParameterError
-from livesep.models.nmf import beta_divergence, fit_activations, nmf, nndsvd, plca
+from livesep.models.betadiv import beta_divergence
+from livesep.models.initialise import nndsvd
+from livesep.models.nmf import fit_activations, nmf
+from livesep.models.plca import plca
 
 
 def _low_rank(F: int = 30, T: int = 120, K: int = 4, seed: int = 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import reference
 from livesep import ParameterError, Separator, spectral
 from livesep import separation as separate

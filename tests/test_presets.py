@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from livesep.errors import ParameterError, PresetError
 from livesep.presets import (
     Preset,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from livesep import presets
 from livesep.evaluation.evaluate import Evaluation, evaluate_signals
 from livesep.evaluation.mixtures import load_mixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from livesep import ParameterError, spectral
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model, create_separator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from livesep import ParameterError, spectral
 from livesep import separation as separate
 from livesep._core import _internal

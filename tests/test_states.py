@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from livesep import ParameterError, audio, presets, spectral
 from livesep.cli import main
 from livesep.models.nhmm import train_nhmm

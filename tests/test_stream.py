@@ -5,9 +5,9 @@ What "the live path computes exactly what the file path computes" means here, pr
 the device hands the engine zeros until the mixture arrives and the engine's state follows
 its dynamics through those zeros, so the file-path reference is ``separate_online`` of what
 the engine actually received — recorded by ``record_dir`` and checked to be the mixture,
-bit for bit, after K zeros. At 48 kHz with a 16 kHz preset the reference wraps
-``separate_online`` in the same streaming resamplers run over the whole signal (their output
-does not depend on chunking; tests/test_live_parts.py). The device output must then equal
+bit for bit, after K zeros. At 48 kHz with a 16 kHz preset the reference is
+``separate_online`` at the device rate, which runs the live path's resamplers over the
+whole signal (their output does not depend on chunking). The device output must then equal
 that reference to 1e-5 (float32 rounding; it is in fact identical), aligned by JACK frame
 times alone — no search — which also checks the latency the stream reports.
 """
@@ -30,6 +30,7 @@ from typing import TypeVar
 import numpy as np
 import pytest
 import soundfile as sf
+
 from jack_harness import (
     MESSAGE_DELAY,
     JackServer,
@@ -46,7 +47,6 @@ from livesep.live import devices
 from livesep.live.host import LiveSeparator
 from livesep.live.stats import LiveStats
 from livesep.presets import Preset
-from livesep.resampling import resample_stream
 from livesep.separation.online import separate_online
 from presets_for_tests import noise, random_preset
 
@@ -87,18 +87,12 @@ def locate(recorded: np.ndarray, mixture: np.ndarray) -> int:
 def expected_output(received: np.ndarray, preset: Preset, live: LiveSeparator) -> np.ndarray:
     """The device output (frames, sources) the file path predicts for what the engine
     received, sample t of the stream at row t."""
-    latency = create_separator(preset).latency_samples()
     bridge = live.rate_bridge
-    engine_in = received if bridge is None else resample_stream(received, live.device_rate,
-                                                                preset.sr)
-    stems = separate_online(engine_in, preset, settings=SETTINGS).T
-    engine_out = np.zeros_like(stems)
-    engine_out[latency:] = stems[:stems.shape[0] - latency]  # the engine's own delay
-    if bridge is None:
-        return engine_out
-    device_out = resample_stream(engine_out, preset.sr, live.device_rate)[:received.size]
-    shifted = np.zeros((received.size, preset.n_sources), dtype=np.float32)
-    shifted[bridge.offset:] = device_out[:received.size - bridge.offset]
+    delay = (create_separator(preset).latency_samples() if bridge is None
+             else bridge.latency_samples)
+    stems = separate_online(received, preset, sr=live.device_rate, settings=SETTINGS).T
+    shifted = np.zeros_like(stems)
+    shifted[delay:] = stems[:stems.shape[0] - delay]  # the path's delay, as reported
     return shifted
 
 

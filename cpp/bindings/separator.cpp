@@ -220,6 +220,19 @@ Streaming separator: mono in, one channel per source out, any block size.
 
 Lifecycle: ``prepare`` allocates everything, ``process`` runs the audio path without
 allocating (the GIL is released while it works), ``reset`` returns to silence.
+``livesep.create_separator`` prepares one for a preset.
+
+Examples
+--------
+>>> import numpy as np
+>>> from livesep import create_separator, load_preset
+>>> separator = create_separator(load_preset("male-female-nhmm"))
+>>> block = np.zeros(128, dtype=np.float32)  # e.g. from an audio callback
+>>> separator.process(block).shape            # one row per source
+(2, 128)
+>>> separator.set_gain(1, 0.0)                # mute the second source from the next frame
+>>> separator.latency_samples()               # output t is input t - 511
+511
 )doc")
       .def(py::init<>())
       .def("prepare", &PySeparator::prepare, py::kw_only(), py::arg("sr"), py::arg("n_fft") = 512,

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
-import soxr
 
 from livesep.errors import AudioFileError, ParameterError
 from livesep.files import atomic_write
+from livesep.resampling import resample
 
 __all__ = ["AudioInfo", "info", "load", "resample", "to_mono", "write", "AUDIO_EXTENSIONS"]
 
@@ -84,7 +84,8 @@ def load(
     path : str or path-like
         Any format libsndfile reads (WAV, FLAC, OGG/Vorbis, AIFF, MP3 ...).
     sr : int or None, keyword-only
-        Resample to this rate (soxr, high quality); ``None`` keeps the file's rate.
+        Resample to this rate (:func:`livesep.resampling.resample`, the resampler of the live
+        path, its delay removed); ``None`` keeps the file's rate.
     mono : bool, keyword-only
         Average the channels into one.
 
@@ -130,35 +131,6 @@ def to_mono(y: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     if y.ndim != 2:
         raise ParameterError(f"audio must be shaped (n,) or (channels, n), got shape {y.shape}")
     return np.ascontiguousarray(y.mean(axis=0, dtype=np.float64).astype(np.float32))
-
-
-def resample(
-    y: npt.NDArray[np.float32], *, orig_sr: int, target_sr: int
-) -> npt.NDArray[np.float32]:
-    """Resample with soxr (very high quality, linear phase).
-
-    Parameters
-    ----------
-    y : np.ndarray, shape (n,) or (channels, n)
-        The samples.
-    orig_sr, target_sr : int, keyword-only
-        The rates in Hz.
-
-    Returns
-    -------
-    np.ndarray, shape (m,) or (channels, m), float32
-        ``m = round(n * target_sr / orig_sr)``.
-    """
-    for name, rate in (("orig_sr", orig_sr), ("target_sr", target_sr)):
-        if rate <= 0:
-            raise ParameterError(f"{name} must be a positive rate in Hz, got {rate!r}")
-    y = np.asarray(y, dtype=np.float32)
-    if orig_sr == target_sr:
-        return y
-    if y.ndim == 1:
-        return soxr.resample(y, orig_sr, target_sr, quality="VHQ").astype(np.float32, copy=False)
-    out = soxr.resample(np.ascontiguousarray(y.T), orig_sr, target_sr, quality="VHQ")
-    return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
 def write(path: str | os.PathLike[str], y: npt.ArrayLike, *, sr: int) -> Path:

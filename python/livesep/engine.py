@@ -47,6 +47,12 @@ class EngineSettings:
     adaptation_prior : float
         For adaptive sources: the weight of the trained dictionary in the statistics at the
         start, in frames' worth of activation; it fades with ``forgetting``.
+
+    Examples
+    --------
+    >>> from livesep import EngineSettings
+    >>> EngineSettings(n_iter=5, beam=64).exact().beam  # 0: every joint state
+    0
     """
 
     n_iter: int = 10
@@ -127,6 +133,15 @@ def create_separator(preset: Preset, *, settings: EngineSettings | None = None,
     Returns
     -------
     livesep.Separator
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from livesep import EngineSettings, create_separator, load_preset
+    >>> preset = load_preset("speech-noise-nhmm")
+    >>> separator = create_separator(preset, settings=EngineSettings(beam=64), output="mono")
+    >>> separator.process(np.zeros(256, dtype=np.float32)).shape
+    (1, 256)
     """
     if output not in OUTPUTS:
         raise ParameterError(f"output must be one of {OUTPUTS}, got {output!r}")

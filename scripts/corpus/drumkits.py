@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from livesep.audio import load
 
 from .common import CorpusError, FArray

@@ -41,7 +41,7 @@ def _settings(sr: int) -> dict[str, Any]:
                    "trim_frame_s": TRIM_FRAME_S, "trim_margin_s": TRIM_MARGIN_S,
                    "clip_rms_dbfs": CLIP_RMS_DBFS,
                    "gap_s": list(GAP_RANGE_S), "test_every": TEST_EVERY,
-                   "max_clips": MAX_CLIPS, "resampler": "soxr VHQ"},
+                   "max_clips": MAX_CLIPS, "resampler": "livesep.resampling.resample"},
         "fluidsynth": {"command": "fluidsynth -ni -q -o audio.file.format=float -F OUT.wav "
                                   f"-r {sr} -g {FLUIDSYNTH_GAIN} FONT IN.mid",
                        "soundfont": str(SOUNDFONT)},

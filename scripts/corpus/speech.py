@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from livesep.audio import load
 
 from .common import CorpusError, FArray, seed_for

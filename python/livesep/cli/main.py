@@ -16,6 +16,7 @@ from livesep.cli.live import add_live_commands
 from livesep.cli.separate import add_separate
 from livesep.cli.train import add_train
 from livesep.errors import LivesepError
+from livesep.version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -29,8 +30,6 @@ Start with `livesep demo`: it separates a bundled recording and writes the resul
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from livesep import __version__
-
     parser = argparse.ArgumentParser(
         prog="livesep", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)

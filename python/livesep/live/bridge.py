@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from livesep import _core
-from livesep.resampling import Float32, design_filter, resample_stream
+from livesep.resampling import Float32, chain
 
 __all__ = ["RateBridge"]
 
@@ -21,10 +19,12 @@ class RateBridge:
     after an underrun, starts again) by waiting until it holds one block plus a margin, then
     drops any excess: the smallest buffer that rides out the resamplers' +-1 frame jitter.
 
-    Timing, in device samples: output sample t is the chain's sample t - ``offset`` and the
-    chain (down -> up, engine left out) delays by ``intrinsic_delay``, so the resampling
-    latency is ``offset + intrinsic_delay``; the engine adds its own latency scaled by the
-    rate ratio.
+    Timing, in device samples: output sample t is the chain's sample t - ``offset``, and the
+    chain (:class:`livesep.resampling.Chain`: down -> the engine's ``engine_latency`` ->
+    up) delays by ``chain.delay`` exactly, so input sample t comes out at t +
+    :attr:`latency_samples`. :func:`livesep.separation.online.separate_online` at the device
+    rate runs the same chain, removes ``chain.delay`` and gives this output sample for
+    sample.
 
     Parameters
     ----------
@@ -34,30 +34,20 @@ class RateBridge:
         Engine output channels.
     max_block : int
         The largest block to prepare buffers for.
+    engine_latency : int
+        The engine's delay in samples at its rate (``Separator.latency_samples()``).
     """
 
     def __init__(self, device_rate: int, engine_rate: int, channels: int, *,
-                 max_block: int = 8192) -> None:
+                 engine_latency: int, max_block: int = 8192) -> None:
         self.device_rate, self.engine_rate = int(device_rate), int(engine_rate)
         self.channels = int(channels)
         self.max_block = int(max_block)
         self.margin = 2 * math.ceil(device_rate / engine_rate) + 8
-        self.core = _core.RateBridge(down=design_filter(self.device_rate, self.engine_rate),
-                                     up=design_filter(self.engine_rate, self.device_rate),
+        self.chain = chain(self.device_rate, self.engine_rate, int(engine_latency))
+        self.core = _core.RateBridge(down=self.chain.down, up=self.chain.up,
                                      channels=self.channels, margin=self.margin,
                                      max_block=self.max_block)
-        self.intrinsic_delay = self._measure_intrinsic_delay()
-
-    def _measure_intrinsic_delay(self) -> int:
-        """Where an impulse comes out of a fresh down -> up chain, relative to where it went
-        in (linear-phase filters: the peak is the delay)."""
-        n = 4 * self.device_rate // 10 + 2048
-        position = n // 4
-        impulse = np.zeros(n, dtype=np.float32)
-        impulse[position] = 1.0
-        low = resample_stream(impulse, self.device_rate, self.engine_rate)
-        back = resample_stream(low, self.engine_rate, self.device_rate)
-        return int(np.argmax(np.abs(back))) - position
 
     @property
     def offset(self) -> int:
@@ -75,8 +65,8 @@ class RateBridge:
 
     @property
     def latency_samples(self) -> int:
-        """Resampling latency in device samples (not counting the engine)."""
-        return self.offset + self.intrinsic_delay
+        """Device samples from input to output: the queue, the resamplers and the engine."""
+        return self.offset + self.chain.delay
 
     def process(self, engine: _core.Separator, x: Float32, out: Float32) -> None:
         """Separate device-rate input x (n,) into out (n, channels) (the GIL released).

@@ -9,6 +9,7 @@ one-line error contract, so every PortAudio initialisation here runs with fd 2 c
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import tempfile
@@ -23,7 +24,8 @@ from livesep.errors import AudioDeviceError
 
 __all__ = ["DeviceInfo", "portaudio", "portaudio_if_loaded", "rescan", "terminate",
            "list_devices", "resolve_device", "check_stream", "device_error", "format_devices",
-           "stream_opened", "stream_closed", "mark_unusable", "NO_DEVICES_HINT"]
+           "stream_opened", "stream_closed", "close_stream", "mark_unusable", "choose_stream", "StreamChoice",
+           "NO_DEVICES_HINT"]
 
 Kind = Literal["input", "output"]
 
@@ -35,6 +37,7 @@ _lock = threading.RLock()
 _module: ModuleType | None = None
 _open_streams = 0  # streams this process holds open; PortAudio must not be re-initialised then
 _wedged_reason: str | None = None  # set once PortAudio lost its device mid-stream
+_ABANDONED: list[Any] = []  # streams whose device vanished (with what they use): never closed
 
 # PortAudio error codes (portaudio.h, PaErrorCode) that have a better explanation.
 _INVALID_CHANNELS = -9998
@@ -146,6 +149,38 @@ def stream_opened() -> None:
     global _open_streams
     with _lock:
         _open_streams += 1
+
+
+def close_stream(stream: Any, *, keep_alive: object, abandon: bool = False,
+                 timeout: float = 3.0) -> None:
+    """Stop and close a stream this process opened, without ever hanging.
+
+    A stream that does not close within ``timeout`` seconds, or one given up on
+    (``abandon``: its device vanished), is kept alive for the rest of the process, with
+    ``keep_alive`` (what its callback uses): PortAudio hangs in stop, close and terminate
+    once its JACK server is gone, at exit too (sounddevice's exit handler, unregistered).
+    PortAudio is then marked unusable.
+    """
+    if not abandon:
+        closer = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
+        closer.start()
+        closer.join(timeout=timeout)
+        abandon = closer.is_alive()
+    if not abandon:
+        stream_closed()
+        return
+    _ABANDONED.append((stream, keep_alive))
+    mark_unusable("the audio device was lost mid-stream; restart livesep to use audio again")
+    if _module is not None:
+        atexit.unregister(_module._exit_handler)
+
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        stream.stop()
+        stream.close()
+    except Exception:  # a stream whose device failed: it is gone either way
+        pass
 
 
 def stream_closed() -> None:
@@ -310,3 +345,70 @@ def format_devices(devices: list[DeviceInfo]) -> str:
                      f"{d.default_samplerate:>7g}")
     lines.append("(> default input, < default output)")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StreamChoice:
+    """The devices, rate and output layout a live stream opens with."""
+
+    input: DeviceInfo
+    output: DeviceInfo
+    samplerate: int
+    output_layout: str
+    output_channels: int
+
+
+def choose_stream(*, input_device: int | str | None, output_device: int | str | None,
+                  samplerate: int | None, preferred_rate: int, input_channel: int,
+                  output: str, n_sources: int) -> StreamChoice:
+    """Resolve and check the devices, the rate and the output layout of a live stream.
+
+    Parameters
+    ----------
+    input_device, output_device : int, str or None
+        As :func:`resolve_device` takes them.
+    samplerate : int or None
+        The device rate; None takes ``preferred_rate`` if both devices accept it, else the
+        output device's default rate.
+    preferred_rate : int
+        The engine's rate (no resampling when the device runs at it).
+    input_channel : int
+        The input channel to separate (from 0).
+    output : {"stems", "stereo", "mono", "auto"}
+        One channel per source, or their remix; "auto" is stems when the output device has
+        the channels, else stereo (or mono).
+    n_sources : int
+
+    Raises
+    ------
+    AudioDeviceError
+        Naming the device and what it lacks.
+    """
+    input_info = resolve_device(input_device, "input")
+    output_info = resolve_device(output_device, "output")
+    if output == "auto":
+        most = output_info.max_output_channels
+        output = "stems" if most >= n_sources else "stereo" if most >= 2 else "mono"
+    out_channels = {"mono": 1, "stereo": 2}.get(output, n_sources)
+    if input_channel >= input_info.max_input_channels:
+        raise AudioDeviceError(
+            f"input_channel {input_channel} does not exist: input device "
+            f"{input_info.describe()} has {input_info.max_input_channels} input channels "
+            f"(they count from 0)")
+    if out_channels > output_info.max_output_channels:
+        hint = " (use output='stereo' or output='mono')" if output == "stems" else ""
+        raise AudioDeviceError(
+            f"output device {output_info.describe()} has {output_info.max_output_channels} "
+            f"output channels; {output} output of {n_sources} sources needs "
+            f"{out_channels}{hint}")
+    check = dict(input_channels=input_channel + 1, output_channels=out_channels)
+    rate = samplerate
+    if rate is None:
+        try:
+            check_stream(input_info, output_info, samplerate=preferred_rate, **check)
+            rate = preferred_rate
+        except AudioDeviceError:
+            rate = int(output_info.default_samplerate)
+    check_stream(input_info, output_info, samplerate=rate, **check)
+    return StreamChoice(input=input_info, output=output_info, samplerate=int(rate),
+                        output_layout=output, output_channels=out_channels)

@@ -13,7 +13,6 @@ threads and never makes the callback wait.
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
@@ -46,8 +45,6 @@ __all__ = ["LiveSeparator", "LIVE_OUTPUTS"]
 #: remix on one or two channels) and "auto", stems when the output device has a channel per
 #: source, else stereo (or mono).
 LIVE_OUTPUTS = (*OUTPUTS, "auto")
-_REMIX_CHANNELS = {"mono": 1, "stereo": 2}
-_ABANDONED: list[Any] = []  # streams whose device vanished (with their hosts): never closed
 
 
 class LiveSeparator:
@@ -150,42 +147,16 @@ class LiveSeparator:
                 raise
         return self
 
-    def _choose_devices(self) -> int:
-        """Resolve and check the devices and the output layout; returns the output channels."""
-        n_sources = self.preset.n_sources
-        in_spec, out_spec, rate = self.requested
-        self.input_info = devices.resolve_device(in_spec, "input")
-        self.output_info = devices.resolve_device(out_spec, "output")
-        if self.output == "auto":
-            most = self.output_info.max_output_channels
-            self.output = "stems" if most >= n_sources else "stereo" if most >= 2 else "mono"
-        out_channels = _REMIX_CHANNELS.get(self.output, n_sources)
-        if self.input_channel >= self.input_info.max_input_channels:
-            raise AudioDeviceError(
-                f"input_channel {self.input_channel} does not exist: input device "
-                f"{self.input_info.describe()} has {self.input_info.max_input_channels} input "
-                f"channels (they count from 0)")
-        if out_channels > self.output_info.max_output_channels:
-            hint = " (use output='stereo' or output='mono')" if self.output == "stems" else ""
-            raise AudioDeviceError(
-                f"output device {self.output_info.describe()} has "
-                f"{self.output_info.max_output_channels} output channels; {self.output} output "
-                f"of {n_sources} sources needs {out_channels}{hint}")
-        check = dict(input_channels=self.input_channel + 1, output_channels=out_channels)
-        if rate is None:
-            try:
-                devices.check_stream(self.input_info, self.output_info,
-                                     samplerate=self.preset.sr, **check)
-                rate = self.preset.sr
-            except AudioDeviceError:
-                rate = int(self.output_info.default_samplerate)
-        devices.check_stream(self.input_info, self.output_info, samplerate=rate, **check)
-        self.device_rate = int(rate)
-        return out_channels
-
     def _open(self, sd: Any) -> None:
         preset, n_sources = self.preset, self.preset.n_sources
-        out_channels = self._choose_devices()
+        in_spec, out_spec, rate = self.requested
+        choice = devices.choose_stream(input_device=in_spec, output_device=out_spec,
+                                       samplerate=rate, preferred_rate=preset.sr,
+                                       input_channel=self.input_channel, output=self.output,
+                                       n_sources=n_sources)
+        self.input_info, self.output_info = choice.input, choice.output
+        self.output, self.device_rate = choice.output_layout, choice.samplerate
+        out_channels = choice.output_channels
         # First of what start builds: a folder that refuses the recordings fails the start
         # before anything else exists to undo.
         self._recorder = (Recorder(self.record_dir, samplerate=self.device_rate,
@@ -204,7 +175,8 @@ class LiveSeparator:
         bypass_mix = (np.ones((n_sources, n_sources), dtype=np.float32)
                       if self.output == "stems" else remix)
         block = max(8192, self.blocksize)
-        self._bridge = (RateBridge(self.device_rate, preset.sr, engine_channels, max_block=block)
+        self._bridge = (RateBridge(self.device_rate, preset.sr, engine_channels, max_block=block,
+                                   engine_latency=self.engine.latency_samples())
                         if self.device_rate != preset.sr else None)
         feed = self.input_feed()
         self._host = _core.LiveHost(
@@ -272,15 +244,7 @@ class LiveSeparator:
         if stream is None:
             return
         self._host.set_ignore_flags(True)  # stopping JACK ports can flag the last blocks
-        if not abandon:
-            closer = threading.Thread(target=_close_quietly, args=(stream,), daemon=True)
-            closer.start()
-            closer.join(timeout=3.0)
-            abandon = closer.is_alive()
-        if abandon:
-            _abandon(stream, self._host)
-        else:
-            devices.stream_closed()
+        devices.close_stream(stream, keep_alive=self._host, abandon=abandon)
         if self._monitor is not None:
             self._monitor.finish()
         self._close_recorder()
@@ -433,23 +397,3 @@ class LiveSeparator:
         """Whether the engine writes display snapshots (off saves the audio thread a copy
         per frame when nothing displays them)."""
         self.engine.set_snapshots_enabled(bool(enabled))
-
-
-def _close_quietly(stream: Any) -> None:
-    try:
-        stream.stop()
-        stream.close()
-    except Exception:  # a stream whose device failed: it is gone either way
-        pass
-
-
-def _abandon(stream: Any, host: Any) -> None:
-    """Keep a stream whose device vanished alive forever, and the host its callback uses:
-    PortAudio hangs in stop, close and terminate once its JACK server is gone, at exit too
-    (sounddevice's atexit handler)."""
-    _ABANDONED.append((stream, host))
-    devices.mark_unusable("the audio device was lost mid-stream; restart livesep to use audio "
-                          "again")
-    sd = devices.portaudio_if_loaded()
-    if sd is not None:
-        atexit.unregister(sd._exit_handler)

@@ -207,10 +207,14 @@ class Monitor:
         """Where the delay from input to output comes from."""
         parts = self.parts
         bridge = parts.bridge
-        return Latency(
-            algorithmic=parts.engine.latency_samples() / parts.engine_rate,
-            resampling=bridge.latency_samples / parts.device_rate if bridge is not None else 0.0,
-            input_device=parts.device_latency[0], output_device=parts.device_latency[1])
+        algorithmic = parts.engine.latency_samples() / parts.engine_rate
+        # With a bridge the exact delay is known for the whole chain; the resamplers' share is
+        # what it adds to the engine's.
+        resampling = (bridge.latency_samples / parts.device_rate - algorithmic
+                      if bridge is not None else 0.0)
+        return Latency(algorithmic=algorithmic, resampling=resampling,
+                       input_device=parts.device_latency[0],
+                       output_device=parts.device_latency[1])
 
     def _median_frames(self) -> float:
         recent = self._frames_recent

@@ -1,4 +1,4 @@
-"""Helpers shared by the training models: the spectrogram check and iteration progress."""
+"""Helpers shared by the training models: the array checks and iteration progress."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from livesep.errors import ParameterError
 from livesep.progress import Progress
 
 __all__ = [
+    "check_entries",
     "check_spectrogram",
     "iteration_progress",
     "IterationCount",
@@ -66,14 +67,13 @@ def check_spectrogram(V: npt.ArrayLike, *, name: str = "V",
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-
-
-
-
-
-
-
-
+def check_entries(name: str, array: npt.NDArray[Any]) -> None:
+    """Raise :class:`ParameterError` naming the first NaN/Inf or negative entry."""
+    bad = ~np.isfinite(array) | (np.nan_to_num(array, nan=0.0) < 0)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ParameterError(f"{name} must be finite and non-negative, got "
+                             f"{array[where].item()!r} at {where}")
 
 
 class IterationCount:

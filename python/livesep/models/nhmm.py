@@ -36,16 +36,17 @@ the state posteriors are. ``V`` is rescaled before training (:func:`scale_counts
 frame holds ``counts`` counts — loud frames weigh more than quiet ones, exactly as in KL-NMF,
 and near-silent frames barely pull on the state sequence; ``"frame"`` gives every frame
 ``counts`` counts, the engine's convention at inference (``likelihood_counts`` = 30).
-Training and inference need not share the choice: only ``W`` and ``A`` are kept. On the
-allowed klettres readers (five pairs, Q = 20, K = 10, offline N-FHMM scored at 30 counts per
-frame) "global" 30, "global" 100 and "frame" 30 separated within 0.3 dB SI-SDR of each
-other, all about 2 dB above frame-wise KL-NMF; "global" is the default because it weighs
-frames as KL-NMF does and leaves silence (common in real streams) little say over the states.
+Training and inference need not share the choice: only ``W`` and ``A`` are kept. "global" is
+the default because it weighs frames as KL-NMF does and leaves silence (common in real
+streams) little say over the states.
 
-Initialisation (as the prototype found best): k-means on the square-root, sum-normalised
-spectra (Hellinger geometry) into Q groups, a KL-NMF of each group's frames for its
-dictionary, transitions counted on the label sequence plus a small floor, flat weights refined
-by a few weight-only updates (each raises every ``b_t(q)``, so ``L`` too).
+Initialisation: states from a k-means clustering of the frames, a KL-NMF of each state's
+frames for its dictionary and transitions counted on the labels
+(:mod:`livesep.models.initialise`), then flat weights refined by a few weight-only updates
+(each raises every ``b_t(q)``, so ``L`` too).
+
+This module holds the model, the per-state fits and EM; :func:`scale_counts` and
+:func:`forward_backward` are :mod:`livesep.models.hmm`'s, importable from here too.
 
 Floors. ``W`` entries are floored at 1e-10 and transitions at 1e-12 (then renormalised):
 the model then never assigns probability zero to a bin or a transition, which keeps
@@ -63,8 +64,13 @@ import numpy.typing as npt
 
 from livesep.checks import check_choice, check_float, check_int, check_seed
 from livesep.errors import ParameterError
-from livesep.models import nmf as _nmf
 from livesep.models._common import check_spectrogram, iteration_progress
+from livesep.models.hmm import forward_backward, scale_counts
+from livesep.models.initialise import (
+    initial_dictionaries,
+    initial_labels,
+    initial_transitions,
+)
 from livesep.progress import Progress
 
 __all__ = [
@@ -81,8 +87,6 @@ _W_FLOOR = 1e-10
 _A_FLOOR = 1e-12
 #: Added to the model W h: it only matters where the model is (numerically) zero.
 _MODEL_EPS = 1e-30
-#: Below this the scaled forward recursion is redone in the log domain.
-_SCALE_FLOOR = 1e-250
 #: Entries of the (Q, F, block) work arrays: ~16 MB in float32, cache- and memory-friendly.
 _BLOCK_ENTRIES = 1 << 22
 
@@ -136,162 +140,6 @@ class NhmmModel:
     def n_components(self) -> int:
         """``K``."""
         return int(self.W.shape[2])
-
-
-# --------------------------------------------------------------------------------------------
-# Scaling
-
-
-def scale_counts(V: npt.ArrayLike, *, counts: float = 30.0,
-                 normalization: str = "global") -> Array:
-    """Rescale a spectrogram into the counts the multinomial likelihood reads.
-
-    Parameters
-    ----------
-    V : array-like, shape (F, T)
-        Non-negative magnitudes.
-    counts : float, keyword-only
-        Counts of the mean frame (``"global"``) or of every frame (``"frame"``).
-    normalization : {"global", "frame"}, keyword-only
-        One factor for the whole spectrogram, or one per frame (all-zero frames stay zero).
-
-    Returns
-    -------
-    np.ndarray, shape (F, T), float64
-    """
-    data = check_spectrogram(V)
-    counts = check_float("counts", counts, low=0.0, low_open=True)
-    normalization = check_choice("normalization", normalization, ("global", "frame"))
-    totals = data.sum(axis=0)
-    if normalization == "global":
-        return data * (counts / totals.mean())
-    return data * np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 0.0)
-
-
-# --------------------------------------------------------------------------------------------
-# Forward-backward
-
-
-def forward_backward(log_b: npt.ArrayLike, A: npt.ArrayLike, pi: npt.ArrayLike
-                     ) -> tuple[Array, Array, float]:
-    """State posteriors of an HMM from per-frame state log-likelihoods.
-
-    Runs the scaled recursion (each frame's likelihoods shifted by their maximum, each
-    forward vector normalised, the log scale factors summed), which cannot underflow with
-    length; if a frame's scale factor still falls below 1e-250 (a frame that only
-    transitions of probability ~0 can explain), the whole pass is redone in the log domain.
-
-    Parameters
-    ----------
-    log_b : array-like, shape (T, Q)
-        ``log P(v_t | q_t = q)``; every frame needs at least one finite entry.
-    A : array-like, shape (Q, Q)
-        Transition matrix, rows summing to one.
-    pi : array-like, shape (Q,)
-        Initial distribution.
-
-    Returns
-    -------
-    gamma : np.ndarray, shape (T, Q)
-        ``P(q_t = q | v_1..v_T)``; rows sum to one.
-    xi : np.ndarray, shape (Q, Q)
-        ``Σ_t P(q_{t-1} = i, q_t = j | v_1..v_T)``, the expected transition counts.
-    log_likelihood : float
-        ``log P(v_1..v_T)``.
-    """
-    log_b = np.asarray(log_b, dtype=np.float64)
-    A = np.asarray(A, dtype=np.float64)
-    pi = np.asarray(pi, dtype=np.float64)
-    if log_b.ndim != 2 or log_b.shape[0] < 1:
-        raise ParameterError(f"log_b must be shaped (T, Q) with T >= 1, got shape {log_b.shape}")
-    T, Q = log_b.shape
-    if A.shape != (Q, Q) or pi.shape != (Q,):
-        raise ParameterError(f"A must be ({Q}, {Q}) and pi ({Q},), got shapes {A.shape} and "
-                             f"{pi.shape}")
-    if np.isnan(log_b).any() or np.isposinf(log_b).any():
-        where = tuple(int(i) for i in np.argwhere(np.isnan(log_b) | np.isposinf(log_b))[0])
-        raise ParameterError(f"log_b must be finite or -inf, got {log_b[where]!r} at {where}")
-    shift = log_b.max(axis=1)
-    if not np.isfinite(shift).all():
-        frame = int(np.argmin(np.isfinite(shift)))
-        raise ParameterError(f"frame {frame} has zero likelihood under every state")
-    result = _forward_backward_scaled(log_b, shift, A, pi)
-    if result is None:
-        result = _forward_backward_log(log_b, A, pi)
-    return result
-
-
-def _forward_backward_scaled(log_b: Array, shift: Array, A: Array, pi: Array
-                             ) -> tuple[Array, Array, float] | None:
-    T, Q = log_b.shape
-    emission = np.exp(log_b - shift[:, None])       # each row's maximum is 1
-    alpha = np.empty((T, Q))
-    scale = np.empty(T)
-    current = pi * emission[0]
-    total = current.sum()
-    if not total > _SCALE_FLOOR:
-        return None
-    alpha[0] = current / total
-    scale[0] = total
-    dot = np.dot
-    # The recursion itself is sequential: O(T Q^2), a few microseconds per frame.
-    for t in range(1, T):
-        current = dot(alpha[t - 1], A)
-        current *= emission[t]
-        total = current.sum()
-        if not total > _SCALE_FLOOR:
-            return None
-        np.divide(current, total, out=alpha[t])
-        scale[t] = total
-    beta = np.empty((T, Q))
-    beta[T - 1] = 1.0
-    weighted = emission / scale[:, None]            # b_t / c_t, used twice below
-    for t in range(T - 2, -1, -1):
-        dot(A, weighted[t + 1] * beta[t + 1], out=beta[t])
-    gamma = alpha * beta
-    if not np.isfinite(gamma).all():
-        return None
-    gamma /= gamma.sum(axis=1, keepdims=True)
-    xi = A * (alpha[:-1].T @ (weighted[1:] * beta[1:]))
-    log_likelihood = float(np.sum(np.log(scale)) + np.sum(shift))
-    return gamma, xi, log_likelihood
-
-
-def _logsumexp(x: Array, axis: int) -> Array:
-    peak = np.max(x, axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
-    return np.squeeze(out, axis=axis)
-
-
-def _forward_backward_log(log_b: Array, A: Array, pi: Array) -> tuple[Array, Array, float]:
-    """The same quantities computed in the log domain (the slow, unconditionally safe path)."""
-    T, Q = log_b.shape
-    with np.errstate(divide="ignore"):
-        log_A = np.log(A)
-        log_pi = np.log(pi)
-    log_alpha = np.empty((T, Q))
-    log_alpha[0] = log_pi + log_b[0]
-    for t in range(1, T):
-        log_alpha[t] = _logsumexp(log_alpha[t - 1][:, None] + log_A, axis=0) + log_b[t]
-    log_beta = np.zeros((T, Q))
-    for t in range(T - 2, -1, -1):
-        log_beta[t] = _logsumexp(log_A + (log_b[t + 1] + log_beta[t + 1])[None, :], axis=1)
-    log_likelihood = float(_logsumexp(log_alpha[T - 1], axis=0))
-    if not np.isfinite(log_likelihood):
-        raise ParameterError("the observations have zero probability under the model "
-                             "(no state sequence allowed by A and pi explains them)")
-    gamma = np.exp(log_alpha + log_beta - log_likelihood)
-    gamma /= gamma.sum(axis=1, keepdims=True)
-    xi = np.zeros((Q, Q))
-    ahead = log_b[1:] + log_beta[1:]
-    step = max(1, (1 << 20) // (Q * Q))
-    for start in range(0, T - 1, step):
-        stop = min(T - 1, start + step)
-        xi += np.exp(log_alpha[start:stop, :, None] + log_A[None]
-                     + ahead[start:stop, None, :] - log_likelihood).sum(axis=0)
-    return gamma, xi, log_likelihood
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,103 +235,6 @@ def _normalise_rows(A: Array, floor: float) -> Array:
 
 
 # --------------------------------------------------------------------------------------------
-# Initialisation
-
-
-def _kmeans(X: Array, k: int, rng: np.random.Generator, n_iter: int = 50) -> npt.NDArray[np.intp]:
-    """Seeded k-means (k-means++ seeding, Lloyd iterations); returns a label per row."""
-    n = X.shape[0]
-    centres = np.empty((k, X.shape[1]))
-    squared = np.einsum("nd,nd->n", X, X)
-    centres[0] = X[rng.integers(n)]
-    nearest = np.maximum(squared - 2.0 * X @ centres[0] + centres[0] @ centres[0], 0.0)
-    for i in range(1, k):
-        total = nearest.sum()
-        index = rng.choice(n, p=nearest / total) if total > 0 else rng.integers(n)
-        centres[i] = X[index]
-        distance = np.maximum(squared - 2.0 * X @ centres[i] + centres[i] @ centres[i], 0.0)
-        nearest = np.minimum(nearest, distance)
-    labels = np.full(n, -1, dtype=np.intp)
-    for _ in range(n_iter):
-        distances = squared[:, None] - 2.0 * X @ centres.T + np.einsum("kd,kd->k", centres,
-                                                                         centres)[None, :]
-        new_labels = np.argmin(distances, axis=1)
-        counts = np.bincount(new_labels, minlength=k)
-        # An empty cluster takes over the point worst explained by its own centre.
-        for empty in np.flatnonzero(counts == 0):
-            own = distances[np.arange(n), new_labels]
-            movable = counts[new_labels] > 1
-            if not movable.any():
-                break
-            worst = int(np.argmax(np.where(movable, own, -np.inf)))
-            counts[new_labels[worst]] -= 1
-            new_labels[worst] = empty
-            counts[empty] = 1
-            distances[worst] = np.inf
-            distances[worst, empty] = 0.0
-        if np.array_equal(new_labels, labels):
-            break
-        labels = new_labels
-        # Cluster sums as one (k, n) @ (n, d) product: much faster than np.add.at.
-        one_hot = np.zeros((k, n))
-        one_hot[labels, np.arange(n)] = 1.0
-        sums = one_hot @ X
-        centres = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
-    return labels
-
-
-def _initial_labels(V: Array, n_states: int, rng: np.random.Generator) -> npt.NDArray[np.intp]:
-    """k-means labels of the frames in the Hellinger geometry; silent frames follow the last."""
-    totals = V.sum(axis=0)
-    voiced = np.flatnonzero(totals > 0)
-    # sqrt of a sum-normalised spectrum has unit norm; Euclidean distance there is Hellinger.
-    shapes = np.sqrt(V[:, voiced] / totals[voiced]).T
-    labels = np.full(V.shape[1], -1, dtype=np.intp)
-    labels[voiced] = _kmeans(shapes, n_states, rng)
-    # Frames with no energy at all take the label of the nearest earlier voiced frame.
-    last = labels[voiced[0]]
-    for t in range(V.shape[1]):
-        if labels[t] < 0:
-            labels[t] = last
-        last = labels[t]
-    return labels
-
-
-def _initial_dictionaries(V: Array, labels: npt.NDArray[np.intp], n_states: int,
-                          n_components: int, n_iter: int, seed: int) -> Array:
-    F = V.shape[0]
-    W = np.empty((n_states, F, n_components))
-    streams = np.random.SeedSequence(seed).spawn(n_states)
-    eps = _nmf._RELATIVE_EPS * float(V.max())
-    for q in range(n_states):
-        group = V[:, labels == q]
-        if group.shape[1] == 0 or not group.any():
-            # No frame of its own: start from the average spectrum, slightly perturbed.
-            group = V
-        rng = np.random.default_rng(streams[q])
-        init = "nndsvd" if min(group.shape) >= n_components else "random"
-        W_q, H_q = _nmf._initialise(group, n_components, init, rng)
-        W_q, _, _, _, _ = _nmf._iterate(group, W_q, H_q, beta=1.0, l1=0.0, smoothness=0.0,
-                                         n_iter=n_iter, tol=0.0, eps=eps, update_w=True,
-                                         track_cost=False)
-        W[q] = W_q
-    return W
-
-
-def _initial_transitions(labels: npt.NDArray[np.intp], n_states: int, floor: float
-                         ) -> tuple[Array, Array]:
-    transitions = np.zeros((n_states, n_states))
-    np.add.at(transitions, (labels[:-1], labels[1:]), 1.0)
-    rows = transitions.sum(axis=1, keepdims=True)
-    # A state never left (or never seen) starts uniform rather than undefined.
-    A = np.where(rows > 0, transitions / np.where(rows > 0, rows, 1.0), 1.0 / n_states)
-    A = (A + floor) / (1.0 + n_states * floor)
-    occupancy = np.bincount(labels, minlength=n_states).astype(np.float64)
-    pi = occupancy / occupancy.sum() + floor
-    return A, pi / pi.sum()
-
-
-# --------------------------------------------------------------------------------------------
 # Training and decoding
 
 
@@ -566,10 +317,10 @@ def train_nhmm(V: npt.ArrayLike, *, n_states: int, n_components: int, n_iter: in
 
     scaled = scale_counts(data, counts=counts, normalization=normalization)
     rng = np.random.default_rng(seed)
-    labels = _initial_labels(scaled, n_states, rng)
-    W0 = _initial_dictionaries(scaled, labels, n_states, n_components, init_nmf_iter,
+    labels = initial_labels(scaled, n_states, rng)
+    W0 = initial_dictionaries(scaled, labels, n_states, n_components, init_nmf_iter,
                                int(rng.integers(2**63)))
-    A, pi = _initial_transitions(labels, n_states, transition_floor)
+    A, pi = initial_transitions(labels, n_states, transition_floor)
     fits = _StateFits(np.ascontiguousarray(scaled, dtype=work),
                       _floor_columns(W0, _W_FLOOR).astype(work),
                       np.full((n_states, n_components, T), 1.0 / n_components, dtype=work))

@@ -45,7 +45,7 @@ from scipy.special import xlogy
 
 from livesep.checks import check_choice, check_float, check_int, check_seed
 from livesep.errors import ParameterError
-from livesep.models._common import check_spectrogram, iteration_progress
+from livesep.models._common import check_entries, check_spectrogram, iteration_progress
 from livesep.progress import Progress
 from livesep.threads import blas_threads
 
@@ -273,17 +273,8 @@ def _check_given(name: str, value: npt.ArrayLike, shape: tuple[int, ...]) -> Arr
     array = np.array(value, dtype=np.float64)
     if array.shape != shape:
         raise ParameterError(f"{name} must be shaped {shape}, got shape {array.shape}")
-    _check_entries(name, array)
+    check_entries(name, array)
     return array
-
-
-def _check_entries(name: str, array: Array) -> None:
-    """Raise :class:`ParameterError` naming the first NaN/Inf or negative entry."""
-    bad = ~np.isfinite(array) | (np.nan_to_num(array, nan=0.0) < 0)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ParameterError(f"{name} must be finite and non-negative, got "
-                             f"{array[where].item()!r} at {where}")
 
 
 def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost: str = "ls",

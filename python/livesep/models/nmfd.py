@@ -29,8 +29,8 @@ import numpy.typing as npt
 from livesep import spectral
 from livesep.checks import check_choice, check_float, check_int
 from livesep.errors import ParameterError
-from livesep.models._common import check_spectrogram
-from livesep.models.nmf2d import COSTS, _check_entries, convolve, nmfd
+from livesep.models._common import check_entries, check_spectrogram
+from livesep.models.nmf2d import COSTS, convolve, nmfd
 from livesep.progress import Progress
 from livesep.threads import blas_threads
 
@@ -103,7 +103,7 @@ def _check_dictionary(W: npt.ArrayLike, F: int | None = None) -> Array:
     if array.ndim != 3 or (F is not None and array.shape[1] != F):
         rows = "F" if F is None else str(F)
         raise ParameterError(f"W must be shaped (n_lags, {rows}, K), got shape {array.shape}")
-    _check_entries("W", array)
+    check_entries("W", array)
     sums = array.sum(axis=(0, 1))
     if not np.all(sums > 0):
         raise ParameterError(f"every component of W needs a positive entry; component "

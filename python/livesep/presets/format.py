@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from livesep.version import __version__
+
 __all__ = [
     "ARRAYS",
     "ARRAY_KEY",
@@ -64,8 +66,4 @@ ARRAY_KEY = re.compile(r"source(0|[1-9][0-9]*)\.(W|A|pi)")
 
 def running_version() -> str:
     """The version of this livesep, written into the presets it makes."""
-    try:
-        from livesep import __version__
-    except ImportError:  # pragma: no cover - only while the package is half initialised
-        return "unknown"
-    return str(__version__)
+    return __version__

@@ -6,13 +6,13 @@
 :mod:`~livesep.separation.nfhmm`: the N-FHMM smoothed by forward-backward). Files become
 stem files through :mod:`~livesep.separation.files`; :mod:`~livesep.separation.states`
 splits a source into its N-HMM states; :mod:`~livesep.separation.blind` separates
-instruments without training (NMF2D); :mod:`~livesep.separation.reference_engine` is the
+instruments without training (NMF2D, imported on demand: it needs scipy);
+:mod:`~livesep.separation.reference_engine` is the
 engine's computation in numpy, the reference its speed is measured against.
 """
 
 from __future__ import annotations
 
-from livesep.separation.blind import BlindSettings, separate_blind, separate_blind_file
 from livesep.separation.files import MODES, SeparationReport, separate_file, write_stems
 from livesep.separation.nfhmm import separate_offline_nfhmm
 from livesep.separation.offline import (
@@ -23,7 +23,6 @@ from livesep.separation.offline import (
 from livesep.separation.online import separate_online
 from livesep.separation.states import separate_states
 
-__all__ = ["MODES", "BlindSettings", "SeparationReport", "separate_blind",
-           "separate_blind_file", "separate_file", "separate_offline", "separate_offline_nfhmm",
-           "separate_offline_nmf", "separate_offline_semi", "separate_online",
-           "separate_states", "write_stems"]
+__all__ = ["MODES", "SeparationReport", "separate_file", "separate_offline",
+           "separate_offline_nfhmm", "separate_offline_nmf", "separate_offline_semi",
+           "separate_online", "separate_states", "write_stems"]

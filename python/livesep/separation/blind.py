@@ -252,6 +252,7 @@ def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathL
         The stems written.
     """
     from livesep.separation.files import write_stems
+    from livesep.separation.signals import separate_at_rate
 
     settings = (settings or BlindSettings()).checked()
     audio.info(mixture)  # a clear error for a missing or unreadable file
@@ -261,11 +262,6 @@ def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathL
         raise AudioFileError(f"{', '.join(existing)}: already exists (pass overwrite=True to "
                              "replace)")
     y, file_sr = audio.load(mixture, mono=True)
-    signal = audio.resample(y, orig_sr=file_sr, target_sr=settings.sr)
-    stems = separate_blind(signal, settings=settings, progress=progress).stems
-    stems = audio.resample(stems, orig_sr=settings.sr, target_sr=file_sr)
-    if stems.shape[1] >= y.size:
-        stems = stems[:, :y.size]
-    else:
-        stems = np.pad(stems, ((0, 0), (0, y.size - stems.shape[1])))
+    stems = separate_at_rate(y, file_sr, settings.sr, lambda signal: separate_blind(
+        signal, settings=settings, progress=progress).stems)
     return write_stems(stems, targets, sr=file_sr)

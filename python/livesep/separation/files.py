@@ -17,6 +17,7 @@ from livesep.errors import AudioFileError, ParameterError
 from livesep.presets import Preset
 from livesep.separation.offline import separate_offline
 from livesep.separation.online import separate_online
+from livesep.separation.signals import separate_at_rate
 from livesep.separation.states import stems_and_states
 
 __all__ = ["SeparationReport", "separate_file", "write_stems", "MODES"]
@@ -45,7 +46,8 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
 
     The stems have the input's rate and length and line up with it sample for sample.
     A multi-channel input is mixed down; another rate than the preset's is resampled for the
-    engine and back. Stems are written to a temporary folder and moved into place only once
+    engine and back, online exactly as a live stream at the file's rate would be
+    (:func:`~livesep.separation.online.separate_online`). Stems are written to a temporary folder and moved into place only once
     all exist, so ``out_dir`` never holds a half-written set.
 
     Parameters
@@ -76,6 +78,18 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     Returns
     -------
     SeparationReport
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from livesep import audio, load_preset, separate_file
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> noise = np.random.default_rng(0).normal(scale=0.1, size=16000).astype(np.float32)
+    >>> mixture = audio.write(folder / "mix.wav", noise, sr=16000)
+    >>> report = separate_file(mixture, load_preset("speech-noise-nhmm"), folder / "stems")
+    >>> [stem.name for stem in report.stems], report.sr, report.seconds
+    (['speech.wav', 'noise.wav'], 16000, 1.0)
     """
     if mode not in MODES:
         raise ParameterError(f"mode must be one of {MODES}, got {mode!r}")
@@ -93,29 +107,25 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
         raise AudioFileError(f"{', '.join(existing)}: already exists (pass overwrite=True to "
                              "replace)")
     y, file_sr = audio.load(mixture, mono=True)
-    signal = audio.resample(y, orig_sr=file_sr, target_sr=preset.sr)
     if mode == "online":
-        stems = separate_online(signal, preset, settings=settings, block_size=block_size,
-                                progress=progress)
+        # At the file's rate, through the live path's resamplers when it is not the preset's.
+        stems = separate_online(y, preset, sr=file_sr, settings=settings,
+                                block_size=block_size, progress=progress)
     elif by_state:
-        stems, states = stems_and_states(signal, preset, gains=state_gains, settings=settings)
-        if per_state:
-            stems = np.concatenate([stems, *states])
+        def split(signal: np.ndarray) -> np.ndarray:
+            stems, states = stems_and_states(signal, preset, gains=state_gains,
+                                             settings=settings)
+            return np.concatenate([stems, *states]) if per_state else stems
+
+        stems = separate_at_rate(y, file_sr, preset.sr, split)
     else:
-        stems = separate_offline(signal, preset, settings=settings, progress=progress)
-    stems = audio.resample(stems, orig_sr=preset.sr, target_sr=file_sr)
-    stems = _fit_length(stems, y.size)
+        stems = separate_at_rate(y, file_sr, preset.sr, lambda signal: separate_offline(
+            signal, preset, settings=settings, progress=progress))
     written = write_stems(stems, targets, sr=file_sr)
     return SeparationReport(stems=tuple(written), sr=file_sr,
                             channels_mixed_down=header.channels if header.channels > 1 else 0,
                             resampled_from=file_sr if file_sr != preset.sr else None,
                             seconds=y.size / file_sr)
-
-
-def _fit_length(stems: np.ndarray, length: int) -> np.ndarray:
-    if stems.shape[1] >= length:
-        return stems[:, :length]
-    return np.pad(stems, ((0, 0), (0, length - stems.shape[1])))
 
 
 def write_stems(stems: np.ndarray, targets: list[Path], *, sr: int) -> list[Path]:

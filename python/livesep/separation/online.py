@@ -1,57 +1,89 @@
-"""Separating a signal online: the causal C++ engine block by block, exactly as live."""
+"""Separating a signal online: the causal C++ engine block by block, exactly as live.
+
+At the preset's rate that is the engine alone, its latency removed. At another rate it is
+the live host's chain (:class:`livesep.live.bridge.RateBridge`): the same resamplers down to
+the preset's rate and back around the same engine, whose output a live stream at that
+device rate gives sample for sample, the chain's delay later
+(:class:`livesep.resampling.Chain`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
+from livesep._core import Separator
 from livesep.engine import EngineSettings, create_separator
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 from livesep.progress import Progress
+from livesep.resampling import chain, resample_stream
 from livesep.separation.signals import check_signal
 
 __all__ = ["separate_online"]
 
 
-def separate_online(y: npt.ArrayLike, preset: Preset, *, settings: EngineSettings | None = None,
-                    block_size: int = 512, progress: Progress | None = None
-                    ) -> npt.NDArray[np.float32]:
+def separate_online(y: npt.ArrayLike, preset: Preset, *, sr: int | None = None,
+                    settings: EngineSettings | None = None, block_size: int = 512,
+                    progress: Progress | None = None) -> npt.NDArray[np.float32]:
     """Separate with the causal C++ engine, block by block as a live stream would.
 
     Parameters
     ----------
     y : array-like, shape (n,)
-        Mono signal at ``preset.sr``.
+        Mono signal at ``sr``.
     preset : Preset
         The trained sources.
-    settings : EngineSettings, optional
+    sr : int, optional, keyword-only
+        The signal's rate; default the preset's. At another rate the signal goes through
+        the live path's resamplers, as from a device running at ``sr``.
+    settings : EngineSettings, optional, keyword-only
         Inference settings.
     block_size : int, keyword-only
         Samples per engine call; the result does not depend on it.
-    progress : callable, optional
+    progress : callable, optional, keyword-only
         Called with the fraction done after each block.
 
     Returns
     -------
     np.ndarray, shape (n_sources, n), float32
-        One stem per source, aligned with ``y`` sample for sample (the engine's latency is
-        removed by feeding that many zeros after the end).
+        One stem per source at ``sr``, aligned with ``y`` sample for sample (the path's
+        delay is removed by feeding that many zeros after the end).
     """
     signal = check_signal(y)
     if block_size < 1:
         raise ParameterError(f"block_size must be >= 1, got {block_size!r}")
+    rate = preset.sr if sr is None else sr
+    if not isinstance(rate, (int, np.integer)) or rate < 1:
+        raise ParameterError(f"sr must be a positive whole rate in Hz, got {sr!r}")
     separator = create_separator(preset, settings=settings)
     latency = separator.latency_samples()
-    padded = np.concatenate([signal, np.zeros(latency, dtype=np.float32)])
-    stems = np.empty((preset.n_sources, padded.size), dtype=np.float32)
-    block = np.empty((preset.n_sources, block_size), dtype=np.float32)
-    for start in range(0, padded.size, block_size):
-        stop = min(start + block_size, padded.size)
+    if rate == preset.sr:
+        padded = np.concatenate([signal, np.zeros(latency, dtype=np.float32)])
+        return _stream(separator, padded, preset.n_sources, block_size, progress)[:, latency:]
+    path = chain(int(rate), preset.sr, latency)
+    # The chain is causal: outputs up to delay + n - 1 need the input up to there, and the
+    # resamplers a few samples more to complete their last outputs.
+    margin = 2 * -(-int(rate) // preset.sr) + 64
+    padded = np.concatenate([signal, np.zeros(path.delay + margin, dtype=np.float32)])
+    low = resample_stream(padded, int(rate), preset.sr)
+    raw = _stream(separator, low, preset.n_sources, block_size, progress)
+    back = resample_stream(np.ascontiguousarray(raw.T), preset.sr, int(rate),
+                           input_delay=path.up_input_delay)
+    return np.ascontiguousarray(back[path.delay:path.delay + signal.size].T)
+
+
+def _stream(separator: Separator, x: npt.NDArray[np.float32], n_sources: int, block_size: int,
+            progress: Progress | None) -> npt.NDArray[np.float32]:
+    """The engine's raw output (latency included) for ``x``, block by block."""
+    stems = np.empty((n_sources, x.size), dtype=np.float32)
+    block = np.empty((n_sources, block_size), dtype=np.float32)
+    for start in range(0, x.size, block_size):
+        stop = min(start + block_size, x.size)
         out = block if stop - start == block_size else np.empty(
-            (preset.n_sources, stop - start), dtype=np.float32)
-        separator.process(padded[start:stop], out=out)
+            (n_sources, stop - start), dtype=np.float32)
+        separator.process(x[start:stop], out=out)
         stems[:, start:stop] = out
         if progress is not None:
-            progress(stop / padded.size)
-    return stems[:, latency:]
+            progress(stop / x.size)
+    return stems

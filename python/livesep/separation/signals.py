@@ -1,7 +1,10 @@
-"""What every separation path shares: the input check, masking back to a signal, and the
-refusal of convolutive sources by the state-based references."""
+"""What every separation path shares: the input check, masking back to a signal, the
+refusal of convolutive sources by the state-based references, and separating a signal at
+another rate than the model's."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -9,8 +12,9 @@ import numpy.typing as npt
 from livesep import spectral
 from livesep.errors import ParameterError
 from livesep.presets import Preset
+from livesep.resampling import filter_reach, resample
 
-__all__ = ["check_signal", "apply_masks", "refuse_convolutive"]
+__all__ = ["check_signal", "apply_masks", "refuse_convolutive", "separate_at_rate"]
 
 
 def check_signal(y: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -37,3 +41,22 @@ def apply_masks(X: npt.NDArray[np.complex64], masks: npt.NDArray[np.float64], pr
     """Each mask (S, F, T) on the mixture STFT X (F, T), back to ``length`` samples each."""
     return np.stack([spectral.istft(X * mask, n_fft=preset.n_fft, hop_length=preset.hop_length,
                                     length=length) for mask in masks])
+
+
+def separate_at_rate(y: npt.NDArray[np.float32], sr: int, rate: int,
+                     separate: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+                     ) -> npt.NDArray[np.float32]:
+    """``separate`` (signal at ``rate`` in, stems (S, n) out) applied to ``y`` at ``sr``:
+    resampled there and back, aligned with ``y`` and as long. Silence around the signal
+    keeps the resamplers' ringing past its ends."""
+    if sr == rate:
+        return _fit_length(separate(y), y.size)
+    edge = filter_reach(sr, rate) + -(-filter_reach(rate, sr) * sr // rate)
+    stems = separate(resample(np.pad(y, (edge, edge)), orig_sr=sr, target_sr=rate))
+    return _fit_length(resample(stems, orig_sr=rate, target_sr=sr)[:, edge:], y.size)
+
+
+def _fit_length(stems: npt.NDArray[np.float32], length: int) -> npt.NDArray[np.float32]:
+    if stems.shape[1] >= length:
+        return stems[:, :length]
+    return np.pad(stems, ((0, 0), (0, length - stems.shape[1])))
