@@ -118,8 +118,8 @@ def main() -> int:
     if args.child:
         child(args.child, args.seconds)
         return 0
-    from jack_harness import JackServer
-    from xvfb_harness import Xvfb
+    from helpers.jack_harness import JackServer
+    from helpers.xvfb_harness import Xvfb
 
     results: dict[str, Any] = {}
     with Xvfb(1280, 800) as display, JackServer(48000, 256) as jack:

@@ -2,7 +2,7 @@
 CPU load and xruns over a long run, with another process keeping one core busy.
 
 Each configuration starts its own JACK server with the dummy backend (no sound card needed;
-see tests/jack_harness.py), plays noise into livesep's input from a second JACK client and
+see tests/helpers/jack_harness.py), plays noise into livesep's input from a second JACK client and
 records nothing but statistics. "callback" is the whole audio callback (C++: resampling,
 mixing and copies included), "engine" the separation inside it, "period" the time between callback
 starts, "jitter" its deviation from the nominal period.
@@ -25,11 +25,11 @@ import numpy as np
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT / "tests"))
 
-from jack_harness import jack_available, play_and_record, serving  # noqa: E402
+from helpers.jack_harness import jack_available, play_and_record, serving  # noqa: E402
+from helpers.presets import noise, random_preset  # noqa: E402
 from livesep import presets  # noqa: E402
 from livesep.live.host import LiveSeparator  # noqa: E402
 from livesep.live.stats import LiveStats  # noqa: E402
-from presets_for_tests import noise, random_preset  # noqa: E402
 
 # (device rate, JACK period): a 48 kHz device resampled for a 16 kHz preset, and the
 # preset's own rate.

@@ -1,7 +1,7 @@
 """Run the desktop app for a few seconds in a real window and save a screenshot.
 
 Refreshes the README's picture (the default) and drives the test that checks the views
-are drawn (tests/test_gui_window.py):
+are drawn (tests/gui/test_window.py):
 
     .venv/bin/python scripts/gui_screenshot.py --xvfb --jack            # docs/screenshot.png
     .venv/bin/python scripts/gui_screenshot.py --out shot.png --report shot.json
@@ -9,7 +9,7 @@ are drawn (tests/test_gui_window.py):
 It opens the demo material (python/livesep/data/demo) in file mode with its preset, plays
 it through the engine to the output device, grabs the window and writes a JSON report of
 what each view shows. ``--xvfb`` starts a private Xvfb server and ``--jack`` a private
-JACK dummy-backend server (tests/xvfb_harness.py, tests/jack_harness.py), so that it
+JACK dummy-backend server (tests/helpers/xvfb_harness.py, tests/helpers/jack_harness.py), so that it
 runs on a machine without screen or sound card.
 """
 
@@ -134,11 +134,11 @@ def main() -> int:
     args = parser.parse_args()
     with ExitStack() as stack:
         if args.xvfb:
-            from xvfb_harness import Xvfb
+            from helpers.xvfb_harness import Xvfb
 
             os.environ.update(stack.enter_context(Xvfb()).env)
         if args.jack:
-            from jack_harness import serving
+            from helpers.jack_harness import serving
 
             stack.enter_context(serving(48000, 256))
         report = run(args)

@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
+from helpers.presets import noise, random_preset
 from livesep import ParameterError, Separator
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model, create_separator, warm_up
-from presets_for_tests import noise, random_preset
 
 BLOCK_SIZES = [1, 37, 512]
 

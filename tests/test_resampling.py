@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.presets import noise, random_preset
 from livesep import _core
 from livesep.engine import create_separator
 from livesep.errors import ParameterError
 from livesep.live.bridge import RateBridge
 from livesep.resampling import StreamResampler, design_filter, resample, resample_stream
 from livesep.separation.online import separate_online
-from presets_for_tests import noise, random_preset
 
 RATES = [(48000, 16000), (16000, 48000), (44100, 16000), (16000, 44100), (22050, 16000)]
 

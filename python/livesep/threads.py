@@ -1,9 +1,8 @@
-"""Thread limits for numpy's BLAS, so small matrix products do not fight over CPUs.
+"""Thread limits for numpy's BLAS, so that small matrix products do not fight over CPUs.
 
 OpenBLAS spreads even tiny products over every core; when the cores are busy (another
 process, a live audio thread) its threads wait for each other and a product of a few
-hundred rows can take a hundred times longer (measured on a loaded 2-CPU machine:
-an NMF activation fit 0.99 s with 2 threads, 0.009 s with 1). The scoring and benchmark
+hundred rows takes many times longer than on one thread. The scoring and benchmark
 commands work on small matrices and run under :func:`blas_threads` (1 by default); the
 numpy reference engine is timed with one thread, like the C++ engine it is compared with.
 """

@@ -1,14 +1,9 @@
 """The audio host in a process of its own, driven by the window over a pipe.
 
-Why not in the GUI's process: when the audio callback was Python (sounddevice) it needed
-the GIL, and PyQt6 holds the GIL while Qt paints; with the views drawing at 40 fps in the
-same process a 48 kHz / 256-frame JACK dummy device (5.3 ms periods) had up to 46 xruns in
-8 s. The callback is C++ now (:mod:`livesep.live.host`) and the same comparison shows no
-xruns either way (``benchmarks/bench_gui.py``: callback p99 0.33 ms with the stream in a
-child process, 0.35 ms in the window's process, 0.38 ms headless). The child process
-stays because it still keeps everything of the window's (painting, Qt's event loop, a
-stalled or crashed window) away from the stream's monitor and recorder threads, for the
-price of a pipe. The child runs the unchanged :class:`~livesep.live.host.LiveSeparator` (or
+Why not in the window's process: the child keeps everything of the window's (painting,
+Qt's event loop, a stalled or crashed window) away from the stream's monitor and recorder
+threads, for the price of a pipe (``benchmarks/bench_gui.py`` compares both). The child
+runs the unchanged :class:`~livesep.live.host.LiveSeparator` (or
 :class:`~livesep.live.fileplay.FileSeparator`) with an idle main thread.
 
 Protocol (a duplex :func:`multiprocessing.Pipe`, ``spawn`` start method: forking a

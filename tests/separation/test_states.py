@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers.presets import noise, random_preset
 from livesep import ParameterError, audio, presets, spectral
 from livesep.cli import main
 from livesep.models.nhmm import train_nhmm
@@ -18,7 +19,6 @@ from livesep.separation.states import (
     separate_states,
     stems_and_states,
 )
-from presets_for_tests import noise, random_preset
 
 SR = 16000
 NOTES = (440.0, 660.0)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.presets import noise, random_preset
 from livesep import ParameterError, spectral
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.presets import Preset, SourceModel
 from livesep.separation.reference_engine import ReferenceFilter, ReferenceSeparator
-from presets_for_tests import noise, random_preset
 
 
 def preset_with_distinct_priors(n_states: tuple[int, ...], n_components: int = 4,

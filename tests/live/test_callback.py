@@ -9,11 +9,11 @@ import ctypes
 import numpy as np
 import pytest
 
+from helpers.presets import noise, random_preset
 from livesep import _core
 from livesep.engine import create_separator
 from livesep.errors import ParameterError
 from livesep.live.bridge import RateBridge
-from presets_for_tests import noise, random_preset
 
 BLOCKS = [1, 37, 256]
 

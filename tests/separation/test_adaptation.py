@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers.presets import noise, random_preset
 from livesep import ParameterError, audio, presets, spectral
 from livesep._core import Model, _internal
 from livesep.cli import main
@@ -19,7 +20,6 @@ from livesep.presets.shipped import resolve_preset
 from livesep.separation.offline import separate_offline_nmf, separate_offline_semi
 from livesep.separation.online import separate_online
 from livesep.threads import blas_threads
-from presets_for_tests import noise, random_preset
 
 TRAINED_NOISES = ("breath", "seashore", "helicopter", "applause")
 UNSEEN_NOISE = "cymbals"

@@ -1,5 +1,5 @@
 """The desktop app, offscreen (pytest-qt): every control, on a real PortAudio device
-(JACK's dummy backend, tests/jack_harness.py) where audio is involved.
+(JACK's dummy backend, tests/helpers/jack_harness.py) where audio is involved.
 
 The stream runs in the app's child process (livesep.live.remote); what reached the engine
 is asked from that process (``query("engine_controls")``), not guessed from the widgets.
@@ -23,14 +23,14 @@ pytest.importorskip("pyqtgraph")
 
 from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
-from jack_harness import JackServer, jack_available, serving  # noqa: E402
+from helpers.jack_harness import JackServer, jack_available, serving  # noqa: E402
+from helpers.presets import random_preset  # noqa: E402
 from livesep import audio, presets  # noqa: E402
 from livesep.errors import AudioFileError, LivesepError  # noqa: E402
 from livesep.gui.app import NoDisplayError, check_display, demo_arguments  # noqa: E402
 from livesep.gui.dialogs import ErrorRelay, install_exception_hooks  # noqa: E402
 from livesep.gui.window import MainWindow  # noqa: E402
 from livesep.presets.shipped import shipped_presets  # noqa: E402
-from presets_for_tests import random_preset  # noqa: E402
 
 needs_jack = pytest.mark.skipif(not jack_available(),
                                 reason="needs jackd (Debian jackd2) and the JACK-Client package")

@@ -237,7 +237,7 @@ def serving(rate: int, period: int, *, channels: int = 2) -> Iterator[JackServer
 class StallWitness:
     """Notes the moments the machine itself stalls real-time threads, on every CPU.
 
-    One ``tests/stall_witness.py`` process per CPU at a real-time priority above the JACK
+    One ``tests/helpers/stall_witness.py`` process per CPU at a real-time priority above the JACK
     graph's, pinned to its CPU, wakes every millisecond; nothing in a live test can delay
     it, so a late wake-up means the machine stopped that CPU (a virtual machine's host
     descheduling it: several milliseconds, every few seconds, on the machines these tests

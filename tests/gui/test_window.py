@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from jack_harness import JackServer, jack_available
-from xvfb_harness import Xvfb, xvfb_available
+from helpers.jack_harness import JackServer, jack_available
+from helpers.xvfb_harness import Xvfb, xvfb_available
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.skipif(not xvfb_available(), reason="needs Xvfb (Debian xvfb)"),

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import reference
+from helpers import reference
+from helpers.presets import noise, random_preset
 from livesep import ParameterError, Separator, spectral
 from livesep import separation as separate
 from livesep._core import _internal
@@ -16,7 +17,6 @@ from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.models.nmfd import separate_nmfd
 from livesep.presets import Preset, SourceModel, load, save
 from livesep.separation.reference_engine import ReferenceFilter
-from presets_for_tests import noise, random_preset
 
 SR, N_FFT, HOP = 16000, 512, 128
 F = N_FFT // 2 + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference
+from helpers import reference
 from livesep import ParameterError
 from livesep._core import _internal
 

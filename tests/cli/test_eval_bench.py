@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
+from helpers.eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
+from helpers.presets import random_preset
 from livesep import presets
 from livesep.cli import main
-from presets_for_tests import random_preset
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:

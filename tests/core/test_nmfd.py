@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference
+from helpers import reference
 from livesep import ParameterError
 from livesep._core import Model, _internal
 

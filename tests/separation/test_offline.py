@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.presets import noise, random_preset
 from livesep import ParameterError, spectral
 from livesep import separation as separate
 from livesep._core import _internal
 from livesep.engine import EngineSettings, build_model
 from livesep.separation import nfhmm
-from presets_for_tests import noise, random_preset
 
 
 @pytest.mark.parametrize("block_size", [1, 37, 512])

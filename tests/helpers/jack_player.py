@@ -1,6 +1,6 @@
 """Plays a mixture into a JACK client's input port and records its output ports.
 
-Run by tests/jack_harness.py in its own process. Two JACK clients, a player feeding the
+Run by tests/helpers/jack_harness.py in its own process. Two JACK clients, a player feeding the
 target and a recorder fed by it, so that the graph is player → target → recorder and all
 three run in the same cycle: a frame the player writes at JACK frame time f comes back from
 the target in the recorder's buffer for frame f plus the target's own delay, with no

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers.presets import noise, random_preset
 from livesep.errors import AudioDeviceError, AudioFileError, ParameterError
 from livesep.live import devices
 from livesep.live.governor import QualityGovernor
 from livesep.live.host import LiveSeparator
 from livesep.live.recording import Recorder
 from livesep.live.stats import History, source_levels
-from presets_for_tests import noise, random_preset
 
 
 def test_quality_governor_cuts_work_under_load_and_restores_it_with_care() -> None:

@@ -1,5 +1,5 @@
 """The live host on a real PortAudio device: JACK's dummy backend, a second JACK client
-playing a mixture into livesep's input and recording its outputs (tests/jack_harness.py).
+playing a mixture into livesep's input and recording its outputs (tests/helpers/jack_harness.py).
 
 What "the live path computes exactly what the file path computes" means here, precisely:
 the device hands the engine zeros until the mixture arrives and the engine's state follows
@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jack_harness import (
+from helpers.jack_harness import (
     MESSAGE_DELAY,
     JackServer,
     PlayResult,
@@ -40,6 +40,7 @@ from jack_harness import (
     play_and_record,
     serving,
 )
+from helpers.presets import noise, random_preset
 from livesep import presets
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.errors import AudioDeviceError, ParameterError
@@ -48,7 +49,6 @@ from livesep.live.host import LiveSeparator
 from livesep.live.stats import LiveStats
 from livesep.presets import Preset
 from livesep.separation.online import separate_online
-from presets_for_tests import noise, random_preset
 
 pytestmark = pytest.mark.skipif(not jack_available(),
                                 reason="needs jackd (Debian jackd2) and the JACK-Client package")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import eval_material
-from eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
+from helpers import eval_material
+from helpers.eval_material import SR, mixtures_dir, sources, tone_preset, write_mixture
+from helpers.presets import random_preset
 from livesep import AudioFileError, ParameterError
 from livesep.evaluation import metrics
 from livesep.evaluation.evaluate import (
@@ -28,7 +29,6 @@ from livesep.evaluation.evaluate import (
 from livesep.evaluation.mixtures import select_mixtures
 from livesep.evaluation.report import evaluation_table, plot_evaluation, write_json
 from livesep.presets import SourceModel
-from presets_for_tests import random_preset
 
 
 @pytest.fixture(scope="module")

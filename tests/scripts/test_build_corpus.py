@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_corpus.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_corpus.py"
 SR = 16000
 SHORT = (6.0, 3.0)  # train and test seconds of rendered material, kept short for speed
 
