@@ -6,6 +6,8 @@ Everything here works on float32 arrays shaped ``(n,)`` for mono or ``(channels,
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from livesep.errors import AudioFileError, ParameterError
+from livesep.errors import AudioFileError, ParameterError, TruncatedAudioWarning
 from livesep.files import atomic_write
 from livesep.resampling import resample
 
@@ -25,12 +27,22 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What an audio file holds, read from its header."""
+    """What an audio file holds, read from its header.
+
+    ``frames`` is what the file holds; ``declared_frames`` what its header promises, more
+    when the file was cut off (``truncated``).
+    """
 
     path: Path
     sr: int
     channels: int
     frames: int
+    declared_frames: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the file holds less audio than its header promises."""
+        return self.declared_frames is not None and self.declared_frames > self.frames
 
     @property
     def duration(self) -> float:
@@ -71,7 +83,30 @@ def info(path: str | os.PathLike[str]) -> AudioInfo:
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
         raise AudioFileError(f"{file}: not a readable audio file ({_reason(error)})") from None
     return AudioInfo(path=file, sr=int(header.samplerate), channels=int(header.channels),
-                     frames=int(header.frames))
+                     frames=int(header.frames),
+                     declared_frames=_declared_frames(header.extra_info, int(header.frames)))
+
+
+# libsndfile's header log: "data : 64000 (should be 31960)" for a chunk cut short.
+_CUT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _declared_frames(log: str, frames: int) -> int | None:
+    """The frames a cut-off file's header promises, from libsndfile's log (None: not cut)."""
+    match = _CUT_CHUNK.search(log or "")
+    if match is None or int(match.group(3)) <= 0:
+        return None
+    declared, present = int(match.group(2)), int(match.group(3))
+    return frames * declared // present if declared > present else None
+
+
+def warn_if_truncated(header: AudioInfo) -> None:
+    """A :class:`~livesep.errors.TruncatedAudioWarning` for a file cut short."""
+    if header.truncated:
+        promised = header.declared_frames / header.sr  # type: ignore[operator]
+        warnings.warn(f"{header.path}: the file is cut short: its header promises "
+                      f"{promised:.2f} s of audio, it holds {header.duration:.2f} s (read what "
+                      f"is there)", TruncatedAudioWarning, stacklevel=3)
 
 
 def load(
@@ -102,10 +137,16 @@ def load(
         If the file is missing, corrupt, empty, unsupported or holds non-finite samples.
     ParameterError
         If ``sr`` is not a positive rate.
+
+    Warns
+    -----
+    TruncatedAudioWarning
+        If the file holds less audio than its header promises; what is there is read.
     """
     if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
         raise ParameterError(f"sr must be a positive integer rate in Hz, got {sr!r}")
     file = _check_readable(path)
+    warn_if_truncated(info(file))
     try:
         data, file_sr = sf.read(str(file), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as error:

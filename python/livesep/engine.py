@@ -7,11 +7,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from livesep._core import Model, Separator
+from livesep.checks import check_float, check_int
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 
 __all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUTS"]
 
+#: Most activation updates per frame, and most joint states per frame's beam (0: every one).
+MAX_ITERATIONS = 1000
+MAX_BEAM = 1 << 20
 #: How a separator lays out its output channels: one per source, or their remix on one or two.
 OUTPUTS = ("stems", "mono", "stereo")
 
@@ -66,13 +70,9 @@ class EngineSettings:
     adaptation_prior: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.n_iter < 0:
-            raise ParameterError(f"n_iter must be >= 0, got {self.n_iter!r}")
-        if self.beam < 0:
-            raise ParameterError(f"beam must be >= 0 (0: exact), got {self.beam!r}")
-        if not self.likelihood_counts > 0:
-            raise ParameterError(
-                f"likelihood_counts must be > 0, got {self.likelihood_counts!r}")
+        check_int("n_iter", self.n_iter, low=0, high=MAX_ITERATIONS)
+        check_int("beam", self.beam, low=0, high=MAX_BEAM)
+        check_float("likelihood_counts", self.likelihood_counts, low=0.0, low_open=True)
         if self.mask_power not in (1.0, 2.0):
             raise ParameterError(f"mask_power must be 1 or 2, got {self.mask_power!r}")
         if self.beta not in (0.0, 1.0, 2.0):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
+    "LivesepWarning",
+    "TruncatedAudioWarning",
     "LivesepError",
     "ParameterError",
     "PresetError",
@@ -29,3 +31,12 @@ class AudioFileError(LivesepError):
 
 class AudioDeviceError(LivesepError):
     """An audio device that cannot be opened or that failed while streaming."""
+
+
+class LivesepWarning(UserWarning):
+    """Root of the warnings livesep gives: something a user should know, not a failure."""
+
+
+class TruncatedAudioWarning(LivesepWarning):
+    """An audio file holds less audio than its header promises (a cut-off download or copy):
+    what is there is read."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "check_output_folder", "check_output_file"]
 
 
 def _new_file_mode(file: Path) -> int:
@@ -69,4 +69,52 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], *,
         if isinstance(failure, OSError):
             raise error(f"{file}: cannot write ({failure.strerror or failure})") from None
         raise
+    return file
+
+
+def check_output_folder(path: str | os.PathLike[str], *,
+                        error: Callable[[str], Exception]) -> Path:
+    """A folder to write into, checked before any work is done: it may be missing (it is
+    created when written to), but it must not be a file and its nearest existing folder
+    must take a new file.
+
+    Raises ``error(message)`` naming the folder and the reason.
+    """
+    folder = Path(path)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == folder else f"is inside {existing}, a file"
+        raise error(f"{folder}: cannot be an output folder (it {what})")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".livesep-probe-", dir=existing)
+    except OSError as failure:
+        raise error(f"{folder}: cannot write there ({failure.strerror or failure})") from None
+    os.close(handle)
+    os.unlink(probe)
+    return folder
+
+
+def check_output_file(path: str | os.PathLike[str], *, overwrite: bool = False,
+                      inputs: Iterable[str | os.PathLike[str]] = (),
+                      error: Callable[[str], Exception]) -> Path:
+    """A file to write, checked before any work is done: not a folder, not one of the
+    ``inputs`` (ever), not an existing file unless ``overwrite``, in a folder that exists and
+    takes a new file.
+
+    Raises ``error(message)`` naming the file and the reason.
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise error(f"{file}: is a folder; give the file to write")
+    for source in inputs:
+        if file.exists() and os.path.samefile(file, source):
+            raise error(f"{file}: is one of the inputs; it is never overwritten (choose "
+                        f"another file name)")
+    if file.exists() and not overwrite:
+        raise error(f"{file}: already exists (pass overwrite=True to replace it)")
+    if not file.parent.is_dir():
+        raise error(f"{file}: cannot write (the folder {file.parent} does not exist)")
+    check_output_folder(file.parent, error=error)
     return file

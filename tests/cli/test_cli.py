@@ -99,8 +99,8 @@ def test_train_takes_per_source_sizes(sources: dict[str, Path], tmp_path: Path) 
 def test_train_convolutive_sources(sources: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "nmfd.npz"
     assert main(["train", "--out", str(out), "--source", f"high={sources['high']}",
-                 "--model", "nmfd", "--frames", "3", "--components", "4", "--iterations", "10",
-                 "--quiet"]) == 0
+                 "--source", f"low={sources['low']}", "--model", "nmfd", "--frames", "3",
+                 "--components", "4", "--iterations", "10", "--quiet"]) == 0
     source = presets.load(out).sources[0]
     assert (source.frames, source.n_states, source.W.shape[0]) == (3, 1, 3)
 
@@ -109,8 +109,9 @@ def test_train_is_deterministic_for_a_seed(sources: dict[str, Path], tmp_path: P
     arrays = []
     for name in ("a.npz", "b.npz"):
         assert main(["train", "--out", str(tmp_path / name), "--source",
-                     f"high={sources['high']}", "--model", "nmf", "--components", "4",
-                     "--iterations", "20", "--seed", "3", "--quiet"]) == 0
+                     f"high={sources['high']}", "--source", f"low={sources['low']}",
+                     "--model", "nmf", "--components", "4", "--iterations", "20", "--seed",
+                     "3", "--quiet"]) == 0
         arrays.append(presets.load(tmp_path / name).sources[0].W)
     np.testing.assert_array_equal(arrays[0], arrays[1])
 
@@ -146,7 +147,8 @@ def test_train_bad_input_is_one_clear_line(arguments: list[str], message: str,
     filled = [a.format(empty=empty, short=short, high=sources["high"], notaudio=notaudio)
               for a in arguments]
     out = tmp_path / "p.npz"
-    assert main(["train", "--out", str(out), "--quiet", *filled]) == 1
+    other = ["--source", f"other={sources['low']}"]  # a preset separates two sources at least
+    assert main(["train", "--out", str(out), "--quiet", *filled, *other]) == 1
     assert message in one_error_line(capsys)
     assert not out.exists()
 

@@ -141,7 +141,7 @@ def test_eval_bad_references_give_one_clear_line(preset_file: Path, tmp_path: Pa
     (["--mixtures", "{tmp}"], "no mixtures; expected"),
     (["--speech", "voice"], "speech source 'voice' is not a source of the preset"),
     (["--preset", "{tmp}/missing.npz"], "missing.npz: no such preset file"),
-    (["--beam", "-1"], "beam must be >= 0"),
+    (["--beam", "-1"], "--beam must be in [0, 1048576], got -1"),
     (["--methods", "online", "online"], "--methods lists a method twice"),
 ])
 def test_eval_bad_arguments_give_one_clear_line(preset_file: Path, mixtures: Path,
@@ -206,7 +206,7 @@ def test_bench_uses_a_shipped_preset_by_default(nhmm_file: Path,
     (["--blocksize", "0"], "--blocksize must be in [1, 65536], got 0"),
     (["--seconds", "0"], "seconds must be in (0, 3600], got 0.0"),
     (["--seconds", "0.01", "--blocksize", "4096"], "fewer than 2 blocks of 4096"),
-    (["--iterations", "-2"], "--iterations must be >= 0"),
+    (["--iterations", "-2"], "--iterations must be in [0, 1000], got -2"),
     (["--input", "/nonexistent.wav"], "/nonexistent.wav: no such file"),
 ])
 def test_bench_bad_arguments_give_one_clear_line(nhmm_file: Path, args: list[str],

@@ -10,6 +10,7 @@ from pathlib import Path
 from livesep.cli.options import add_quality, engine_settings
 from livesep.cli.output import console, fraction_bar
 from livesep.errors import ParameterError
+from livesep.files import check_output_folder
 
 __all__ = ["add_eval", "add_bench"]
 
@@ -65,9 +66,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             name.strip() for name in args.speech.split(",") if name.strip()]
     if len(set(args.methods)) != len(args.methods):
         raise ParameterError(f"--methods lists a method twice: {' '.join(args.methods)}")
-    out_dir = Path(args.out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ParameterError(f"--out-dir {out_dir}: exists and is not a folder")
+    out_dir = check_output_folder(args.out_dir, error=ParameterError)
     with fraction_bar("scoring mixtures", enabled=not args.quiet) as update:
         evaluation = evaluate_preset(preset, args.mixtures, methods=args.methods,
                                      settings=engine_settings(args), speech=speech,

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 from livesep.cli.demo import add_demo
 from livesep.cli.evaluate import add_bench, add_eval
@@ -15,7 +16,7 @@ from livesep.cli.gui import add_gui_command
 from livesep.cli.live import add_live_commands
 from livesep.cli.separate import add_separate
 from livesep.cli.train import add_train
-from livesep.errors import LivesepError
+from livesep.errors import LivesepError, LivesepWarning
 from livesep.version import __version__
 
 __all__ = ["main", "build_parser"]
@@ -52,6 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", LivesepWarning)
+        warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args) or 0)
     except LivesepError as error:
@@ -67,6 +75,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug: one line for the user, the traceback on request
         if os.environ.get("LIVESEP_DEBUG"):
             traceback.print_exc()
-        print(f"livesep {args.command}: internal error: {type(error).__name__}: {error} "
+        text = (str(error).strip().splitlines() or [""])[0]
+        text = text if len(text) <= 200 else text[:197] + "..."
+        print(f"livesep {args.command}: internal error: {type(error).__name__}: {text} "
               "(set LIVESEP_DEBUG=1 for details and please report it)", file=sys.stderr)
         return 70
+
+
+def _one_line_warnings(command: str, fallback: Callable[..., None]) -> Callable[..., None]:
+    """livesep's warnings as one line on stderr in the user's words; others as Python shows
+    them."""
+    def show(message: Warning | str, category: type[Warning], *rest: object) -> None:
+        if issubclass(category, LivesepWarning):
+            print(f"livesep {command}: warning: {in_flags(str(message))}", file=sys.stderr)
+        else:
+            fallback(message, category, *rest)
+
+    return show

@@ -29,9 +29,10 @@ def fraction_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
     description : str
         Shown left of the bar.
     enabled : bool, keyword-only
-        False yields a no-op, for quiet runs.
+        False yields a no-op, for quiet runs. Without a terminal on stderr (a pipe, a log
+        file) there is no bar either: it would only leave its lines there.
     """
-    if not enabled:
+    if not enabled or not sys.stderr.isatty():
         yield lambda fraction: None
         return
     from rich.console import Console

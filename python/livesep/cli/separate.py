@@ -66,9 +66,11 @@ def _run_separate(args: argparse.Namespace) -> int:
             print(f"note: the input has {report.channels_mixed_down} channels; separated their "
                   "mono mix", file=sys.stderr)
         if report.resampled_from:
+            lost = (f" (the stems hold nothing above {preset.sr // 2} Hz)"
+                    if preset.sr < report.resampled_from else "")
             print(f"note: the input is at {report.resampled_from} Hz; separated at the preset's "
-                  f"{preset.sr} Hz and written back at {report.resampled_from} Hz (the stems "
-                  f"hold nothing above {preset.sr // 2} Hz)", file=sys.stderr)
+                  f"{preset.sr} Hz and written back at {report.resampled_from} Hz{lost}",
+                  file=sys.stderr)
     for stem in report.stems:
         print(stem)
     return 0

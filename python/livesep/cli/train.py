@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from livesep.cli.options import per_source_ints
 from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
+from livesep.files import check_output_file
 
 __all__ = ["add_train"]
 
@@ -53,6 +53,8 @@ def add_train(commands: argparse._SubParsersAction) -> None:
                                                            "give the same preset (default: 0)")
     train.add_argument("--name", default=None, help="the preset's title (default: the file name)")
     train.add_argument("--description", default="", help="free text stored in the preset")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace --out if it exists (never when it is one of the inputs)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=_run_train)
 
@@ -76,11 +78,13 @@ def _parse_sources(specs: list[str]) -> dict[str, list[str]]:
 
 def _run_train(args: argparse.Namespace) -> int:
     from livesep import presets
-    from livesep.models.train import TrainSettings, train_preset
+    from livesep.models.train import TrainSettings, collect_audio_files, train_preset
 
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise ParameterError(f"--out {out}: the folder {out.parent} does not exist")
+    sources = _parse_sources(args.source)
+    # Before any training: the preset must not replace an input, nor a file unasked.
+    inputs = [file for paths in sources.values() for file in collect_audio_files(paths)]
+    out = check_output_file(args.out, overwrite=args.overwrite, inputs=inputs,
+                            error=ParameterError)
     components, component_overrides = per_source_ints("--components", args.components)
     states, state_overrides = per_source_ints("--states", args.states)
     settings = TrainSettings(
@@ -97,7 +101,7 @@ def _run_train(args: argparse.Namespace) -> int:
     for source in args.adaptive:
         overrides.setdefault(source, {})["adaptive"] = True
     with fraction_bar("training", enabled=not args.quiet) as update:
-        preset = train_preset(_parse_sources(args.source), settings,
+        preset = train_preset(sources, settings,
                               name=args.name or out.stem, description=args.description,
                               overrides=overrides, progress=update)
     presets.save(preset, out)

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from livesep.checks import check_int
 from livesep.engine import EngineSettings, create_separator
 from livesep.errors import ParameterError
 from livesep.presets import Preset
+from livesep.separation.online import MAX_BLOCK
 from livesep.separation.reference_engine import ReferenceSeparator
 from livesep.threads import blas_threads
 
@@ -175,8 +177,7 @@ def run_bench(preset: Preset, *, settings: EngineSettings | None = None,
     BenchResult
     """
     settings = settings or EngineSettings()
-    if not isinstance(block_size, (int, np.integer)) or not 1 <= block_size <= 1 << 16:
-        raise ParameterError(f"block_size must be in [1, 65536], got {block_size!r}")
+    check_int("block_size", block_size, low=1, high=MAX_BLOCK)
     if signal is None:
         if not 0 < seconds <= 3600:
             raise ParameterError(f"seconds must be in (0, 3600], got {seconds!r}")

@@ -215,8 +215,10 @@ class LiveSeparator:
             self._shutdown(abandon=False)
             raise devices.device_error(error, device=self.output_info, kind="output") from None
         self.events.started_at = time.monotonic()
+        recorder = self._recorder
         self._monitor.start(alive=lambda: not finished.is_set() and stream.active,
-                            on_stall=self._lost_device)
+                            trouble=lambda: recorder.failure if recorder is not None else None,
+                            on_failure=self._stream_failed)
 
     def input_feed(self) -> tuple[np.ndarray, bool] | None:
         """What the stream separates instead of the input device: ``(samples at the device
@@ -233,11 +235,12 @@ class LiveSeparator:
             self._shutdown(abandon=False)
         return self.stats()
 
-    def _lost_device(self, error: AudioDeviceError) -> None:
-        """The monitor's report of a stream that stopped delivering audio."""
+    def _stream_failed(self, error: LivesepError) -> None:
+        """The monitor's report of a stream that stopped delivering audio (it is abandoned:
+        PortAudio would hang closing it) or whose recording failed (it is closed)."""
         with self._lock:
             self._fail(error)
-            self._shutdown(abandon=True)
+            self._shutdown(abandon=isinstance(error, AudioDeviceError))
 
     def _shutdown(self, *, abandon: bool) -> None:
         stream, self._stream = self._stream, None

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from livesep.engine import EngineSettings
-from livesep.errors import AudioDeviceError
+from livesep.errors import AudioDeviceError, LivesepError
 from livesep.live.bridge import RateBridge
 from livesep.live.governor import QualityGovernor, apply_quality
 from livesep.live.stats import EventLog, History, Latency, LiveStats, Spread, Xruns
@@ -88,16 +88,17 @@ class Monitor:
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- the thread
-    def start(self, *, alive: Callable[[], bool],
-              on_stall: Callable[[AudioDeviceError], None]) -> None:
+    def start(self, *, alive: Callable[[], bool], trouble: Callable[[], LivesepError | None],
+              on_failure: Callable[[LivesepError], None]) -> None:
         """Watch the stream on a thread of its own until :meth:`stop`.
 
-        ``alive()`` says whether the stream still runs; when it does not, or no callback
-        came for too long, ``on_stall`` is called once with the error to report and the
-        thread ends.
+        ``alive()`` says whether the stream still runs, ``trouble()`` what went wrong beside
+        it (a recording that cannot be written); when the stream stopped, no callback came
+        for too long, or there is trouble, ``on_failure`` is called once with the error to
+        report and the thread ends.
         """
         self.started_at = time.monotonic()
-        self._thread = threading.Thread(target=self._run, args=(alive, on_stall),
+        self._thread = threading.Thread(target=self._run, args=(alive, trouble, on_failure),
                                         name="livesep-monitor", daemon=True)
         self._thread.start()
 
@@ -115,8 +116,8 @@ class Monitor:
         if self.stopped_at is None:
             self.stopped_at = time.monotonic()
 
-    def _run(self, alive: Callable[[], bool],
-             on_stall: Callable[[AudioDeviceError], None]) -> None:
+    def _run(self, alive: Callable[[], bool], trouble: Callable[[], LivesepError | None],
+             on_failure: Callable[[LivesepError], None]) -> None:
         last_count, last_progress = 0, time.monotonic()
         reported_xruns = 0
         while not self._stop.wait(INTERVAL):
@@ -128,9 +129,13 @@ class Monitor:
             allowed = FIRST_CALLBACK if last_count == 0 else max(
                 STALL, 10 * period if period > 0 else STALL)
             if not alive() or now - last_progress > allowed:
-                on_stall(AudioDeviceError(
+                on_failure(AudioDeviceError(
                     f"the audio device stopped delivering audio after "
                     f"{now - self.started_at:.1f} s (unplugged, or its JACK server stopped?)"))
+                return
+            problem = trouble()
+            if problem is not None:
+                on_failure(problem)
                 return
             xruns = self.xruns().total
             self._steer(now, xruns - reported_xruns)

@@ -10,6 +10,7 @@ crash (even SIGKILL) leaves complete, readable files holding everything drained 
 from __future__ import annotations
 
 import os
+import resource
 import threading
 from pathlib import Path
 
@@ -81,6 +82,11 @@ class Recorder:
         self._thread.start()
 
     @property
+    def failure(self) -> AudioFileError | None:
+        """What stopped the writer (a full disk, a file grown past its limit), if anything."""
+        return AudioFileError(self.error) if self.error else None
+
+    @property
     def dropped(self) -> int:
         """Frames the audio thread could not fit (it drops whole blocks rather than wait)."""
         return int(self.ring.dropped)
@@ -111,10 +117,40 @@ class Recorder:
                 # Header rewritten now: the file is valid up to here if the process dies.
                 sf._snd.sf_command(handle._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
         except (sf.LibsndfileError, RuntimeError, OSError) as error:
-            self.error = f"recording to {self.folder} failed: {error}"
+            self._cut_to_disk()
+            kept = self.frames_on_disk / self.samplerate
+            self.error = (f"recording to {self.folder} failed ({self._reason(error)}); the "
+                          f"files hold the first {kept:.1f} s")
             return False
         self.frames_on_disk += n
         return True
+
+    def _cut_to_disk(self) -> None:
+        """After a failed write, every file back to the last drain all of them took: the
+        recordings stay the same length, whole blocks, each header telling the truth."""
+        for handle in self._files:
+            try:
+                handle.truncate(self.frames_on_disk)
+            except (sf.LibsndfileError, RuntimeError, OSError):
+                pass  # its header still names what was written before the failure
+
+    def _reason(self, error: BaseException) -> str:
+        """Why a write failed. libsndfile reports only "System error." and loses errno, so
+        the usual causes are looked for: a full disk, a file at the size limit."""
+        text = str(error).strip().rstrip(".")
+        if "system error" not in text.lower():
+            return text.split(":")[-1].strip() or type(error).__name__
+        try:
+            space = os.statvfs(self.folder)
+            if space.f_bavail * space.f_frsize < 1 << 20:
+                return "no space left on device"
+        except OSError:
+            pass
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and any(
+                path.exists() and path.stat().st_size >= limit - 65536 for path in self.paths):
+            return "file too large: the limit on a file's size was reached"
+        return "a system error while writing"
 
     def close(self) -> list[Path]:
         """Write what is queued, close the files and return their paths."""

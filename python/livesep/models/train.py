@@ -248,8 +248,11 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
     -------
     Preset
     """
-    if not 1 <= len(sources) <= 16:
-        raise ParameterError(f"give between 1 and 16 sources, got {len(sources)}")
+    if not 2 <= len(sources) <= 16:
+        raise ParameterError(
+            f"sources: a preset separates 2 to 16 sources, got {len(sources)} "
+            f"({', '.join(map(repr, sources)) or 'none'}); give what to keep and what to "
+            f"remove, e.g. a voice and the noise of its room")
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(sources))
     if unknown:

@@ -33,21 +33,33 @@ def shipped_presets() -> list[Path]:
 def resolve_preset(spec: str | os.PathLike[str]) -> Path:
     """A preset file from a path or a shipped preset's name (``male-female-nhmm``).
 
+    A string is a path when it looks like one (it holds a ``/`` or ends with ``.npz``), and
+    a shipped preset's name otherwise, even if a file of that name is in the current folder:
+    write ``./NAME`` for that file. A path-like object is always a path.
+
     Raises
     ------
     PresetError
         If neither a file nor a shipped preset of that name exists.
     """
     path = Path(spec)
+    text = os.fspath(spec)
+    shipped = {candidate.stem: candidate for candidate in shipped_presets()}
+    names = ", ".join(shipped) or "none installed"
+    if isinstance(spec, str) and "/" not in text and os.sep not in text \
+            and not text.endswith(".npz"):
+        if text in shipped:
+            return shipped[text]
+        hint = (f"; to use the file {text!r} in this folder, give it as ./{text}"
+                if path.exists() else "")
+        raise PresetError(f"{spec}: no such preset: no shipped preset of that name (shipped: "
+                          f"{names}){hint}")
     if path.is_file():
         return path
     if path.is_dir():
         raise PresetError(f"{path}: is a folder, not a preset file")
-    name = path.name.removesuffix(".npz")
-    for candidate in shipped_presets():
-        if candidate.stem == name and len(path.parts) == 1:
-            return candidate
-    names = ", ".join(p.stem for p in shipped_presets()) or "none installed"
+    if len(path.parts) == 1 and path.stem in shipped:
+        return shipped[path.stem]
     raise PresetError(f"{spec}: no such preset file, nor a shipped preset of that name "
                       f"(shipped: {names})")
 

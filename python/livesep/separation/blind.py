@@ -26,6 +26,7 @@ import numpy.typing as npt
 from livesep import audio, spectral
 from livesep.checks import check_choice, check_float, check_int
 from livesep.errors import AudioFileError, ParameterError
+from livesep.files import check_output_folder
 from livesep.models.logfreq import LogFrequencyMap, log_frequency_map
 from livesep.models.nmf2d import COSTS, Nmf2dResult, nmf2d
 from livesep.progress import Progress
@@ -255,6 +256,7 @@ def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathL
     from livesep.separation.signals import separate_at_rate
 
     settings = (settings or BlindSettings()).checked()
+    check_output_folder(out_dir, error=AudioFileError)
     audio.info(mixture)  # a clear error for a missing or unreadable file
     targets = [Path(out_dir) / f"{name}.wav" for name in stem_names(settings.n_sources)]
     existing = [str(t) for t in targets if t.exists()]

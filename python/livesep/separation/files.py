@@ -14,6 +14,7 @@ import numpy as np
 from livesep import audio
 from livesep.engine import EngineSettings
 from livesep.errors import AudioFileError, ParameterError
+from livesep.files import check_output_folder
 from livesep.presets import Preset
 from livesep.separation.offline import separate_offline
 from livesep.separation.online import separate_online
@@ -97,6 +98,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     if by_state and mode != "offline":
         raise ParameterError("per-state outputs and state gains need mode='offline' (they use "
                              "the smoothed state posteriors of the whole file)")
+    check_output_folder(out_dir, error=AudioFileError)
     header = audio.info(mixture)
     targets = [Path(out_dir) / f"{name}.wav" for name in preset.source_names]
     if per_state:

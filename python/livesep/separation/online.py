@@ -13,14 +13,17 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep._core import Separator
+from livesep.checks import check_int
 from livesep.engine import EngineSettings, create_separator
-from livesep.errors import ParameterError
 from livesep.presets import Preset
 from livesep.progress import Progress
 from livesep.resampling import chain, resample_stream
 from livesep.separation.signals import check_signal
 
-__all__ = ["separate_online"]
+__all__ = ["separate_online", "MAX_BLOCK"]
+
+#: Most samples per engine call.
+MAX_BLOCK = 65536
 
 
 def separate_online(y: npt.ArrayLike, preset: Preset, *, sr: int | None = None,
@@ -51,11 +54,8 @@ def separate_online(y: npt.ArrayLike, preset: Preset, *, sr: int | None = None,
         delay is removed by feeding that many zeros after the end).
     """
     signal = check_signal(y)
-    if block_size < 1:
-        raise ParameterError(f"block_size must be >= 1, got {block_size!r}")
-    rate = preset.sr if sr is None else sr
-    if not isinstance(rate, (int, np.integer)) or rate < 1:
-        raise ParameterError(f"sr must be a positive whole rate in Hz, got {sr!r}")
+    check_int("block_size", block_size, low=1, high=MAX_BLOCK)
+    rate = preset.sr if sr is None else check_int("sr", sr, low=1)
     separator = create_separator(preset, settings=settings)
     latency = separator.latency_samples()
     if rate == preset.sr:

@@ -1,0 +1,161 @@
+"""A long run of the live host: memory, callback time, latency and xruns minute by minute.
+
+The live host streams on JACK's dummy backend at 48 kHz with 128-frame periods (a 16 kHz
+preset, so through the rate bridge), playing a speech-in-noise recording in a loop as its
+input (file mode: the live host itself, no second client). Every few seconds the preset is
+swapped for a compatible one and a gain moves; another process keeps one core busy the
+whole time. Each minute it prints the xruns of that minute (and how many of them livesep
+caused: an xrun counts as the machine's when a real-time witness above the JACK graph saw
+the machine stall just before it, or jackd blamed its own late driver or another client),
+the process's resident memory, the callback's 99th percentile and maximum, and the latency
+the stream reports.
+
+    python benchmarks/bench_soak.py --minutes 60 [--no-load] [--json soak.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT / "tests"))
+
+from helpers.jack_harness import MESSAGE_DELAY, StallWitness, jack_available, serving  # noqa: E402
+from livesep import audio, load_preset  # noqa: E402
+from livesep.live import FileSeparator  # noqa: E402
+
+RATE, PERIOD = 48000, 128
+PRESETS = ("speech-noise-nhmm", "speech-noise-nmf")
+SWAP_EVERY = 7.0  # seconds between preset swaps
+GAIN_EVERY = 3.0  # seconds between gain changes
+NOTICE_DELAY = 0.025  # PortAudio may flag an xrun a few periods after the late cycle
+
+
+def resident_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def material() -> tuple[np.ndarray, int]:
+    """The bundled demo's voices mixed with noise: speech in a noisy room, 16 kHz."""
+    from livesep.evaluation.demo import demo_material_dir
+
+    voice, sr = audio.load(demo_material_dir() / "mix.flac")
+    rng = np.random.default_rng(0)
+    room = np.convolve(rng.standard_normal(voice.size), np.ones(8) / 8, mode="same")
+    return (voice + 0.1 * room).astype(np.float32), sr
+
+
+def judged(records: list[tuple[int, float, float, int]], witness: StallWitness,
+           server: object, began: float, ended: float) -> int:
+    """How many of the xruns livesep may have caused (not excused by the machine)."""
+    period = PERIOD / RATE
+    if not records:
+        return 0
+    if server.blamed_elsewhere(began, ended, witness=witness):  # type: ignore[attr-defined]
+        return 0
+    return sum(not witness.stalled_between(previous - 2 * period - NOTICE_DELAY, start)
+               for _, start, previous, _ in records)
+
+
+def soak(minutes: int, *, load: bool) -> list[dict[str, float]]:
+    first, second = (load_preset(name) for name in PRESETS)
+    signal, sr = material()
+    hog = (subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load else None)
+    rows: list[dict[str, float]] = []
+    try:
+        with serving(RATE, PERIOD) as server:
+            live = FileSeparator(first, signal, sr, loop=True, output="stems").start()
+            try:
+                seen = 0
+                next_swap, next_gain = time.monotonic() + SWAP_EVERY, time.monotonic()
+                use_second, gain = False, 1.0
+                for minute in range(1, minutes + 1):
+                    began = time.monotonic()
+                    with StallWitness() as witness:
+                        while time.monotonic() < began + 60:
+                            now = time.monotonic()
+                            if now >= next_swap:
+                                use_second = not use_second
+                                live.switch_preset(second if use_second else first)
+                                next_swap = now + SWAP_EVERY
+                            if now >= next_gain:
+                                gain = 0.25 if gain == 1.0 else 1.0
+                                live.set_gain("noise", gain)
+                                next_gain = now + GAIN_EVERY
+                            live.wait(timeout=0.1)
+                    ended = time.monotonic()
+                    stats = live.stats()
+                    records = live.xrun_records()[seen:]
+                    seen += len(records)
+                    rows.append({
+                        "minute": minute, "xruns": len(records),
+                        "xruns_livesep": judged(records, witness, server, began, ended),
+                        "rss_mib": resident_mib(),
+                        "callback_p99_ms": 1000 * stats.callback.p99,
+                        "callback_max_ms": 1000 * stats.callback.max,
+                        "cpu_load_p99": stats.cpu_load_p99,
+                        "latency_ms": 1000 * stats.latency.total,
+                        "quality_level": stats.quality_level,
+                    })
+                    print(format_row(rows[-1]), flush=True)
+                    time.sleep(MESSAGE_DELAY)
+            finally:
+                live.stop()
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+    return rows
+
+
+HEADER = (f"{'min':>4} {'xruns':>6} {'livesep':>8} {'RSS MiB':>8} {'cb p99 ms':>10} "
+          f"{'cb max ms':>10} {'load p99':>9} {'latency ms':>11} {'quality':>8}")
+
+
+def format_row(row: dict[str, float]) -> str:
+    return (f"{row['minute']:>4} {row['xruns']:>6} {row['xruns_livesep']:>8} "
+            f"{row['rss_mib']:>8.1f} {row['callback_p99_ms']:>10.3f} "
+            f"{row['callback_max_ms']:>10.3f} {row['cpu_load_p99']:>9.3f} "
+            f"{row['latency_ms']:>11.2f} {row['quality_level']:>8}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=int, default=5)
+    parser.add_argument("--no-load", action="store_true", help="no busy process beside it")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args()
+    if not jack_available():
+        print("bench_soak: needs jackd (Debian jackd2) and the JACK-Client package",
+              file=sys.stderr)
+        return 2
+    print(f"live host at {RATE} Hz / {PERIOD} frames, presets {' <-> '.join(PRESETS)} "
+          f"swapped every {SWAP_EVERY:g} s, gains every {GAIN_EVERY:g} s, "
+          f"{'one core kept busy' if not args.no_load else 'no load'}; pid {os.getpid()}")
+    print(HEADER, flush=True)
+    rows = soak(args.minutes, load=not args.no_load)
+    rss = [row["rss_mib"] for row in rows]
+    growth = rss[-1] - rss[0] if len(rss) > 1 else 0.0
+    latencies = {round(row["latency_ms"], 3) for row in rows}
+    print(f"memory growth after the first minute: {growth:+.2f} MiB; latency values seen: "
+          f"{sorted(latencies)} ms; xruns {sum(r['xruns'] for r in rows)}, of them livesep's "
+          f"{sum(r['xruns_livesep'] for r in rows)}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
