@@ -257,6 +257,15 @@ Examples
       .def("set_soloed", [](PySeparator& self, int source, bool soloed) {
              self.engine().set_soloed(self.checked_source(source), soloed);
            }, py::arg("source"), py::arg("soloed"))
+      .def("set_strength", [](PySeparator& self, float strength) {
+             self.engine().set_strength(strength);
+           }, py::arg("strength"),
+           "How far the separation goes, 0 to 1, from the next frame: 1 the full separation, "
+           "0 none (the main source, the first soloed one or else source 0, is the input and "
+           "the others are silent); the sources always sum to the input.")
+      .def_property_readonly("strength", [](PySeparator& self) {
+             return self.engine().strength();
+           })
       .def("gain", [](PySeparator& self, int source) {
              return self.engine().gain(self.checked_source(source));
            }, py::arg("source"))

@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -86,6 +87,7 @@ class Separator {
     snapshots_.prepare(config.snapshot_capacity, layout_.record_floats());
     timings_.prepare(config.timing_capacity, 2);
     frame_index_ = 0;
+    unchanged_frames_ = stft_.n_fft() / stft_.hop();
     config_ = config;
     n_channels_ = n_channels;
     source_spectra_.assign(static_cast<std::size_t>(config.n_sources) * stft_.n_bins(),
@@ -118,6 +120,7 @@ class Separator {
   void reset() noexcept {
     if (!prepared_) return;
     stft_.reset();
+    unchanged_frames_ = stft_.n_fft() / stft_.hop();  // the silence before the start counts
     if (current_) current_->reset();
   }
 
@@ -135,6 +138,14 @@ class Separator {
   float gain(int source) const noexcept { return gains_[clamp_source(source)].load(); }
   bool muted(int source) const noexcept { return muted_[clamp_source(source)].load(); }
   bool soloed(int source) const noexcept { return soloed_[clamp_source(source)].load(); }
+  // [any-thread] How far the separation goes, from the next frame on: 1 the full masks, 0
+  // none (the main source, the first soloed one or else source 0, is the input unchanged and
+  // every other source silent); in between the masks are blended towards that, so the
+  // sources still sum to the input. Clamped to [0, 1]; NaN reads as 1.
+  void set_strength(float strength) noexcept {
+    strength_.store(std::isnan(strength) ? 1.0f : std::clamp(strength, 0.0f, 1.0f));
+  }
+  float strength() const noexcept { return strength_.load(); }
   // [any-thread] Work per frame: iterations per fit and joint states evaluated (0: all);
   // negative values mean the model's own settings.
   void set_quality(int n_iter, int beam) noexcept {
@@ -220,22 +231,39 @@ class Separator {
       if (snapshots_enabled_.load(std::memory_order_relaxed)) write_snapshot();
     }
     ++frame_index_;
-    bool any_solo = false;
-    for (int s = 0; s < n_sources; ++s) any_solo = any_solo || soloed_[s].load();
+    int main_source = -1;
+    for (int s = 0; s < n_sources && main_source < 0; ++s) {
+      if (soloed_[s].load()) main_source = s;
+    }
+    const bool any_solo = main_source >= 0;
+    main_source = std::max(main_source, 0);
+    const float strength = strength_.load(std::memory_order_relaxed);
     // Stems are the channels themselves; a remix sums them first.
     const bool stems = config_.output == OutputMode::Stems;
     Complex* source_spectra = stems ? channels : source_spectra_.data();
+    bool main_unchanged = false;
     for (int s = 0; s < n_sources; ++s) {
       const bool audible = !muted_[s].load() && (!any_solo || soloed_[s].load());
       const float gain = audible ? gains_[s].load() : 0.0f;
       Complex* spectrum = source_spectra + static_cast<std::size_t>(s) * n_bins;
-      if (current_) {
+      const float unseparated = s == main_source ? 1.0f - strength : 0.0f;
+      if (current_ && strength > 0.0f) {
         const float* mask = current_->masks().data() + static_cast<std::size_t>(s) * n_bins;
-        for (int f = 0; f < n_bins; ++f) spectrum[f] = mixture[f] * (gain * mask[f]);
+        for (int f = 0; f < n_bins; ++f) {
+          spectrum[f] = mixture[f] * (gain * (strength * mask[f] + unseparated));
+        }
       } else {
-        for (int f = 0; f < n_bins; ++f) spectrum[f] = mixture[f] * gain;
+        const float weight = current_ ? gain * unseparated : gain;
+        for (int f = 0; f < n_bins; ++f) spectrum[f] = mixture[f] * weight;
+        main_unchanged = main_unchanged || (current_ && s == main_source && weight == 1.0f);
       }
     }
+    // At strength 0 with unity gain the main source is the input: once every frame still
+    // overlapping is such a frame (the overlap-add then holds the input alone, to rounding),
+    // it is output as the input delayed, exactly.
+    unchanged_frames_ = main_unchanged ? unchanged_frames_ + 1 : 0;
+    const bool dry = unchanged_frames_ >= stft_.n_fft() / stft_.hop();
+    for (int c = 0; c < n_channels_; ++c) stft_.set_dry(c, dry && (!stems || c == main_source));
     if (stems) return;
     std::fill(channels, channels + n_bins, Complex(0.0f, 0.0f));
     for (int s = 0; s < n_sources; ++s) {
@@ -274,6 +302,7 @@ class Separator {
   std::atomic<bool> snapshots_enabled_{true};
   std::uint64_t frame_index_ = 0;
   std::uint64_t call_index_ = 0;
+  int unchanged_frames_ = 0;  // consecutive frames whose main source was the input unchanged
   bool prepared_ = false;
   int n_channels_ = 0;
   std::vector<Complex> source_spectra_;  // remix: n_sources x n_bins, after masks and gains
@@ -283,6 +312,7 @@ class Separator {
   std::array<std::atomic<float>, kMaxSources> gains_;
   std::array<std::atomic<bool>, kMaxSources> muted_;
   std::array<std::atomic<bool>, kMaxSources> soloed_;
+  std::atomic<float> strength_{1.0f};
   std::atomic<int> requested_iterations_{-1};
   std::atomic<int> requested_beam_{-1};
 };

@@ -95,6 +95,7 @@ class StreamingStft {
                             Complex(0.0f, 0.0f));
     accumulators_.assign(static_cast<std::size_t>(n_channels) * n_fft, 0.0f);
     ready_.assign(static_cast<std::size_t>(n_channels) * hop, 0.0f);
+    dry_.assign(static_cast<std::size_t>(n_channels), 0);
     reset();
   }
 
@@ -115,11 +116,19 @@ class StreamingStft {
   int latency_samples() const noexcept { return transform_.n_fft() - 1; }
   FrameTransform& transform() noexcept { return transform_; }
 
+  // [audio-thread] From the frame callback: channel c's output for this frame is the
+  // input itself (its spectrum must be the mixture, unchanged). Its hop of output is then
+  // the delayed input sample for sample, not its resynthesis (equal up to float rounding,
+  // which a pass-through should not add); the overlap-add goes on, so the next frame that
+  // is not dry continues seamlessly.
+  void set_dry(int channel, bool dry) noexcept { dry_[static_cast<std::size_t>(channel)] = dry; }
+
   // [audio-thread] Streams n samples through. in[i * in_stride] is sample i (non-finite
   // samples are read as zero); out[c * channel_stride + i * sample_stride] receives channel
-  // c of output sample i. Every hop input samples, on_frame(const Complex* mixture,
-  // Complex* channels) is called once: mixture holds n_bins bins of the newest frame and
-  // channels (n_channels x n_bins, row-major) must be filled with each channel's spectrum.
+  // c of output sample i (finite: a sample that overflowed is written as zero). Every hop
+  // input samples, on_frame(const Complex* mixture, Complex* channels) is called once:
+  // mixture holds n_bins bins of the newest frame and channels (n_channels x n_bins,
+  // row-major) must be filled with each channel's spectrum.
   template <class OnFrame>
   void process(const float* in, std::ptrdiff_t in_stride, float* out,
                std::ptrdiff_t channel_stride, std::ptrdiff_t sample_stride, int n,
@@ -154,7 +163,13 @@ class StreamingStft {
     for (int c = 0; c < n_channels_; ++c) {
       const float* ready = ready_.data() + static_cast<std::size_t>(c) * hop;
       float* dst = out + c * channel_stride;
-      for (int i = 0; i < count; ++i) dst[(first + i) * sample_stride] = ready[ready_read_ + i];
+      // Finite input near the float maximum (or times a large gain) overflows the
+      // transforms; what overflowed goes out as silence. It leaves the overlap-add within
+      // n_fft / hop frames.
+      for (int i = 0; i < count; ++i) {
+        const float sample = ready[ready_read_ + i];
+        dst[(first + i) * sample_stride] = std::isfinite(sample) ? sample : 0.0f;
+      }
     }
     ready_read_ += count;
   }
@@ -171,7 +186,9 @@ class StreamingStft {
       transform_.synthesize_add(channel_spectra_.data() + static_cast<std::size_t>(c) * n_bins,
                                 acc);
       float* ready = ready_.data() + static_cast<std::size_t>(c) * hop;
-      std::copy(acc, acc + hop, ready);
+      // The oldest hop of the input frame is what this hop of output delays by latency.
+      const float* source = dry_[static_cast<std::size_t>(c)] ? input_frame_.data() : acc;
+      std::copy(source, source + hop, ready);
       std::copy(acc + hop, acc + n_fft, acc);
       std::fill(acc + (n_fft - hop), acc + n_fft, 0.0f);
     }
@@ -186,6 +203,7 @@ class StreamingStft {
   std::vector<Complex> channel_spectra_; // n_channels x n_bins
   std::vector<float> accumulators_;      // n_channels x n_fft overlap-add sums
   std::vector<float> ready_;             // n_channels x hop finished samples
+  std::vector<char> dry_;                // per channel: this frame's output is the input
   int filled_ = 0;                       // new input samples in the current hop
   int ready_read_ = 0;                   // next sample of ready_ to output
 };

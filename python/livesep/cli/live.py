@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from livesep.cli.options import add_quality, engine_settings
+from livesep.cli.options import add_quality, add_strength, engine_settings, strength
 
 __all__ = ["add_live_commands"]
 
@@ -60,6 +60,7 @@ def add_live_commands(commands: argparse._SubParsersAction) -> None:
     live.add_argument("--duration", type=float, default=None, metavar="S",
                       help="stop after S seconds (default: run until Ctrl-C)")
     add_quality(live)
+    add_strength(live)
     live.add_argument("--fixed-quality", action="store_true",
                       help="never lower iterations or beam when the CPU cannot keep up")
     live.add_argument("--quiet", action="store_true", help="no status line")
@@ -122,6 +123,7 @@ def _run_live(args: argparse.Namespace) -> int:
         output_device=args.output_device, samplerate=args.samplerate,
         blocksize=args.blocksize, latency=latency, input_channel=args.input_channel,
         output=args.output, record_dir=args.record, adaptive_quality=not args.fixed_quality)
+    live.set_strength(strength(args))
     status = _StatusLine(enabled=not args.quiet and sys.stderr.isatty())
     reason = "done"
     with _StopRequests() as stop:

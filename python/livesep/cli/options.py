@@ -9,7 +9,7 @@ from dataclasses import replace
 from livesep.engine import EngineSettings
 from livesep.errors import ParameterError
 
-__all__ = ["add_quality", "engine_settings", "per_source_ints"]
+__all__ = ["add_quality", "add_strength", "engine_settings", "per_source_ints", "strength"]
 
 
 def add_quality(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,23 @@ def add_quality(parser: argparse.ArgumentParser) -> None:
                         help="joint states evaluated per frame, 0 for all (default: 128)")
     parser.add_argument("--iterations", type=int, default=None, metavar="N",
                         help="activation updates per frame (default: 10)")
+
+
+def add_strength(parser: argparse.ArgumentParser) -> None:
+    """Add ``--strength`` (percent of the separation)."""
+    parser.add_argument("--strength", type=float, default=100.0, metavar="PERCENT",
+                        help="how far the separation goes, 0 to 100: at 0 the first source "
+                             "(the voice) is the input unchanged and the others are silent, "
+                             "in between the noise is turned down only partly (default: "
+                             "%(default)g)")
+
+
+def strength(args: argparse.Namespace) -> float:
+    """``--strength`` as a fraction, checked."""
+    if not 0.0 <= args.strength <= 100.0:
+        raise ParameterError(f"--strength must be a percentage in [0, 100], got "
+                             f"{args.strength:g}")
+    return args.strength / 100.0
 
 
 def engine_settings(args: argparse.Namespace) -> EngineSettings:

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from livesep.cli.blind import add_blind_options, run_blind_separate, wants_blind
-from livesep.cli.options import add_quality, engine_settings
+from livesep.cli.options import add_quality, add_strength, engine_settings, strength
 from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
 
@@ -30,6 +30,7 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
                           help="online: the causal engine, block by block exactly as live; "
                                "offline: the non-causal batch reference (default: %(default)s)")
     add_quality(separate)
+    add_strength(separate)
     separate.add_argument("--blocksize", type=int, default=512, metavar="N",
                           help="engine block size in online mode; the result does not depend "
                                "on it (default: %(default)s)")
@@ -59,6 +60,7 @@ def _run_separate(args: argparse.Namespace) -> int:
     with fraction_bar(f"separating ({args.mode})", enabled=not args.quiet) as update:
         report = separate_file(args.mixture, preset, args.out_dir, mode=args.mode,
                                settings=engine_settings(args), block_size=args.blocksize,
+                               strength=strength(args),
                                overwrite=args.overwrite, per_state=args.per_state,
                                state_gains=_state_gains(args.state_gain), progress=update)
     if not args.quiet:

@@ -1,4 +1,5 @@
-"""The user's controls of a live stream: per-source gain, mute and solo, and bypass.
+"""The user's controls of a live stream: per-source gain, mute and solo, the strength of the
+separation, and bypass.
 
 They are kept here, as the user set them, and pushed to the engine (atomics, from the next
 STFT frame) and to the live host whenever one changes or a new engine takes over; bypass
@@ -12,13 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from livesep.checks import check_float
 from livesep.errors import ParameterError
 
 __all__ = ["Controls"]
 
 
 class Controls:
-    """Per-source gain, mute and solo, and bypass, for sources named ``source_names``."""
+    """Per-source gain, mute and solo, the strength (0 to 1) and bypass, for sources named
+    ``source_names``."""
 
     def __init__(self, source_names: Sequence[str]) -> None:
         self.source_names = tuple(source_names)
@@ -26,6 +29,7 @@ class Controls:
         self.gains = np.ones(n_sources)
         self.muted = np.zeros(n_sources, dtype=bool)
         self.soloed = np.zeros(n_sources, dtype=bool)
+        self.strength = 1.0
         self.bypass = False
 
     def index(self, source: int | str) -> int:
@@ -50,6 +54,9 @@ class Controls:
     def set_soloed(self, source: int | str, soloed: bool) -> None:
         self.soloed[self.index(source)] = bool(soloed)
 
+    def set_strength(self, strength: float) -> None:
+        self.strength = check_float("strength", strength, low=0.0, high=1.0)
+
     def apply(self, engine: Any, host: Any = None) -> None:
         """Push the controls to a separator and, if given, to the live host (bypass).
 
@@ -58,6 +65,7 @@ class Controls:
         latency, and the engine fades gains in by overlap-add; the live host fades stem
         channels to that sum over one block.
         """
+        engine.set_strength(1.0 if self.bypass else self.strength)
         for s in range(len(self.source_names)):
             engine.set_gain(s, 1.0 if self.bypass else float(self.gains[s]))
             engine.set_muted(s, False if self.bypass else bool(self.muted[s]))

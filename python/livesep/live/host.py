@@ -321,6 +321,13 @@ class LiveSeparator:
         self.controls.set_soloed(source, soloed)
         self._apply_controls()
 
+    def set_strength(self, strength: float) -> None:
+        """How far the separation goes, 0 to 1, from the next frame (no click: the engine
+        blends its masks): 1 the full separation; 0 none, the first (or soloed) source is
+        the input itself and the others are silent."""
+        self.controls.set_strength(strength)
+        self._apply_controls()
+
     def set_bypass(self, bypass: bool) -> None:
         """Hear the input instead of the separation, at the same latency, without a click
         (see :meth:`Controls.apply`)."""

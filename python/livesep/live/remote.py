@@ -30,7 +30,8 @@ from livesep.presets import Preset
 
 __all__ = ["RemoteSeparator", "InProcessSeparator", "Update"]
 
-_CONTROLS = ("set_gain", "set_muted", "set_soloed", "set_bypass", "switch_preset")
+_CONTROLS = ("set_gain", "set_muted", "set_soloed", "set_strength", "set_bypass",
+             "switch_preset")
 
 
 @dataclass

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from livesep import audio
+from livesep.checks import check_float
 from livesep.engine import EngineSettings
 from livesep.errors import AudioFileError, ParameterError
 from livesep.files import check_output_folder
 from livesep.presets import Preset
 from livesep.separation.offline import separate_offline
 from livesep.separation.online import separate_online
-from livesep.separation.signals import separate_at_rate
+from livesep.separation.signals import at_strength, separate_at_rate
 from livesep.separation.states import stems_and_states
 
 __all__ = ["SeparationReport", "separate_file", "write_stems", "MODES"]
@@ -39,7 +40,7 @@ class SeparationReport:
 
 def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str | os.PathLike[str],
                   *, mode: str = "online", settings: EngineSettings | None = None,
-                  block_size: int = 512, overwrite: bool = False,
+                  block_size: int = 512, strength: float = 1.0, overwrite: bool = False,
                   per_state: bool = False,
                   state_gains: Mapping[str, Mapping[int, float]] | None = None,
                   progress: Callable[[float], None] | None = None) -> SeparationReport:
@@ -66,6 +67,9 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
         Inference settings.
     block_size : int, keyword-only
         Engine block size for online mode.
+    strength : float, keyword-only
+        How far the separation goes, 0 to 1: at 0 the first stem is the input and the
+        others are silent (see ``Separator.set_strength``).
     overwrite : bool, keyword-only
         Replace stems that already exist in ``out_dir``.
     per_state : bool, keyword-only
@@ -98,6 +102,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     if by_state and mode != "offline":
         raise ParameterError("per-state outputs and state gains need mode='offline' (they use "
                              "the smoothed state posteriors of the whole file)")
+    check_float("strength", strength, low=0.0, high=1.0)
     check_output_folder(out_dir, error=AudioFileError)
     header = audio.info(mixture)
     targets = [Path(out_dir) / f"{name}.wav" for name in preset.source_names]
@@ -112,7 +117,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     if mode == "online":
         # At the file's rate, through the live path's resamplers when it is not the preset's.
         stems = separate_online(y, preset, sr=file_sr, settings=settings,
-                                block_size=block_size, progress=progress)
+                                block_size=block_size, strength=strength, progress=progress)
     elif by_state:
         def split(signal: np.ndarray) -> np.ndarray:
             stems, states = stems_and_states(signal, preset, gains=state_gains,
@@ -123,6 +128,8 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     else:
         stems = separate_at_rate(y, file_sr, preset.sr, lambda signal: separate_offline(
             signal, preset, settings=settings, progress=progress))
+    if mode == "offline" and not per_state:
+        stems = at_strength(stems, y, strength)
     written = write_stems(stems, targets, sr=file_sr)
     return SeparationReport(stems=tuple(written), sr=file_sr,
                             channels_mixed_down=header.channels if header.channels > 1 else 0,

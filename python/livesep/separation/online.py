@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep._core import Separator
-from livesep.checks import check_int
+from livesep.checks import check_float, check_int
 from livesep.engine import EngineSettings, create_separator
 from livesep.presets import Preset
 from livesep.progress import Progress
@@ -28,7 +28,8 @@ MAX_BLOCK = 65536
 
 def separate_online(y: npt.ArrayLike, preset: Preset, *, sr: int | None = None,
                     settings: EngineSettings | None = None, block_size: int = 512,
-                    progress: Progress | None = None) -> npt.NDArray[np.float32]:
+                    strength: float = 1.0, progress: Progress | None = None
+                    ) -> npt.NDArray[np.float32]:
     """Separate with the causal C++ engine, block by block as a live stream would.
 
     Parameters
@@ -44,6 +45,9 @@ def separate_online(y: npt.ArrayLike, preset: Preset, *, sr: int | None = None,
         Inference settings.
     block_size : int, keyword-only
         Samples per engine call; the result does not depend on it.
+    strength : float, keyword-only
+        How far the separation goes, 0 to 1 (``Separator.set_strength``): at 0 the first
+        source is ``y`` itself and the others are silent.
     progress : callable, optional, keyword-only
         Called with the fraction done after each block.
 
@@ -57,6 +61,7 @@ def separate_online(y: npt.ArrayLike, preset: Preset, *, sr: int | None = None,
     check_int("block_size", block_size, low=1, high=MAX_BLOCK)
     rate = preset.sr if sr is None else check_int("sr", sr, low=1)
     separator = create_separator(preset, settings=settings)
+    separator.set_strength(check_float("strength", strength, low=0.0, high=1.0))
     latency = separator.latency_samples()
     if rate == preset.sr:
         padded = np.concatenate([signal, np.zeros(latency, dtype=np.float32)])

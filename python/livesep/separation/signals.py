@@ -10,11 +10,12 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import spectral
+from livesep.checks import check_float
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 from livesep.resampling import filter_reach, resample
 
-__all__ = ["check_signal", "apply_masks", "refuse_convolutive", "separate_at_rate"]
+__all__ = ["check_signal", "apply_masks", "refuse_convolutive", "separate_at_rate", "at_strength"]
 
 
 def check_signal(y: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -60,3 +61,16 @@ def _fit_length(stems: npt.NDArray[np.float32], length: int) -> npt.NDArray[np.f
     if stems.shape[1] >= length:
         return stems[:, :length]
     return np.pad(stems, ((0, 0), (0, length - stems.shape[1])))
+
+
+def at_strength(stems: npt.NDArray[np.float32], y: npt.NDArray[np.float32], strength: float
+                ) -> npt.NDArray[np.float32]:
+    """Stems (S, n) of ``y`` separated only ``strength`` of the way (0 to 1), as the engine
+    blends its masks: the first source moves towards ``y`` itself, the others towards
+    silence, so the stems still sum to ``y`` (masks are linear in the inverse STFT)."""
+    check_float("strength", strength, low=0.0, high=1.0)
+    if strength == 1.0:
+        return stems
+    blended = (strength * stems).astype(np.float32)
+    blended[0] += (1.0 - strength) * y[:blended.shape[1]]
+    return blended
