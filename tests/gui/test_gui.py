@@ -1,5 +1,6 @@
 """The desktop app, offscreen (pytest-qt): every control, on a real PortAudio device
-(JACK's dummy backend, tests/helpers/jack_harness.py) where audio is involved.
+(JACK's dummy backend, tests/helpers/jack_harness.py) where audio is involved; the
+fixtures are in this folder's conftest.py.
 
 The stream runs in the app's child process (livesep.live.remote); what reached the engine
 is asked from that process (``query("engine_controls")``), not guessed from the widgets.
@@ -7,23 +8,19 @@ is asked from that process (``query("engine_controls")``), not guessed from the 
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt starts: no display needed
-os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never let libjack start a server
 pytest.importorskip("PyQt6")
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
 
 from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
-from helpers.jack_harness import JackServer, jack_available, serving  # noqa: E402
+from helpers.jack_harness import JackServer, jack_available  # noqa: E402
 from helpers.presets import random_preset  # noqa: E402
 from livesep import audio, presets  # noqa: E402
 from livesep.errors import AudioFileError, LivesepError  # noqa: E402
@@ -34,26 +31,6 @@ from livesep.presets.shipped import shipped_presets  # noqa: E402
 
 needs_jack = pytest.mark.skipif(not jack_available(),
                                 reason="needs jackd (Debian jackd2) and the JACK-Client package")
-
-
-@pytest.fixture(scope="module")
-def jack() -> Iterator[JackServer]:
-    with serving(16000, 256) as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> QtCore.QSettings:
-    return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def window(qtbot, settings: QtCore.QSettings) -> Iterator[MainWindow]:
-    main = MainWindow(settings=settings, preset="male-female-nhmm")
-    qtbot.addWidget(main)
-    main.show()
-    yield main
-    main.close()
 
 
 def dialogs(widget: QtWidgets.QWidget) -> list[str]:
@@ -197,7 +174,7 @@ class TestStreaming:
         window.audio_panel.loop.setChecked(False)
         assert window.start()
         qtbot.waitUntil(lambda: window.live is None, timeout=10000)
-        assert "end of the file" in window.status.currentMessage()
+        assert "end of the file" in window.status.message_text
 
     def test_closing_while_running_stops_the_stream(self, jack: JackServer, qtbot,
                                                     settings: QtCore.QSettings) -> None:

@@ -1,5 +1,10 @@
-"""The audio panel: devices, sample rate, block size, what to separate (the input device
-or an audio file), start and stop."""
+"""The audio panel: devices with the input's level meter, sample rate, block size, what to
+separate (the input device or an audio file), start and stop.
+
+The window's process lists the devices and then lets PortAudio go again: the stream runs
+in a child process, and a PortAudio kept here would hold a JACK client whose server may
+vanish (killed, restarted), after which PortAudio aborts the process at its next rescan.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,25 @@ from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
 
-from livesep.errors import LivesepError
+from livesep.errors import AudioDeviceError, LivesepError
+from livesep.gui.meters import InputMeter
 from livesep.live import devices
 
-__all__ = ["AudioPanel", "AudioChoices", "RATES", "BLOCK_SIZES"]
+__all__ = ["AudioPanel", "AudioChoices", "RATES", "BLOCK_SIZES", "release_portaudio"]
 
 #: Sample rates offered; 0 is "automatic" (the preset's rate if the devices take it).
 RATES = (0, 16000, 22050, 32000, 44100, 48000)
 #: Block sizes offered; 0 lets the host choose (JACK: its period, no extra buffering).
 BLOCK_SIZES = (0, 64, 128, 256, 512, 1024, 2048)
+
+
+def release_portaudio() -> None:
+    """Shut this process's PortAudio down (the next listing starts it afresh), unless a
+    stream of this process still uses it."""
+    try:
+        devices.terminate()
+    except AudioDeviceError:
+        pass  # a stream here holds it (in-process measurement, a recording): keep it
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,7 @@ class AudioPanel(QtWidgets.QGroupBox):
             combo.setSizeAdjustPolicy(
                 QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(16)
+        self.meter = InputMeter()
         self.refresh_button = QtWidgets.QPushButton("Rescan")
         self.refresh_button.setToolTip("look for audio devices again")
         self.rate = QtWidgets.QComboBox()
@@ -76,6 +92,7 @@ class AudioPanel(QtWidgets.QGroupBox):
         devices_row = QtWidgets.QHBoxLayout()
         devices_row.addWidget(self.input_device, 1)
         form.addRow("Input", devices_row)
+        form.addRow("Level", self.meter)
         form.addRow("Output", self.output_device)
         settings_row = QtWidgets.QHBoxLayout()
         settings_row.addWidget(self.rate)
@@ -107,16 +124,16 @@ class AudioPanel(QtWidgets.QGroupBox):
         self._source_changed()
 
     # ------------------------------------------------------------------ devices
-    def populate(self, *, rescan: bool = False) -> str | None:
-        """Fill the device lists; returns why there are none (or None)."""
+    def populate(self) -> str | None:
+        """Fill the device lists from a fresh scan; returns why there are none (or None)."""
         kept = (self.input_device.currentText(), self.output_device.currentText())
         problem: str | None = None
         try:
-            if rescan:
-                devices.rescan()
             found = devices.list_devices()
         except LivesepError as error:
             found, problem = [], str(error)
+        finally:
+            release_portaudio()
         if not found and problem is None:
             problem = f"no audio devices: {devices.NO_DEVICES_HINT}"
         for combo, kind, previous in ((self.input_device, "input", kept[0]),
@@ -133,7 +150,7 @@ class AudioPanel(QtWidgets.QGroupBox):
         return problem
 
     def rescan(self) -> None:
-        problem = self.populate(rescan=True)
+        problem = self.populate()
         if problem:
             from livesep.gui.dialogs import error_dialog
 

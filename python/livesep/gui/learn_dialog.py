@@ -15,6 +15,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from livesep import audio, presets
 from livesep.errors import LivesepError, ParameterError
+from livesep.gui.audio_panel import release_portaudio
 from livesep.gui.dialogs import describe_error, error_dialog
 from livesep.gui.workers import Task
 from livesep.live.learning import learn_source, learned_preset, record_input
@@ -234,8 +235,11 @@ class LearnDialog(QtWidgets.QDialog):
         target = self.folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.wav"
 
         def job(progress: object) -> Path:
-            samples, got = record_input(seconds, device=device, samplerate=rate,
-                                        progress=progress)  # type: ignore[arg-type]
+            try:
+                samples, got = record_input(seconds, device=device, samplerate=rate,
+                                            progress=progress)  # type: ignore[arg-type]
+            finally:
+                release_portaudio()  # as after a device scan: see gui.audio_panel
             return audio.write(target, samples, sr=got)
 
         def recorded(path: Path) -> None:

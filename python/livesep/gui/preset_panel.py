@@ -1,14 +1,18 @@
 """The preset panel: the shipped presets with what they separate, and any preset file.
 
-The list reads only each file's header (:func:`livesep.presets.load_meta`), so it fills
-at once; the chosen preset is then loaded and fully checked. A file that fails either
-step is explained in a dialog and the previous choice stays.
+Only presets that load are listed: each file is read and fully checked
+(:func:`livesep.presets.load`) before it gets an entry, since a file whose header is fine
+can still hold broken arrays (the shipped ones take milliseconds). A shipped file that
+fails is left out and named, with the reason, in a note under the list; a file opened by
+hand that fails is explained in a dialog and the previous choice stays. Two entries that
+would read the same get their file names added.
 """
 
 from __future__ import annotations
 
 import html
 import os
+from collections import Counter
 from pathlib import Path
 
 from PyQt6 import QtCore, QtWidgets
@@ -19,9 +23,12 @@ from livesep.gui.dialogs import error_dialog
 from livesep.presets import Preset, PresetInfo
 from livesep.presets.shipped import shipped_presets
 
-__all__ = ["PresetPanel", "summary_html"]
+__all__ = ["PresetPanel", "summary_html", "LIST_ROWS"]
 
+#: Entries the list shows without scrolling: the source strips below need the room more.
+LIST_ROWS = 6
 _PATH_ROLE = QtCore.Qt.ItemDataRole.UserRole
+_LABEL_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1  # the entry's text before disambiguation
 
 
 def summary_html(info: PresetInfo | Preset) -> str:
@@ -45,28 +52,62 @@ class PresetPanel(QtWidgets.QGroupBox):
         super().__init__("Preset", parent)
         self.list = QtWidgets.QListWidget()
         self.list.setObjectName("preset-list")
-        self.list.setMaximumHeight(150)  # the strips below need the room more
+        self.note = QtWidgets.QLabel()
+        self.note.setObjectName("preset-note")
+        self.note.setWordWrap(True)
+        self.note.setVisible(False)
         self.details = QtWidgets.QLabel()
         self.details.setWordWrap(True)
         self.details.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.details.setMinimumHeight(70)
         self.details.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
         self.open_button = QtWidgets.QPushButton("Open preset file…")
         layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.setSpacing(4)
         layout.addWidget(self.list)
+        layout.addWidget(self.note)
         layout.addWidget(self.details)
         layout.addWidget(self.open_button)
         self.preset: Preset | None = None
         self.path: Path | None = None
+        #: Preset files left out of the list, with why.
+        self.skipped: dict[Path, str] = {}
         self._restoring = False
         self.open_button.clicked.connect(self._ask_for_file)
         self.list.currentItemChanged.connect(self._item_chosen)
         for path in shipped_presets():
-            self._add(path, select=False)
+            try:
+                self._add(Path(path), select=False)
+            except LivesepError as error:
+                self._skip(Path(path).resolve(), error)
+        row = self.list.sizeHintForRow(0) if self.list.count() else self.fontMetrics().height()
+        self.list.setMaximumHeight(LIST_ROWS * row + 2 * self.list.frameWidth())
+
+    def skipped_summary(self) -> str:
+        """One line naming the files left out and why ("" when none was)."""
+        if not self.skipped:
+            return ""
+        count = len(self.skipped)
+        reasons = "; ".join(f"{path.name}: {why}" for path, why in self.skipped.items())
+        return (f"skipped {count} preset file{'s' if count > 1 else ''} that cannot be "
+                f"loaded — {reasons}")
+
+    def _skip(self, path: Path, error: LivesepError) -> None:
+        self.skipped[path] = str(error).removeprefix(f"{path}: ")
+        names = ", ".join(p.name for p in self.skipped)
+        self.note.setText(f"<i>not listed (cannot be loaded): {html.escape(names)}</i>")
+        self.note.setToolTip("\n".join(f"{p}: {why}" for p, why in self.skipped.items()))
+        self.note.setVisible(True)
 
     # ------------------------------------------------------------------ entries
-    def _add(self, path: Path, *, select: bool) -> QtWidgets.QListWidgetItem | None:
-        """Add (or find) a preset file's entry; a bad header shows a dialog, adds nothing."""
+    def _add(self, path: Path, *, select: bool) -> QtWidgets.QListWidgetItem:
+        """Add (or find) a preset file's entry once it loads and passes every check.
+
+        Raises
+        ------
+        LivesepError
+            If the file cannot be loaded as a preset.
+        """
         path = Path(path).resolve()
         for row in range(self.list.count()):
             item = self.list.item(row)
@@ -74,23 +115,47 @@ class PresetPanel(QtWidgets.QGroupBox):
                 if select:
                     self.list.setCurrentItem(item)
                 return item
-        try:
-            info = presets.load_meta(path)
-        except LivesepError as error:
-            self._bad_preset(path, error)
-            return None
-        item = QtWidgets.QListWidgetItem(f"{info.name}  —  {', '.join(info.source_names)}")
+        preset = presets.load(path)
+        item = QtWidgets.QListWidgetItem()
         item.setData(_PATH_ROLE, str(path))
-        item.setToolTip(summary_html(info))
+        item.setData(_LABEL_ROLE, f"{preset.name}  —  {', '.join(preset.source_names)}")
+        item.setToolTip(summary_html(preset) + f"<br><i>file:</i> {html.escape(str(path))}")
         self.list.addItem(item)
+        self._label_entries()
         if select:
             self.list.setCurrentItem(item)
         return item
 
+    def _label_entries(self) -> None:
+        """Each entry's text; entries that would read the same get their file's name (or,
+        for files of the same name, their path) added."""
+        items = [self.list.item(row) for row in range(self.list.count())]
+        labels = [str(item.data(_LABEL_ROLE)) for item in items]
+        paths = [Path(item.data(_PATH_ROLE)) for item in items]
+        same_label = Counter(labels)
+        same_name = Counter(zip(labels, (path.name for path in paths)))
+        for item, label, path in zip(items, labels, paths):
+            if same_label[label] == 1:
+                item.setText(label)
+            else:
+                where = path.name if same_name[label, path.name] == 1 else str(path)
+                item.setText(f"{label}  ({where})")
+
+    def _remove(self, path: Path) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(_PATH_ROLE) == str(path):
+                self._restoring = True  # taking the entry out must not choose another
+                self.list.takeItem(row)
+                self._restoring = False
+                self._label_entries()
+                return
+
     def open_file(self, path: str | os.PathLike[str]) -> bool:
         """Add a preset file to the list and choose it; False (and a dialog) if it is bad."""
-        item = self._add(Path(path), select=False)
-        if item is None:
+        try:
+            item = self._add(Path(path), select=False)
+        except LivesepError as error:
+            self._bad_preset(Path(path), error)
             return False
         if self.list.currentItem() is item:
             return self.preset is not None and self.path == Path(path).resolve()
@@ -123,10 +188,12 @@ class PresetPanel(QtWidgets.QGroupBox):
         path = Path(item.data(_PATH_ROLE))
         try:
             preset = presets.load(path)
-        except LivesepError as error:
+        except LivesepError as error:  # the file changed since it was listed
             self._restoring = True  # go back to the preset in use
             self.list.setCurrentItem(previous)
             self._restoring = False
+            self._remove(path)
+            self._skip(path, error)
             self._bad_preset(path, error)
             return
         self.preset, self.path = preset, path

@@ -7,6 +7,9 @@ lookup table: pyqtgraph then hands the buffer to Qt as an indexed image without 
 per-pixel numpy work, so a redraw costs the GUI thread (and the GIL the audio callback
 needs) almost nothing. Everything here runs on the GUI thread, fed by
 :meth:`LiveViews.push` from the snapshot ring.
+
+A hint over the views says what to do while they have nothing to show (before the first
+frames) and what is wrong when the window asks (no signal at the input).
 """
 
 from __future__ import annotations
@@ -18,11 +21,23 @@ import numpy.typing as npt
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-__all__ = ["LiveViews", "ScrollImage", "SPECTRUM_FLOOR_DB"]
+from livesep.gui.meters import SILENCE_DB
+
+__all__ = ["LiveViews", "ScrollImage", "SPECTRUM_FLOOR_DB", "IDLE_HINT", "NO_SIGNAL_HINT",
+           "SILENT_FILE_HINT"]
 
 #: The spectrogram's colour scale: from this many dB below full scale up to 0 dB.
 SPECTRUM_FLOOR_DB = 90.0
 _SECONDS = 4.0  # the visible history
+#: What the views say until the first frames arrive.
+IDLE_HINT = ("Choose a preset and an input (a device or an audio file),\n"
+             "then press Start")
+#: What they say while the input stays silent: from a device, or in a file.
+NO_SIGNAL_HINT = (f"No signal: the input stays below {SILENCE_DB:.0f} dBFS.\n"
+                  "Check the input device, its cable and its level.")
+SILENT_FILE_HINT = f"No signal: the file is silent here (below {SILENCE_DB:.0f} dBFS)."
+_HINT_STYLE = ("background-color: rgba(22, 22, 28, 215); color: #f0f0f4; padding: 14px 22px; "
+               "border: 1px solid #6a6a78; border-radius: 8px; font-size: 15px;")
 
 
 def _lut(name: str) -> npt.NDArray[np.uint8]:
@@ -106,6 +121,44 @@ class LiveViews(QtWidgets.QWidget):
         self.source_names: tuple[str, ...] = ()
         self.frames_drawn = 0
         self._full_scale = 1.0
+        self.hint = QtWidgets.QLabel(self)
+        self.hint.setObjectName("views-hint")
+        self.hint.setStyleSheet(_HINT_STYLE)
+        self.hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.hint.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._warning = ""
+        self._show_hint()
+
+    # ------------------------------------------------------------------ the hint
+    def set_warning(self, text: str) -> None:
+        """Show ``text`` over the views ("" takes it away); it outranks the idle hint."""
+        if text != self._warning:
+            self._warning = text
+            self._show_hint()
+
+    @property
+    def hint_text(self) -> str:
+        """What the hint over the views says now ("" when none shows)."""
+        return self.hint.text() if not self.hint.isHidden() else ""
+
+    def _show_hint(self) -> None:
+        text = self._warning or (IDLE_HINT if self.frames_drawn == 0 else "")
+        if text == self.hint_text:
+            return
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+        self._place_hint()
+
+    def _place_hint(self) -> None:
+        self.hint.adjustSize()
+        size = self.hint.size().boundedTo(self.size())
+        self.hint.setGeometry(QtWidgets.QStyle.alignedRect(
+            self.layoutDirection(), QtCore.Qt.AlignmentFlag.AlignCenter, size, self.rect()))
+        self.hint.raise_()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._place_hint()
 
     def configure(self, *, source_names: Sequence[str], n_states: Sequence[int], sr: int,
                   n_fft: int, hop_length: int) -> None:
@@ -130,6 +183,7 @@ class LiveViews(QtWidgets.QWidget):
         for row, stretch in enumerate((3, 3, 2)):
             layout.setRowStretchFactor(row, stretch)
         self.frames_drawn = 0
+        self._show_hint()
 
     def _plot(self, row: int, column: int, title: str, ylabel: str, *, colspan: int = 1,
               xlabel: str | None = None) -> pg.PlotItem:
@@ -164,6 +218,7 @@ class LiveViews(QtWidgets.QWidget):
             peak = np.maximum(posterior.max(axis=1, keepdims=True), 1e-9)
             self.states[s].push(posterior / peak)
         self.frames_drawn += n
+        self._show_hint()
         return n
 
     def clear(self) -> None:
