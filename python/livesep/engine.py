@@ -13,6 +13,10 @@ from livesep.presets import Preset
 
 __all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUTS"]
 
+#: Default iterations and warm-start floors per fit: N-HMM presets (many joint states, each
+#: with its own warm start) and presets with one joint state (plain or convolutive NMF).
+STATE_ITERATIONS, STATE_FLOOR = 10, 1e-3
+SINGLE_STATE_ITERATIONS, SINGLE_STATE_FLOOR = 100, 1.0
 #: Most activation updates per frame, and most joint states per frame's beam (0: every one).
 MAX_ITERATIONS = 1000
 MAX_BEAM = 1 << 20
@@ -26,8 +30,11 @@ class EngineSettings:
 
     Attributes
     ----------
-    n_iter : int
-        Multiplicative updates per activation fit and frame (warm-started).
+    n_iter : int or None
+        Multiplicative updates per activation fit and frame (warm-started). None: the
+        preset's default (:meth:`resolved`), 10 per joint state's fit for N-HMM presets, 100
+        for presets with one joint state (plain NMF), whose single fit is cheap and needs
+        them at onsets.
     beam : int
         Joint states evaluated per frame, the most probable predicted ones; 0 evaluates
         every joint state (exact filtering). Ignored for presets with one state per source.
@@ -41,9 +48,12 @@ class EngineSettings:
         β-divergence of the activation fit: 0 Itakura-Saito, 1 Kullback-Leibler, 2 Euclidean.
     l1 : float
         Sparsity weight on the activations (units of a frame normalised to sum 1).
-    reseed_floor : float
+    reseed_floor : float or None
         Warm starts are raised to this fraction of the mean activation before each fit, so
-        that components which faded can come back.
+        that components which faded can come back. None: the preset's default, 1e-3 for
+        N-HMM presets (each joint state keeps its own warm start), 1 for one joint state
+        (its one warm start comes from whatever the last frame held: a drum hit's
+        activations are a poor start for the next frame).
     forgetting : float
         For sources marked adaptive in the preset: how much of its statistics the dictionary
         keeps from one frame to the next (0.99 at 125 frames/s forgets with a time constant
@@ -59,18 +69,21 @@ class EngineSettings:
     0
     """
 
-    n_iter: int = 10
+    n_iter: int | None = None
     beam: int = 128
     likelihood_counts: float = 30.0
     mask_power: float = 2.0
     beta: float = 1.0
     l1: float = 0.0
-    reseed_floor: float = 1e-3
+    reseed_floor: float | None = None
     forgetting: float = 0.99
     adaptation_prior: float = 1.0
 
     def __post_init__(self) -> None:
-        check_int("n_iter", self.n_iter, low=0, high=MAX_ITERATIONS)
+        if self.n_iter is not None:
+            check_int("n_iter", self.n_iter, low=0, high=MAX_ITERATIONS)
+        if self.reseed_floor is not None:
+            check_float("reseed_floor", self.reseed_floor, low=0.0)
         check_int("beam", self.beam, low=0, high=MAX_BEAM)
         check_float("likelihood_counts", self.likelihood_counts, low=0.0, low_open=True)
         if self.mask_power not in (1.0, 2.0):
@@ -80,13 +93,20 @@ class EngineSettings:
         if not 0 < self.forgetting <= 1 or self.adaptation_prior < 0:
             raise ParameterError(f"forgetting must be in (0, 1] and adaptation_prior >= 0, got "
                                  f"{self.forgetting!r} and {self.adaptation_prior!r}")
-        if self.l1 < 0 or self.reseed_floor < 0:
-            raise ParameterError(
-                f"l1 and reseed_floor must be >= 0, got {self.l1!r} and {self.reseed_floor!r}")
+        check_float("l1", self.l1, low=0.0)
 
     def exact(self) -> EngineSettings:
         """The same settings evaluating every joint state."""
         return replace(self, beam=0)
+
+    def resolved(self, preset: Preset) -> EngineSettings:
+        """These settings with the preset's defaults for what is left as None."""
+        single = all(source.n_states == 1 for source in preset.sources)
+        n_iter = self.n_iter if self.n_iter is not None else (
+            SINGLE_STATE_ITERATIONS if single else STATE_ITERATIONS)
+        floor = self.reseed_floor if self.reseed_floor is not None else (
+            SINGLE_STATE_FLOOR if single else STATE_FLOOR)
+        return replace(self, n_iter=n_iter, reseed_floor=floor)
 
 
 def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model:
@@ -106,7 +126,7 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
     -------
     livesep._core.Model
     """
-    settings = settings or EngineSettings()
+    settings = (settings or EngineSettings()).resolved(preset)
     sources = [(source.W, source.A, source.pi) for source in preset.sources]
     return Model(sources, beta=settings.beta, l1=settings.l1, n_iter=settings.n_iter,
                  beam=settings.beam, likelihood_counts=settings.likelihood_counts,

@@ -73,7 +73,7 @@ def test_the_separator_masks_are_the_reference_estimates_masks() -> None:
     snapshots = separator.pop_snapshots()
     V = np.ascontiguousarray(snapshots["spectrum"], dtype=np.float32)
     assert V.shape == (60, F)
-    settings = EngineSettings()
+    settings = EngineSettings().resolved(preset)
     expected = reference.online_convolutive_nmf([source.W for source in preset.sources], V,
                                                 n_iter=settings.n_iter,
                                                 floor=settings.reseed_floor)

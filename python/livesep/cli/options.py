@@ -17,7 +17,8 @@ def add_quality(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=int, default=None, metavar="B",
                         help="joint states evaluated per frame, 0 for all (default: 128)")
     parser.add_argument("--iterations", type=int, default=None, metavar="N",
-                        help="activation updates per frame (default: 10)")
+                        help="activation updates per fit and frame (default: 10 per joint "
+                             "state for N-HMM presets, 100 for NMF presets)")
 
 
 def add_strength(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +41,8 @@ def strength(args: argparse.Namespace) -> float:
 def engine_settings(args: argparse.Namespace) -> EngineSettings:
     """Engine settings from --beam / --iterations, defaults otherwise."""
     defaults = EngineSettings()
-    return replace(defaults,
-                   beam=defaults.beam if args.beam is None else args.beam,
-                   n_iter=defaults.n_iter if args.iterations is None else args.iterations)
+    return replace(defaults, beam=defaults.beam if args.beam is None else args.beam,
+                   n_iter=args.iterations)
 
 
 def per_source_ints(option: str, values: list[str]) -> tuple[int | None, dict[str, int]]:

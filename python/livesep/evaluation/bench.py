@@ -176,7 +176,7 @@ def run_bench(preset: Preset, *, settings: EngineSettings | None = None,
     -------
     BenchResult
     """
-    settings = settings or EngineSettings()
+    settings = (settings or EngineSettings()).resolved(preset)
     check_int("block_size", block_size, low=1, high=MAX_BLOCK)
     if signal is None:
         if not 0 < seconds <= 3600:

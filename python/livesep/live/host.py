@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,8 @@ class LiveSeparator:
                  output: str = "stems", record_dir: str | os.PathLike[str] | None = None,
                  adaptive_quality: bool = True) -> None:
         self.preset = load_preset(preset)
-        self.settings = settings or EngineSettings()
+        self._requested_settings = settings or EngineSettings()
+        self.settings = self._requested_settings.resolved(self.preset)
         if output not in LIVE_OUTPUTS:
             raise ParameterError(f"output must be one of {LIVE_OUTPUTS}, got {output!r}")
         if blocksize < 0 or input_channel < 0:
@@ -358,15 +360,17 @@ class LiveSeparator:
                 raise ParameterError(
                     f"preset {new.name!r} has {field}={getattr(new, field)} but the running "
                     f"preset {old.name!r} has {getattr(old, field)}: switching needs a restart")
-        model = build_model(new, self.settings)
+        settings = self._requested_settings.resolved(new)
+        model = build_model(new, settings)
         with self._lock:
-            self.preset = new
+            self.preset, self.settings = new, settings
             self.controls.source_names = new.source_names
             if self.engine is not None:
                 self.engine.swap_model(model, mask_power=self.settings.mask_power)
                 if self._monitor is not None:
                     old_level = self._monitor.governor.level if self._monitor.governor else 0
                     self._monitor.governor = self._make_governor(old_level)
+                    self._monitor.parts = replace(self._monitor.parts, settings=settings)
                 self.events.add(f"switched to preset {new.name!r}")
 
     def _make_governor(self, level: int = 0) -> QualityGovernor | None:

@@ -28,6 +28,7 @@ class JointFits:
     """
 
     def __init__(self, preset: Preset, settings: EngineSettings) -> None:
+        settings = settings.resolved(preset)
         refuse_convolutive(preset, "the N-FHMM reference")
         self.W = [source.W.astype(np.float64) for source in preset.sources]
         self.shape = tuple(source.n_states for source in preset.sources)

@@ -58,7 +58,7 @@ class ReferenceFilter:
         if convolutive:
             raise ParameterError(f"the numpy reference engine has no convolutive sources "
                                  f"({', '.join(map(repr, convolutive))} have frames > 1)")
-        settings = settings or EngineSettings()
+        settings = (settings or EngineSettings()).resolved(preset)
         self.settings = settings
         self.W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
         self.A = [np.ascontiguousarray(s.A, dtype=F32) for s in preset.sources]
@@ -305,7 +305,7 @@ class ReferenceSeparator:
     """
 
     def __init__(self, preset: Preset, *, settings: EngineSettings | None = None) -> None:
-        self.settings = settings or EngineSettings()
+        self.settings = (settings or EngineSettings()).resolved(preset)
         self.filter = ReferenceFilter(preset, settings=self.settings)
         self.n_sources = preset.n_sources
         self.masks = np.full((self.n_sources, preset.n_bins), 1.0 / self.n_sources, dtype=F32)
