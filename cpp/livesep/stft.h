@@ -123,11 +123,11 @@ class StreamingStft {
   // is not dry continues seamlessly.
   void set_dry(int channel, bool dry) noexcept { dry_[static_cast<std::size_t>(channel)] = dry; }
 
-  // [audio-thread] Streams n samples through. in[i * in_stride] is sample i (non-finite
-  // samples are read as zero); out[c * channel_stride + i * sample_stride] receives channel
-  // c of output sample i (finite: a sample that overflowed is written as zero). Every hop
-  // input samples, on_frame(const Complex* mixture, Complex* channels) is called once:
-  // mixture holds n_bins bins of the newest frame and channels (n_channels x n_bins,
+  // [audio-thread] Streams n samples through. in[i * in_stride] is sample i (non-finite and
+  // denormal samples are read as zero); out[c * channel_stride + i * sample_stride] receives
+  // channel c of output sample i (finite: a sample that overflowed is written as zero).
+  // Every hop input samples, on_frame(const Complex* mixture, Complex* channels) is called
+  // once: mixture holds n_bins bins of the newest frame and channels (n_channels x n_bins,
   // row-major) must be filled with each channel's spectrum.
   template <class OnFrame>
   void process(const float* in, std::ptrdiff_t in_stride, float* out,
@@ -141,7 +141,8 @@ class StreamingStft {
       const int take = std::min(n - done, hop - filled_);
       for (int i = 0; i < take; ++i) {
         const float x = in[(done + i) * in_stride];
-        newest[filled_ + i] = std::isfinite(x) ? x : 0.0f;
+        // Flushed here, not only in arithmetic: a dry channel outputs these very samples.
+        newest[filled_ + i] = std::isnormal(x) ? x : 0.0f;
       }
       filled_ += take;
       const bool frame_due = filled_ == hop;

@@ -134,7 +134,9 @@ def load(
     Raises
     ------
     AudioFileError
-        If the file is missing, corrupt, empty, unsupported or holds non-finite samples.
+        If the file is missing, corrupt, empty, unsupported or holds non-finite samples, or
+        if its rate cannot be resampled to ``sr`` (a ratio needing more than
+        ``livesep.resampling.MAX_FACTOR`` filter phases, e.g. 44101 Hz to 16000 Hz).
     ParameterError
         If ``sr`` is not a positive rate.
 
@@ -148,7 +150,7 @@ def load(
     file = _check_readable(path)
     warn_if_truncated(info(file))
     try:
-        data, file_sr = sf.read(str(file), dtype="float32", always_2d=True)
+        data, file_sr = _read_frames(file)
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
         raise AudioFileError(f"{file}: not a readable audio file ({_reason(error)})") from None
     if data.shape[0] == 0:
@@ -159,9 +161,30 @@ def load(
     if mono or y.shape[0] == 1:
         y = to_mono(y) if y.shape[0] > 1 else np.ascontiguousarray(y[0])
     if sr is not None and sr != file_sr:
-        y = resample(y, orig_sr=int(file_sr), target_sr=int(sr))
+        try:
+            y = resample(y, orig_sr=int(file_sr), target_sr=int(sr))
+        except ParameterError as error:  # the file's rate, not the argument, is at fault
+            raise AudioFileError(f"{file}: {error}") from None
         file_sr = sr
     return y, int(file_sr)
+
+
+#: Samples (frames x channels) read at a time.
+_CHUNK_SAMPLES = 1 << 20
+
+
+def _read_frames(file: Path) -> tuple[npt.NDArray[np.float32], int]:
+    """Every frame of ``file`` as float32 (frames, channels), and its rate.
+
+    Read in chunks, so that memory follows what the file holds: reading it whole would
+    allocate what its header claims first (a corrupt FLAC header can claim 2**36 frames).
+    """
+    with sf.SoundFile(str(file)) as stream:
+        chunk_frames = max(1, _CHUNK_SAMPLES // stream.channels)
+        chunks = [np.empty((0, stream.channels), np.float32)]
+        while len(chunk := stream.read(chunk_frames, dtype="float32", always_2d=True)):
+            chunks.append(chunk)
+        return np.concatenate(chunks), int(stream.samplerate)
 
 
 def to_mono(y: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
