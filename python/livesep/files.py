@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["atomic_write", "check_output_folder", "check_output_file"]
+__all__ = ["atomic_write", "check_output_folder", "check_output_file", "check_new_files"]
 
 
 def _new_file_mode(file: Path) -> int:
@@ -108,13 +108,29 @@ def check_output_file(path: str | os.PathLike[str], *, overwrite: bool = False,
     file = Path(path)
     if file.is_dir():
         raise error(f"{file}: is a folder; give the file to write")
-    for source in inputs:
-        if file.exists() and os.path.samefile(file, source):
-            raise error(f"{file}: is one of the inputs; it is never overwritten (choose "
-                        f"another file name)")
-    if file.exists() and not overwrite:
-        raise error(f"{file}: already exists (pass overwrite=True to replace it)")
+    check_new_files([file], overwrite=overwrite, inputs=inputs, error=error)
     if not file.parent.is_dir():
         raise error(f"{file}: cannot write (the folder {file.parent} does not exist)")
     check_output_folder(file.parent, error=error)
     return file
+
+
+def check_new_files(paths: Iterable[str | os.PathLike[str]], *, overwrite: bool,
+                    inputs: Iterable[str | os.PathLike[str]] = (),
+                    error: Callable[[str], Exception]) -> None:
+    """Files about to be written: none may be one of the ``inputs`` (whatever
+    ``overwrite`` says), and none may exist unless ``overwrite``.
+
+    Raises ``error(message)`` naming the files.
+    """
+    files = [Path(path) for path in paths]
+    sources = [Path(source) for source in inputs]
+    for file in files:
+        if file.exists() and any(source.exists() and os.path.samefile(file, source)
+                                 for source in sources):
+            raise error(f"{file}: is one of the inputs; it is never overwritten (choose "
+                        f"another output)")
+    existing = [str(file) for file in files if file.exists()]
+    if existing and not overwrite:
+        raise error(f"{', '.join(existing)}: already exists (pass overwrite=True to replace "
+                    f"{'it' if len(existing) == 1 else 'them'})")

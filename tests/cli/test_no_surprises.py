@@ -74,6 +74,22 @@ def test_train_asks_before_replacing_a_file(tmp_path: Path,
     assert presets.load(out).source_names == ("voice", "room")
 
 
+@pytest.mark.parametrize("blind", [False, True])
+def test_separate_never_replaces_its_input(blind: bool, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The mixture is named like a stem and the stems go to its folder: even --overwrite
+    leaves it alone."""
+    name = "source1.wav" if blind else "source0.wav"
+    mix = wav(tmp_path / name)
+    before = mix.read_bytes()
+    preset = presets.save(random_preset((2, 2), 3), tmp_path / "p.npz")
+    how = ["--model", "nmf2d"] if blind else ["--preset", str(preset)]
+    assert main(["separate", str(mix), *how, "--out-dir", str(tmp_path), "--overwrite",
+                 "--quiet"]) == 1
+    assert "is one of the inputs; it is never overwritten" in one_error_line(capsys)
+    assert mix.read_bytes() == before
+
+
 # --------------------------------------------------------------------------- 2. huge numbers
 
 @pytest.mark.parametrize("command", ["separate", "bench"])

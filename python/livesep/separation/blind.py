@@ -26,7 +26,7 @@ import numpy.typing as npt
 from livesep import audio, spectral
 from livesep.checks import check_choice, check_float, check_int
 from livesep.errors import AudioFileError, ParameterError
-from livesep.files import check_output_folder
+from livesep.files import check_new_files, check_output_folder
 from livesep.models.logfreq import LogFrequencyMap, log_frequency_map
 from livesep.models.nmf2d import COSTS, Nmf2dResult, nmf2d
 from livesep.progress import Progress
@@ -259,10 +259,7 @@ def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathL
     check_output_folder(out_dir, error=AudioFileError)
     audio.info(mixture)  # a clear error for a missing or unreadable file
     targets = [Path(out_dir) / f"{name}.wav" for name in stem_names(settings.n_sources)]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise AudioFileError(f"{', '.join(existing)}: already exists (pass overwrite=True to "
-                             "replace)")
+    check_new_files(targets, overwrite=overwrite, inputs=[mixture], error=AudioFileError)
     y, file_sr = audio.load(mixture, mono=True)
     stems = separate_at_rate(y, file_sr, settings.sr, lambda signal: separate_blind(
         signal, settings=settings, progress=progress).stems)

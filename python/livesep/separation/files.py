@@ -15,7 +15,7 @@ from livesep import audio
 from livesep.checks import check_float
 from livesep.engine import EngineSettings
 from livesep.errors import AudioFileError, ParameterError
-from livesep.files import check_output_folder
+from livesep.files import check_new_files, check_output_folder
 from livesep.presets import Preset
 from livesep.separation.offline import separate_offline
 from livesep.separation.online import separate_online
@@ -109,10 +109,7 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     if per_state:
         targets += [Path(out_dir) / f"{source.name}.state{q}.wav" for source in preset.sources
                     for q in range(source.n_states)]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise AudioFileError(f"{', '.join(existing)}: already exists (pass overwrite=True to "
-                             "replace)")
+    check_new_files(targets, overwrite=overwrite, inputs=[mixture], error=AudioFileError)
     y, file_sr = audio.load(mixture, mono=True)
     if mode == "online":
         # At the file's rate, through the live path's resamplers when it is not the preset's.
