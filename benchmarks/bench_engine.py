@@ -19,6 +19,7 @@ import numpy as np
 from rich.console import Console
 
 from livesep import audio, presets, spectral
+from livesep.bundled import demo_material_dir
 from livesep.engine import EngineSettings
 from livesep.evaluation.bench import (
     ENGINE,
@@ -27,7 +28,6 @@ from livesep.evaluation.bench import (
     bench_table,
     run_bench,
 )
-from livesep.evaluation.demo import demo_material_dir
 from livesep.models.nhmm import train_nhmm
 from livesep.presets import Preset, SourceModel
 from livesep.presets.shipped import resolve_preset

@@ -49,7 +49,7 @@ def resident_mib() -> float:
 
 def material() -> tuple[np.ndarray, int]:
     """The bundled demo's voices mixed with noise: speech in a noisy room, 16 kHz."""
-    from livesep.evaluation.demo import demo_material_dir
+    from livesep.bundled import demo_material_dir
 
     voice, sr = audio.load(demo_material_dir() / "mix.flac")
     rng = np.random.default_rng(0)

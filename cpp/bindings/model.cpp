@@ -14,8 +14,10 @@ namespace livesep::bindings {
 namespace {
 
 // One source from W (Q, F, K), A (Q, Q), pi (Q,), all float32, into the engine's layout. A
-// convolutive source (frames > 1) has W (frames, F, K), one lag per block, and one state.
-livesep::SourceModel convert_source(const py::handle& item, std::size_t index, int frames) {
+// convolutive source (frames > 1) has W (frames, F, K), one lag per block, and one state; an
+// unfolded one (layers > 0) W (layers + 1, F, K), one layer per block, and one state.
+livesep::SourceModel convert_source(const py::handle& item, std::size_t index, int frames,
+                                    int layers) {
   const std::string where = "sources[" + std::to_string(index) + "]";
   if (!py::isinstance<py::tuple>(item) && !py::isinstance<py::list>(item)) {
     throw ParameterError(where + " must be a (W, A, pi) tuple");
@@ -32,7 +34,14 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index, i
     throw ParameterError(where + ": a convolutive source's W must be (frames, F, K) with frames=" +
                          std::to_string(frames) + ", got W " + describe_array(W));
   }
-  const int q = frames > 1 ? 1 : blocks;
+  if (layers < 0) throw ParameterError(where + ": layers must be >= 0, got " +
+                                       std::to_string(layers));
+  if (layers > 0 && (frames > 1 || blocks != layers + 1)) {
+    throw ParameterError(where + ": an unfolded source's W must be (layers + 1, F, K) with "
+                         "layers=" + std::to_string(layers) + " and one frame, got W " +
+                         describe_array(W));
+  }
+  const int q = frames > 1 || layers > 0 ? 1 : blocks;
   if (q < 1 || f < 2 || k < 1 || A.shape(0) != q || A.shape(1) != q || pi.shape(0) != q) {
     throw ParameterError(where + ": W must be (Q, F, K) with A (Q, Q) and pi (Q,), got W " +
                          describe_array(W) + ", A " + describe_array(A) + ", pi " +
@@ -41,6 +50,7 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index, i
   livesep::SourceModel source;
   source.n_states = q;
   source.n_frames = frames;
+  source.n_layers = layers;
   source.n_components = k;
   source.n_bins = f;
   source.n_rows = livesep::padded_rows(f);
@@ -82,19 +92,24 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index, i
 PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, int beam,
                    float likelihood_counts, float reseed_floor, float epsilon,
                    const py::object& adaptive, float forgetting, float adaptation_prior,
-                   const py::object& frames_object) {
+                   const py::object& frames_object, const py::object& layers_object) {
   auto model = std::make_shared<livesep::Model>();
-  std::vector<int> frames(sources.size(), 1);
-  if (!frames_object.is_none()) {
-    frames = frames_object.cast<std::vector<int>>();
-    if (frames.size() != sources.size()) {
-      throw ParameterError("frames needs one value per source (" +
-                           std::to_string(sources.size()) + "), got " +
-                           std::to_string(frames.size()));
+  const auto per_source = [&](const py::object& given, const char* name, int fallback) {
+    std::vector<int> values(sources.size(), fallback);
+    if (!given.is_none()) {
+      values = given.cast<std::vector<int>>();
+      if (values.size() != sources.size()) {
+        throw ParameterError(std::string(name) + " needs one value per source (" +
+                             std::to_string(sources.size()) + "), got " +
+                             std::to_string(values.size()));
+      }
     }
-  }
+    return values;
+  };
+  const std::vector<int> frames = per_source(frames_object, "frames", 1);
+  const std::vector<int> layers = per_source(layers_object, "layers", 0);
   for (std::size_t i = 0; i < sources.size(); ++i) {
-    model->sources.push_back(convert_source(sources[i], i, frames[i]));
+    model->sources.push_back(convert_source(sources[i], i, frames[i], layers[i]));
   }
   if (!adaptive.is_none()) {
     const auto flags = adaptive.cast<std::vector<bool>>();
@@ -104,10 +119,13 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
                            std::to_string(flags.size()));
     }
     for (std::size_t i = 0; i < flags.size(); ++i) {
-      if (flags[i] && (model->sources[i].n_states != 1 || model->sources[i].n_frames != 1)) {
-        throw ParameterError("an adaptive source must have one state and one frame; sources[" +
-                             std::to_string(i) + "] has " +
-                             std::to_string(model->sources[i].n_states));
+      const livesep::SourceModel& source = model->sources[i];
+      if (flags[i] && (source.n_states != 1 || source.n_frames != 1 || source.n_layers != 0)) {
+        throw ParameterError("an adaptive source must have one state and one frame and not be "
+                             "unfolded; sources[" + std::to_string(i) + "] has " +
+                             std::to_string(source.n_states) + " state(s), " +
+                             std::to_string(source.n_frames) + " frame(s), " +
+                             std::to_string(source.n_layers) + " layer(s)");
       }
       model->sources[i].adaptive = flags[i];
     }
@@ -151,13 +169,15 @@ A preset's source models in the engine's layout, immutable and shareable.
 
 sources is a list of (W, A, pi) per source: W (Q, F, K) float32 dictionaries whose columns
 sum to one, A (Q, Q) transition rows, pi (Q,) initial distribution; Q = 1 is plain NMF.
+frames (one per source) gives a convolutive source's lags, W (frames, F, K); layers (one
+per source, all 0 or all the same L > 0) makes every source unfolded, W (L + 1, F, K).
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
            py::arg("likelihood_counts") = 30.0f, py::arg("reseed_floor") = 1e-3f,
            py::arg("epsilon") = 1e-9f, py::arg("adaptive") = py::none(),
            py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
-           py::arg("frames") = py::none())
+           py::arg("frames") = py::none(), py::arg("layers") = py::none())
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {

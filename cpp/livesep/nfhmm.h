@@ -12,6 +12,10 @@
 // A convolutive (NMFD) source has one state and dictionaries W_s^l for lags l < tau: its
 // past tau - 1 frames' posterior-weighted activations are held fixed, and their
 // contribution P_s = sum_{l>=1} W_s^l h_s(t - l) is a fixed part of every fit and estimate.
+// Unfolded sources (deep NMF, Le Roux, Hershey & Weninger 2015; all of a model's sources or
+// none, one state each) have L + 1 dictionaries: update l of the fit uses W_s^l, from flat
+// activations every frame, and the estimate uses W_s^L; they were trained together, through
+// these very updates, on mixtures.
 #pragma once
 
 #include <algorithm>
@@ -35,9 +39,11 @@ struct SourceModel {
   int n_bins = 0;
   int n_rows = 0;                   // padded_rows(n_bins)
   int n_frames = 1;                 // lags of a convolutive source (then n_states is 1)
-  // n_states (or, convolutive, n_frames lag) blocks of n_rows x n_components, column-major
+  int n_layers = 0;                 // updates of an unfolded source (then n_states is 1)
+  // n_states (or, convolutive, n_frames lag; unfolded, n_layers + 1 layer) blocks of
+  // n_rows x n_components, column-major
   AlignedFloats dictionaries;
-  std::vector<float> column_sums;   // n_states x n_components
+  std::vector<float> column_sums;   // blocks x n_components
   std::vector<float> transitions;   // n_states x n_states, row-major: A(from, to)
   std::vector<float> initial;       // n_states
   bool adaptive = false;            // learns its dictionary online (one state only)
@@ -133,10 +139,22 @@ class FactorialFilter {
     history_.clear();
     past_.clear();
     convolutive_ = false;
+    layers_ = sources.front().n_layers;
     for (const SourceModel& source : sources) {
       if (source.n_frames > 1 && source.n_states != 1) {
         throw ParameterError("a convolutive source must have one state, got " +
                              std::to_string(source.n_states));
+      }
+      if (source.n_layers != layers_) {
+        throw ParameterError("unfolded sources come all together, with the same number of "
+                             "layers; got layers " + std::to_string(source.n_layers) +
+                             " beside " + std::to_string(layers_));
+      }
+      if (layers_ > 0 && (source.n_states != 1 || source.n_frames != 1 || source.adaptive)) {
+        throw ParameterError("an unfolded source has one state, one frame and no adaptation; "
+                             "got " + std::to_string(source.n_states) + " state(s), " +
+                             std::to_string(source.n_frames) + " frame(s)" +
+                             (source.adaptive ? ", adaptive" : ""));
       }
       convolutive_ = convolutive_ || source.n_frames > 1;
       weighted_.emplace_back(
@@ -146,6 +164,8 @@ class FactorialFilter {
       past_.emplace_back(VectorF::Zero(n_rows_));
     }
     offset_.setZero(n_rows_);
+    layer_activation_ = settings.activation;
+    layer_activation_.n_iter = 1;
     reset();
   }
 
@@ -352,6 +372,7 @@ class FactorialFilter {
     }
     float* h = activation_table_.data() + static_cast<std::size_t>(joint) * total_components_;
     VectorMap activations(h, total_components_);
+    if (layers_ > 0) return fit_unfolded(h);
     const float floor = settings_.reseed_floor / static_cast<float>(total_components_);
     activations = activations.cwiseMax(floor);
     const VectorF* past = convolutive_ ? &offset_ : nullptr;
@@ -364,6 +385,31 @@ class FactorialFilter {
     const float shape_log_likelihood =
         frame_.dot(scratch_.model.array().log().matrix()) - std::log(model_mass);
     return settings_.likelihood_counts * shape_log_likelihood;
+  }
+
+  // The fit of unfolded sources (their only joint state, unscored): flat activations, then
+  // one update with each layer's dictionaries.
+  float fit_unfolded(float* h) noexcept {
+    const std::vector<SourceModel>& sources = *sources_;
+    VectorMap(h, total_components_).setConstant(1.0f / static_cast<float>(total_components_));
+    for (int layer = 0; layer < layers_; ++layer) {
+      DictionaryBlocks dictionary;
+      dictionary.n_blocks = n_sources_;
+      dictionary.n_rows = n_rows_;
+      int offset = 0;
+      for (int s = 0; s < n_sources_; ++s) {
+        const int k = sources[s].n_components;
+        dictionary.data[s] = sources[s].dictionary(layer);
+        dictionary.tiled[s] = sources[s].tiled_dictionary(layer);
+        dictionary.n_components[s] = k;
+        column_sums_.segment(offset, k) = ConstVectorMap(
+            sources[s].column_sums.data() + static_cast<std::size_t>(layer) * k, k);
+        offset += k;
+      }
+      update_activations(dictionary, column_sums_.data(), frame_, h, layer_activation_,
+                         scratch_, nullptr);
+    }
+    return 0.0f;
   }
 
   void write_estimates(int n_selected, float mass, float* estimates) noexcept {
@@ -390,8 +436,9 @@ class FactorialFilter {
         auto weights = weighted_[s].segment(static_cast<Eigen::Index>(q) * source.n_components,
                                             source.n_components);
         if (weights.isZero(0.0f)) continue;
-        multiply_add_tiled(source.tiled_dictionary(q), n_rows_, source.n_components,
-                           weights.data(), estimate_.data());
+        // An unfolded source's estimate uses its last dictionary, trained for it.
+        multiply_add_tiled(source.tiled_dictionary(layers_ > 0 ? layers_ : q), n_rows_,
+                           source.n_components, weights.data(), estimate_.data());
       }
       if (source.n_frames > 1) estimate_ += past_[s];
       reconstruction_ += estimate_;
@@ -433,6 +480,8 @@ class FactorialFilter {
   ActivationScratch scratch_;
   std::vector<VectorF> weighted_;     // per source: alpha-weighted activations per state
   bool convolutive_ = false;          // some source has lagged dictionaries
+  int layers_ = 0;                    // the sources' unfolded updates (0: ordinary sources)
+  ActivationSettings layer_activation_;  // the activation settings with one update
   std::vector<MatrixF> history_;      // per source: K x (tau - 1) past activations, a ring
   std::uint64_t frames_seen_ = 0;     // frames filtered since the last reset
   std::vector<VectorF> past_;         // per source: this frame's fixed past contribution

@@ -26,6 +26,7 @@ class Model:
         forgetting: float = 0.99,
         adaptation_prior: float = 1.0,
         frames: list[int] | None = None,
+        layers: list[int] | None = None,
     ) -> None: ...
     @property
     def n_sources(self) -> int: ...

@@ -113,7 +113,10 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
     """Convert a preset's sources into the engine's (immutable, shareable) model.
 
     Convolutive sources (``frames > 1``) pass their lagged dictionaries (frames, F, K); the
-    engine fits the current frame's activations with the past frames' held fixed.
+    engine fits the current frame's activations with the past frames' held fixed. Unfolded
+    sources (``layers > 0``) pass their layers' dictionaries (layers + 1, F, K); the engine
+    runs one update per layer from flat activations every frame, whatever ``n_iter``,
+    ``beam`` and ``reseed_floor`` say.
 
     Parameters
     ----------
@@ -133,6 +136,7 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                  reseed_floor=settings.reseed_floor,
                  adaptive=[source.adaptive for source in preset.sources],
                  frames=[source.frames for source in preset.sources],
+                 layers=[source.layers for source in preset.sources],
                  forgetting=settings.forgetting, adaptation_prior=settings.adaptation_prior)
 
 

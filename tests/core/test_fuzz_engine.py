@@ -17,6 +17,7 @@ from helpers.fuzz import (
     PresetSpec,
     SilenceCase,
     Strength,
+    Swap,
     check_engine,
     check_read_as_silence,
     engine_cases,
@@ -34,6 +35,13 @@ from livesep.engine import EngineSettings
 @example(EngineCase(PresetSpec(128, 32, (("nhmm", 2), ("adaptive", 1)), 3, 1), EngineSettings(),
                     "mono", (Block(300, "huge", 1), Block(700, "audio", 2)),
                     (Gain(0, 1e6), Gain(1, 1e6)), (64,), 100))
+# Unfolded sources, swapped for ordinary ones and back while bad samples stream through.
+@example(EngineCase(PresetSpec(128, 32, (("nmf", 1), ("nmf", 1)), 3, 2, layers=4),
+                    EngineSettings(), "stems", (Block(500, "sprinkled", 3), Block(300, "audio", 4)),
+                    (Swap(PresetSpec(128, 32, (("nhmm", 2), ("nmf", 1)), 2, 5), EngineSettings(),
+                          None), Gain(0, 10.0),
+                     Swap(PresetSpec(128, 32, (("nmf", 1), ("nmf", 1)), 4, 6, layers=1),
+                          EngineSettings(beta=0.0), 1.0)), (64, 7), 100))
 def test_separator_stays_sane_under_any_input_and_controls(case: EngineCase) -> None:
     check_engine(case)
 

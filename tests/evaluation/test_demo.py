@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from livesep import audio
+from livesep.bundled import demo_material_dir
 from livesep.cli import main
-from livesep.evaluation.demo import demo_material_dir, run_demo
+from livesep.evaluation.demo import run_demo
 
 
 def test_bundled_material_is_consistent() -> None:

@@ -31,8 +31,14 @@ import soundfile as sf
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from helpers.preset_files import assert_valid, make_convolutive_preset, make_preset, npy
-from helpers.presets import noise, random_preset
+from helpers.preset_files import (
+    assert_valid,
+    make_convolutive_preset,
+    make_preset,
+    make_unfolded_preset,
+    npy,
+)
+from helpers.presets import noise, random_preset, random_unfolded_preset
 from livesep import audio
 from livesep._core import Separator
 from livesep.engine import OUTPUTS, EngineSettings, build_model, create_separator
@@ -88,16 +94,22 @@ SOURCE_KINDS = ("nmf", "nhmm", "adaptive", "convolutive")
 
 @dataclass(frozen=True)
 class PresetSpec:
-    """A small random preset, as a few numbers (shrinkable, printable)."""
+    """A small random preset, as a few numbers (shrinkable, printable). With ``layers`` > 0
+    every source is unfolded with that many layers, whatever ``sources`` says."""
 
     n_fft: int
     hop_length: int
     sources: tuple[tuple[str, int], ...]
     n_components: int
     seed: int
+    layers: int = 0
 
     def build(self) -> Preset:
         """The preset: random sparse dictionaries, sticky transitions."""
+        if self.layers:
+            return random_unfolded_preset((self.n_components,) * len(self.sources),
+                                          self.layers, n_fft=self.n_fft,
+                                          hop_length=self.hop_length, seed=self.seed)
         states = tuple(size if kind == "nhmm" else 1 for kind, size in self.sources)
         base = random_preset(states, self.n_components, n_fft=self.n_fft,
                              hop_length=self.hop_length, seed=self.seed)
@@ -287,7 +299,8 @@ SEEDS = st.integers(0, 2**16)
 @st.composite
 def preset_specs(draw: st.DrawFn, *, n_fft: int | None = None, hop_length: int | None = None,
                  n_sources: int | None = None) -> PresetSpec:
-    """Small presets: 1-3 sources of any kind; geometry fixed if given (for swaps)."""
+    """Small presets: 1-3 sources of any kind, or all unfolded (two presets in nine);
+    geometry fixed if given (for swaps)."""
     if n_fft is None:
         n_fft = draw(st.sampled_from([64, 128, 256]))
         hop_length = n_fft // draw(st.sampled_from([2, 4]))
@@ -300,7 +313,8 @@ def preset_specs(draw: st.DrawFn, *, n_fft: int | None = None, hop_length: int |
                         else 1))
     assert hop_length is not None
     return PresetSpec(n_fft=n_fft, hop_length=hop_length, sources=tuple(sources),
-                      n_components=draw(st.integers(1, 5)), seed=draw(SEEDS))
+                      n_components=draw(st.integers(1, 5)), seed=draw(SEEDS),
+                      layers=draw(st.sampled_from([0] * 7 + [1, 4])))
 
 
 ENGINE_SETTINGS = st.builds(
@@ -582,9 +596,11 @@ LOADER_SECONDS = 5.0
 
 @cache
 def preset_seeds() -> dict[str, bytes]:
-    """Valid preset files: N-HMM beside an adaptive NMF source, and N-HMM beside NMFD."""
+    """Valid preset files: N-HMM beside an adaptive NMF source, N-HMM beside NMFD, and
+    unfolded sources (format version 2)."""
     presets = {"nhmm+adaptive": make_preset(n_fft=32, hop_length=8, components=(2, 2)),
-               "nhmm+convolutive": make_convolutive_preset(n_fft=32, hop_length=8)}
+               "nhmm+convolutive": make_convolutive_preset(n_fft=32, hop_length=8),
+               "unfolded": make_unfolded_preset(layers=2, n_fft=32, hop_length=8)}
     with tempfile.TemporaryDirectory() as folder:
         return {name: save(preset, Path(folder) / f"{name}.npz").read_bytes()
                 for name, preset in presets.items()}
@@ -718,8 +734,9 @@ def check_preset_bytes(data: bytes) -> str:
     assert_valid(preset)
     assert (info.name, info.sr, info.n_fft, info.hop_length, info.model) == (
         preset.name, preset.sr, preset.n_fft, preset.hop_length, preset.model)
-    assert [(s.name, s.n_states, s.n_components, s.adaptive, s.frames) for s in info.sources] == [
-        (s.name, s.n_states, s.n_components, s.adaptive, s.frames) for s in preset.sources]
+    assert [(s.name, s.n_states, s.n_components, s.adaptive, s.frames, s.layers)
+            for s in info.sources] == [(s.name, s.n_states, s.n_components, s.adaptive,
+                                        s.frames, s.layers) for s in preset.sources]
     separator = create_separator(preset)
     y = separator.process(noise(4 * preset.n_fft))
     assert np.all(np.isfinite(y))

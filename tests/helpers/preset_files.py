@@ -101,7 +101,7 @@ def assert_valid(preset: Preset) -> None:
     assert len({s.name.casefold() for s in preset.sources}) == len(preset.sources)
     for source in preset.sources:
         convolutive = source.frames > 1  # W (frames, F, K), one state
-        q = 1 if convolutive else source.W.shape[0]
+        q = 1 if convolutive or source.layers else source.W.shape[0]  # unfolded: W (L + 1, F, K)
         assert source.W.dtype == source.A.dtype == source.pi.dtype == np.float32
         assert source.W.ndim == 3 and source.W.shape[1] == preset.n_fft // 2 + 1
         assert source.A.shape == (q, q) and source.pi.shape == (q,)
@@ -210,4 +210,20 @@ def make_convolutive_preset(*, frames: int = 3, n_fft: int = N_FFT, hop_length: 
     return Preset("conv", description="voice and drums", sr=SR, n_fft=n_fft,
                   hop_length=hop_length, model="nhmm",
                   sources=(make_source("voice", 2, 3, seed=seed, n_bins=n_bins), drums),
+                  created="2026-01-02T03:04:05+00:00", livesep_version="0.1.0")
+
+
+# --------------------------------------------------------------------------- unfolded sources
+
+def make_unfolded_preset(*, layers: int = 3, components: tuple[int, ...] = (3, 2),
+                         names: tuple[str, ...] = ("voice", "noise"), n_fft: int = N_FFT,
+                         hop_length: int = HOP, seed: int = 0) -> Preset:
+    """Unfolded sources, W (layers + 1, F, K) each, every column summing to 1."""
+    rng = np.random.default_rng(seed)
+    n_bins = n_fft // 2 + 1
+    sources = tuple(SourceModel.from_unfolded(name, stochastic(rng, (layers + 1, n_bins, k), 1),
+                                              provenance={"layers": layers, "seed": seed})
+                    for name, k in zip(names, components))
+    return Preset("deep", description="unfolded voice and noise", sr=SR, n_fft=n_fft,
+                  hop_length=hop_length, model="nmf", sources=sources,
                   created="2026-01-02T03:04:05+00:00", livesep_version="0.1.0")

@@ -31,3 +31,17 @@ def noise(n: int, seed: int = 0) -> np.ndarray:
     x = rng.standard_normal(n)
     envelope = 0.5 + 0.5 * np.sin(2 * np.pi * np.arange(n) / 4000.0) ** 2
     return (0.2 * np.convolve(x, [1.0, 0.6, 0.3], mode="same") * envelope).astype(np.float32)
+
+
+def random_unfolded_preset(n_components: tuple[int, ...] = (5, 4), layers: int = 3, *,
+                           sr: int = 16000, n_fft: int = 512, hop_length: int = 128,
+                           seed: int = 0) -> Preset:
+    """A preset of unfolded sources with random sparse layer dictionaries."""
+    rng = np.random.default_rng(seed)
+    sources = []
+    for index, k in enumerate(n_components):
+        W = rng.random((layers + 1, n_fft // 2 + 1, k)) ** 6 + 1e-6
+        sources.append(SourceModel.from_unfolded(f"source{index}",
+                                                 W / W.sum(axis=1, keepdims=True)))
+    return Preset("unfolded", sr=sr, n_fft=n_fft, hop_length=hop_length, model="nmf",
+                  sources=sources)

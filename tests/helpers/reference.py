@@ -125,3 +125,25 @@ def online_convolutive_nmf(dictionaries: list[np.ndarray], V: np.ndarray, *, n_i
             estimates[t, s] = (current[:, a:b] @ h[a:b] + pasts[s]) * mass
             history[s].append(h[a:b] * mass)
     return estimates
+
+
+def unfolded_estimates(dictionaries: list[np.ndarray], V: np.ndarray, *, beta: float = 1.0,
+                       l1: float = 0.0, epsilon: float = 1e-9) -> np.ndarray:
+    """Unfolded sources (W_s (L + 1, F, K_s) each), frame by frame: flat activations, one
+    update per layer with [W_1[l] ... W_S[l]], estimates W_s[L] h_s times the frame's mass
+    (zero for a silent frame). Returns (T, S, F)."""
+    layers = dictionaries[0].shape[0] - 1
+    k_total = sum(W.shape[2] for W in dictionaries)
+    edges = np.cumsum([0] + [W.shape[2] for W in dictionaries])
+    estimates = np.zeros((V.shape[0], len(dictionaries), V.shape[1]))
+    for t, v in enumerate(V.astype(np.float64)):
+        mass = v.sum()
+        if not mass > 1e-20:
+            continue
+        h = np.full(k_total, 1.0 / k_total)
+        for layer in range(layers):
+            D = np.concatenate([W[layer] for W in dictionaries], axis=1)
+            h = update_activations(D, v / mass, h, beta=beta, l1=l1, n_iter=1, epsilon=epsilon)
+        for s, W in enumerate(dictionaries):
+            estimates[t, s] = W[layers].astype(np.float64) @ h[edges[s]:edges[s + 1]] * mass
+    return estimates

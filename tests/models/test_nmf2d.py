@@ -11,8 +11,8 @@ import soundfile as sf
 
 from livesep import audio, spectral
 from livesep.cli import main
-from livesep.cli.blind import BLIND_MODELS as CLI_MODELS
-from livesep.cli.blind import DEFAULT_ITERATIONS
+from livesep.cli.separate import BLIND_MODELS as CLI_MODELS
+from livesep.cli.separate import DEFAULT_ITERATIONS
 from livesep.errors import ParameterError
 from livesep.evaluation.metrics import bss_eval
 from livesep.models.logfreq import log_frequency_map
@@ -397,7 +397,6 @@ def test_cli_blind_separate_writes_aligned_stems(two_instruments: np.ndarray, tm
     [
         (["{mix}", "--model", "nmf2d", "--sources", "0"], "--sources must be >= 1, got 0"),
         (["{missing}", "--model", "nmf2d", "--sources", "2"], "no such file"),
-        (["{mix}"], "--preset"),
         (["{mix}", "--model", "nmfd", "--preset", "x.npz"], "exclude"),
         (["{mix}", "--model", "nmf2d", "--time-lags", "0"], "--time-lags must be >= 1, got 0"),
         (["{silent}", "--model", "nmf2d"], "silent"),

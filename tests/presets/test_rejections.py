@@ -66,8 +66,10 @@ _REQUIRED = ["name", "description", "sr", "n_fft", "hop_length", "window", "mode
 # Cases that the header checks catch: load and load_meta both refuse them.
 HEADER_CASES = [
     pytest.param(set_meta("format", "other-format"), ["format", "'other-format'"], id="format"),
-    pytest.param(set_meta("version", 2), ["version 2", "reads version 1"], id="version-newer"),
-    pytest.param(set_meta("version", 0), ["version 0", "reads version 1"], id="version-older"),
+    pytest.param(set_meta("version", 3), ["version 3", "reads versions 1 and 2",
+                                          "upgrade livesep"], id="version-newer"),
+    pytest.param(set_meta("version", 0), ["version 0", "reads versions 1 and 2"],
+                 id="version-older"),
     pytest.param(set_meta("version", "1"), ["version", "'1'", "str"], id="version-type"),
     pytest.param(delete_meta("format"), ["missing field", "'format'"], id="missing-format"),
     pytest.param(delete_meta("version"), ["missing field", "'version'"], id="missing-version"),

@@ -25,7 +25,7 @@ def add_gui_command(commands: argparse._SubParsersAction) -> None:
                     "(pip install 'livesep[gui]').")
     gui.add_argument("--preset", default=None, metavar="P",
                      help="a preset file, or the name of a shipped preset (default: the last "
-                          "one used)")
+                          "one used, at first the voice preset)")
     gui.add_argument("--file", default=None, metavar="AUDIO",
                      help="open this audio file in file mode (play it through the engine as "
                           "if live)")

@@ -33,8 +33,9 @@ def add_live_commands(commands: argparse._SubParsersAction) -> None:
                "voices.npz --input-device 2 --output stereo --record take1/\n\nWith a device "
                "rate other than the preset's, the stream is resampled, which adds about 9 ms of "
                "latency: run the device at the preset's rate to avoid it.")
-    live.add_argument("--preset", required=True, metavar="P",
-                      help="a preset file, or the name of a shipped preset")
+    live.add_argument("--preset", default=None, metavar="P",
+                      help="a preset file, or the name of a shipped preset (default: the "
+                           "voice preset, a voice in any noise)")
     live.add_argument("--input-device", default=None, metavar="D",
                       help="input device number or part of its name (default: the default "
                            "input; see `livesep devices`)")
@@ -105,7 +106,7 @@ def _run_live(args: argparse.Namespace) -> int:
     from livesep import presets
     from livesep.errors import ParameterError
     from livesep.live.host import LiveSeparator
-    from livesep.presets.shipped import resolve_preset
+    from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
 
     if args.duration is not None and not args.duration > 0:
         raise ParameterError(f"--duration must be > 0 seconds, got {args.duration!r}")
@@ -116,7 +117,7 @@ def _run_live(args: argparse.Namespace) -> int:
         except ValueError:
             raise ParameterError(f"--latency must be low, high or seconds, got {latency!r}"
                                  ) from None
-    preset = presets.load(resolve_preset(args.preset))
+    preset = presets.load(resolve_preset(args.preset or DEFAULT_PRESET))
     settings = engine_settings(args)
     live = LiveSeparator(
         preset, settings=settings, input_device=args.input_device,

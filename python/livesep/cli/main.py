@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from livesep.cli.demo import add_demo
+from livesep.cli.enrol import add_enrol
 from livesep.cli.evaluate import add_bench, add_eval
 from livesep.cli.flags import in_flags
 from livesep.cli.gui import add_gui_command
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_demo(commands)
     add_train(commands)
+    add_enrol(commands)
     add_separate(commands)
     add_live_commands(commands)
     add_gui_command(commands)

@@ -1,12 +1,11 @@
-"""``livesep separate``: an audio file into one file per source (with a preset, or blindly
-through :mod:`livesep.cli.blind`)."""
+"""``livesep separate``: an audio file into one file per source, with a preset (the default
+voice preset unless named) or blindly (``--model nmf2d|nmfd --sources N``, no training)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from livesep.cli.blind import add_blind_options, run_blind_separate, wants_blind
 from livesep.cli.options import add_quality, add_strength, engine_settings, strength
 from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
@@ -22,7 +21,8 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
                     "and length, aligned sample for sample.")
     separate.add_argument("mixture", metavar="MIX", help="the audio file to separate")
     separate.add_argument("--preset", default=None, metavar="P",
-                          help="a preset file, or the name of a shipped preset (or --model "
+                          help="a preset file, or the name of a shipped preset (default: the "
+                               "voice preset, a voice in any noise; or --model "
                                "for blind separation)")
     separate.add_argument("--out-dir", required=True, metavar="DIR",
                           help="folder for the stems (created if missing)")
@@ -50,12 +50,12 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
 
 def _run_separate(args: argparse.Namespace) -> int:
     from livesep import audio, presets
-    from livesep.presets.shipped import resolve_preset
+    from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
     from livesep.separation.files import separate_file
 
     if wants_blind(args):
         return run_blind_separate(args)
-    preset = presets.load(resolve_preset(args.preset))
+    preset = presets.load(resolve_preset(args.preset or DEFAULT_PRESET))
     audio.info(args.mixture)  # a missing or unreadable input fails before any progress bar
     with fraction_bar(f"separating ({args.mode})", enabled=not args.quiet) as update:
         report = separate_file(args.mixture, preset, args.out_dir, mode=args.mode,
@@ -92,3 +92,69 @@ def _state_gains(specs: list[str]) -> dict[str, dict[int, float]]:
             raise ParameterError(f"--state-gain must be NAME:STATE=GAIN, e.g. piano:1=0, got "
                                  f"{spec!r}") from None
     return gains
+
+
+# --------------------------------------------------------------------------- blind
+
+#: livesep.separation.blind.BLIND_MODELS, repeated so that building the parser stays light (the
+#: models import scipy); a test checks they agree.
+BLIND_MODELS = ("nmf2d", "nmfd")
+#: livesep.separation.blind.BlindSettings().n_iter, for the same reason.
+DEFAULT_ITERATIONS = 500
+
+
+def add_blind_options(separate: argparse.ArgumentParser) -> None:
+    """Add the blind-separation options to the ``separate`` parser."""
+    group = separate.add_argument_group(
+        "blind separation (no preset)",
+        "Separate instruments without training by NMF2D (Schmidt & Mørup 2006): each factor "
+        "of a log-frequency spectrogram, convolutive in time and pitch, is one source. Writes "
+        "DIR/source1.wav, source2.wav, ... ordered by pitch, lowest first. --iterations sets "
+        f"the factorisation's iterations (default: {DEFAULT_ITERATIONS}); --mode, --beam and "
+        "--blocksize do not apply.")
+    group.add_argument("--model", choices=BLIND_MODELS, default=None,
+                       help="nmf2d: one factor per instrument, shifted in pitch; nmfd: no "
+                            "pitch shift (one factor per source, so best for unpitched or "
+                            "single-note sources)")
+    group.add_argument("--sources", type=int, default=2, metavar="S",
+                       help="how many sources to separate (default: %(default)s)")
+    group.add_argument("--cost", choices=("ls", "kl"), default="ls",
+                       help="least squares (the paper's) or KL divergence (default: "
+                            "%(default)s)")
+    group.add_argument("--time-lags", type=int, default=7, metavar="N",
+                       help="frames of 64 ms each source's signature spans (default: "
+                            "%(default)s)")
+    group.add_argument("--pitch-shifts", type=int, default=12, metavar="N",
+                       help="pitch shifts in quarter tones for nmf2d; cover the range of "
+                            "notes an instrument plays (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=0,
+                       help="seed of the initialisation (default: %(default)s)")
+
+
+def wants_blind(args: argparse.Namespace) -> bool:
+    """Whether ``separate`` runs blind (``--model``); raises if a preset is given too."""
+    if args.model is not None and args.preset is not None:
+        raise ParameterError(f"--preset and --model {args.model} exclude each other: a preset "
+                             "separates its trained sources, --model separates blindly")
+    return args.model is not None
+
+
+def run_blind_separate(args: argparse.Namespace) -> int:
+    """Run ``separate --model ...``: write the stems and print their paths."""
+    if args.sources < 1:
+        raise ParameterError(f"--sources must be >= 1, got {args.sources}")
+    if args.iterations is not None and args.iterations < 0:
+        raise ParameterError(f"--iterations must be >= 0, got {args.iterations}")
+    from livesep.separation.blind import BlindSettings, separate_blind_file
+
+    settings = BlindSettings(model=args.model, n_sources=args.sources, cost=args.cost,
+                             n_lags=args.time_lags, n_shifts=args.pitch_shifts,
+                             seed=args.seed,
+                             n_iter=DEFAULT_ITERATIONS if args.iterations is None
+                             else args.iterations)
+    with fraction_bar("separating (blind)", enabled=not args.quiet) as update:
+        stems = separate_blind_file(args.mixture, args.out_dir, settings=settings,
+                                    overwrite=args.overwrite, progress=update)
+    for stem in stems:
+        print(stem)
+    return 0

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import audio, presets, spectral
+from livesep.bundled import demo_material_dir
 from livesep.engine import EngineSettings, create_separator
 from livesep.errors import AudioFileError
 from livesep.files import atomic_write
@@ -23,12 +24,7 @@ from livesep.presets import Preset
 from livesep.presets.shipped import resolve_preset
 from livesep.separation.files import write_stems
 
-__all__ = ["DemoRun", "demo_material_dir", "run_demo", "separate_with_snapshots"]
-
-
-def demo_material_dir() -> Path:
-    """The folder of the bundled demo recording."""
-    return Path(__file__).resolve().parents[1] / "data" / "demo"
+__all__ = ["DemoRun", "run_demo", "separate_with_snapshots"]
 
 
 @dataclass(frozen=True)

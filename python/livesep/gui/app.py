@@ -69,7 +69,7 @@ def check_display(hint: str) -> None:
 
 def demo_arguments() -> tuple[str, Path]:
     """The demo's preset name and mixture file (``livesep demo --gui``)."""
-    from livesep.evaluation.demo import demo_material_dir
+    from livesep.bundled import demo_material_dir
 
     material = demo_material_dir()
     meta = json.loads((material / "demo.json").read_text())

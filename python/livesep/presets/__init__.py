@@ -7,34 +7,51 @@ states follow a Markov chain with transition matrix ``A`` (rows sum to 1) and in
 distribution ``pi``. Plain supervised NMF / PLCA is ``Q = 1`` (``A = [[1]]``, ``pi = [1]``).
 A convolutive (NMFD) source has one state and templates spanning ``τ`` frames (``frames``):
 ``W[l]`` is the dictionary of the frame ``l`` back, and each template ``W[:, :, k]`` sums to
-1 over lags and bins together.
+1 over lags and bins together. Unfolded sources (deep NMF, Le Roux, Hershey & Weninger 2015)
+have one state and ``L`` layers (``layers``): for each frame the activations of all sources
+start flat, layer ``l`` makes one multiplicative update with the dictionaries ``W[l]`` of
+every source side by side, and each source's estimate is its ``W[L]`` times its
+activations. They are trained together through these very updates, so a preset's sources
+are all unfolded, with the same ``L``, or none is.
 
-File format ``livesep-preset``, version 1
------------------------------------------
+File format ``livesep-preset``, versions 1 and 2
+------------------------------------------------
+Version 2 adds unfolded sources (the field ``layers``) and is written only for presets that
+have them; every other preset is written as version 1, which older livesep reads too. A file
+of a version this livesep does not know is refused.
+
 One ``.npz`` file (a zip of ``.npy`` members, written compressed by :func:`save`; stored
 members are accepted too). It is always read with ``allow_pickle=False``. Its entries:
 
 ``meta``
     A 0-d numpy unicode array (``<U…``) holding one JSON object::
 
-        {"format": "livesep-preset", "version": 1,
+        {"format": "livesep-preset", "version": 1 | 2,
          "name": str, "description": str,
          "sr": int, "n_fft": int, "hop_length": int, "window": "sqrt-hann",
          "model": "nmf" | "nhmm",
          "created": ISO 8601 date or date-time, "livesep_version": str,
          "sources": [{"name": str, "n_states": Q, "n_components": K,
-                      "adaptive": bool, "frames": τ, "provenance": {...}}, ...]}
+                      "adaptive": bool, "frames": τ, "layers": L,
+                      "provenance": {...}}, ...]}
 
-    ``adaptive`` (default false), ``frames`` (default 1) and ``provenance`` (default
-    ``{}``) may be left out; every other field is required and no other field is allowed.
+    ``adaptive`` (default false), ``frames`` (default 1), ``layers`` (default 0) and
+    ``provenance`` (default ``{}``) may be left out; every other field is required and no
+    other field is allowed.
     ``provenance`` is free-form JSON; the trainers use the keys ``files``, ``seconds``,
     ``iterations``, ``log_likelihood``, ``seed`` and ``settings``. ``frames`` is written
     only for a convolutive source: ``τ`` in [2, 64], with ``n_states`` 1 and ``adaptive``
-    false. Model ``"nmf"`` means one state per source, plain or convolutive.
+    false. ``layers`` exists from version 2 on (a version 1 file must not hold it) and is
+    written only for an unfolded source: ``L`` in [1, 64], with ``n_states`` 1, ``frames``
+    1 and ``adaptive`` false, and every source of the file unfolded with the same ``L``
+    under model ``"nmf"``. Model ``"nmf"`` means one state per source, plain, convolutive
+    or unfolded.
 ``source{i}.W``
     Source ``i`` (its position in ``meta["sources"]``), shape ``(Q, F, K)``, float32; each
     column ``W[q, :, k]`` sums to 1. For a convolutive source ``(τ, F, K)``, each template
-    ``W[:, :, k]`` summing to 1.
+    ``W[:, :, k]`` summing to 1. For an unfolded source ``(L + 1, F, K)``: ``W[l]`` the
+    dictionary of layer ``l`` and ``W[L]`` the estimate's, each column ``W[l, :, k]``
+    summing to 1.
 ``source{i}.A``
     Shape ``(Q, Q)``, float32, rows sum to 1.
 ``source{i}.pi``
@@ -47,7 +64,8 @@ the value.
 
 This module is the public interface; the code lives beside it, one concern a module:
 :mod:`livesep.presets.format` (names and limits), :mod:`livesep.presets.checks` (field and
-array validation), :mod:`livesep.presets.types` (:class:`SourceModel`, :class:`Preset`),
+array validation), :mod:`livesep.presets.source` (:class:`SourceModel`),
+:mod:`livesep.presets.types` (:class:`Preset` and its ``meta``),
 :mod:`livesep.presets.info` (:class:`PresetInfo`, :class:`SourceInfo`),
 :mod:`livesep.presets.reader` (:func:`load`, :func:`load_meta`) and
 :mod:`livesep.presets.describe` (:func:`describe`). Import from here.
@@ -60,8 +78,10 @@ from livesep.presets.describe import describe
 from livesep.presets.format import (
                                     FORMAT_NAME,
                                     FORMAT_VERSION,
+                                    FORMAT_VERSIONS,
                                     MAX_ELEMENTS,
                                     MAX_FRAMES,
+                                    MAX_LAYERS,
                                     MAX_SOURCES,
                                     MODELS,
                                     WINDOW,
@@ -69,14 +89,17 @@ from livesep.presets.format import (
 from livesep.presets.info import PresetInfo, SourceInfo
 from livesep.presets.reader import load, load_meta
 from livesep.presets.shipped import load_preset, resolve_preset, shipped_presets
-from livesep.presets.types import Preset, SourceModel
+from livesep.presets.source import SourceModel
+from livesep.presets.types import Preset
 from livesep.presets.writer import save
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
     "MAX_ELEMENTS",
     "MAX_FRAMES",
+    "MAX_LAYERS",
     "MAX_SOURCES",
     "MODELS",
     "WINDOW",

@@ -19,12 +19,17 @@ import numpy.typing as npt
 from livesep.checks import check_int, show, type_name
 from livesep.errors import ParameterError
 from livesep.presets.format import (
+    FORMAT_VERSIONS,
+    MAX_ELEMENTS,
     MAX_FRAMES,
+    MAX_LAYERS,
     MAX_NAME_CHARS,
     MAX_SOURCES,
     MAX_SR,
     MIN_SR,
     MODELS,
+    SOURCE_FIELDS,
+    SOURCE_OPTIONAL,
     SUM_TOLERANCE,
     WINDOW,
 )
@@ -36,9 +41,11 @@ __all__ = [
     "check_bool",
     "check_frames",
     "check_label",
+    "check_layers",
     "check_model_arrays",
     "check_provenance",
     "check_settings",
+    "check_source_entry",
     "check_source_list",
     "check_source_name",
     "check_str",
@@ -141,9 +148,10 @@ def check_settings(*, name: object, description: object, sr: object, n_fft: obje
                       f"got {show(version)}")
 
 
-def check_source_list(names: list[str], states: list[int], *, model: str,
-                      label: str) -> None:
-    """Count, unique names (ignoring case) and model consistency of a preset's sources."""
+def check_source_list(names: list[str], states: list[int], layers: list[int], *,
+                      model: str, label: str) -> None:
+    """Count, unique names (ignoring case) and model consistency of a preset's sources: all
+    of them unfolded, with the same layers and model ``"nmf"``, or none."""
     if not 1 <= len(names) <= MAX_SOURCES:
         raise Invalid(f"sources: a preset holds 1 to {MAX_SOURCES} sources, got {len(names)}")
     seen: dict[str, int] = {}
@@ -159,6 +167,46 @@ def check_source_list(names: list[str], states: list[int], *, model: str,
             if n_states != 1:
                 raise Invalid(f"{label.format(index)} has {n_states} states but model 'nmf' "
                               f"has one state per source (use model 'nhmm')")
+    if any(layers):
+        for index, count in enumerate(layers):
+            if count != layers[0]:
+                raise Invalid(f"{label.format(index)}.layers is {count} but "
+                              f"{label.format(0)}.layers is {layers[0]}: unfolded sources are "
+                              f"trained together, so a preset's sources are all unfolded "
+                              f"with the same layers, or none is")
+        if model != "nmf":
+            raise Invalid(f"model is {model!r} but the sources are unfolded (layers "
+                          f"{layers[0]}), which model 'nmf' describes")
+
+
+def check_source_entry(label: str, entry: object, *, version: int) -> dict[str, Any]:
+    """One source's entry of ``meta["sources"]`` in a file of format ``version``: its fields
+    checked, the optional ones filled in."""
+    if not isinstance(entry, dict):
+        raise Invalid(f"{label} must be a JSON object, got {show(entry)} ({type_name(entry)})")
+    missing = [key for key in SOURCE_FIELDS if key not in entry]
+    if missing:
+        raise Invalid(f"{label}: missing field(s) {', '.join(map(repr, missing))}")
+    extra = sorted(set(entry) - set(SOURCE_FIELDS) - set(SOURCE_OPTIONAL))
+    if extra:
+        raise Invalid(f"{label}: unexpected field(s) {', '.join(map(repr, extra))}")
+    if "layers" in entry and version < FORMAT_VERSIONS[1]:
+        raise Invalid(f"{label}.layers ({show(entry['layers'])}) is not a field of version "
+                      f"{version} files: unfolded sources came with version "
+                      f"{FORMAT_VERSIONS[1]}")
+    name = check_source_name(f"{label}.name", entry["name"])
+    n_states = check_int(f"{label}.n_states", entry["n_states"], low=1, high=MAX_ELEMENTS,
+                         error=Invalid)
+    n_components = check_int(f"{label}.n_components", entry["n_components"], low=1,
+                             high=MAX_ELEMENTS, error=Invalid)
+    adaptive = check_bool(f"{label}.adaptive", entry.get("adaptive", False))
+    frames = check_frames(f"{label}.frames", entry.get("frames", 1), n_states=n_states,
+                          adaptive=adaptive)
+    layers = check_layers(f"{label}.layers", entry.get("layers", 0), frames=frames,
+                          adaptive=adaptive, n_states=n_states)
+    return {"name": name, "n_states": n_states, "n_components": n_components,
+            "adaptive": adaptive, "frames": frames, "layers": layers,
+            "provenance": check_provenance(f"{label}.provenance", entry.get("provenance", {}))}
 
 
 # --------------------------------------------------------------------------- array checks
@@ -213,22 +261,47 @@ def check_frames(name: str, value: object, *, n_states: int, adaptive: bool) -> 
     return frames
 
 
+def check_layers(name: str, value: object, *, frames: int, adaptive: bool,
+                 n_states: int = 1) -> int:
+    """A source's ``layers``: 0, or the updates of an unfolded (deep NMF) source, which then
+    has one state (``n_states``, as the file's meta declares it; the arrays' shapes are
+    :func:`check_model_arrays`' to check), one frame and a fixed dictionary."""
+    layers = check_int(name, value, low=0, high=MAX_LAYERS, error=Invalid)
+    if layers > 0 and n_states != 1:
+        raise Invalid(f"{name} is {layers} but the source has {n_states} states; an unfolded "
+                      f"source (layers > 0) has one state")
+    if layers > 0 and frames > 1:
+        raise Invalid(f"{name} is {layers} but the source's templates span {frames} frames; "
+                      f"an unfolded source (layers > 0) has one frame")
+    if layers > 0 and adaptive:
+        raise Invalid(f"{name} is {layers} but the source is adaptive; an unfolded source's "
+                      f"dictionaries are fixed, as trained")
+    return layers
+
+
 def check_model_arrays(W: npt.NDArray[np.float32], A: npt.NDArray[np.float32],
-                       pi: npt.NDArray[np.float32], *, prefix: str, frames: int = 1) -> None:
+                       pi: npt.NDArray[np.float32], *, prefix: str, frames: int = 1,
+                       layers: int = 0) -> None:
     """Shapes and values of one source's arrays; ``prefix`` goes before W, A and pi.
 
     With ``frames > 1`` (a convolutive source) ``W`` holds one block per time lag and the
     source has one state; each template ``W[:, :, k]`` sums to 1 over lags and bins together.
+    With ``layers > 0`` (an unfolded source) ``W`` holds ``layers + 1`` blocks, one per
+    layer, and the source has one state; each column of each block sums to 1.
     """
+    layout = "layers + 1" if layers else "frames" if frames > 1 else "n_states"
     if W.ndim != 3 or min(W.shape, default=0) < 1:
-        layout = "frames" if frames > 1 else "n_states"
         raise Invalid(f"{prefix}W must be shaped ({layout}, n_bins, n_components) with "
                       f"every size at least 1, got shape {W.shape}")
+    if layers and W.shape[0] != layers + 1:
+        raise Invalid(f"{prefix}W must be shaped (layers + 1, n_bins, n_components) with "
+                      f"layers = {layers} for an unfolded source, got shape {W.shape}")
     if frames > 1 and W.shape[0] != frames:
         raise Invalid(f"{prefix}W must be shaped (frames, n_bins, n_components) with "
                       f"frames = {frames} for a convolutive source, got shape {W.shape}")
-    n_states = 1 if frames > 1 else W.shape[0]
-    states = "a convolutive source's one state" if frames > 1 else f"{n_states} state(s)"
+    kind = "an unfolded" if layers else "a convolutive" if frames > 1 else ""
+    n_states = 1 if kind else W.shape[0]
+    states = f"{kind} source's one state" if kind else f"{n_states} state(s)"
     if A.shape != (n_states, n_states):
         raise Invalid(f"{prefix}A must be shaped ({n_states}, {n_states}) for {states} "
                       f"(W has shape {W.shape}), got shape {A.shape}")
@@ -241,7 +314,8 @@ def check_model_arrays(W: npt.NDArray[np.float32], A: npt.NDArray[np.float32],
         check_sums(W.sum(axis=(0, 1), dtype=np.float64), prefix + "W",
                    "template W[:, :, {0}] (component {0}, over lags and bins)")
     else:
+        block = "layer" if layers else "state"
         check_sums(W.sum(axis=1, dtype=np.float64), prefix + "W",
-                   "column W[{0}, :, {1}] (state {0}, component {1})")
+                   f"column W[{{0}}, :, {{1}}] ({block} {{0}}, component {{1}})")
     check_sums(A.sum(axis=1, dtype=np.float64), prefix + "A", "row {0}")
     check_sums(pi.sum(dtype=np.float64, keepdims=True), prefix + "pi", "the distribution")

@@ -7,7 +7,8 @@ from typing import Union
 
 from livesep.checks import show
 from livesep.errors import ParameterError, PresetError
-from livesep.presets.types import Preset, SourceModel
+from livesep.presets.source import SourceModel
+from livesep.presets.types import Preset
 
 __all__ = ["combine"]
 
@@ -38,8 +39,10 @@ def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
     Raises
     ------
     PresetError
-        If the presets differ in sr, n_fft, hop_length or window, or two chosen sources
-        share a name (rename one with :meth:`SourceModel.renamed` first).
+        If the presets differ in sr, n_fft, hop_length or window, two chosen sources share a
+        name (rename one with :meth:`SourceModel.renamed` first), or unfolded sources would
+        be combined with sources of another preset: unfolded sources are trained together,
+        so they combine only with the other sources of their own preset.
     ParameterError
         If a part is not a preset, names a source the preset lacks, or ``name`` is invalid.
     """
@@ -48,6 +51,7 @@ def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
     reference: Preset | None = None
     chosen: list[SourceModel] = []
     origins: list[str] = []
+    homes: list[Preset] = []
     for part in parts:
         if isinstance(part, Preset):
             preset, picked = part, list(part.source_names)
@@ -75,7 +79,9 @@ def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
                         f"differ (rename one with SourceModel.renamed)")
             chosen.append(source)
             origins.append(preset.name)
+            homes.append(preset)
     assert reference is not None
+    _refuse_foreign_unfolded(chosen, homes)
     if description is None:
         description = "; ".join(f"{source.name} from {origin!r}"
                                 for source, origin in zip(chosen, origins))
@@ -83,3 +89,21 @@ def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
     return Preset(name, description=description, sr=reference.sr, n_fft=reference.n_fft,
                   hop_length=reference.hop_length, window=reference.window, model=model,
                   sources=tuple(chosen))
+
+
+def _refuse_foreign_unfolded(chosen: list[SourceModel], homes: list[Preset]) -> None:
+    """Unfolded sources separate only beside the sources they were trained with: every
+    chosen source comes from the preset of the first unfolded one."""
+    unfolded = next((i for i, source in enumerate(chosen) if source.layers), None)
+    if unfolded is None:
+        return
+    first, home = chosen[unfolded], homes[unfolded]
+    for source, preset in zip(chosen, homes):
+        if preset != home:
+            kind = f"{source.layers} layers" if source.layers else "not unfolded"
+            raise PresetError(
+                f"cannot combine source {source.name!r} of preset {preset.name!r} ({kind}) "
+                f"with unfolded source {first.name!r} of preset {home.name!r} "
+                f"({first.layers} layers): unfolded sources are trained together, through "
+                f"the same layered updates, so they combine only with the other sources of "
+                f"their own preset")

@@ -57,7 +57,8 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
     str
         Several lines: name, description, model and analysis settings, then per source
         its states × components ("convolutive, τ frames" × components for a convolutive
-        source), size, whether adaptive, and its training provenance;
+        source, "unfolded, L layers" × components for an unfolded one), size, whether
+        adaptive, and its training provenance;
         with the file and its size when there is one.
 
     Raises
@@ -92,6 +93,8 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
         states = f"{source.n_states} state{'s' if source.n_states != 1 else ''}"
         if source.frames > 1:
             states = f"convolutive, {source.frames} frames"
+        if source.layers:
+            states = f"unfolded, {source.layers} layers"
         lines.append(f"  - {source.name}: {states} x {source.n_components} components, "
                      f"{source.n_parameters} parameters ({_human_bytes(source.nbytes)}), "
                      f"{'adaptive' if source.adaptive else 'fixed'}")

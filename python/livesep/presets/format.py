@@ -11,8 +11,10 @@ __all__ = [
     "ARRAY_KEY",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
     "MAX_ELEMENTS",
     "MAX_FRAMES",
+    "MAX_LAYERS",
     "MAX_META_CHARS",
     "MAX_NAME_CHARS",
     "MAX_SOURCES",
@@ -29,8 +31,12 @@ __all__ = [
 
 #: The ``format`` field of every preset file.
 FORMAT_NAME = "livesep-preset"
-#: The one file format version this livesep reads and writes.
-FORMAT_VERSION = 1
+#: The file format versions this livesep reads: 1, and 2, which added unfolded sources
+#: (``layers``). A preset is written in the oldest version that holds it (2 only with
+#: unfolded sources), so that an older livesep still reads every other preset.
+FORMAT_VERSIONS = (1, 2)
+#: The newest of them.
+FORMAT_VERSION = FORMAT_VERSIONS[-1]
 #: The only analysis window the engine uses.
 WINDOW = "sqrt-hann"
 #: The model families a preset may declare.
@@ -41,6 +47,8 @@ MAX_SOURCES = 16
 MAX_ELEMENTS = 64 * 2**20
 #: Most frames (time lags) one convolutive source's templates may span.
 MAX_FRAMES = 64
+#: Most layers (unfolded updates) of an unfolded source.
+MAX_LAYERS = 64
 #: Sample rates a preset may declare, in Hz.
 MIN_SR, MAX_SR = 1000, 384000
 #: Largest ``meta`` JSON text, in characters.
@@ -59,7 +67,7 @@ PRESET_FIELDS = ("format", "version", "name", "description", "sr", "n_fft", "hop
 #: The required fields of a source's entry in ``meta["sources"]``.
 SOURCE_FIELDS = ("name", "n_states", "n_components")
 #: The optional fields of a source's entry.
-SOURCE_OPTIONAL = ("adaptive", "frames", "provenance")
+SOURCE_OPTIONAL = ("adaptive", "frames", "layers", "provenance")
 #: The name of an array entry (without ``.npy``).
 ARRAY_KEY = re.compile(r"source(0|[1-9][0-9]*)\.(W|A|pi)")
 

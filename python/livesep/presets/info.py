@@ -47,7 +47,9 @@ class SourceInfo:
     """One source as a preset file's header describes it (no arrays).
 
     ``frames`` is 1, or the length of a convolutive source's templates (it then has one
-    state and W is shaped (frames, n_bins, n_components)).
+    state and W is shaped (frames, n_bins, n_components)). ``layers`` is 0, or the layers of
+    an unfolded source (it then has one state and one frame, and W is shaped (layers + 1,
+    n_bins, n_components)).
     """
 
     name: str
@@ -57,11 +59,12 @@ class SourceInfo:
     adaptive: bool
     provenance: dict[str, Any]
     frames: int = 1
+    layers: int = 0
 
     @property
     def n_parameters(self) -> int:
         """The numbers held in W, A and pi together."""
-        blocks = self.frames * self.n_states  # one of the two is 1
+        blocks = self.frames * self.n_states * (self.layers + 1)  # at most one is not 1
         return blocks * self.n_bins * self.n_components + self.n_states * (self.n_states + 1)
 
     @property

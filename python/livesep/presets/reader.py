@@ -17,34 +17,31 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from livesep.checks import check_int, show, type_name
+from livesep.checks import show, type_name
 from livesep.errors import ParameterError, PresetError
 from livesep.presets.checks import (
     Invalid,
     as_float32,
-    check_bool,
-    check_frames,
     check_model_arrays,
-    check_provenance,
     check_settings,
+    check_source_entry,
     check_source_list,
-    check_source_name,
 )
 from livesep.presets.format import (
     ARRAY_KEY,
     ARRAYS,
     FORMAT_NAME,
     FORMAT_VERSION,
+    FORMAT_VERSIONS,
     MAX_ELEMENTS,
     MAX_META_CHARS,
     MAX_SOURCES,
     PRESET_FIELDS,
-    SOURCE_FIELDS,
-    SOURCE_OPTIONAL,
     running_version,
 )
 from livesep.presets.info import PresetInfo, SourceInfo
-from livesep.presets.types import Preset, SourceModel
+from livesep.presets.source import SourceModel
+from livesep.presets.types import Preset
 
 __all__ = ["Member", "check_path", "fail", "load", "load_meta", "read_container", "reason"]
 
@@ -161,10 +158,11 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
     if isinstance(version, bool) or not isinstance(version, int):
         fail(file, f"version must be an integer, got {show(version)} "
                    f"({type_name(version)})")
-    if version != FORMAT_VERSION:
+    if version not in FORMAT_VERSIONS:
         hint = "; a newer livesep wrote it, upgrade livesep" if version > FORMAT_VERSION else ""
         fail(file, f"version: the file is {FORMAT_NAME} version {version}, but this livesep "
-                   f"({running_version()}) reads version {FORMAT_VERSION} only{hint}")
+                   f"({running_version()}) reads versions "
+                   f"{' and '.join(map(str, FORMAT_VERSIONS))} only{hint}")
     missing = [key for key in PRESET_FIELDS if key not in meta]
     if missing:
         fail(file, f"meta: missing field(s) {', '.join(map(repr, missing))}")
@@ -181,34 +179,11 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
         if not 1 <= len(sources) <= MAX_SOURCES:
             raise Invalid(f"sources: a preset holds 1 to {MAX_SOURCES} sources, "
                           f"got {len(sources)}")
-        checked = []
-        for index, entry in enumerate(sources):
-            label = f"sources[{index}]"
-            if not isinstance(entry, dict):
-                raise Invalid(f"{label} must be a JSON object, got {show(entry)} "
-                              f"({type_name(entry)})")
-            missing = [key for key in SOURCE_FIELDS if key not in entry]
-            if missing:
-                raise Invalid(f"{label}: missing field(s) {', '.join(map(repr, missing))}")
-            extra = sorted(set(entry) - set(SOURCE_FIELDS) - set(SOURCE_OPTIONAL))
-            if extra:
-                raise Invalid(f"{label}: unexpected field(s) {', '.join(map(repr, extra))}")
-            source_name = check_source_name(f"{label}.name", entry["name"])
-            n_states = check_int(f"{label}.n_states", entry["n_states"], low=1,
-                                 high=MAX_ELEMENTS, error=Invalid)
-            n_components = check_int(f"{label}.n_components", entry["n_components"], low=1,
-                                     high=MAX_ELEMENTS, error=Invalid)
-            adaptive = check_bool(f"{label}.adaptive", entry.get("adaptive", False))
-            checked.append({
-                "name": source_name, "n_states": n_states, "n_components": n_components,
-                "adaptive": adaptive,
-                "frames": check_frames(f"{label}.frames", entry.get("frames", 1),
-                                       n_states=n_states, adaptive=adaptive),
-                "provenance": check_provenance(f"{label}.provenance",
-                                               entry.get("provenance", {})),
-            })
+        checked = [check_source_entry(f"sources[{index}]", entry, version=version)
+                   for index, entry in enumerate(sources)]
         check_source_list([s["name"] for s in checked], [s["n_states"] for s in checked],
-                          model=meta["model"], label="sources[{}]")
+                          [s["layers"] for s in checked], model=meta["model"],
+                          label="sources[{}]")
     except Invalid as error:
         fail(file, str(error))
     meta["sources"] = checked
@@ -287,8 +262,10 @@ def read_container(path: object, *, with_arrays: bool
         total = 0
         for index, source in enumerate(sources):
             q, k, frames = source["n_states"], source["n_components"], source["frames"]
-            # A convolutive source's W holds one block per lag instead of one per state.
-            blocks, layout = (frames, "frames") if frames > 1 else (q, "n_states")
+            # A convolutive source's W holds one block per lag instead of one per state, an
+            # unfolded one's one per layer and one for the estimate.
+            blocks, layout = ((source["layers"] + 1, "layers + 1") if source["layers"]
+                              else (frames, "frames") if frames > 1 else (q, "n_states"))
             declared = (f"({layout}, n_fft // 2 + 1, n_components) of sources[{index}]",
                         f"(n_states, n_states) of sources[{index}]",
                         f"(n_states,) of sources[{index}]")
@@ -343,7 +320,8 @@ def load_meta(path: str | os.PathLike[str]) -> PresetInfo:
         livesep_version=meta["livesep_version"],
         sources=tuple(SourceInfo(name=s["name"], n_states=s["n_states"], n_bins=n_bins,
                                  n_components=s["n_components"], adaptive=s["adaptive"],
-                                 provenance=s["provenance"], frames=s["frames"])
+                                 provenance=s["provenance"], frames=s["frames"],
+                                 layers=s["layers"])
                       for s in meta["sources"]))
 
 
@@ -353,13 +331,15 @@ def load(path: str | os.PathLike[str]) -> Preset:
     Parameters
     ----------
     path : str or path-like
-        A file written by :func:`livesep.presets.save` (format ``livesep-preset`` version 1).
+        A file written by :func:`livesep.presets.save` (format ``livesep-preset`` version 1
+        or 2).
 
     Returns
     -------
     Preset
         Arrays as read-only float32; W ``(Q, F, K)``, A ``(Q, Q)``, pi ``(Q,)`` per source
-        (W ``(frames, F, K)`` for a convolutive source, which has one state).
+        (W ``(frames, F, K)`` for a convolutive source and ``(layers + 1, F, K)`` for an
+        unfolded one, which have one state).
 
     Raises
     ------
@@ -369,7 +349,9 @@ def load(path: str | os.PathLike[str]) -> Preset:
         format or version, has missing, extra or mistyped fields or entries, non-float,
         non-finite or negative arrays, columns of W (templates of a convolutive source) /
         rows of A / pi not summing to 1, ``frames`` out of [1, 64] or beside several states
-        or adaptation,
+        or adaptation, ``layers`` out of [0, 64], beside several states, frames or
+        adaptation, in a version 1 file, or differing between sources (or model not
+        ``"nmf"``) when any is unfolded,
         shapes inconsistent with each other, with n_fft or with meta, invalid
         sr / n_fft / hop_length, oversized arrays, duplicate source names, or 0 or more
         than 16 sources.
@@ -380,12 +362,14 @@ def load(path: str | os.PathLike[str]) -> Preset:
         prefix = f"source{index}."
         try:
             W, A, pi = (as_float32(prefix + key, arrays[prefix + key]) for key in ARRAYS)
-            check_model_arrays(W, A, pi, prefix=prefix, frames=entry["frames"])
+            check_model_arrays(W, A, pi, prefix=prefix, frames=entry["frames"],
+                               layers=entry["layers"])
         except Invalid as error:
             fail(file, str(error))
         try:
             sources.append(SourceModel(entry["name"], W=W, A=A, pi=pi,
                                        adaptive=entry["adaptive"], frames=entry["frames"],
+                                       layers=entry["layers"],
                                        provenance=entry["provenance"]))
         except ParameterError as error:  # pragma: no cover - checked above
             fail(file, f"sources[{index}]: {error}")

@@ -10,7 +10,12 @@ from livesep.errors import PresetError
 from livesep.presets.reader import load
 from livesep.presets.types import Preset
 
-__all__ = ["shipped_presets_dir", "shipped_presets", "resolve_preset", "load_preset"]
+__all__ = ["DEFAULT_PRESET", "shipped_presets_dir", "shipped_presets", "resolve_preset",
+           "load_preset"]
+
+#: The shipped preset used when none is named: a voice, any speaker, in any noise (sources
+#: ``speech`` and ``noise``).
+DEFAULT_PRESET = "voice"
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -25,9 +30,10 @@ def shipped_presets_dir() -> Path | None:
 
 
 def shipped_presets() -> list[Path]:
-    """Every shipped preset file, sorted by name."""
+    """Every shipped preset file, the default first, then sorted by name."""
     folder = shipped_presets_dir()
-    return sorted(folder.glob("*.npz")) if folder else []
+    found = sorted(folder.glob("*.npz")) if folder else []
+    return sorted(found, key=lambda path: (path.stem != DEFAULT_PRESET, path.name))
 
 
 def resolve_preset(spec: str | os.PathLike[str]) -> Path:

@@ -1,4 +1,5 @@
-"""The in-memory preset: :class:`SourceModel` (one trained source) and :class:`Preset`."""
+"""The in-memory preset: :class:`Preset`, its sources (:class:`SourceModel`, in
+:mod:`livesep.presets.source`) and its ``meta`` entry."""
 
 from __future__ import annotations
 
@@ -9,206 +10,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from livesep.checks import check_int, show, type_name
+from livesep.checks import show, type_name
 from livesep.errors import ParameterError
-from livesep.presets.checks import (
-    Invalid,
-    as_float32,
-    check_bool,
-    check_frames,
-    check_model_arrays,
-    check_provenance,
-    check_settings,
-    check_source_list,
-    check_source_name,
-    json_default,
-)
+from livesep.presets.checks import Invalid, check_settings, check_source_list, json_default
 from livesep.presets.format import (
-    ARRAYS,
     FORMAT_NAME,
-    FORMAT_VERSION,
+    FORMAT_VERSIONS,
     MAX_ELEMENTS,
-    MAX_FRAMES,
     MAX_META_CHARS,
     WINDOW,
     running_version,
 )
 from livesep.presets.info import PresetSizes
+from livesep.presets.source import SourceModel
 
-__all__ = ["Preset", "SourceModel", "meta_dict", "meta_json"]
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class SourceModel:
-    """The trained model of one source: an N-HMM, or plain NMF when it has one state, or
-    convolutive NMF (NMFD) when its templates span several frames.
-
-    Parameters
-    ----------
-    name : str
-        The source's name (``"voice"``, ``"noise"``); also the stem of the file
-        ``livesep separate`` writes, so it may not contain ``/`` or ``\\``.
-    W : array-like, shape (n_states, n_bins, n_components), keyword-only
-        One dictionary per state; every column ``W[q, :, k]`` sums to 1. For a convolutive
-        source (``frames > 1``) shaped (frames, n_bins, n_components) instead: one block per
-        time lag (``W[0]`` for the current frame, ``W[l]`` for the frame ``l`` back), and
-        every template ``W[:, :, k]`` sums to 1 over lags and bins together.
-    A : array-like, shape (n_states, n_states), keyword-only
-        Transition matrix, ``A[i, j] = P(q_t = j | q_t-1 = i)``; rows sum to 1.
-    pi : array-like, shape (n_states,), keyword-only
-        Initial state distribution; sums to 1.
-    adaptive : bool, keyword-only
-        Whether the engine may adapt this source's dictionaries to the input (false:
-        fixed, as trained).
-    frames : int, keyword-only
-        1 (the default), or the length in frames (2 to 64) of a convolutive source's
-        templates; such a source has one state (``A = [[1]]``, ``pi = [1]``) and is not
-        adaptive. See :meth:`from_nmfd`.
-    provenance : dict, keyword-only
-        How the model was trained, as free-form JSON: by convention ``files``,
-        ``seconds``, ``iterations``, ``log_likelihood``, ``seed``, ``settings``. numpy
-        scalars and arrays and paths are converted to JSON values.
-
-    Raises
-    ------
-    ParameterError
-        If a shape, a dtype or a value is wrong (non-finite, negative, not stochastic).
-
-    Notes
-    -----
-    The arrays are stored as read-only float32 copies and the model is immutable.
-    """
-
-    name: str
-    _: KW_ONLY
-    W: npt.NDArray[np.float32]
-    A: npt.NDArray[np.float32]
-    pi: npt.NDArray[np.float32]
-    adaptive: bool = False
-    frames: int = 1
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        try:
-            name = check_source_name("name", self.name)
-            W, A, pi = (as_float32(key, getattr(self, key)) for key in ARRAYS)
-            frames = check_int("frames", self.frames, low=1, high=MAX_FRAMES, error=Invalid)
-            check_model_arrays(W, A, pi, prefix="", frames=frames)
-            adaptive = check_bool("adaptive", self.adaptive)
-            check_frames("frames", frames, n_states=A.shape[0], adaptive=adaptive)
-            provenance = check_provenance("provenance", self.provenance)
-        except Invalid as error:
-            raise ParameterError(f"source {show(self.name)}: {error}") from None
-        for key, value in (("name", name), ("W", W), ("A", A), ("pi", pi),
-                           ("adaptive", adaptive), ("frames", frames),
-                           ("provenance", provenance)):
-            object.__setattr__(self, key, value)
-
-    @classmethod
-    def from_nmf(cls, name: str, W: npt.ArrayLike, *, adaptive: bool = False,
-                 provenance: Mapping[str, Any] | None = None) -> SourceModel:
-        """A plain NMF / PLCA model: one state, ``A = [[1]]``, ``pi = [1]``.
-
-        Parameters
-        ----------
-        name : str
-            The source's name.
-        W : array-like, shape (n_bins, n_components)
-            The dictionary; every column sums to 1.
-        adaptive, provenance : keyword-only
-            As for :class:`SourceModel`.
-
-        Returns
-        -------
-        SourceModel
-            With ``W`` of shape ``(1, n_bins, n_components)``.
-        """
-        dictionary = np.asarray(W)
-        if dictionary.ndim != 2:
-            raise ParameterError(f"source {show(name)}: an NMF dictionary W must be shaped "
-                                 f"(n_bins, n_components), got shape {dictionary.shape}")
-        return cls(name, W=dictionary[np.newaxis], A=np.ones((1, 1), np.float32),
-                   pi=np.ones(1, np.float32), adaptive=adaptive,
-                   provenance=dict(provenance or {}))
-
-    @classmethod
-    def from_nmfd(cls, name: str, W: npt.ArrayLike, *,
-                  provenance: Mapping[str, Any] | None = None) -> SourceModel:
-        """A convolutive NMF (NMFD) model: templates spanning several frames, one state.
-
-        Parameters
-        ----------
-        name : str
-            The source's name.
-        W : array-like, shape (frames, n_bins, n_components)
-            One block per time lag (``W[0]`` the current frame's, ``W[l]`` the one ``l``
-            frames back), as :func:`livesep.models.nmfd.train_nmfd` learns it; every
-            template ``W[:, :, k]`` sums to 1 over lags and bins together.
-        provenance : keyword-only
-            As for :class:`SourceModel`.
-
-        Returns
-        -------
-        SourceModel
-            With ``frames = W.shape[0]``, ``A = [[1]]``, ``pi = [1]``, not adaptive (with
-            one frame, a plain NMF model).
-        """
-        dictionary = np.asarray(W)
-        if dictionary.ndim != 3:
-            raise ParameterError(f"source {show(name)}: an NMFD dictionary W must be shaped "
-                                 f"(frames, n_bins, n_components), got shape "
-                                 f"{dictionary.shape}")
-        return cls(name, W=dictionary, A=np.ones((1, 1), np.float32),
-                   pi=np.ones(1, np.float32), frames=dictionary.shape[0],
-                   provenance=dict(provenance or {}))
-
-    @property
-    def n_states(self) -> int:
-        """Q, the number of states (1 for a convolutive source)."""
-        return 1 if self.frames > 1 else int(self.W.shape[0])
-
-    @property
-    def n_bins(self) -> int:
-        """F, the number of frequency bins (``n_fft // 2 + 1``)."""
-        return int(self.W.shape[1])
-
-    @property
-    def n_components(self) -> int:
-        """K, the number of dictionary columns per state (templates, if convolutive)."""
-        return int(self.W.shape[2])
-
-    @property
-    def n_parameters(self) -> int:
-        """The numbers held in W, A and pi together."""
-        return int(self.W.size + self.A.size + self.pi.size)
-
-    @property
-    def nbytes(self) -> int:
-        """The bytes W, A and pi take (float32)."""
-        return 4 * self.n_parameters
-
-    def renamed(self, name: str) -> SourceModel:
-        """The same model under another name (to combine two sources called alike)."""
-        return dataclasses.replace(self, name=name)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SourceModel):
-            return NotImplemented
-        return (self.name == other.name and self.adaptive == other.adaptive
-                and self.frames == other.frames and self.provenance == other.provenance
-                and all(np.array_equal(getattr(self, key), getattr(other, key))
-                        for key in ARRAYS))
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        frames = f", frames={self.frames}" if self.frames > 1 else ""
-        return (f"SourceModel({self.name!r}, n_states={self.n_states}, "
-                f"n_bins={self.n_bins}, n_components={self.n_components}, "
-                f"adaptive={self.adaptive}{frames})")
+__all__ = ["Preset", "meta_dict", "meta_json"]
 
 
 def _now() -> str:
@@ -232,10 +48,11 @@ class Preset(PresetSizes):
     window : str, keyword-only
         Always ``"sqrt-hann"``.
     model : {"nmf", "nhmm"}, keyword-only
-        How the sources were trained; ``"nmf"`` requires one state per source (plain or
-        convolutive NMF).
+        How the sources were trained; ``"nmf"`` requires one state per source (plain,
+        convolutive or unfolded NMF), and unfolded sources require ``"nmf"``.
     sources : sequence of SourceModel, keyword-only
-        1 to 16 sources, names distinct ignoring case, each with ``n_fft // 2 + 1`` bins.
+        1 to 16 sources, names distinct ignoring case, each with ``n_fft // 2 + 1`` bins;
+        all unfolded with the same layers, or none.
     created : str, keyword-only
         ISO 8601 date or date-time; defaults to now (UTC).
     livesep_version : str, keyword-only
@@ -275,7 +92,8 @@ class Preset(PresetSizes):
                     raise Invalid(f"sources[{index}] must be a SourceModel, "
                                   f"got {show(source)} ({type_name(source)})")
             check_source_list([s.name for s in sources], [s.n_states for s in sources],
-                              model=self.model, label="sources[{}]")
+                              [s.layers for s in sources], model=self.model,
+                              label="sources[{}]")
             n_bins = self.n_fft // 2 + 1
             for index, source in enumerate(sources):
                 if source.n_bins != n_bins:
@@ -315,7 +133,8 @@ class Preset(PresetSizes):
         name, description : str or None, keyword-only
             New texts; ``None`` keeps this preset's.
         model : {"nmf", "nhmm"} or None, keyword-only
-            ``None`` keeps this preset's model if every source fits it, else ``"nhmm"``.
+            ``None`` keeps this preset's model if every source fits it, else ``"nhmm"``
+            (``"nmf"`` for unfolded sources).
 
         Returns
         -------
@@ -325,7 +144,9 @@ class Preset(PresetSizes):
         chosen = tuple(sources)
         if model is None:
             model = self.model
-            if model == "nmf" and any(getattr(s, "n_states", 1) != 1 for s in chosen):
+            if any(getattr(s, "layers", 0) for s in chosen):
+                model = "nmf"
+            elif model == "nmf" and any(getattr(s, "n_states", 1) != 1 for s in chosen):
                 model = "nhmm"
         return dataclasses.replace(
             self, name=self.name if name is None else name,
@@ -343,6 +164,7 @@ class Preset(PresetSizes):
     def __repr__(self) -> str:
         sources = ", ".join(f"{s.name!r}: {s.n_states}x{s.n_components}"
                             + (f" ({s.frames} frames)" if s.frames > 1 else "")
+                            + (f" (unfolded, {s.layers} layers)" if s.layers else "")
                             for s in self.sources)
         return (f"Preset({self.name!r}, model={self.model!r}, sr={self.sr}, "
                 f"n_fft={self.n_fft}, hop_length={self.hop_length}, sources={{{sources}}})")
@@ -354,7 +176,8 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
     """The ``meta`` JSON object of a preset file, as a dict."""
     return {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        # The oldest version that holds the preset: 2 only for unfolded sources.
+        "version": FORMAT_VERSIONS[1 if any(s.layers for s in preset.sources) else 0],
         "name": preset.name,
         "description": preset.description,
         "sr": preset.sr,
@@ -367,6 +190,7 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
         "sources": [{"name": source.name, "n_states": source.n_states,
                      "n_components": source.n_components, "adaptive": source.adaptive,
                      **({"frames": source.frames} if source.frames > 1 else {}),
+                     **({"layers": source.layers} if source.layers else {}),
                      "provenance": source.provenance} for source in preset.sources],
     }
 

@@ -19,10 +19,11 @@ from livesep.separation.offline import (
                                         separate_offline,
                                         separate_offline_nmf,
                                         separate_offline_semi,
+                                        separate_offline_unfolded,
 )
 from livesep.separation.online import separate_online
 from livesep.separation.states import separate_states
 
 __all__ = ["MODES", "SeparationReport", "separate_file", "separate_offline",
            "separate_offline_nfhmm", "separate_offline_nmf", "separate_offline_semi",
-           "separate_online", "separate_states", "write_stems"]
+           "separate_offline_unfolded", "separate_online", "separate_states", "write_stems"]

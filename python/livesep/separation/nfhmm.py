@@ -12,7 +12,12 @@ from livesep import spectral
 from livesep.engine import EngineSettings
 from livesep.presets import Preset
 from livesep.progress import Progress, part_of
-from livesep.separation.signals import apply_masks, check_signal, refuse_convolutive
+from livesep.separation.signals import (
+                                        apply_masks,
+                                        check_signal,
+                                        refuse_convolutive,
+                                        refuse_unfolded,
+)
 from livesep.spectral import soft_masks
 
 __all__ = ["JointFits", "transition", "joint_fits", "nfhmm_posteriors", "separate_offline_nfhmm"]
@@ -30,6 +35,7 @@ class JointFits:
     def __init__(self, preset: Preset, settings: EngineSettings) -> None:
         settings = settings.resolved(preset)
         refuse_convolutive(preset, "the N-FHMM reference")
+        refuse_unfolded(preset, "the N-FHMM reference")
         self.W = [source.W.astype(np.float64) for source in preset.sources]
         self.shape = tuple(source.n_states for source in preset.sources)
         self.n_iter, self.counts = settings.n_iter, settings.likelihood_counts

@@ -1,10 +1,12 @@
 """Offline (non-causal) separation references that see the whole signal at once.
 
 Supervised NMF/PLCA with all the preset's dictionaries side by side, semi-supervised NMF
-that learns the adaptive sources on the mixture, and the dispatch to the N-FHMM smoothed
-by forward-backward (:mod:`livesep.separation.nfhmm`). Convolutive (NMFD) sources take part
-in batch NMF (:func:`livesep.models.nmfd.fit_nmfd_activations`); the N-FHMM and
-semi-supervised references refuse them.
+that learns the adaptive sources on the mixture, the layered fit of unfolded (deep NMF)
+sources, and the dispatch to the N-FHMM smoothed by forward-backward
+(:mod:`livesep.separation.nfhmm`). Convolutive (NMFD) sources take part in batch NMF
+(:func:`livesep.models.nmfd.fit_nmfd_activations`); the N-FHMM and semi-supervised
+references refuse them. Unfolded sources have only their own fit, which knows no time: it
+is the engine's, frame by frame (:class:`~livesep.separation.reference_engine.UnfoldedFit`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,17 @@ from livesep.models.nmf import fit_activations
 from livesep.presets import Preset
 from livesep.progress import Progress
 from livesep.separation.nfhmm import separate_offline_nfhmm
-from livesep.separation.signals import apply_masks, check_signal, refuse_convolutive
+from livesep.separation.reference_engine import UnfoldedFit
+from livesep.separation.signals import (
+                                        apply_masks,
+                                        check_signal,
+                                        refuse_convolutive,
+                                        refuse_unfolded,
+)
 from livesep.spectral import soft_masks
 
-__all__ = ["separate_offline", "separate_offline_nmf", "separate_offline_semi"]
+__all__ = ["separate_offline", "separate_offline_nmf", "separate_offline_semi",
+           "separate_offline_unfolded"]
 
 Array = npt.NDArray[np.float64]
 
@@ -31,7 +40,8 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
                      settings: EngineSettings | None = None,
                      progress: Progress | None = None) -> npt.NDArray[np.float32]:
     """The offline reference that fits the preset: semi-supervised NMF when a source is
-    adaptive, batch NMF for an NMF preset, N-FHMM forward-backward for an N-HMM preset.
+    adaptive, the layered fit for unfolded sources, batch NMF for another NMF preset,
+    N-FHMM forward-backward for an N-HMM preset.
 
     Returns
     -------
@@ -40,6 +50,9 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
     settings = settings or EngineSettings()
     if any(source.adaptive for source in preset.sources):
         stems = separate_offline_semi(y, preset, mask_power=settings.mask_power)
+    elif preset.sources[0].layers:
+        stems = separate_offline_unfolded(y, preset, beta=settings.beta, l1=settings.l1,
+                                          mask_power=settings.mask_power)
     elif preset.model == "nmf":
         stems = separate_offline_nmf(y, preset, beta=settings.beta, l1=settings.l1,
                                      mask_power=settings.mask_power)
@@ -78,9 +91,11 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
     Raises
     ------
     ParameterError
-        For a bad signal, or with convolutive sources and ``beta`` not 1 or 2 or ``l1`` > 0.
+        For a bad signal, unfolded sources, or with convolutive sources and ``beta`` not 1
+        or 2 or ``l1`` > 0.
     """
     signal = check_signal(y)
+    refuse_unfolded(preset, "batch NMF")
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     V = np.abs(X).astype(np.float64)
     if any(source.frames > 1 for source in preset.sources):
@@ -152,6 +167,7 @@ def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200
     """
     signal = check_signal(y)
     refuse_convolutive(preset, "semi-supervised NMF")
+    refuse_unfolded(preset, "semi-supervised NMF")
     if not any(source.adaptive for source in preset.sources):
         raise ParameterError(f"preset {preset.name!r} has no adaptive source; semi-supervised "
                              "separation learns one of them on the mixture")
@@ -173,4 +189,41 @@ def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200
         W[:, learned] /= scale
         H[learned] *= scale[:, None]
     estimates = np.stack([W[:, a:b] @ H[a:b] for a, b in zip(edges[:-1], edges[1:])])
+    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
+
+
+def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float = 1.0,
+                              l1: float = 0.0, mask_power: float = 2.0
+                              ) -> npt.NDArray[np.float32]:
+    """Unfolded (deep NMF) sources: the engine's layered fit of every frame, all frames at
+    once, in numpy (:class:`~livesep.separation.reference_engine.UnfoldedFit`).
+
+    The fit starts afresh every frame, so this is what the online engine computes, within
+    float32 rounding, without its latency.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,)
+        Mono signal at ``preset.sr``.
+    preset : Preset
+        Unfolded sources (``layers > 0``).
+    beta, l1 : float, keyword-only
+        The updates' β-divergence and sparsity, as in
+        :class:`~livesep.engine.EngineSettings`.
+    mask_power : float, keyword-only
+        Soft-mask exponent.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+
+    Raises
+    ------
+    ParameterError
+        For a bad signal, or if the sources are not unfolded.
+    """
+    signal = check_signal(y)
+    fit = UnfoldedFit(preset, beta=beta, l1=l1)
+    X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
+    estimates = fit.estimates(np.abs(X).T).transpose(1, 2, 0)  # (S, F, T)
     return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)

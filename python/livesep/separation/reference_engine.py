@@ -11,6 +11,9 @@ without the C++ core:
   covers them), warm-started multiplicative-update fits of each evaluated joint state
   (Kullback-Leibler, Euclidean or Itakura-Saito, l1, reseed floor), the scaled multinomial
   likelihood, the posterior and the posterior-weighted source estimates;
+* for unfolded (deep NMF) presets, the same layered fit (:class:`UnfoldedFit`): flat
+  activations every frame, one update per layer with that layer's dictionaries, the
+  estimates from the last ones;
 * the same soft masks ``V_s^p / sum_j V_j^p`` (an even split where all are zero) applied
   to the complex mixture frame, unit gains.
 
@@ -31,7 +34,7 @@ from livesep.engine import EngineSettings
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 
-__all__ = ["NumpyStream", "ReferenceFilter", "ReferenceSeparator"]
+__all__ = ["NumpyStream", "ReferenceFilter", "ReferenceSeparator", "UnfoldedFit"]
 
 F32 = np.float32
 Floats = npt.NDArray[np.float32]
@@ -42,15 +45,84 @@ _TINY = F32(1e-30)
 _MAX_CACHED_FLOATS = 16 * 2**20
 
 
+def _updates(D: Floats, h: Floats, rows: Floats, kl_denominator: Floats, *, beta: float,
+             l1: float, n_iter: int) -> Floats:
+    """``n_iter`` multiplicative updates of a batch of fits, in float32 as the engine makes
+    them: D (B or 1, F, K) dictionaries, h (B, K) activations, rows (B or 1, 1, F) frames
+    summing to 1, kl_denominator (B or 1, K) column sums + l1; returns the new h (B, K)."""
+    l1, denominator = F32(l1), kl_denominator
+    for _ in range(n_iter):
+        model = np.matmul(D, h[:, :, None])[:, :, 0] + EPSILON  # (B, F)
+        if beta == 1.0:
+            numerator = np.matmul(rows / model[:, None, :], D)[:, 0]
+        elif beta == 2.0:
+            numerator = np.matmul(rows, D)[:, 0]
+            denominator = np.matmul(model[:, None, :], D)[:, 0] + l1
+        else:  # Itakura-Saito
+            inverse = F32(1.0) / model[:, None, :]
+            numerator = np.matmul(rows * inverse * inverse, D)[:, 0]
+            denominator = np.matmul(inverse, D)[:, 0] + l1
+        h = h * (numerator / np.maximum(denominator, _TINY))
+    return h
+
+
+class UnfoldedFit:
+    """The layered fit of unfolded (deep NMF) sources, for any number of frames at once.
+
+    For each frame the activations of all sources start flat (1 / K_total), layer ``l``
+    makes one multiplicative update (β-divergence, l1, epsilon as the engine's fits) with
+    ``[W_1[l] ... W_S[l]]``, and source ``s``'s estimate is ``W_s[L] h_s``. Nothing carries
+    over from frame to frame: the online engine and offline separation compute the same.
+
+    Parameters
+    ----------
+    preset : Preset
+        Unfolded sources, W (L + 1, F, K_s) each.
+    beta, l1 : float, keyword-only
+        As in :class:`~livesep.engine.EngineSettings`.
+    """
+
+    def __init__(self, preset: Preset, *, beta: float, l1: float) -> None:
+        self.layers = preset.sources[0].layers
+        if self.layers == 0:
+            raise ParameterError(f"preset {preset.name!r} has no unfolded sources (layers 0)")
+        self.beta, self.l1 = beta, l1
+        W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
+        self.dictionaries = np.concatenate(W, axis=2)  # (L + 1, F, K_total)
+        self.kl_denominators = self.dictionaries.sum(axis=1, dtype=F32) + F32(l1)
+        self.edges = np.cumsum([0] + [w.shape[2] for w in W])
+
+    def estimates(self, V: npt.ArrayLike) -> Floats:
+        """Each source's estimate of frames V (T, F) of magnitudes, shape (T, S, F), float32;
+        zero for silent frames (sum not above 1e-20, or not finite), as the engine's."""
+        frames = np.asarray(V, dtype=F32)
+        mass = frames.sum(axis=1, dtype=F32)
+        heard = (mass > 1e-20) & np.isfinite(mass)
+        rows = (frames[heard] / mass[heard, None])[:, None, :]  # (T', 1, F)
+        total = self.dictionaries.shape[2]
+        h = np.full((rows.shape[0], total), F32(1.0) / F32(total), dtype=F32)
+        for layer in range(self.layers):
+            h = _updates(self.dictionaries[layer][None], h, rows,
+                         self.kl_denominators[layer][None], beta=self.beta, l1=self.l1,
+                         n_iter=1)
+        estimates = np.zeros((frames.shape[0], self.edges.size - 1, frames.shape[1]), F32)
+        last = self.dictionaries[self.layers]
+        for s, (a, b) in enumerate(zip(self.edges[:-1], self.edges[1:])):
+            estimates[heard, s] = (h[:, a:b] @ last[:, a:b].T) * mass[heard, None]
+        return estimates
+
+
 class ReferenceFilter:
     """The online factorial filter of cpp/livesep/nfhmm.h, one frame at a time.
 
     Parameters
     ----------
     preset : Preset
-        The sources: per source ``W`` (Q, F, K), ``A`` (Q, Q), ``pi`` (Q,).
+        The sources: per source ``W`` (Q, F, K), ``A`` (Q, Q), ``pi`` (Q,); or unfolded
+        sources, W (L + 1, F, K) (:class:`UnfoldedFit`, their one joint state).
     settings : EngineSettings, optional
-        n_iter, beam, likelihood_counts, beta, l1 and reseed_floor are used.
+        n_iter, beam, likelihood_counts, beta, l1 and reseed_floor are used (beta and l1
+        only, for unfolded sources).
     """
 
     def __init__(self, preset: Preset, *, settings: EngineSettings | None = None) -> None:
@@ -60,10 +132,12 @@ class ReferenceFilter:
                                  f"({', '.join(map(repr, convolutive))} have frames > 1)")
         settings = (settings or EngineSettings()).resolved(preset)
         self.settings = settings
+        self.unfolded = (UnfoldedFit(preset, beta=settings.beta, l1=settings.l1)
+                         if preset.sources[0].layers else None)
         self.W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
         self.A = [np.ascontiguousarray(s.A, dtype=F32) for s in preset.sources]
         self.pi = [np.ascontiguousarray(s.pi, dtype=F32) for s in preset.sources]
-        self.shape = tuple(W.shape[0] for W in self.W)
+        self.shape = tuple(s.n_states for s in preset.sources)
         self.n_joint = int(np.prod(self.shape))
         self.n_bins = preset.n_bins
         self.components = [W.shape[2] for W in self.W]
@@ -120,21 +194,9 @@ class ReferenceFilter:
         D = (self._dictionaries(selected) if self.joint_dictionaries is None
              else np.take(self.joint_dictionaries, selected, axis=0))  # (B, F, K_total)
         h = np.maximum(self.table[selected], self.floor)  # (B, K_total)
-        beta, l1 = self.settings.beta, F32(self.settings.l1)
-        row = frame[None, None, :]
-        denominator = self.column_sums[selected] + l1  # Kullback-Leibler's constant term
-        for _ in range(self.settings.n_iter):
-            model = np.matmul(D, h[:, :, None])[:, :, 0] + EPSILON  # (B, F)
-            if beta == 1.0:
-                numerator = np.matmul(row / model[:, None, :], D)[:, 0]
-            elif beta == 2.0:
-                numerator = np.matmul(row, D)[:, 0]
-                denominator = np.matmul(model[:, None, :], D)[:, 0] + l1
-            else:  # Itakura-Saito
-                inverse = F32(1.0) / model[:, None, :]
-                numerator = np.matmul(row * inverse * inverse, D)[:, 0]
-                denominator = np.matmul(inverse, D)[:, 0] + l1
-            h = h * (numerator / np.maximum(denominator, _TINY))
+        h = _updates(D, h, frame[None, None, :],
+                     self.column_sums[selected] + F32(self.settings.l1),
+                     beta=self.settings.beta, l1=self.settings.l1, n_iter=self.settings.n_iter)
         model = np.matmul(D, h[:, :, None])[:, :, 0] + EPSILON
         return h, model
 
@@ -159,6 +221,10 @@ class ReferenceFilter:
             self.alpha = predicted
             self.n_evaluated = 0
             return estimates
+        if self.unfolded is not None:  # the one joint state takes the whole posterior
+            self.alpha = np.ones(1, dtype=F32)
+            self.n_evaluated = 1
+            return self.unfolded.estimates(v[None])[0]
         frame = v / mass
         selected = self._select(predicted)
         self.n_evaluated = selected.size

@@ -1,6 +1,6 @@
 """What every separation path shares: the input check, masking back to a signal, the
-refusal of convolutive sources by the state-based references, and separating a signal at
-another rate than the model's."""
+refusal of convolutive and unfolded sources by the references that read W as states, and
+separating a signal at another rate than the model's."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from livesep.errors import ParameterError
 from livesep.presets import Preset
 from livesep.resampling import filter_reach, resample
 
-__all__ = ["check_signal", "apply_masks", "refuse_convolutive", "separate_at_rate", "at_strength"]
+__all__ = ["check_signal", "apply_masks", "refuse_convolutive", "refuse_unfolded",
+           "separate_at_rate", "at_strength"]
 
 
 def check_signal(y: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -35,6 +36,16 @@ def refuse_convolutive(preset: Preset, method: str) -> None:
             f"offline separation with convolutive sources ({', '.join(map(repr, convolutive))} "
             f"of preset {preset.name!r}): {method} reads W as one dictionary per state; use "
             f"separate_offline_nmf (batch NMFD, livesep.models.nmfd) or the online engine")
+
+
+def refuse_unfolded(preset: Preset, method: str) -> None:
+    """Unfolded sources hold one dictionary per layer of their fit, not per state."""
+    unfolded = [source.name for source in preset.sources if source.layers]
+    if unfolded:
+        raise ParameterError(
+            f"offline separation with unfolded sources ({', '.join(map(repr, unfolded))} of "
+            f"preset {preset.name!r}): {method} reads W as one dictionary per state, not per "
+            f"layer; use separate_offline (their layered fit) or the online engine")
 
 
 def apply_masks(X: npt.NDArray[np.complex64], masks: npt.NDArray[np.float64], preset: Preset,

@@ -26,7 +26,7 @@ lines (a product and a sigmoid per layer) and is checked against finite differen
 tests. PyTorch would add a multi-gigabyte optional dependency, a second install path for CI
 and a second source of non-determinism (its own thread pools and kernels) for no gain in
 speed or capability at this size. The optimiser is the paper's: RProp (the iRprop⁻ variant,
-:mod:`livesep.models.nae._optim`), full batch. Adam is available (``optimizer="adam"``) but
+:mod:`livesep.models.optim`), full batch. Adam is available (``optimizer="adam"``) but
 reached a clearly higher cost in the same number of steps on speech (``docs/nae.md``):
 sign-based steps suit a cost whose gradient scale varies by orders of magnitude across
 weights and frames. Everything is float64 and seeded: equal seeds give equal models.
@@ -44,9 +44,9 @@ from. Keep ``l1`` small relative to the divergence (our default is 0).
 
 Layout: this module is the public face; the code lives beside it, one concern a module —
 :mod:`livesep.models.nae.model` (:class:`NaeModel`, :func:`train_nae`, :func:`fit_latent`,
-:func:`separate_nae`), ``_net`` (the layers, their backward pass, the costs and their
-gradients) and ``_optim`` (RProp and Adam). The NAE has a folder of its own because none of
-this is shared with the NMF family beside it in :mod:`livesep.models`. Import from here.
+:func:`separate_nae`) and ``_net`` (the layers, their backward pass, the costs and their
+gradients); its optimisers (RProp and Adam) are :mod:`livesep.models.optim`, shared with
+:mod:`livesep.models.unfolded`. Import from here.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from livesep.models.nae._net import (
     latent_cost,
     softplus,
 )
-from livesep.models.nae._optim import OPTIMIZERS, make_optimizer
+from livesep.models.optim import OPTIMIZERS, make_optimizer
 from livesep.progress import Progress
 
 __all__ = [
