@@ -20,6 +20,12 @@ in this run (processing time / audio time, after one untimed warm-up call):
   ``speech`` (or the first). RTF: the whole engine call over the audio time. A further
   method (an enrolled preset, another separator) is a ``livesep.evaluation.voice.Method``:
   a name and a callable from the mixture to the speech estimate.
+- ``enrolled`` (with ``--enrolled``): "learn my voice / my room" as a user does it, one
+  personal preset per reader x noise (livesep.models.train.enrol, as ``livesep enrol``): the
+  reader's first ``--enrol-voice`` seconds (default 30) of ``train.wav`` (other sentences
+  than the test clip) and ``--enrol-room`` seconds (default 10) of the noise alone — another
+  realisation of a generated noise (seed + 1), the start of ``train.wav`` of a corpus noise;
+  run online like the presets. The enrolment's training time is printed.
 
 Material (16 kHz, deterministic from ``--seed``): the test speech (``test.wav``, never used to
 train any shipped preset) of the corpus readers lt, uk and es, each's first ``--seconds``
@@ -87,6 +93,7 @@ from livesep.evaluation.voice import (
     save_mixtures,
     voice_mixtures,
 )
+from livesep.models.train import enrol
 from livesep.presets import Preset
 from livesep.presets.shipped import load_preset, shipped_presets
 from livesep.resampling import resample
@@ -222,6 +229,35 @@ def build_material(args: argparse.Namespace, presets: Sequence[Preset], console:
                           seed=args.seed)
 
 
+def enrolled_scores(args: argparse.Namespace, mixtures: Sequence[VoiceMixture],
+                    methods: Sequence[Method], console: Console,
+                    progress: Any) -> list[VoiceScore]:
+    """compare() per reader x noise with that pair's enrolled preset as a further method."""
+    corpus = Path(args.corpus)
+    talkers = [load_speech(corpus, reader) for reader in BABBLE_READERS]
+    groups: dict[tuple[str, str], list[VoiceMixture]] = {}
+    for mixture in mixtures:
+        groups.setdefault((mixture.reader, mixture.noise), []).append(mixture)
+    scores: list[VoiceScore] = []
+    enrol_seconds = []
+    for index, ((reader, noise), group) in enumerate(groups.items()):
+        voice = audio.load(corpus / "speech" / reader / "train.wav", sr=SR)[0]
+        voice = voice[:round(args.enrol_voice * SR)]
+        n_room = round(args.enrol_room * SR)
+        room = make_noise(noise, n_room, sr=SR, seed=args.seed + 1, talkers=talkers) \
+            if noise in GENERATED_NOISES \
+            else audio.load(corpus / "noise" / noise / "train.wav", sr=SR)[0][:n_room]
+        started = time.perf_counter()
+        preset = enrol(voice, room, name=f"{reader}-{noise}", seed=args.seed)
+        enrol_seconds.append(time.perf_counter() - started)
+        scores += compare(group, [*methods, preset_method(preset, sr=SR, name="enrolled")],
+                          progress=lambda f, i=index: progress((i + f) / len(groups)))
+    console.print(f"enrolment: {args.enrol_voice:g} s of voice, {args.enrol_room:g} s of room; "
+                  f"training {np.mean(enrol_seconds):.1f} s on average "
+                  f"(max {np.max(enrol_seconds):.1f} s) for {len(groups)} presets")
+    return scores
+
+
 def cell(metric: str, value: float) -> str:
     if math.isnan(value):
         return "–"
@@ -302,6 +338,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-rnnoise", action="store_true", help="leave RNNoise out")
     parser.add_argument("--save", metavar="DIR", help="write the mixtures as eval folders")
     parser.add_argument("--json", metavar="FILE", help="write every figure as JSON")
+    parser.add_argument("--enrolled", action="store_true",
+                        help="also enrol each reader and noise (livesep enrol) and run that")
+    parser.add_argument("--enrol-voice", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--enrol-room", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--means-only", action="store_true", help="no table per mixture")
     return parser.parse_args(argv)
 
@@ -348,8 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                          TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task(f"{len(mixtures)} mixtures x {len(methods) + 2} methods",
                                 total=1.0)
-            scores = compare(mixtures, methods,
-                             progress=lambda fraction: bar.update(task, completed=fraction))
+            def advance(fraction: float) -> None:
+                bar.update(task, completed=fraction)
+            scores = enrolled_scores(args, mixtures, methods, console, advance) \
+                if args.enrolled else compare(mixtures, methods, progress=advance)
     except LivesepError as error:
         console.print(f"[bold red]error:[/] {error}")
         return 1

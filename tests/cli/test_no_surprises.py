@@ -287,3 +287,9 @@ def test_training_one_source_is_refused(tmp_path: Path,
     line = one_error_line(capsys)
     assert "a preset separates 2 to 16 sources, got 1" in line
     assert not (tmp_path / "p.npz").exists()
+
+
+def test_without_a_preset_the_default_voice_preset_separates(tmp_path: Path) -> None:
+    mix = wav(tmp_path / "mix.wav")
+    assert main(["separate", str(mix), "--out-dir", str(tmp_path / "out"), "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["noise.wav", "speech.wav"]

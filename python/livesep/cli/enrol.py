@@ -1,4 +1,4 @@
-"""``livesep enrol``: a personal preset from a voice preset, your voice and your room."""
+"""``livesep enrol``: a personal voice preset from your voice and your room."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ __all__ = ["add_enrol"]
 def add_enrol(commands: argparse._SubParsersAction) -> None:
     """Register ``enrol`` on the main parser's subcommands."""
     enrol = commands.add_parser(
-        "enrol", help="teach the voice preset your voice and your room",
+        "enrol", help="make a preset of your voice and your room",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Make a personal preset: the default voice preset (or --base) trained "
-                    "further on your voice (about 30 s of you reading) and your room (about "
-                    "10 s of it without speech), for livesep live / separate / gui --preset "
-                    "mine.npz. Either recording alone works too. Takes about 20 s.",
+        description="Make a personal voice preset: a model of your voice (about 30 s of you "
+                    "reading aloud) and of your room (about 10 s of it without speech), for "
+                    "livesep live / separate / gui --preset mine.npz. Either recording alone "
+                    "works too: the other half comes from --base. Takes about 10 s.",
         epilog="example:\n  livesep enrol --voice me.wav --room room.wav --out mine.npz\n  "
                "livesep live --preset mine.npz")
     enrol.add_argument("--voice", default=None, metavar="AUDIO",
@@ -28,8 +28,8 @@ def add_enrol(commands: argparse._SubParsersAction) -> None:
                        help="your room without speech, at least 3 s (10 s or more is better)")
     enrol.add_argument("--out", required=True, metavar="P.npz", help="the preset file to write")
     enrol.add_argument("--base", default=None, metavar="P",
-                       help="the voice preset to start from (default: the default voice "
-                            "preset)")
+                       help="an N-HMM preset of speech and noise whose half you do not give "
+                            "is kept (default: speech-noise-nhmm)")
     enrol.add_argument("--name", default=None, help="the preset's title (default: the file name)")
     enrol.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     enrol.add_argument("--overwrite", action="store_true",
@@ -40,19 +40,19 @@ def add_enrol(commands: argparse._SubParsersAction) -> None:
 
 def _run_enrol(args: argparse.Namespace) -> int:
     from livesep import audio, presets
-    from livesep.models.unfolded import enrol
-    from livesep.presets import DEFAULT_PRESET, load_preset
+    from livesep.models.train import ENROLMENT_BASE, enrol
+    from livesep.presets import load_preset
 
     if args.voice is None and args.room is None:
         raise ParameterError("give --voice AUDIO, --room AUDIO, or both")
     inputs = [path for path in (args.voice, args.room) if path is not None]
     out = check_output_file(args.out, overwrite=args.overwrite, inputs=inputs,
                             error=ParameterError)
-    base = load_preset(args.base or DEFAULT_PRESET)
+    base = load_preset(args.base or ENROLMENT_BASE)
     voice = None if args.voice is None else audio.load(args.voice, sr=base.sr)[0]
     room = None if args.room is None else audio.load(args.room, sr=base.sr)[0]
     with fraction_bar("learning your voice and room", enabled=not args.quiet) as update:
-        preset = enrol(voice, room, base, name=args.name or out.stem, seed=args.seed,
+        preset = enrol(voice, room, base=base, name=args.name or out.stem, seed=args.seed,
                        progress=update)
     presets.save(preset, out)
     print(presets.describe(out))

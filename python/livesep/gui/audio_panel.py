@@ -1,29 +1,44 @@
 """The audio panel: devices with the input's level meter, sample rate, block size, what to
-separate (the input device or an audio file), start and stop.
+separate (the input device or an audio file), start and stop. And a take, a recording from
+the input device ("Learn my voice") with the same meter, a countdown and Stop.
 
 The window's process lists the devices and then lets PortAudio go again: the stream runs
 in a child process, and a PortAudio kept here would hold a JACK client whose server may
 vanish (killed, restarted), after which PortAudio aborts the process at its next rescan.
+A take records on a worker thread (:class:`~livesep.gui.workers.Task`) and lets PortAudio go
+when it ends; its level comes back to the meter through a queued signal, 20 times a second.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from PyQt6 import QtCore, QtWidgets
 
-from livesep.errors import AudioDeviceError, LivesepError
-from livesep.gui.meters import InputMeter
+from livesep import audio
+from livesep.errors import AudioDeviceError, LivesepError, ParameterError
+from livesep.gui.dialogs import error_dialog
+from livesep.gui.meters import SILENCE_DB, InputLevel, InputMeter, samples_level
+from livesep.gui.workers import Task
 from livesep.live import devices
+from livesep.live.learning import check_take, record_input
 
-__all__ = ["AudioPanel", "AudioChoices", "RATES", "BLOCK_SIZES", "release_portaudio"]
+__all__ = ["AudioPanel", "AudioChoices", "TakePanel", "RATES", "BLOCK_SIZES",
+           "release_portaudio"]
 
 #: Sample rates offered; 0 is "automatic" (the preset's rate if the devices take it).
 RATES = (0, 16000, 22050, 32000, 44100, 48000)
 #: Block sizes offered; 0 lets the host choose (JACK: its period, no extra buffering).
 BLOCK_SIZES = (0, 64, 128, 256, 512, 1024, 2048)
+#: Seconds of a take without a sound before its panel says that nothing comes in.
+SILENT_HINT_SECONDS = 2.0
 
 
 def release_portaudio() -> None:
@@ -152,8 +167,6 @@ class AudioPanel(QtWidgets.QGroupBox):
     def rescan(self) -> None:
         problem = self.populate()
         if problem:
-            from livesep.gui.dialogs import error_dialog
-
             error_dialog(self.window(), "livesep: audio devices", problem)
 
     @staticmethod
@@ -202,3 +215,157 @@ class AudioPanel(QtWidgets.QGroupBox):
         self.input_device.setEnabled(not running and not self.from_file.isChecked())
         if not running:
             self._source_changed()
+
+
+class TakePanel(QtWidgets.QWidget):
+    """One take, of the voice or the room: recorded from the input (a level meter and a
+    countdown; Stop once ``least`` seconds are in; Cancel drops it) or read from a file.
+
+    ``take`` is ``(samples, rate)`` once one is kept; ``changed`` is emitted then, and
+    ``busy(bool)`` when a recording or a file read starts and ends.
+    """
+
+    changed = QtCore.pyqtSignal()
+    busy = QtCore.pyqtSignal(bool)
+    heard = QtCore.pyqtSignal(object)  # an InputLevel, emitted on the recording's thread
+
+    def __init__(self, what: str, *, seconds: float, least: float, rate: int,
+                 input_device: int | None, input_name: str, folder: Path,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.what, self.seconds, self.least, self.rate = what, seconds, least, rate
+        self.input_device, self.input_name, self.folder = input_device, input_name, folder
+        self.take: tuple[npt.NDArray[np.float32], int] | None = None
+        self.origin = ""
+        self.task: Task | None = None
+        self.elapsed = 0.0
+        self._running = False
+        self._stop = threading.Event()
+        self._loudest = float("-inf")
+        self.record_button = QtWidgets.QPushButton()
+        self.stop_button = QtWidgets.QPushButton("Stop")
+        self.stop_button.setToolTip(f"end the recording early (from {least:g} s on)")
+        self.file_button = QtWidgets.QPushButton("Use a file instead…")
+        self.meter = InputMeter()
+        self.countdown = QtWidgets.QLabel()
+        self.countdown.setMinimumWidth(90)
+        self.status = QtWidgets.QLabel("")
+        self.status.setWordWrap(True)
+        buttons = QtWidgets.QHBoxLayout()
+        for widget in (self.record_button, self.stop_button, self.file_button):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        level = QtWidgets.QHBoxLayout()
+        level.addWidget(self.meter, 1)
+        level.addWidget(self.countdown)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addLayout(level)
+        layout.addWidget(self.status)
+        self.record_button.clicked.connect(self._record_or_cancel)
+        self.stop_button.clicked.connect(lambda: self._stop.set())
+        self.file_button.clicked.connect(self._ask_for_file)
+        self.heard.connect(self._heard)
+        self._idle()
+
+    @property
+    def running(self) -> bool:
+        """Whether a recording or a file read is under way (until its end is handled)."""
+        return self._running
+
+    def _idle(self) -> None:
+        again = "Record again" if self.take is not None else "Record"
+        self.record_button.setText(f"{again} ({self.seconds:g} s)")
+        self.stop_button.setEnabled(False)
+        self.file_button.setEnabled(True)
+        self.countdown.setText("")
+        self.meter.show_level(None)
+        self.busy.emit(False)
+
+    def record(self) -> None:
+        """Record up to ``seconds`` from the input device on a worker thread."""
+        seconds, device, rate = self.seconds, self.input_device, self.rate
+        self._stop = stop = threading.Event()
+
+        def job(progress: Callable[[float], None]) -> tuple[npt.NDArray[np.float32], int]:
+            try:
+                return record_input(seconds, device=device, samplerate=rate, progress=progress,
+                                    stop=stop, listen=lambda x: self.heard.emit(samples_level(x)))
+            finally:
+                release_portaudio()  # as after a device scan: see gui.audio_panel
+
+        self._loudest, self.elapsed = float("-inf"), 0.0
+        self.record_button.setText("Cancel")
+        self._start(job, f"the input device {self.input_name}")
+        self.status.setText(f"recording… ({self.input_name})")
+
+    def use_file(self, path: str | Path) -> None:
+        """Take the recording from an audio file instead (read on a worker thread)."""
+        path = Path(path)
+        self.record_button.setEnabled(False)
+        self._start(lambda progress: audio.load(path, mono=True), path.name)
+        self.status.setText(f"reading {path.name}…")
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _record_or_cancel(self) -> None:
+        if self.running:
+            self.cancel()
+        else:
+            self.record()
+
+    def _start(self, job: Callable[..., object], origin: str) -> None:
+        self.task = Task(job, self)
+        self.task.progress.connect(self._progress)
+        self.task.done.connect(lambda take: self._done(take, origin))
+        self.task.failed.connect(lambda text: self._ended(f"failed: {text}", text))
+        self.task.cancelled.connect(lambda: self._ended("cancelled: record again, or skip",
+                                                        None))
+        self.file_button.setEnabled(False)
+        self._running = True
+        self.busy.emit(True)
+        self.task.start()
+
+    def _progress(self, fraction: float) -> None:
+        if fraction < 0:
+            return
+        self.elapsed = fraction * self.seconds
+        self.countdown.setText(f"{math.ceil(self.seconds - self.elapsed - 1e-6):d} s left")
+        self.stop_button.setEnabled(self.elapsed >= self.least)
+        if self.elapsed >= SILENT_HINT_SECONDS and self._loudest < SILENCE_DB:
+            self.status.setText(f"<b>No sound is coming in from {self.input_name}.</b> Is "
+                                "the microphone connected, on and not muted?")
+
+    def _heard(self, level: InputLevel | None) -> None:
+        if level is not None and self.running:
+            self._loudest = max(self._loudest, level.db)
+            self.meter.show_level(level)
+
+    def _done(self, take: tuple[npt.NDArray[np.float32], int], origin: str) -> None:
+        samples, rate = take
+        try:
+            check_take(samples, rate, what=self.what, least=self.least, origin=origin)
+        except ParameterError as error:
+            self._ended(f"not kept: {error}", str(error))
+            return
+        self.take, self.origin = (samples, rate), origin
+        self._ended(f"✓ {samples.size / rate:.1f} s of your {self.what} from {origin}", None)
+        self.changed.emit()
+
+    def _ended(self, message: str, error: str | None) -> None:
+        self._running = False
+        self.record_button.setEnabled(True)
+        self._idle()
+        self.status.setText(message)
+        if error:
+            error_dialog(self.window(), f"livesep: learn my {self.what}", error)
+
+    def _ask_for_file(self) -> None:
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, f"A recording of your {self.what}", str(self.folder),
+            "audio (" + " ".join(f"*{e}" for e in audio.AUDIO_EXTENSIONS) + ");;all files (*)")
+        if name:
+            self.use_file(name)

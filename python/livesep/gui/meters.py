@@ -1,6 +1,6 @@
 """The input's level, read from the spectrum snapshots the window already pulls: a meter
 with a clipping light beside the input selector, and the watch behind the views' "no
-signal" hint.
+signal" hint. A recording ("Learn my voice") has its samples, and its meter reads them.
 
 Why from the spectrum: the audio callback is one call into C++ and the host reports no
 sample peak, so the window measures what reaches it, the engine's input spectrum frames.
@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from PyQt6 import QtCore, QtWidgets
 
-__all__ = ["InputLevel", "InputMeter", "SilenceWatch", "input_level", "CLIP_PEAK",
-           "CLIP_HOLD_MS", "SILENCE_DB", "SILENCE_SECONDS", "METER_RANGE_DB",
+__all__ = ["InputLevel", "InputMeter", "SilenceWatch", "input_level", "samples_level",
+           "CLIP_PEAK", "CLIP_HOLD_MS", "SILENCE_DB", "SILENCE_SECONDS", "METER_RANGE_DB",
            "FALL_DB_PER_SECOND"]
 
 #: A sine-equivalent peak at or above this counts as clipping.
@@ -73,6 +73,16 @@ def input_level(spectrum: npt.NDArray[np.floating]) -> InputLevel | None:
     mean = float(power.mean())
     db = 10.0 * math.log10(mean) if mean > 0.0 else float("-inf")
     return InputLevel(db, math.sqrt(float(power.max())))
+
+
+def samples_level(samples: npt.NDArray[np.floating]) -> InputLevel | None:
+    """Level (against a full-scale sine's power) and sample peak of a batch of samples;
+    None for no samples."""
+    if samples.size == 0:
+        return None
+    mean = 2.0 * float(np.mean(np.square(samples, dtype=np.float64)))
+    return InputLevel(10.0 * math.log10(mean) if mean > 0.0 else float("-inf"),
+                      float(np.max(np.abs(samples))))
 
 
 class SilenceWatch:

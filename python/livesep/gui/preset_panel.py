@@ -1,4 +1,5 @@
-"""The preset panel: the shipped presets with what they separate, and any preset file.
+"""The preset panel: the shipped presets with what they separate, any preset file, and the
+buttons that make a voice preset of your own voice and room.
 
 Only presets that load are listed: each file is read and fully checked
 (:func:`livesep.presets.load`) before it gets an entry, since a file whose header is fine
@@ -23,7 +24,7 @@ from livesep.gui.dialogs import error_dialog
 from livesep.presets import Preset, PresetInfo
 from livesep.presets.shipped import shipped_presets
 
-__all__ = ["PresetPanel", "summary_html", "LIST_ROWS"]
+__all__ = ["PresetPanel", "summary_html", "switchable", "LIST_ROWS"]
 
 #: Entries the list shows without scrolling: the source strips below need the room more.
 LIST_ROWS = 6
@@ -43,10 +44,19 @@ def summary_html(info: PresetInfo | Preset) -> str:
     return text + (f"<br><i>file:</i> {html.escape(str(path))}" if path else "")
 
 
+def switchable(running: Preset, new: Preset | PresetInfo) -> bool:
+    """Whether a stream running ``running`` can switch to ``new`` without a restart (the
+    same rate, STFT and number of sources: the stream's buffers fit them)."""
+    return all(getattr(running, key) == getattr(new, key)
+               for key in ("sr", "n_fft", "hop_length", "n_sources"))
+
+
 class PresetPanel(QtWidgets.QGroupBox):
-    """Lists presets; emits ``preset_chosen(preset, path)`` once one is loaded and valid."""
+    """Lists presets; emits ``preset_chosen(preset, path)`` once one is loaded and valid, and
+    ``enrol_requested(step)`` for "Learn my voice" (``"voice"``) or "my room" (``"room"``)."""
 
     preset_chosen = QtCore.pyqtSignal(object, object)
+    enrol_requested = QtCore.pyqtSignal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("Preset", parent)
@@ -61,19 +71,30 @@ class PresetPanel(QtWidgets.QGroupBox):
         self.details.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.details.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
         self.open_button = QtWidgets.QPushButton("Open preset file…")
+        self.voice_button = QtWidgets.QPushButton("Learn my voice…")
+        self.voice_button.setToolTip("Read a short text aloud (about 30 s), then record your "
+                                     "room: a voice preset of your own")
+        self.room_button = QtWidgets.QPushButton("Learn my room…")
+        self.room_button.setToolTip("Record your room without speech (about 10 s): a voice "
+                                    "preset that knows its noise")
+        buttons = QtWidgets.QHBoxLayout()
+        for button in (self.open_button, self.voice_button, self.room_button):
+            buttons.addWidget(button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         layout.setSpacing(4)
         layout.addWidget(self.list)
         layout.addWidget(self.note)
         layout.addWidget(self.details)
-        layout.addWidget(self.open_button)
+        layout.addLayout(buttons)
         self.preset: Preset | None = None
         self.path: Path | None = None
         #: Preset files left out of the list, with why.
         self.skipped: dict[Path, str] = {}
         self._restoring = False
         self.open_button.clicked.connect(self._ask_for_file)
+        self.voice_button.clicked.connect(lambda: self.enrol_requested.emit("voice"))
+        self.room_button.clicked.connect(lambda: self.enrol_requested.emit("room"))
         self.list.currentItemChanged.connect(self._item_chosen)
         for path in shipped_presets():
             try:
@@ -150,16 +171,21 @@ class PresetPanel(QtWidgets.QGroupBox):
                 self._label_entries()
                 return
 
-    def open_file(self, path: str | os.PathLike[str]) -> bool:
-        """Add a preset file to the list and choose it; False (and a dialog) if it is bad."""
+    def open_file(self, path: str | os.PathLike[str], *, choose: bool = True) -> bool:
+        """Add a preset file to the list and choose it (or only list it); False (and a
+        dialog) if it is bad. The chosen entry's file is read again: it may have been
+        rewritten (a personal preset made again)."""
         try:
             item = self._add(Path(path), select=False)
         except LivesepError as error:
             self._bad_preset(Path(path), error)
             return False
+        if not choose:
+            return True
         if self.list.currentItem() is item:
-            return self.preset is not None and self.path == Path(path).resolve()
-        self.list.setCurrentItem(item)
+            self._item_chosen(item, item)
+        else:
+            self.list.setCurrentItem(item)
         return self.path == Path(path).resolve()
 
     def select(self, spec: str | os.PathLike[str]) -> bool:

@@ -5,7 +5,9 @@ Threading: the stream runs in a child process (:mod:`livesep.live.remote` says w
 GIL); the window pulls its display snapshots over a pipe from a QTimer on the GUI thread,
 never waiting for an answer, so neither a busy GUI nor a slow paint can delay the audio
 callback — if the window falls behind, the engine's snapshot ring drops frames, never
-audio. Long jobs (export, recording, training) run on QThreads.
+audio. Long jobs (export, recording, training) run on QThreads. A preset a dialog makes
+("Learn my voice", "Learn a source") joins the list and, if the stream can run it without a
+restart, replaces the running one at once (the engine swaps models between blocks).
 """
 
 from __future__ import annotations
@@ -13,19 +15,20 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from livesep import audio
+from livesep import audio, presets
 from livesep.errors import LivesepError
 from livesep.gui.audio_panel import AudioPanel
 from livesep.gui.dialogs import describe_error, error_dialog
-from livesep.gui.export import ExportBar
 from livesep.gui.meters import InputLevel, SilenceWatch, input_level
-from livesep.gui.preset_panel import PresetPanel
+from livesep.gui.preset_panel import PresetPanel, switchable
 from livesep.gui.status import FrameCounter, StatusBar
 from livesep.gui.strips import StripsPanel
 from livesep.gui.views import NO_SIGNAL_HINT, SILENT_FILE_HINT, LiveViews
+from livesep.gui.workers import ExportBar
 from livesep.live.remote import InProcessSeparator, RemoteSeparator
 from livesep.live.stats import LiveStats, source_levels
 from livesep.presets import Preset
@@ -84,6 +87,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timer.timeout.connect(self.tick)
 
         self.preset_panel.preset_chosen.connect(self._preset_chosen)
+        self.preset_panel.enrol_requested.connect(self.open_enrol_dialog)
         self.audio_panel.start_requested.connect(self.start)
         self.audio_panel.stop_requested.connect(self.stop)
         self.audio_panel.file_requested.connect(self._ask_for_audio_file)
@@ -134,13 +138,16 @@ class MainWindow(QtWidgets.QMainWindow):
                 ("open_preset", "Open &preset…", "Ctrl+P", self.preset_panel._ask_for_file),
                 ("open_file", "Open &audio file…", "Ctrl+O", self._ask_for_audio_file),
                 ("export", "&Export stems…", "Ctrl+E", self._ask_for_export),
+                ("learn_voice", "Learn my &voice…", "Ctrl+Shift+V", self.open_enrol_dialog),
+                ("learn_room", "Learn my &room…", "Ctrl+Shift+R",
+                 lambda: self.open_enrol_dialog("room")),
                 ("learn", "&Learn a source…", "Ctrl+L", self.open_learn_dialog),
                 ("quit", "&Quit", "Ctrl+Q", self.close)):
             action = QtGui.QAction(text, self)
             action.setShortcut(QtGui.QKeySequence(shortcut))
             action.triggered.connect(slot)
             menu.addAction(action)
-            if key not in ("quit", "open_preset"):
+            if key in ("open_file", "export", "learn"):
                 toolbar.addAction(action)
             self.actions[key] = action
 
@@ -196,9 +203,7 @@ class MainWindow(QtWidgets.QMainWindow):
                              n_fft=preset.n_fft, hop_length=preset.hop_length)
         if live is None:
             return
-        old = live.preset
-        if all(getattr(old, k) == getattr(preset, k) for k in ("sr", "n_fft", "hop_length",
-                                                              "n_sources")):
+        if switchable(live.preset, preset):
             live.switch_preset(preset)  # the engine swaps models without a gap
             self._push_controls(live)
             self.status.show_message(f"switched to {preset.name}", 5000)
@@ -337,37 +342,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ jobs
     def _ask_for_export(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self, "Export the stems into", str(self.settings.value("folders/export", "")))
-        if not folder:
-            return
-        self.settings.setValue("folders/export", folder)
-        preset = self.preset_panel.preset
-        existing = [name for name in (preset.source_names if preset else ())
-                    if (Path(folder) / f"{name}.wav").exists()]
-        overwrite = False
-        if existing:
-            answer = QtWidgets.QMessageBox.question(
-                self, "livesep: replace stems?",
-                f"{', '.join(f'{n}.wav' for n in existing)} already exist in {folder}. "
-                "Replace them?")
-            if answer != QtWidgets.QMessageBox.StandardButton.Yes:
-                return
-            overwrite = True
-        self.export_stems(folder, overwrite=overwrite)
+        self.export_bar.ask(self.settings, self.audio_panel.file, self.preset_panel.preset)
 
     def export_stems(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> bool:
         """Separate the opened file into ``folder/<source>.wav`` in the background."""
-        preset, source = self.preset_panel.preset, self.audio_panel.file
-        if preset is None or source is None:
-            error_dialog(self, "livesep: export", "open an audio file and choose a preset "
-                                                  "first")
-            return False
-        if self.export_bar.running:
-            error_dialog(self, "livesep: export", "an export is already running")
-            return False
-        self.export_bar.start(source, preset, Path(folder), overwrite=overwrite)
-        return True
+        return self.export_bar.export(self.audio_panel.file, self.preset_panel.preset,
+                                      Path(folder), overwrite=overwrite)
 
     def _exported(self, report: object) -> None:
         if report is not None:
@@ -379,17 +359,38 @@ class MainWindow(QtWidgets.QMainWindow):
         from livesep.gui.learn_dialog import LearnDialog
 
         folder = Path(str(self.settings.value("folders/learn", Path.home() / "livesep")))
-        dialog = LearnDialog(self, base_presets=self.preset_panel.paths,
-                             current=self.preset_panel.path, folder=folder,
-                             input_device=self.audio_panel.choices().input_device)
+        return self._open_maker(LearnDialog(
+            self, base_presets=self.preset_panel.paths, current=self.preset_panel.path,
+            folder=folder, input_device=self.audio_panel.choices().input_device), "learn")
+
+    def open_enrol_dialog(self, step: str = "voice", **options: Any) -> QtWidgets.QDialog:
+        """"Learn my voice" or "my room" (``step="room"``); ``options`` go to the dialog."""
+        from livesep.gui.enrol_dialog import EnrolDialog, default_folder
+
+        folder = Path(str(self.settings.value("folders/enrol", default_folder())))
+        return self._open_maker(EnrolDialog(
+            self, step=step, base_presets=self.preset_panel.paths,
+            current=self.preset_panel.path, folder=folder,
+            input_device=self.audio_panel.choices().input_device,
+            input_name=self.audio_panel.input_device.currentText(), **options), "enrol")
+
+    def _open_maker(self, dialog: Any, kind: str) -> QtWidgets.QDialog:
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.preset_saved.connect(self._learned)
+        dialog.preset_saved.connect(lambda path: self._preset_made(Path(path), kind))
         dialog.open()
         return dialog
 
-    def _learned(self, path: Path) -> None:
-        self.settings.setValue("folders/learn", str(Path(path).parent))
-        self.preset_panel.open_file(path)
+    def _preset_made(self, path: Path, kind: str) -> None:
+        """List a preset a dialog saved and choose it, unless that would restart the
+        running stream: it is then only listed."""
+        self.settings.setValue(f"folders/{kind}", str(path.parent))
+        if not self.preset_panel.open_file(path, choose=False):
+            return  # the panel said why, in a dialog
+        if self.live is None or switchable(self.live.preset, presets.load_meta(path)):
+            self.preset_panel.open_file(path)
+        else:
+            self.status.show_message(f"{path.name} is in the preset list; choosing it "
+                                     "restarts the stream (other rate or sources)", 15000)
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name

@@ -17,11 +17,12 @@ from livesep.errors import AudioFileError, ParameterError
 from livesep.models.nhmm import train_nhmm
 from livesep.models.nmf import nmf
 from livesep.models.nmfd import train_nmfd
-from livesep.presets import Preset, SourceModel
+from livesep.presets import Preset, SourceModel, load_preset
 from livesep.progress import Progress, part_of
 
-__all__ = ["TrainSettings", "collect_audio_files", "training_spectrogram", "train_source",
-           "train_preset", "minimum_frames", "MODELS"]
+__all__ = ["TrainSettings", "collect_audio_files", "training_spectrogram", "signals_spectrogram",
+           "train_source", "spectrogram_source", "train_preset", "minimum_frames", "enrol",
+           "MODELS", "ENROLMENT_BASE", "MIN_VOICE_SECONDS", "MIN_ROOM_SECONDS"]
 
 MODELS = ("nmf", "nhmm", "nmfd")
 #: Frames quieter than this (dB below the loudest frame) carry no information about a
@@ -141,11 +142,15 @@ def training_spectrogram(files: Sequence[Path], *, sr: int, n_fft: int, hop_leng
     seconds : float
         Audio kept, in seconds (T frames of hop_length).
     """
-    spectra = []
-    for file in files:
-        y, _ = audio.load(file, sr=sr)
-        spectra.append(spectral.magnitude(y, n_fft=n_fft, hop_length=hop_length))
-    V = np.concatenate(spectra, axis=1)
+    return signals_spectrogram([audio.load(file, sr=sr)[0] for file in files], sr=sr,
+                               n_fft=n_fft, hop_length=hop_length)
+
+
+def signals_spectrogram(signals: Sequence[npt.ArrayLike], *, sr: int, n_fft: int,
+                        hop_length: int) -> tuple[npt.NDArray[np.float32], float]:
+    """As :func:`training_spectrogram`, for mono signals at ``sr``."""
+    V = np.concatenate([spectral.magnitude(np.asarray(y, dtype=np.float32), n_fft=n_fft,
+                                           hop_length=hop_length) for y in signals], axis=1)
     energy = (V.astype(np.float64) ** 2).sum(axis=0)
     loud = energy > energy.max() * 10.0 ** (-SILENCE_DB / 10.0) if energy.max() > 0 else energy > 0
     V = np.ascontiguousarray(V[:, loud])
@@ -186,6 +191,16 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
     """
     V, seconds = training_spectrogram(files, sr=settings.sr, n_fft=settings.n_fft,
                                       hop_length=settings.hop_length)
+    return spectrogram_source(name, V, seconds, settings, progress=progress, provenance={
+        **dict(provenance or {}), "files": [str(file) for file in files][:200],
+        "n_files": len(files)})
+
+
+def spectrogram_source(name: str, V: npt.NDArray[np.float32], seconds: float,
+                       settings: TrainSettings, *, progress: Progress | None = None,
+                       provenance: Mapping[str, Any] | None = None) -> SourceModel:
+    """Train one source's model from its magnitude frames ``V`` (F, T), silence removed
+    (``seconds`` of audio); see :func:`train_source`."""
     needed = minimum_frames(settings)
     if V.shape[1] < needed:
         raise ParameterError(
@@ -195,8 +210,6 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
     started = time.perf_counter()
     provenance = {
         **dict(provenance or {}),
-        "files": [str(file) for file in files][:200],
-        "n_files": len(files),
         "seconds": round(seconds, 2),
         "seed": settings.seed,
         "iterations": settings.iterations,
@@ -274,3 +287,93 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
     return Preset(name, description=description or f"Trained by livesep train: {summary}.",
                   sr=settings.sr, n_fft=settings.n_fft, hop_length=settings.hop_length,
                   model="nhmm" if settings.model == "nhmm" else "nmf", sources=models)
+
+
+#: The shipped N-HMM voice preset whose speech or noise model enrolment keeps when it is not
+#: given that recording.
+ENROLMENT_BASE = "speech-noise-nhmm"
+#: Least audio of the voice and of the room (without speech) enrolment takes, in seconds.
+MIN_VOICE_SECONDS = 10.0
+MIN_ROOM_SECONDS = 3.0
+#: The models enrolment trains: the voice as an N-HMM of 20 states, the room of 4.
+VOICE_SETTINGS = TrainSettings(model="nhmm", n_states=20, n_components=10)
+ROOM_SETTINGS = TrainSettings(model="nhmm", n_states=4, n_components=10)
+
+
+def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
+          base: Preset | None = None, name: str = "my voice", seed: int = 0,
+          progress: Progress | None = None) -> Preset:
+    """A personal voice preset: an N-HMM of the user's voice and one of their room.
+
+    Parameters
+    ----------
+    voice : array-like, shape (n,), or None
+        The user reading, mono at 16 kHz; at least :data:`MIN_VOICE_SECONDS` (30 s is
+        better). None keeps the base's speech model.
+    room : array-like, shape (n,), or None
+        The room without speech, mono at 16 kHz; at least :data:`MIN_ROOM_SECONDS` (10 s
+        is better). None keeps the base's noise model.
+    base : Preset, optional, keyword-only
+        An N-HMM preset with sources ``speech`` and ``noise`` at 16 kHz, 512 / 128 (default:
+        the shipped :data:`ENROLMENT_BASE`), for the half not given.
+    name : str, keyword-only
+        The new preset's name.
+    seed : int, keyword-only
+        The training's randomness: the same recordings and seed give the same preset.
+    progress : callable, optional, keyword-only
+        Called with the fraction done.
+
+    Returns
+    -------
+    Preset
+        Sources ``speech`` and ``noise``, model "nhmm", at the base's settings.
+
+    Raises
+    ------
+    ParameterError
+        Without voice and room, with too little of either (silence removed), or a base
+        that is not an N-HMM preset of ``speech`` and ``noise``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from livesep.models.train import enrol
+    >>> rng = np.random.default_rng(0)
+    >>> room = (0.05 * rng.standard_normal(5 * 16000)).astype(np.float32)
+    >>> mine = enrol(None, room, name="my room")
+    >>> mine.source_names, mine.sources[1].n_states
+    (('speech', 'noise'), 4)
+    """
+    base = base if base is not None else load_preset(ENROLMENT_BASE)
+    if base.source_names != ("speech", "noise") or base.model != "nhmm" \
+            or any(source.layers for source in base.sources):
+        raise ParameterError(f"enrolment keeps the speech or noise of an N-HMM preset of "
+                             f"sources 'speech' and 'noise'; preset {base.name!r} has sources "
+                             f"{', '.join(base.source_names)} (model {base.model!r})")
+    if voice is None and room is None:
+        raise ParameterError("enrolment needs the voice, the room, or both")
+    given = [(label, signal, least, settings) for label, signal, least, settings in
+             (("voice", voice, MIN_VOICE_SECONDS, VOICE_SETTINGS),
+              ("room", room, MIN_ROOM_SECONDS, ROOM_SETTINGS)) if signal is not None]
+    sources = list(base.sources)
+    for step, (label, signal, least, settings) in enumerate(given):
+        samples = np.asarray(signal, dtype=np.float32)
+        seconds = samples.size / base.sr
+        if samples.ndim != 1 or seconds < least or not np.any(samples):
+            raise ParameterError(f"{label} must be mono, at least {least:g} s and not silent, "
+                                 f"got {seconds:.1f} s of shape {samples.shape}")
+        settings = replace(settings, sr=base.sr, n_fft=base.n_fft,
+                           hop_length=base.hop_length, seed=seed)
+        V, kept = signals_spectrogram([samples], sr=base.sr, n_fft=base.n_fft,
+                                      hop_length=base.hop_length)
+        if kept < least:
+            raise ParameterError(f"{label}: {kept:.1f} s of it is more than silence; give at "
+                                 f"least {least:g} s")
+        index = 0 if label == "voice" else 1
+        sources[index] = spectrogram_source(
+            base.source_names[index], V, kept, settings,
+            progress=part_of(progress, step / len(given), (step + 1) / len(given)),
+            provenance={"enrolled": label, "base": base.name})
+    taught = " and ".join(f"a {label}" for label, *_ in given)
+    return base.with_sources(sources, name=name, model="nhmm",
+                             description=f"{base.name!r} taught {taught}")

@@ -1,0 +1,119 @@
+"""``livesep enrol`` and livesep.models.train.enrol: a personal voice preset from a voice and a
+room, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers.presets import noise, random_preset, random_unfolded_preset
+from livesep import presets
+from livesep.cli import main
+from livesep.errors import ParameterError
+from livesep.models.train import enrol
+
+
+def voice_base() -> presets.Preset:
+    """A small N-HMM voice preset: sources named speech and noise."""
+    base = random_preset((3, 2), 4)
+    return base.with_sources([source.renamed(name) for source, name
+                              in zip(base.sources, ("speech", "noise"))], name="tiny voice")
+
+
+def speechlike(seconds: float, seed: int) -> np.ndarray:
+    """Harmonic bursts: something voiced that starts and stops."""
+    t = np.arange(int(seconds * 16000)) / 16000
+    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t + seed)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+    gate = (np.sin(2 * np.pi * 2.5 * t + seed) > -0.7).astype(np.float64)
+    return (0.1 * voiced * gate).astype(np.float32)
+
+
+@pytest.fixture
+def recordings(tmp_path: Path) -> dict[str, Path]:
+    voice, room = tmp_path / "me.wav", tmp_path / "room.wav"
+    sf.write(voice, speechlike(15.0, 1), 16000, subtype="FLOAT")
+    sf.write(room, noise(4 * 16000, seed=2), 16000, subtype="FLOAT")
+    return {"voice": voice, "room": room}
+
+
+def test_enrol_models_the_voice_and_the_room() -> None:
+    base = voice_base()
+    seen: list[float] = []
+    mine = enrol(speechlike(15.0, 1), noise(4 * 16000, seed=2), base=base, name="mine",
+                 progress=seen.append)
+    assert mine.name == "mine" and mine.model == "nhmm"
+    assert mine.source_names == ("speech", "noise")
+    assert (mine.sr, mine.n_fft, mine.hop_length) == (base.sr, base.n_fft, base.hop_length)
+    assert [s.n_states for s in mine.sources] == [20, 4]
+    assert [s.provenance["enrolled"] for s in mine.sources] == ["voice", "room"]
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    again = enrol(speechlike(15.0, 1), noise(4 * 16000, seed=2), base=base, name="mine")
+    assert all(np.array_equal(a.W, b.W) for a, b in zip(again.sources, mine.sources))
+
+
+@pytest.mark.parametrize("voice", [True, False])
+def test_the_half_not_given_comes_from_the_base(voice: bool) -> None:
+    base = voice_base()
+    mine = enrol(speechlike(15.0, 1) if voice else None,
+                 None if voice else noise(4 * 16000, seed=2), base=base)
+    kept = mine.sources[1] if voice else mine.sources[0]
+    taught = mine.sources[0] if voice else mine.sources[1]
+    assert kept == base.sources[1 if voice else 0]
+    assert taught.provenance["enrolled"] == ("voice" if voice else "room")
+
+
+@pytest.mark.parametrize("voice, room, message", [
+    (None, None, "needs the voice, the room, or both"),
+    (2.0, None, "voice must be mono, at least 10 s"),
+    (None, 1.0, "room must be mono, at least 3 s"),
+])
+def test_too_little_is_refused(voice: float | None, room: float | None, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        enrol(None if voice is None else speechlike(voice, 1),
+              None if room is None else noise(int(room * 16000)), base=voice_base())
+
+
+def test_the_base_must_be_an_nhmm_voice_preset() -> None:
+    unfolded = random_unfolded_preset((6, 4), layers=3)
+    for base in (random_preset((3, 2), 4), unfolded.with_sources(
+            [s.renamed(n) for s, n in zip(unfolded.sources, ("speech", "noise"))])):
+        with pytest.raises(ParameterError, match="an N-HMM preset of sources 'speech'"):
+            enrol(speechlike(15.0, 1), None, base=base)
+
+
+def test_the_cli_writes_a_preset_the_engine_runs(recordings: dict[str, Path],
+                                                 tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    base = presets.save(voice_base(), tmp_path / "base.npz")
+    out = tmp_path / "mine.npz"
+    assert main(["enrol", "--voice", str(recordings["voice"]), "--room",
+                 str(recordings["room"]), "--base", str(base), "--out", str(out),
+                 "--quiet"]) == 0
+    assert "Preset 'mine'" in capsys.readouterr().out
+    mine = presets.load(out)
+    assert mine.source_names == ("speech", "noise")
+    assert main(["separate", str(recordings["voice"]), "--preset", str(out), "--out-dir",
+                 str(tmp_path / "stems"), "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "stems").iterdir()) == ["noise.wav",
+                                                                      "speech.wav"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give --voice AUDIO, --room AUDIO, or both"),
+    (["--voice", "{voice}", "--out", "{voice}"], "is one of the inputs"),
+    (["--voice", "{voice}", "--base", "male-female-nhmm"], "of sources 'speech' and 'noise'"),
+])
+def test_cli_mistakes_are_one_line(args: list[str], message: str,
+                                   recordings: dict[str, Path], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    filled = [a.format(voice=recordings["voice"]) for a in args]
+    if "--out" not in filled:
+        filled += ["--out", str(tmp_path / "mine.npz")]
+    assert main(["enrol", *filled, "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
