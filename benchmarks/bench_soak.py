@@ -3,7 +3,8 @@
 The live host streams on JACK's dummy backend at 48 kHz with 128-frame periods (a 16 kHz
 preset, so through the rate bridge), playing a speech-in-noise recording in a loop as its
 input (file mode: the live host itself, no second client). Every few seconds the preset is
-swapped for a compatible one and a gain moves; another process keeps one core busy the
+swapped for the next of the speech presets (the default ``voice``, ``speech-noise-nhmm``,
+``speech-noise-nmf``) and a gain moves; another process keeps one core busy the
 whole time. Each minute it prints the xruns of that minute (and how many of them livesep
 caused: an xrun counts as the machine's when a real-time witness above the JACK graph saw
 the machine stall just before it, or jackd blamed its own late driver or another client),
@@ -33,7 +34,7 @@ from livesep import audio, load_preset  # noqa: E402
 from livesep.live import FileSeparator  # noqa: E402
 
 RATE, PERIOD = 48000, 128
-PRESETS = ("speech-noise-nhmm", "speech-noise-nmf")
+PRESETS = ("voice", "speech-noise-nhmm", "speech-noise-nmf")
 SWAP_EVERY = 7.0  # seconds between preset swaps
 GAIN_EVERY = 3.0  # seconds between gain changes
 NOTICE_DELAY = 0.025  # PortAudio may flag an xrun a few periods after the late cycle
@@ -70,25 +71,25 @@ def judged(records: list[tuple[int, float, float, int]], witness: StallWitness,
 
 
 def soak(minutes: int, *, load: bool) -> list[dict[str, float]]:
-    first, second = (load_preset(name) for name in PRESETS)
+    cycle = [load_preset(name) for name in PRESETS]
     signal, sr = material()
     hog = (subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load else None)
     rows: list[dict[str, float]] = []
     try:
         with serving(RATE, PERIOD) as server:
-            live = FileSeparator(first, signal, sr, loop=True, output="stems").start()
+            live = FileSeparator(cycle[0], signal, sr, loop=True, output="stems").start()
             try:
                 seen = 0
                 next_swap, next_gain = time.monotonic() + SWAP_EVERY, time.monotonic()
-                use_second, gain = False, 1.0
+                swaps, gain = 0, 1.0
                 for minute in range(1, minutes + 1):
                     began = time.monotonic()
                     with StallWitness() as witness:
                         while time.monotonic() < began + 60:
                             now = time.monotonic()
                             if now >= next_swap:
-                                use_second = not use_second
-                                live.switch_preset(second if use_second else first)
+                                swaps += 1
+                                live.switch_preset(cycle[swaps % len(cycle)])
                                 next_swap = now + SWAP_EVERY
                             if now >= next_gain:
                                 gain = 0.25 if gain == 1.0 else 1.0

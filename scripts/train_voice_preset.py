@@ -10,7 +10,7 @@ levels). Start: KL-NMF dictionaries of the clean speech and of the noise frames;
 unfolded updates trained end to end (livesep.models.unfolded). Deterministic for a seed.
 
     python scripts/train_voice_preset.py --corpus corpus --out presets/voice.npz
-        [--seconds 1800] [--layers 10] [--speech-components 100] [--noise-components 50]
+        [--seconds 3600] [--layers 10] [--speech-components 100] [--noise-components 50]
         [--epochs 10] [--seed 0]
 """
 
@@ -38,7 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--out", type=Path, default=Path("presets/voice.npz"))
-    parser.add_argument("--seconds", type=float, default=1800.0)
+    parser.add_argument("--seconds", type=float, default=3600.0)
     parser.add_argument("--layers", type=int, default=10)
     parser.add_argument("--speech-components", type=int, default=100)
     parser.add_argument("--noise-components", type=int, default=50)

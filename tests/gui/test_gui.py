@@ -127,6 +127,21 @@ class TestStreaming:
         assert live.query("engine_controls")[0][1] is False
         window.stop()
 
+    def test_the_strength_knob_reaches_the_engine(self, jack: JackServer, window: MainWindow
+                                                  ) -> None:
+        assert window.strength.slider.value() == 100
+        window.strength.set_percent(40)  # before start: applied when the stream starts
+        assert window.start(), dialogs(window)
+        live = window.live
+        assert live is not None
+        assert live.query("engine_strength") == pytest.approx(0.4)
+        window.strength.slider.setValue(0)
+        assert live.query("engine_strength") == 0.0
+        assert window.strength.value_label.text() == "0 %"
+        window.strength.set_percent(250)
+        assert live.query("engine_strength") == 1.0
+        window.stop()
+
     def test_a_compatible_preset_switches_without_a_restart(self, jack: JackServer, qtbot,
                                                             window: MainWindow) -> None:
         assert window.start()
@@ -212,6 +227,7 @@ def test_settings_persist_between_runs(qtbot, settings: QtCore.QSettings) -> Non
     panel.rate.setCurrentIndex(panel.rate.findData(48000))
     panel.blocksize.setCurrentIndex(panel.blocksize.findData(512))
     panel.loop.setChecked(False)
+    first.strength.set_percent(70)
     first.close()
     second = MainWindow(settings=settings)
     qtbot.addWidget(second)
@@ -219,6 +235,7 @@ def test_settings_persist_between_runs(qtbot, settings: QtCore.QSettings) -> Non
     panel = second.audio_panel
     assert panel.rate.currentData() == 48000 and panel.blocksize.currentData() == 512
     assert not panel.loop.isChecked()
+    assert second.strength.strength == pytest.approx(0.7)
     assert panel.file == Path(mixture) and panel.from_file.isChecked()
     second.close()
 

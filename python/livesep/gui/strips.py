@@ -1,4 +1,6 @@
-"""One strip per source: its name, gain in dB, mute, solo and a level meter."""
+"""One strip per source (its name, gain in dB, mute, solo and a level meter) and the strength
+knob at the top of the window: how far the separation goes, 0 to 100 % (at 0 % every output
+is the input unchanged; the engine moves the blend without a jump)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from collections.abc import Sequence
 
 from PyQt6 import QtCore, QtWidgets
 
-__all__ = ["SourceStrip", "StripsPanel", "GAIN_RANGE_DB", "METER_FLOOR_DB", "db_to_gain"]
+__all__ = ["SourceStrip", "StripsPanel", "StrengthKnob", "GAIN_RANGE_DB", "METER_FLOOR_DB",
+           "db_to_gain"]
 
 #: The gain slider's range in dB (whole steps).
 GAIN_RANGE_DB = (-40, 12)
@@ -129,3 +132,41 @@ class StripsPanel(QtWidgets.QGroupBox):
         """Each source's (linear gain, muted, soloed), as the strips show them."""
         return [(db_to_gain(s.gain_db), s.mute.isChecked(), s.solo.isChecked())
                 for s in self.strips]
+
+
+class StrengthKnob(QtWidgets.QWidget):
+    """A labelled slider in whole percent; emits ``strength_changed(fraction)``, 0.0 to 1.0."""
+
+    strength_changed = QtCore.pyqtSignal(float)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("strength")
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setValue(100)
+        self.slider.setPageStep(10)
+        self.slider.setMinimumWidth(140)
+        self.slider.setToolTip("how far the separation goes: 0 % leaves the input unchanged, "
+                               "100 % separates fully; lower it if the voice sounds thin")
+        self.value_label = QtWidgets.QLabel("100 %")
+        self.value_label.setMinimumWidth(44)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(8, 0, 8, 0)
+        layout.addWidget(QtWidgets.QLabel("Strength"))
+        layout.addWidget(self.slider)
+        layout.addWidget(self.value_label)
+        self.slider.valueChanged.connect(self._moved)
+
+    @property
+    def strength(self) -> float:
+        """The setting as a fraction, 0.0 to 1.0."""
+        return self.slider.value() / 100.0
+
+    def set_percent(self, percent: int) -> None:
+        """Move the knob (clamped to 0-100); emits ``strength_changed`` if it moved."""
+        self.slider.setValue(max(0, min(100, int(percent))))
+
+    def _moved(self, percent: int) -> None:
+        self.value_label.setText(f"{percent} %")
+        self.strength_changed.emit(percent / 100.0)

@@ -26,7 +26,7 @@ from livesep.gui.dialogs import describe_error, error_dialog
 from livesep.gui.meters import InputLevel, SilenceWatch, input_level
 from livesep.gui.preset_panel import PresetPanel, switchable
 from livesep.gui.status import FrameCounter, StatusBar
-from livesep.gui.strips import StripsPanel
+from livesep.gui.strips import StrengthKnob, StripsPanel
 from livesep.gui.views import NO_SIGNAL_HINT, SILENT_FILE_HINT, LiveViews
 from livesep.gui.workers import ExportBar
 from livesep.live.remote import InProcessSeparator, RemoteSeparator
@@ -70,6 +70,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.preset_panel = PresetPanel()
         self.audio_panel = AudioPanel()
         self.strips = StripsPanel()
+        self.strength = StrengthKnob()
         self.views = LiveViews()
         self.status = StatusBar()
         self.export_bar = ExportBar()
@@ -92,6 +93,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.audio_panel.stop_requested.connect(self.stop)
         self.audio_panel.file_requested.connect(self._ask_for_audio_file)
         self.audio_panel.bypass_toggled.connect(self._bypass)
+        self.strength.strength_changed.connect(self._strength)
         self.strips.gain_changed.connect(lambda s, g: self._control("set_gain", s, g))
         self.strips.mute_toggled.connect(lambda s, on: self._control("set_muted", s, on))
         self.strips.solo_toggled.connect(lambda s, on: self._control("set_soloed", s, on))
@@ -150,6 +152,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if key in ("open_file", "export", "learn"):
                 toolbar.addAction(action)
             self.actions[key] = action
+        toolbar.addSeparator()
+        toolbar.addWidget(self.strength)
 
     # ------------------------------------------------------------------ settings
     def _restore(self, preset: str | None, file: str | os.PathLike[str] | None) -> None:
@@ -166,6 +170,7 @@ class MainWindow(QtWidgets.QMainWindow):
             index = combo.findData(int(get(key, 0) or 0))
             combo.setCurrentIndex(max(index, 0))
         panel.loop.setChecked(str(get("audio/loop", "true")).lower() == "true")
+        self.strength.set_percent(int(get("strength", 100) or 0))
         chosen = preset or get("preset")
         if chosen:  # a preset that went away: the panel's dialog says so
             self.preset_panel.select(str(chosen))
@@ -188,6 +193,7 @@ class MainWindow(QtWidgets.QMainWindow):
         put("audio/blocksize", int(panel.blocksize.currentData() or 0))
         put("audio/loop", "true" if panel.loop.isChecked() else "false")
         put("audio/from_file", "true" if panel.from_file.isChecked() else "false")
+        put("strength", self.strength.slider.value())
         if panel.file is not None:
             put("audio/file", str(panel.file))
         if self.preset_panel.path is not None:
@@ -293,10 +299,15 @@ class MainWindow(QtWidgets.QMainWindow):
             live.set_gain(s, gain)
             live.set_muted(s, muted)
             live.set_soloed(s, soloed)
+        live.set_strength(self.strength.strength)
 
     def _control(self, method: str, source: int, value: object) -> None:
         if self.live is not None:
             getattr(self.live, method)(source, value)
+
+    def _strength(self, strength: float) -> None:
+        if self.live is not None:
+            self.live.set_strength(strength)
 
     def _bypass(self, on: bool) -> None:
         if self.live is not None:

@@ -148,7 +148,8 @@ class RemoteSeparator:
 
     def query(self, what: str, timeout: float = 10.0) -> Any:
         """Ask the child something and wait (tests): ``"engine_controls"`` gives each
-        source's (gain, muted, soloed) as the engine has them."""
+        source's (gain, muted, soloed) as the engine has them, ``"engine_strength"`` its
+        strength."""
         self._drain_pending(timeout)
         self._send(("query", what))
         reply = self._wait(timeout, "query")
@@ -364,6 +365,8 @@ def _answer(live: Any, what: str) -> Any:
         engine = live.engine
         return [(float(engine.gain(s)), bool(engine.muted(s)), bool(engine.soloed(s)))
                 for s in range(live.preset.n_sources)]
+    if what == "engine_strength":
+        return float(live.engine.strength)
     if what == "preset_name":
         return live.preset.name
     raise LivesepError(f"unknown query {what!r}")
