@@ -35,7 +35,10 @@ from livesep.live import FileSeparator  # noqa: E402
 
 RATE, PERIOD = 48000, 128
 PRESETS = ("voice", "speech-noise-nhmm", "speech-noise-nmf")
-SWAP_EVERY = 7.0  # seconds between preset swaps
+# Swaps and gain changes on a fixed schedule from the start, whole cycles of the presets per
+# minute, so that every minute's memory is read at the same point of the cycle: the presets
+# differ in size (the default by 5 MiB), so a reading anywhere in the cycle swings by that.
+SWAP_EVERY = 5.0  # seconds between preset swaps
 GAIN_EVERY = 3.0  # seconds between gain changes
 NOTICE_DELAY = 0.025  # PortAudio may flag an xrun a few periods after the late cycle
 
@@ -79,23 +82,19 @@ def soak(minutes: int, *, load: bool) -> list[dict[str, float]]:
         with serving(RATE, PERIOD) as server:
             live = FileSeparator(cycle[0], signal, sr, loop=True, output="stems").start()
             try:
-                seen = 0
-                next_swap, next_gain = time.monotonic() + SWAP_EVERY, time.monotonic()
-                swaps, gain = 0, 1.0
+                seen, swaps, gains = 0, 0, 0
+                start = time.monotonic()
                 for minute in range(1, minutes + 1):
                     began = time.monotonic()
                     with StallWitness() as witness:
-                        while time.monotonic() < began + 60:
-                            now = time.monotonic()
-                            if now >= next_swap:
+                        while (now := time.monotonic()) < start + 60 * minute:
+                            if now >= start + (swaps + 1) * SWAP_EVERY:
                                 swaps += 1
                                 live.switch_preset(cycle[swaps % len(cycle)])
-                                next_swap = now + SWAP_EVERY
-                            if now >= next_gain:
-                                gain = 0.25 if gain == 1.0 else 1.0
-                                live.set_gain("noise", gain)
-                                next_gain = now + GAIN_EVERY
-                            live.wait(timeout=0.1)
+                            if now >= start + gains * GAIN_EVERY:
+                                live.set_gain("noise", 0.25 if gains % 2 == 0 else 1.0)
+                                gains += 1
+                            live.wait(timeout=min(0.05, max(0.0, start + 60 * minute - now)))
                     ended = time.monotonic()
                     stats = live.stats()
                     records = live.xrun_records()[seen:]

@@ -1,18 +1,28 @@
 """One resampler for files and live streams: a polyphase FIR filter in C++.
 
-The filter: a linear-phase Kaiser-window low-pass (``scipy.signal.firwin``), flat within
-0.001 dB to 45 % of the lower rate and down by 110 dB from its Nyquist frequency on, run as a
-polyphase FIR in C++ (``livesep._core.Resampler``, ``cpp/livesep/resampler.h``). Every
-output sample is the same dot product however the input is chunked, so a whole signal
-through :func:`resample_stream` is what a live stream's resampler yields for the same
+The filters: linear-phase Kaiser-window low-passes (``scipy.signal.firwin``) run as a
+polyphase FIR in C++ (``livesep._core.Resampler``, ``cpp/livesep/resampler.h``), of two kinds:
+
+- for files (:func:`resample`): flat within 0.001 dB to 45 % of the lower rate, down by
+  110 dB from its Nyquist frequency on (4.5 ms of delay each way at 48 kHz <-> 16 kHz, which
+  a file does not mind: it is removed);
+- for the live path (``live=True``: the rate bridge and ``separate --mode online`` at a
+  device rate): short, so that resampling there and back adds under 2 ms: flat within
+  0.003 dB to 35 % of the lower rate (5.6 kHz for a 16 kHz engine), down by 70 dB where an
+  alias would fold into that band (decimating: from 65 % of the lower rate) or an image
+  would appear (interpolating: from its Nyquist frequency).
+
+Every output sample is the same dot product however the input is chunked, so a whole
+signal through :func:`resample_stream` is what a live stream's resampler yields for the same
 samples, and each call returns every sample its input completes (85 or 86 for 256 in at
 48 kHz -> 16 kHz), so no extra buffering is needed to smooth bursts.
 
-The same filters serve everything: the live host's rate bridge (:mod:`livesep.live.bridge`),
+The live filters serve the live host's rate bridge (:mod:`livesep.live.bridge`) and
 ``separate --mode online`` on a file at another rate than the preset's (the live chain,
-its :class:`Chain`'s delay removed), and every one-way conversion of a file (:func:`resample`,
-its group delay removed: reading training audio, offline separation at another rate).
-Running at the preset's rate avoids all of it.
+its :class:`Chain`'s delay removed), so that the file gives what the stream gives; the file
+filters every one-way conversion of a file (:func:`resample`, its group delay removed:
+reading training audio, offline separation at another rate). Running at the preset's rate
+avoids all of it.
 """
 
 from __future__ import annotations
@@ -32,14 +42,17 @@ __all__ = ["StreamResampler", "resample_stream", "resample", "Chain", "chain", "
 
 Float32 = npt.NDArray[np.float32]
 
-#: Stop-band attenuation (dB) and the pass band's edge as a fraction of the lower rate.
+#: Stop-band attenuation (dB) and the pass band's edge as a fraction of the lower rate, for
+#: files and for the live path.
 ATTENUATION_DB = 110.0
 PASSBAND = 0.45
+LIVE_ATTENUATION_DB = 70.0
+LIVE_PASSBAND = 0.35
 #: The largest up or down factor (after reducing the rate ratio) a filter is designed for.
 MAX_FACTOR = 1024
 
 
-def design_filter(in_rate: int, out_rate: int, input_delay: int = 0
+def design_filter(in_rate: int, out_rate: int, input_delay: int = 0, *, live: bool = False
                   ) -> tuple[int, int, Float32]:
     """The polyphase design from ``in_rate`` to ``out_rate``: (up, down, taps).
 
@@ -47,17 +60,20 @@ def design_filter(in_rate: int, out_rate: int, input_delay: int = 0
     (linear-phase) filter after a few leading zeros, so many that a signal which already
     lags by ``input_delay`` input samples comes out delayed by a whole number of output
     samples (:func:`output_delay`). Every delay in a chain of resamplers is then exact, at
-    the cost of less than one output sample. Raises :class:`ParameterError` for rates whose
+    the cost of less than one output sample. ``live`` picks the live path's short filter
+    (see the module's description). Raises :class:`ParameterError` for rates whose
     reduced ratio needs more than ``MAX_FACTOR`` phases (e.g. 44100 Hz <-> 16001 Hz).
     """
-    up, down, taps, _ = _design(int(in_rate), int(out_rate), int(input_delay))
+    up, down, taps, _ = _design(int(in_rate), int(out_rate), int(input_delay), bool(live))
     return up, down, taps
 
 
-def output_delay(in_rate: int, out_rate: int, input_delay: int = 0) -> int:
+def output_delay(in_rate: int, out_rate: int, input_delay: int = 0, *,
+                 live: bool = False) -> int:
     """Output samples by which a signal lagging ``input_delay`` input samples comes out of
-    ``design_filter(in_rate, out_rate, input_delay)`` delayed (its lag included)."""
-    up, down, _, centre = _design(int(in_rate), int(out_rate), int(input_delay))
+    ``design_filter(in_rate, out_rate, input_delay, live=live)`` delayed (its lag
+    included)."""
+    up, down, _, centre = _design(int(in_rate), int(out_rate), int(input_delay), bool(live))
     return (int(input_delay) * up + centre) // down
 
 
@@ -65,22 +81,28 @@ def filter_reach(in_rate: int, out_rate: int) -> int:
     """Input samples on either side of an output sample that the filter from ``in_rate`` to
     ``out_rate`` weighs (half its length): a signal padded by that much silence keeps the
     filter's ringing past its ends when resampled."""
-    up, _, _, centre = _design(int(in_rate), int(out_rate), 0)
+    up, _, _, centre = _design(int(in_rate), int(out_rate), 0, False)
     return centre // up + 1
 
 
 @functools.lru_cache(maxsize=32)
-def _design(in_rate: int, out_rate: int, input_delay: int) -> tuple[int, int, Float32, int]:
+def _design(in_rate: int, out_rate: int, input_delay: int, live: bool
+            ) -> tuple[int, int, Float32, int]:
     """(up, down, taps, the index of the taps' centre)."""
     from scipy import signal
 
     up, down = _ratio(in_rate, out_rate)
     low = min(in_rate, out_rate)
     prototype_rate = float(in_rate) * up
-    width = (0.5 - PASSBAND) * low / (0.5 * prototype_rate)
-    numtaps, beta = signal.kaiserord(ATTENUATION_DB, width)
+    attenuation, passband = (LIVE_ATTENUATION_DB, LIVE_PASSBAND) if live \
+        else (ATTENUATION_DB, PASSBAND)
+    # Decimating, only aliases folding into the pass band matter: they come from above
+    # 1 - passband; interpolating, images start at the lower rate's Nyquist frequency.
+    stopband = 1.0 - passband if live and out_rate < in_rate else 0.5
+    width = (stopband - passband) * low / (0.5 * prototype_rate)
+    numtaps, beta = signal.kaiserord(attenuation, width)
     numtaps |= 1
-    cutoff = 0.5 * (PASSBAND + 0.5) * low
+    cutoff = 0.5 * (passband + stopband) * low
     symmetric = signal.firwin(numtaps, cutoff, window=("kaiser", beta), fs=prototype_rate) * up
     lead = -(input_delay * up + (numtaps - 1) // 2) % down
     taps = np.concatenate([np.zeros(lead), symmetric]).astype(np.float32)
@@ -111,13 +133,15 @@ class StreamResampler:
         Channels per frame.
     input_delay : int, keyword-only
         How many input samples the signal already lags (see :func:`design_filter`).
+    live : bool, keyword-only
+        The live path's short filter instead of the file one.
     """
 
     def __init__(self, in_rate: int, out_rate: int, channels: int = 1, *,
-                 input_delay: int = 0) -> None:
+                 input_delay: int = 0, live: bool = False) -> None:
         if channels < 1:
             raise ParameterError(f"channels must be >= 1, got {channels!r}")
-        up, down, taps = design_filter(in_rate, out_rate, input_delay)
+        up, down, taps = design_filter(in_rate, out_rate, input_delay, live=live)
         self.in_rate, self.out_rate, self.channels = int(in_rate), int(out_rate), int(channels)
         self._resampler = _core.Resampler(up=up, down=down, taps=taps, channels=channels)
 
@@ -128,13 +152,14 @@ class StreamResampler:
 
 
 def resample_stream(x: npt.ArrayLike, in_rate: int, out_rate: int, *,
-                    input_delay: int = 0) -> Float32:
+                    input_delay: int = 0, live: bool = False) -> Float32:
     """The whole of ``x`` (shape (n,) or (n, channels)) through a :class:`StreamResampler`:
     what the live path's resampler yields for the same samples, whatever the callback sizes
     were."""
     signal = np.ascontiguousarray(x, dtype=np.float32)
     channels = 1 if signal.ndim == 1 else signal.shape[1]
-    return StreamResampler(in_rate, out_rate, channels, input_delay=input_delay).process(signal)
+    return StreamResampler(in_rate, out_rate, channels, input_delay=input_delay,
+                           live=live).process(signal)
 
 
 def resample(y: npt.ArrayLike, *, orig_sr: int, target_sr: int) -> Float32:
@@ -195,11 +220,12 @@ class Chain:
 
 
 def chain(device_rate: int, engine_rate: int, engine_latency: int) -> Chain:
-    """The :class:`Chain` between a device and an engine with that latency."""
-    down_delay = output_delay(device_rate, engine_rate)
+    """The :class:`Chain` between a device and an engine with that latency, of the live
+    path's short filters."""
+    down_delay = output_delay(device_rate, engine_rate, live=True)
     lag = down_delay + int(engine_latency)
     return Chain(device_rate=int(device_rate), engine_rate=int(engine_rate),
                  engine_latency=int(engine_latency),
-                 down=design_filter(device_rate, engine_rate),
-                 up=design_filter(engine_rate, device_rate, lag), up_input_delay=lag,
-                 delay=output_delay(engine_rate, device_rate, lag))
+                 down=design_filter(device_rate, engine_rate, live=True),
+                 up=design_filter(engine_rate, device_rate, lag, live=True),
+                 up_input_delay=lag, delay=output_delay(engine_rate, device_rate, lag, live=True))

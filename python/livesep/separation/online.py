@@ -71,10 +71,10 @@ def separate_online(y: npt.ArrayLike, preset: Preset, *, sr: int | None = None,
     # resamplers a few samples more to complete their last outputs.
     margin = 2 * -(-int(rate) // preset.sr) + 64
     padded = np.concatenate([signal, np.zeros(path.delay + margin, dtype=np.float32)])
-    low = resample_stream(padded, int(rate), preset.sr)
+    low = resample_stream(padded, int(rate), preset.sr, live=True)
     raw = _stream(separator, low, preset.n_sources, block_size, progress)
     back = resample_stream(np.ascontiguousarray(raw.T), preset.sr, int(rate),
-                           input_delay=path.up_input_delay)
+                           input_delay=path.up_input_delay, live=True)
     return np.ascontiguousarray(back[path.delay:path.delay + signal.size].T)
 
 
