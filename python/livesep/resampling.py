@@ -8,7 +8,7 @@ polyphase FIR in C++ (``livesep._core.Resampler``, ``cpp/livesep/resampler.h``),
   a file does not mind: it is removed);
 - for the live path (``live=True``: the rate bridge and ``separate --mode online`` at a
   device rate): short, so that resampling there and back adds under 2 ms: flat within
-  0.003 dB to 35 % of the lower rate (5.6 kHz for a 16 kHz engine), down by 70 dB where an
+  0.005 dB to 35 % of the lower rate (5.6 kHz for a 16 kHz engine), down by 69 dB where an
   alias would fold into that band (decimating: from 65 % of the lower rate) or an image
   would appear (interpolating: from its Nyquist frequency).
 
