@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "livesep/encoder.h"
+#include "livesep/model.h"
 #include "livesep/nfhmm.h"
 
 namespace livesep::bindings {
@@ -89,10 +91,57 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index, i
   return source;
 }
 
+livesep::RowMatrixF matrix_from(const py::handle& item, const std::string& name) {
+  auto array = checked_float32(item, name.c_str(), 2, false);
+  return Eigen::Map<const livesep::RowMatrixF>(array.data(), array.shape(0), array.shape(1));
+}
+
+Eigen::VectorXf vector_from(const py::handle& item, const std::string& name) {
+  auto array = checked_float32(item, name.c_str(), 1, false);
+  return Eigen::Map<const Eigen::VectorXf>(array.data(), array.shape(0));
+}
+
+template <typename T, typename Convert>
+std::vector<T> list_from(const py::dict& encoder, const char* key, Convert convert) {
+  const std::string name = std::string("encoder['") + key + "']";
+  if (!encoder.contains(key)) throw ParameterError(name + " is missing");
+  py::object items = encoder[key];
+  if (!py::isinstance<py::list>(items) && !py::isinstance<py::tuple>(items)) {
+    throw ParameterError(name + " must be a list of arrays");
+  }
+  std::vector<T> out;
+  std::size_t index = 0;
+  for (const py::handle& item : items) {
+    out.push_back(convert(item, name + "[" + std::to_string(index++) + "]"));
+  }
+  return out;
+}
+
+// The recurrent encoder's weights from a dict of float32 arrays (see EncoderWeights).
+std::shared_ptr<const livesep::EncoderWeights> convert_encoder(const py::dict& encoder) {
+  auto weights = std::make_shared<livesep::EncoderWeights>();
+  for (const char* key : {"input_weights", "input_bias"}) {
+    if (!encoder.contains(key)) throw ParameterError(std::string("encoder['") + key + "'] is missing");
+  }
+  weights->input_weights = matrix_from(encoder["input_weights"], "encoder['input_weights']");
+  weights->input_bias = vector_from(encoder["input_bias"], "encoder['input_bias']");
+  weights->gate_inputs = list_from<livesep::RowMatrixF>(encoder, "gate_inputs", matrix_from);
+  weights->gate_hiddens = list_from<livesep::RowMatrixF>(encoder, "gate_hiddens", matrix_from);
+  weights->gate_input_biases = list_from<Eigen::VectorXf>(encoder, "gate_input_biases", vector_from);
+  weights->gate_hidden_biases =
+      list_from<Eigen::VectorXf>(encoder, "gate_hidden_biases", vector_from);
+  weights->output_weights = list_from<livesep::RowMatrixF>(encoder, "output_weights", matrix_from);
+  weights->output_biases = list_from<Eigen::VectorXf>(encoder, "output_biases", vector_from);
+  weights->output_scales = list_from<Eigen::VectorXf>(encoder, "output_scales", vector_from);
+  weights->check();
+  return weights;
+}
+
 PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, int beam,
                    float likelihood_counts, float reseed_floor, float epsilon,
                    const py::object& adaptive, float forgetting, float adaptation_prior,
-                   const py::object& frames_object, const py::object& layers_object) {
+                   const py::object& frames_object, const py::object& layers_object,
+                   const py::object& encoder) {
   auto model = std::make_shared<livesep::Model>();
   const auto per_source = [&](const py::object& given, const char* name, int fallback) {
     std::vector<int> values(sources.size(), fallback);
@@ -158,6 +207,11 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
   // A filter is prepared once here so that a model with an impossible geometry fails now.
   livesep::FactorialFilter probe;
   probe.prepare(model->sources, model->settings);
+  if (!encoder.is_none()) {
+    if (!py::isinstance<py::dict>(encoder)) throw ParameterError("encoder must be a dict of arrays");
+    model->encoder = convert_encoder(encoder.cast<py::dict>());
+    livesep::ModelRuntime runtime_probe(model, 2.0f);
+  }
   return PyModel{model};
 }
 
@@ -171,13 +225,16 @@ sources is a list of (W, A, pi) per source: W (Q, F, K) float32 dictionaries who
 sum to one, A (Q, Q) transition rows, pi (Q,) initial distribution; Q = 1 is plain NMF.
 frames (one per source) gives a convolutive source's lags, W (frames, F, K); layers (one
 per source, all 0 or all the same L > 0) makes every source unfolded, W (L + 1, F, K).
+encoder (a dict of float32 arrays, see livesep.presets.Encoder) replaces the activation
+fit with a recurrent encoder; every source then has one state and W (1, F, K_s).
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
            py::arg("likelihood_counts") = 30.0f, py::arg("reseed_floor") = 1e-3f,
            py::arg("epsilon") = 1e-9f, py::arg("adaptive") = py::none(),
            py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
-           py::arg("frames") = py::none(), py::arg("layers") = py::none())
+           py::arg("frames") = py::none(), py::arg("layers") = py::none(),
+           py::arg("encoder") = py::none())
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {
@@ -189,6 +246,9 @@ per source, all 0 or all the same L > 0) makes every source unfolded, W (L + 1, 
         return self.model->settings.activation.n_iter;
       })
       .def_property_readonly("beam", [](const PyModel& self) { return self.model->settings.beam; })
+      .def_property_readonly("has_encoder", [](const PyModel& self) {
+        return self.model->encoder != nullptr;
+      })
       .def_property_readonly("adaptive", [](const PyModel& self) {
         std::vector<bool> flags;
         for (const auto& source : self.model->sources) flags.push_back(source.adaptive);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "livesep/adapt.h"
+#include "livesep/encoder.h"
 #include "livesep/errors.h"
 #include "livesep/nfhmm.h"
 #include "livesep/stft.h"
@@ -20,6 +21,9 @@ namespace livesep {
 struct Model {
   std::vector<SourceModel> sources;
   FilterSettings settings;
+  // A recurrent encoder in place of the activation fit (sources then one state each, their
+  // dictionary its decoder); null for every other model.
+  std::shared_ptr<const EncoderWeights> encoder;
 
   int n_sources() const noexcept { return static_cast<int>(sources.size()); }
   int n_bins() const noexcept { return sources.empty() ? 0 : sources.front().n_bins; }
@@ -51,6 +55,7 @@ class ModelRuntime {
     }
     const int n_bins = model_->n_bins();
     const int n_sources = model_->n_sources();
+    if (model_->encoder) prepare_encoder();
     magnitudes_.assign(n_bins, 0.0f);
     estimates_.assign(static_cast<std::size_t>(n_sources) * n_bins, 0.0f);
     masks_.assign(static_cast<std::size_t>(n_sources) * n_bins, 1.0f / n_sources);
@@ -85,6 +90,7 @@ class ModelRuntime {
       adapters_[s].reset(trained.dictionaries.data());
     }
     filter_.reset();
+    if (model_->encoder) encoder_.reset();
     std::fill(masks_.begin(), masks_.end(), 1.0f / n_sources());
   }
 
@@ -99,8 +105,11 @@ class ModelRuntime {
       const float re = mixture[f].real(), im = mixture[f].imag();
       magnitudes_[f] = std::sqrt(re * re + im * im);
     }
-    const bool heard = filter_.process_frame(magnitudes_.data(), estimates_.data());
-    if (heard) adapt();
+    if (model_->encoder) {
+      encode_frame();
+    } else if (filter_.process_frame(magnitudes_.data(), estimates_.data())) {
+      adapt();
+    }
     // Source by source over the bins, so that every loop vectorises.
     const std::size_t n_values = static_cast<std::size_t>(n_sources) * n_bins;
     const float* estimate = estimates_.data();
@@ -128,6 +137,49 @@ class ModelRuntime {
   }
 
  private:
+  // [main-thread] Checks that the encoder's outputs are the sources' activations.
+  void prepare_encoder() {
+    const EncoderWeights& weights = *model_->encoder;
+    encoder_.prepare(weights);
+    if (weights.n_bins() != n_bins() || weights.n_sources() != n_sources()) {
+      throw ParameterError("the encoder takes " + std::to_string(weights.n_bins()) +
+                           " bins and has " + std::to_string(weights.n_sources()) +
+                           " outputs, the sources have " + std::to_string(n_bins()) +
+                           " bins and number " + std::to_string(n_sources()));
+    }
+    for (int s = 0; s < n_sources(); ++s) {
+      const SourceModel& source = sources_[s];
+      if (source.n_states != 1 || source.n_frames != 1 || source.n_layers != 0 ||
+          source.adaptive || source.n_components != weights.n_components(s)) {
+        throw ParameterError(
+            "source " + std::to_string(s) + " has " + std::to_string(source.n_states) +
+            " state(s), " + std::to_string(source.n_frames) + " frame(s), " +
+            std::to_string(source.n_layers) + " layer(s) and " +
+            std::to_string(source.n_components) + " components, the encoder gives it " +
+            std::to_string(weights.n_components(s)) + ": with an encoder every source has one "
+            "state, one frame, no layers, no adaptation and the encoder's components");
+      }
+    }
+    activations_.assign(encoder_.total_components(), 0.0f);
+    padded_estimate_.assign(sources_.front().n_rows, 0.0f);
+  }
+
+  // [audio-thread] The encoder's activations through each source's dictionary.
+  void encode_frame() noexcept {
+    encoder_.encode(magnitudes_.data(), activations_.data());
+    const float* h = activations_.data();
+    const int n_bins = this->n_bins();
+    for (int s = 0; s < n_sources(); ++s) {
+      const SourceModel& source = sources_[s];
+      std::fill(padded_estimate_.begin(), padded_estimate_.end(), 0.0f);
+      multiply_add_tiled(source.tiled_dictionary(0), source.n_rows, source.n_components, h,
+                         padded_estimate_.data());
+      std::copy(padded_estimate_.begin(), padded_estimate_.begin() + n_bins,
+                estimates_.begin() + static_cast<std::ptrdiff_t>(s) * n_bins);
+      h += source.n_components;
+    }
+  }
+
   // [audio-thread] Adaptive sources learn from the frame just explained.
   void adapt() noexcept {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
@@ -148,6 +200,9 @@ class ModelRuntime {
   std::vector<float> estimates_;
   std::vector<float> masks_;
   std::vector<float> totals_;  // per bin: the sum of the sources' mask numerators
+  EncoderState encoder_;
+  std::vector<float> activations_;   // the encoder's output, the sources' side by side
+  AlignedFloats padded_estimate_;    // one source's estimate, padded for the kernel
 };
 
 }  // namespace livesep

@@ -116,7 +116,9 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
     engine fits the current frame's activations with the past frames' held fixed. Unfolded
     sources (``layers > 0``) pass their layers' dictionaries (layers + 1, F, K); the engine
     runs one update per layer from flat activations every frame, whatever ``n_iter``,
-    ``beam`` and ``reseed_floor`` say.
+    ``beam`` and ``reseed_floor`` say. A preset with a recurrent encoder (model ``"nae"``)
+    passes it: the encoder gives the activations every frame, and the same settings do not
+    apply either.
 
     Parameters
     ----------
@@ -137,7 +139,9 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                  adaptive=[source.adaptive for source in preset.sources],
                  frames=[source.frames for source in preset.sources],
                  layers=[source.layers for source in preset.sources],
-                 forgetting=settings.forgetting, adaptation_prior=settings.adaptation_prior)
+                 forgetting=settings.forgetting, adaptation_prior=settings.adaptation_prior,
+                 encoder=(preset.encoder.engine_weights() if preset.encoder is not None
+                          else None))
 
 
 def create_separator(preset: Preset, *, settings: EngineSettings | None = None,

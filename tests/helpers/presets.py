@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from livesep.presets import Preset, SourceModel
+from livesep.presets import Encoder, Preset, SourceModel
 
 
 def random_preset(n_states: tuple[int, ...] = (3, 4), n_components: int = 4, *,
@@ -45,3 +45,34 @@ def random_unfolded_preset(n_components: tuple[int, ...] = (5, 4), layers: int =
                                                  W / W.sum(axis=1, keepdims=True)))
     return Preset("unfolded", sr=sr, n_fft=n_fft, hop_length=hop_length, model="nmf",
                   sources=sources)
+
+
+def random_encoder(n_bins: int, n_components: tuple[int, ...] = (5, 4), *, hidden: int = 8,
+                   layers: int = 2, seed: int = 0) -> Encoder:
+    """A recurrent encoder with random weights, large enough that its state matters."""
+    rng = np.random.default_rng(seed)
+    h = hidden
+    return Encoder(rng.normal(0, 0.3, (h, n_bins)), rng.normal(0, 0.5, h),
+                   [rng.normal(0, 0.6, (3 * h, h)) for _ in range(layers)],
+                   [rng.normal(0, 0.6, (3 * h, h)) for _ in range(layers)],
+                   [rng.normal(0, 0.3, 3 * h) for _ in range(layers)],
+                   [rng.normal(0, 0.3, 3 * h) for _ in range(layers)],
+                   [rng.normal(0, 1.0, (k, h)) for k in n_components],
+                   [rng.normal(0, 0.5, k) for k in n_components],
+                   [rng.uniform(0.5, 2.0, k) for k in n_components])
+
+
+def random_encoder_preset(n_components: tuple[int, ...] = (5, 4), *, hidden: int = 8,
+                          layers: int = 2, sr: int = 16000, n_fft: int = 512,
+                          hop_length: int = 128, seed: int = 0) -> Preset:
+    """A model "nae" preset: a random recurrent encoder and random sparse decoders."""
+    rng = np.random.default_rng(seed)
+    n_bins = n_fft // 2 + 1
+    sources = []
+    for index, k in enumerate(n_components):
+        W = rng.random((1, n_bins, k)) ** 6 + 1e-6
+        sources.append(SourceModel(f"source{index}", W=W / W.sum(axis=1, keepdims=True),
+                                   A=np.ones((1, 1)), pi=np.ones(1)))
+    return Preset("recurrent", sr=sr, n_fft=n_fft, hop_length=hop_length, model="nae",
+                  sources=sources, encoder=random_encoder(n_bins, n_components, hidden=hidden,
+                                                          layers=layers, seed=seed))

@@ -34,7 +34,7 @@ from helpers.preset_files import (
 )
 from livesep.errors import ParameterError, PresetError
 from livesep.presets import (
-    FORMAT_VERSION,
+    FORMAT_VERSIONS,
     Preset,
     SourceModel,
     combine,
@@ -67,7 +67,7 @@ def test_unfolded_round_trip_writes_version_2(tmp_path: Path, layers: int) -> No
         assert source.W.shape == (layers + 1, F, source.n_components)
         assert source.W.dtype == np.float32 and not source.W.flags.writeable
     meta, arrays = unpack(path)
-    assert meta["version"] == 2 == FORMAT_VERSION
+    assert meta["version"] == 2 == FORMAT_VERSIONS[1]
     assert [entry["layers"] for entry in meta["sources"]] == [layers, layers]
     assert [entry["n_states"] for entry in meta["sources"]] == [1, 1]
     assert "frames" not in meta["sources"][0]
@@ -243,8 +243,8 @@ UNFOLDED_CASES = [
                  id="model-nhmm"),
     pytest.param(set_meta("version", 1), ["sources[0].layers (3)", "version 1",
                                          "came with version 2"], True, id="version-1"),
-    pytest.param(set_meta("version", 3), ["version 3", "reads versions 1 and 2",
-                                         "upgrade livesep"], True, id="version-3"),
+    pytest.param(set_meta("version", 4), ["version 4", "reads versions 1, 2 and 3",
+                                         "upgrade livesep"], True, id="version-4"),
     pytest.param(_all_layers(4), ["source0.W", "(4, 33, 3)", "(5, 33, 3)", "layers + 1"],
                  True, id="layers-vs-W"),
     pytest.param(change_array("source0.W", lambda w: w[:3]),

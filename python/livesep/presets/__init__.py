@@ -14,11 +14,18 @@ every source side by side, and each source's estimate is its ``W[L]`` times its
 activations. They are trained together through these very updates, so a preset's sources
 are all unfolded, with the same ``L``, or none is.
 
-File format ``livesep-preset``, versions 1 and 2
-------------------------------------------------
-Version 2 adds unfolded sources (the field ``layers``) and is written only for presets that
-have them; every other preset is written as version 1, which older livesep reads too. A file
-of a version this livesep does not know is refused.
+A recurrent non-negative autoencoder (model ``"nae"``) has plain sources (one state, one
+frame) whose dictionaries are its decoder, and an :class:`Encoder`: a small recurrent network
+that reads the mixture's frames in order and gives every source's activations, in place of
+the activation fit (:mod:`livesep.presets.encoder` has its equations). Its weights are
+trained with the dictionaries, on mixtures.
+
+File format ``livesep-preset``, versions 1 to 3
+-----------------------------------------------
+Version 2 adds unfolded sources (the field ``layers``), version 3 recurrent encoders (the
+field ``encoder`` and the ``encoder.*`` arrays); each is written only for presets that have
+them, every other preset as version 1, which older livesep reads too. A file of a version
+this livesep does not know is refused.
 
 One ``.npz`` file (a zip of ``.npy`` members, written compressed by :func:`save`; stored
 members are accepted too). It is always read with ``allow_pickle=False``. Its entries:
@@ -26,14 +33,15 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
 ``meta``
     A 0-d numpy unicode array (``<U…``) holding one JSON object::
 
-        {"format": "livesep-preset", "version": 1 | 2,
+        {"format": "livesep-preset", "version": 1 | 2 | 3,
          "name": str, "description": str,
          "sr": int, "n_fft": int, "hop_length": int, "window": "sqrt-hann",
-         "model": "nmf" | "nhmm",
+         "model": "nmf" | "nhmm" | "nae",
          "created": ISO 8601 date or date-time, "livesep_version": str,
          "sources": [{"name": str, "n_states": Q, "n_components": K,
                       "adaptive": bool, "frames": τ, "layers": L,
-                      "provenance": {...}}, ...]}
+                      "provenance": {...}}, ...],
+         "encoder": {"hidden": H, "layers": L}}
 
     ``adaptive`` (default false), ``frames`` (default 1), ``layers`` (default 0) and
     ``provenance`` (default ``{}``) may be left out; every other field is required and no
@@ -56,6 +64,14 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
     Shape ``(Q, Q)``, float32, rows sum to 1.
 ``source{i}.pi``
     Shape ``(Q,)``, float32, sums to 1.
+``encoder.*``
+    ``encoder.input_weights``, ``encoder.input_bias``, per layer ``l``
+    ``encoder.layer{l}.gate_inputs``, ``.gate_hiddens``, ``.gate_input_biases``,
+    ``.gate_hidden_biases``, per source ``encoder.source{i}.output_weights``,
+    ``.output_biases``, ``.output_scales``. Only with ``meta["encoder"]`` (version 3,
+    model ``"nae"``, which requires it): the encoder's float32 weights, shaped ``(H, F)``,
+    ``(H,)``, ``(3H, H)``, ``(3H, H)``, ``(3H,)``, ``(3H,)``, ``(K_i, H)``, ``(K_i,)``,
+    ``(K_i,)``; finite, scales positive.
 
 Nothing else may be in the file. :func:`load` checks every field, every ``.npy`` header
 (before any array data is read, so a file claiming a huge array cannot make it allocate) and
@@ -75,6 +91,7 @@ from __future__ import annotations
 
 from livesep.presets.compose import combine
 from livesep.presets.describe import describe
+from livesep.presets.encoder import Encoder
 from livesep.presets.format import (
                                     FORMAT_NAME,
                                     FORMAT_VERSION,
@@ -104,6 +121,7 @@ __all__ = [
     "MAX_SOURCES",
     "MODELS",
     "WINDOW",
+    "Encoder",
     "Preset",
     "PresetInfo",
     "SourceInfo",

@@ -21,7 +21,9 @@ from livesep.errors import ParameterError
 from livesep.presets.format import (
     FORMAT_VERSIONS,
     MAX_ELEMENTS,
+    MAX_ENCODER_LAYERS,
     MAX_FRAMES,
+    MAX_HIDDEN,
     MAX_LAYERS,
     MAX_NAME_CHARS,
     MAX_SOURCES,
@@ -41,6 +43,7 @@ __all__ = [
     "check_bool",
     "check_frames",
     "check_label",
+    "check_encoder_entry",
     "check_layers",
     "check_model_arrays",
     "check_provenance",
@@ -162,11 +165,11 @@ def check_source_list(names: list[str], states: list[int], layers: list[int], *,
                           f"{label.format(seen[key])}.name {names[seen[key]]!r} "
                           f"(source names must differ, ignoring case)")
         seen[key] = index
-    if model == "nmf":
+    if model in ("nmf", "nae"):
         for index, n_states in enumerate(states):
             if n_states != 1:
-                raise Invalid(f"{label.format(index)} has {n_states} states but model 'nmf' "
-                              f"has one state per source (use model 'nhmm')")
+                raise Invalid(f"{label.format(index)} has {n_states} states but model "
+                              f"{model!r} has one state per source (use model 'nhmm')")
     if any(layers):
         for index, count in enumerate(layers):
             if count != layers[0]:
@@ -177,6 +180,27 @@ def check_source_list(names: list[str], states: list[int], layers: list[int], *,
         if model != "nmf":
             raise Invalid(f"model is {model!r} but the sources are unfolded (layers "
                           f"{layers[0]}), which model 'nmf' describes")
+
+
+def check_encoder_entry(value: object, *, version: int, model: object) -> dict[str, int] | None:
+    """``meta["encoder"]`` (absent: None): the sizes of model ``"nae"``'s recurrent encoder,
+    ``{"hidden": H, "layers": L}``, in version 3 files and only beside that model."""
+    if value is None:
+        if model == "nae":
+            raise Invalid("model is 'nae' but meta has no 'encoder' field (its sizes)")
+        return None
+    if version < FORMAT_VERSIONS[2]:
+        raise Invalid(f"encoder ({show(value)}) is not a field of version {version} files: "
+                      f"recurrent encoders came with version {FORMAT_VERSIONS[2]}")
+    if model != "nae":
+        raise Invalid(f"meta has an 'encoder' field but model is {show(model)}, not 'nae'")
+    if not isinstance(value, dict) or sorted(value) != ["hidden", "layers"]:
+        raise Invalid(f"encoder must be a JSON object with the fields 'hidden' and 'layers', "
+                      f"got {show(value)}")
+    return {"hidden": check_int("encoder.hidden", value["hidden"], low=1, high=MAX_HIDDEN,
+                                error=Invalid),
+            "layers": check_int("encoder.layers", value["layers"], low=1,
+                                high=MAX_ENCODER_LAYERS, error=Invalid)}
 
 
 def check_source_entry(label: str, entry: object, *, version: int) -> dict[str, Any]:

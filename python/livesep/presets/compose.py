@@ -42,7 +42,8 @@ def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
         If the presets differ in sr, n_fft, hop_length or window, two chosen sources share a
         name (rename one with :meth:`SourceModel.renamed` first), or unfolded sources would
         be combined with sources of another preset: unfolded sources are trained together,
-        so they combine only with the other sources of their own preset.
+        so they combine only with the other sources of their own preset; the sources of a
+        model ``"nae"`` preset need its encoder, so they are never combined.
     ParameterError
         If a part is not a preset, names a source the preset lacks, or ``name`` is invalid.
     """
@@ -61,6 +62,11 @@ def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
         else:
             raise ParameterError(f"combine takes presets or (preset, source names) pairs, "
                                  f"got {show(part)}")
+        if preset.encoder is not None:
+            raise PresetError(
+                f"cannot combine sources of preset {preset.name!r} (model 'nae'): their "
+                f"activations come from the preset's recurrent encoder, trained with them, "
+                f"so they separate only together, in their own preset")
         if reference is None:
             reference = preset
         for key in ("sr", "n_fft", "hop_length", "window"):

@@ -89,6 +89,11 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
     lines.append(f"  created {preset.created} by livesep {preset.livesep_version}")
     lines.append(f"  {preset.n_sources} source{'s' if preset.n_sources != 1 else ''}, "
                  f"{preset.n_parameters} parameters ({_human_bytes(preset.nbytes)} as float32)")
+    encoder = getattr(preset, "encoder", None)
+    if encoder is not None:
+        lines.append(f"  recurrent encoder: {encoder.n_layers} GRU layer"
+                     f"{'s' if encoder.n_layers != 1 else ''} of {encoder.n_hidden} units, "
+                     f"{encoder.n_parameters} parameters; the sources are its decoder")
     for source in preset.sources:
         states = f"{source.n_states} state{'s' if source.n_states != 1 else ''}"
         if source.frames > 1:

@@ -13,6 +13,8 @@ __all__ = [
     "FORMAT_VERSION",
     "FORMAT_VERSIONS",
     "MAX_ELEMENTS",
+    "MAX_ENCODER_LAYERS",
+    "MAX_HIDDEN",
     "MAX_FRAMES",
     "MAX_LAYERS",
     "MAX_META_CHARS",
@@ -22,6 +24,7 @@ __all__ = [
     "MIN_SR",
     "MODELS",
     "PRESET_FIELDS",
+    "PRESET_OPTIONAL",
     "SOURCE_FIELDS",
     "SOURCE_OPTIONAL",
     "SUM_TOLERANCE",
@@ -31,16 +34,16 @@ __all__ = [
 
 #: The ``format`` field of every preset file.
 FORMAT_NAME = "livesep-preset"
-#: The file format versions this livesep reads: 1, and 2, which added unfolded sources
-#: (``layers``). A preset is written in the oldest version that holds it (2 only with
-#: unfolded sources), so that an older livesep still reads every other preset.
-FORMAT_VERSIONS = (1, 2)
+#: The file format versions this livesep reads: 1; 2, which added unfolded sources
+#: (``layers``); 3, which added recurrent encoders (model ``"nae"``). A preset is written in
+#: the oldest version that holds it, so that an older livesep still reads every other preset.
+FORMAT_VERSIONS = (1, 2, 3)
 #: The newest of them.
 FORMAT_VERSION = FORMAT_VERSIONS[-1]
 #: The only analysis window the engine uses.
 WINDOW = "sqrt-hann"
 #: The model families a preset may declare.
-MODELS = ("nmf", "nhmm")
+MODELS = ("nmf", "nhmm", "nae")
 #: Most sources one preset may hold.
 MAX_SOURCES = 16
 #: Most numbers (elements of W, A and pi together) one preset may hold: 256 MiB as float32.
@@ -49,6 +52,8 @@ MAX_ELEMENTS = 64 * 2**20
 MAX_FRAMES = 64
 #: Most layers (unfolded updates) of an unfolded source.
 MAX_LAYERS = 64
+#: Most units per recurrent layer of an encoder, and most recurrent layers.
+MAX_HIDDEN, MAX_ENCODER_LAYERS = 4096, 16
 #: Sample rates a preset may declare, in Hz.
 MIN_SR, MAX_SR = 1000, 384000
 #: Largest ``meta`` JSON text, in characters.
@@ -64,6 +69,8 @@ ARRAYS = ("W", "A", "pi")
 #: The fields of ``meta``, all required.
 PRESET_FIELDS = ("format", "version", "name", "description", "sr", "n_fft", "hop_length",
                  "window", "model", "created", "livesep_version", "sources")
+#: The optional fields of ``meta`` (from version 3 on): a recurrent encoder's sizes.
+PRESET_OPTIONAL = ("encoder",)
 #: The required fields of a source's entry in ``meta["sources"]``.
 SOURCE_FIELDS = ("name", "n_states", "n_components")
 #: The optional fields of a source's entry.

@@ -22,11 +22,13 @@ from livesep.errors import ParameterError, PresetError
 from livesep.presets.checks import (
     Invalid,
     as_float32,
+    check_encoder_entry,
     check_model_arrays,
     check_settings,
     check_source_entry,
     check_source_list,
 )
+from livesep.presets.encoder import ENCODER_KEY, Encoder
 from livesep.presets.format import (
     ARRAY_KEY,
     ARRAYS,
@@ -34,9 +36,11 @@ from livesep.presets.format import (
     FORMAT_VERSION,
     FORMAT_VERSIONS,
     MAX_ELEMENTS,
+    MAX_ENCODER_LAYERS,
     MAX_META_CHARS,
     MAX_SOURCES,
     PRESET_FIELDS,
+    PRESET_OPTIONAL,
     running_version,
 )
 from livesep.presets.info import PresetInfo, SourceInfo
@@ -162,11 +166,12 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
         hint = "; a newer livesep wrote it, upgrade livesep" if version > FORMAT_VERSION else ""
         fail(file, f"version: the file is {FORMAT_NAME} version {version}, but this livesep "
                    f"({running_version()}) reads versions "
-                   f"{' and '.join(map(str, FORMAT_VERSIONS))} only{hint}")
+                   f"{', '.join(map(str, FORMAT_VERSIONS[:-1]))} and {FORMAT_VERSION} "
+                   f"only{hint}")
     missing = [key for key in PRESET_FIELDS if key not in meta]
     if missing:
         fail(file, f"meta: missing field(s) {', '.join(map(repr, missing))}")
-    extra = sorted(set(meta) - set(PRESET_FIELDS))
+    extra = sorted(set(meta) - set(PRESET_FIELDS) - set(PRESET_OPTIONAL))
     if extra:
         fail(file, f"meta: unexpected field(s) {', '.join(map(repr, extra))}")
     try:
@@ -179,6 +184,8 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
         if not 1 <= len(sources) <= MAX_SOURCES:
             raise Invalid(f"sources: a preset holds 1 to {MAX_SOURCES} sources, "
                           f"got {len(sources)}")
+        meta["encoder"] = check_encoder_entry(meta.get("encoder"), version=version,
+                                              model=meta["model"])
         checked = [check_source_entry(f"sources[{index}]", entry, version=version)
                    for index, entry in enumerate(sources)]
         check_source_list([s["name"] for s in checked], [s["n_states"] for s in checked],
@@ -222,16 +229,20 @@ def read_container(path: object, *, with_arrays: bool
             infos = archive.infolist()
         except Exception as error:  # noqa: BLE001  # pragma: no cover
             fail(file, f"corrupt zip directory ({reason(error)})")
-        if len(infos) > 1 + len(ARRAYS) * MAX_SOURCES:
+        # meta, the sources' arrays and an encoder's (2, 4 per layer, 3 per source).
+        if len(infos) > (1 + len(ARRAYS) * MAX_SOURCES + 2 + 4 * MAX_ENCODER_LAYERS
+                          + 3 * MAX_SOURCES):
             fail(file, f"holds {len(infos)} entries, more than a preset of {MAX_SOURCES} "
                        f"sources can have")
         members: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
             name = info.filename
             key = name[:-4] if name.endswith(".npy") else name
-            if not name.endswith(".npy") or not (key == "meta" or ARRAY_KEY.fullmatch(key)):
-                fail(file, f"unexpected entry {show(name)}; a preset holds only 'meta' "
-                           f"and 'source<i>.W', 'source<i>.A', 'source<i>.pi'")
+            if not name.endswith(".npy") or not (key == "meta" or ARRAY_KEY.fullmatch(key)
+                                                 or ENCODER_KEY.fullmatch(key)):
+                fail(file, f"unexpected entry {show(name)}; a preset holds only 'meta', "
+                           f"'source<i>.W', 'source<i>.A', 'source<i>.pi' and an encoder's "
+                           f"'encoder.*' arrays")
             if key in members:
                 fail(file, f"entry {show(name)} appears twice")
             members[key] = info
@@ -247,8 +258,21 @@ def read_container(path: object, *, with_arrays: bool
         meta = parse_meta(file, meta_text(file, read_data(file, archive, header)))
 
         sources = meta["sources"]
+        n_bins = meta["n_fft"] // 2 + 1
+        encoder_shapes = Encoder.expected_shapes(
+            n_hidden=meta["encoder"]["hidden"], n_layers=meta["encoder"]["layers"],
+            n_bins=n_bins, n_components=[s["n_components"] for s in sources]
+        ) if meta["encoder"] else {}
+        for key in sorted(k for k in members if ENCODER_KEY.fullmatch(k)):
+            if key not in encoder_shapes:
+                fail(file, f"{key}: an encoder array that meta's encoder "
+                           f"({show(meta['encoder'])}) and sources do not declare")
+        missing_encoder = sorted(set(encoder_shapes) - set(members))
+        if missing_encoder:
+            fail(file, f"missing array {missing_encoder[0]!r} (meta declares an encoder "
+                       f"{show(meta['encoder'])})")
         expected = {f"source{i}.{key}" for i in range(len(sources)) for key in ARRAYS}
-        for key in sorted(set(members) - {"meta"} - expected):
+        for key in sorted(set(members) - {"meta"} - expected - set(encoder_shapes)):
             index = int(ARRAY_KEY.fullmatch(key)[1])  # type: ignore[index]
             fail(file, f"{key}: the file holds arrays for source {index}, but meta lists "
                        f"{len(sources)} source(s)")
@@ -257,9 +281,12 @@ def read_container(path: object, *, with_arrays: bool
             fail(file, f"missing array {missing[0]!r} (meta lists {len(sources)} "
                        f"source(s))")
 
-        n_bins = meta["n_fft"] // 2 + 1
         headers: dict[str, Member] = {}
         total = 0
+        for name, shape in encoder_shapes.items():
+            headers[name] = read_header(file, archive, members[name], name)
+            total += check_member(file, headers[name], ndim=len(shape), expected=shape,
+                                  meaning="the shape meta's encoder and sources declare")
         for index, source in enumerate(sources):
             q, k, frames = source["n_states"], source["n_components"], source["frames"]
             # A convolutive source's W holds one block per lag instead of one per state, an
@@ -357,6 +384,15 @@ def load(path: str | os.PathLike[str]) -> Preset:
         than 16 sources.
     """
     file, meta, arrays = read_container(path, with_arrays=True)
+    encoder = None
+    if meta["encoder"]:
+        try:
+            encoder = Encoder.from_arrays(
+                {key: as_float32(key, value) for key, value in arrays.items()
+                 if key.startswith("encoder.")},
+                n_layers=meta["encoder"]["layers"], n_sources=len(meta["sources"]))
+        except (Invalid, ParameterError) as error:
+            fail(file, str(error))
     sources = []
     for index, entry in enumerate(meta["sources"]):
         prefix = f"source{index}."
@@ -377,6 +413,7 @@ def load(path: str | os.PathLike[str]) -> Preset:
         return Preset(meta["name"], description=meta["description"], sr=meta["sr"],
                       n_fft=meta["n_fft"], hop_length=meta["hop_length"],
                       window=meta["window"], model=meta["model"], sources=tuple(sources),
-                      created=meta["created"], livesep_version=meta["livesep_version"])
+                      encoder=encoder, created=meta["created"],
+                      livesep_version=meta["livesep_version"])
     except ParameterError as error:  # pragma: no cover - checked above
         fail(file, str(error))

@@ -13,6 +13,7 @@ from typing import Any
 from livesep.checks import show, type_name
 from livesep.errors import ParameterError
 from livesep.presets.checks import Invalid, check_settings, check_source_list, json_default
+from livesep.presets.encoder import Encoder
 from livesep.presets.format import (
     FORMAT_NAME,
     FORMAT_VERSIONS,
@@ -47,12 +48,17 @@ class Preset(PresetSizes):
         STFT frame and hop in samples (see :func:`livesep.spectral.check_stft_settings`).
     window : str, keyword-only
         Always ``"sqrt-hann"``.
-    model : {"nmf", "nhmm"}, keyword-only
+    model : {"nmf", "nhmm", "nae"}, keyword-only
         How the sources were trained; ``"nmf"`` requires one state per source (plain,
-        convolutive or unfolded NMF), and unfolded sources require ``"nmf"``.
+        convolutive or unfolded NMF), and unfolded sources require ``"nmf"``; ``"nae"``
+        (a recurrent non-negative autoencoder) requires an ``encoder`` and plain sources,
+        its decoder.
     sources : sequence of SourceModel, keyword-only
         1 to 16 sources, names distinct ignoring case, each with ``n_fft // 2 + 1`` bins;
         all unfolded with the same layers, or none.
+    encoder : Encoder or None, keyword-only
+        Model ``"nae"``'s recurrent encoder (:mod:`livesep.presets.encoder`), whose outputs
+        are the sources' activations.
     created : str, keyword-only
         ISO 8601 date or date-time; defaults to now (UTC).
     livesep_version : str, keyword-only
@@ -73,6 +79,7 @@ class Preset(PresetSizes):
     window: str = WINDOW
     model: str
     sources: tuple[SourceModel, ...]
+    encoder: Encoder | None = None
     created: str = field(default_factory=_now)
     livesep_version: str = field(default_factory=running_version)
 
@@ -99,7 +106,9 @@ class Preset(PresetSizes):
                 if source.n_bins != n_bins:
                     raise Invalid(f"sources[{index}] ({source.name!r}) has {source.n_bins} "
                                   f"bins but n_fft={self.n_fft} needs {n_bins}")
-            total = sum(source.n_parameters for source in sources)
+            self._check_encoder(sources)
+            total = sum(source.n_parameters for source in sources) + (
+                self.encoder.n_parameters if self.encoder is not None else 0)
             if total > MAX_ELEMENTS:
                 raise Invalid(f"sources hold {total} numbers, more than the "
                               f"{MAX_ELEMENTS} a preset may hold")
@@ -113,6 +122,27 @@ class Preset(PresetSizes):
             raise ParameterError(f"preset {show(self.name)}: its metadata (names, "
                                  f"description, provenance) takes {meta_chars} characters "
                                  f"as JSON, more than {MAX_META_CHARS}")
+
+    def _check_encoder(self, sources: tuple[SourceModel, ...]) -> None:
+        """Model "nae" and an encoder come together, the encoder's outputs fitting the
+        sources (plain, one state each)."""
+        if self.encoder is None:
+            if self.model == "nae":
+                raise Invalid("model 'nae' needs an encoder")
+            return
+        if not isinstance(self.encoder, Encoder):
+            raise Invalid(f"encoder must be an Encoder or None, got {show(self.encoder)}")
+        if self.model != "nae":
+            raise Invalid(f"an encoder needs model 'nae', got {self.model!r}")
+        if self.encoder.n_bins != self.n_fft // 2 + 1:
+            raise Invalid(f"the encoder takes {self.encoder.n_bins} bins but n_fft="
+                          f"{self.n_fft} gives {self.n_fft // 2 + 1}")
+        components = tuple(s.n_components for s in sources)
+        plain = all(s.frames == 1 and not s.layers and not s.adaptive for s in sources)
+        if self.encoder.n_components != components or not plain:
+            raise Invalid(f"the encoder's outputs ({list(self.encoder.n_components)} "
+                          f"components) must be the sources' activations: plain sources with "
+                          f"those components, got {list(components)}")
 
     def source(self, name: str) -> SourceModel:
         """The source called ``name`` (exactly); :class:`ParameterError` if there is none."""
@@ -132,9 +162,10 @@ class Preset(PresetSizes):
             The new sources (each with :attr:`n_bins` bins).
         name, description : str or None, keyword-only
             New texts; ``None`` keeps this preset's.
-        model : {"nmf", "nhmm"} or None, keyword-only
+        model : {"nmf", "nhmm", "nae"} or None, keyword-only
             ``None`` keeps this preset's model if every source fits it, else ``"nhmm"``
-            (``"nmf"`` for unfolded sources).
+            (``"nmf"`` for unfolded sources). The encoder of a ``"nae"`` preset is kept
+            only while the model stays ``"nae"``.
 
         Returns
         -------
@@ -151,7 +182,8 @@ class Preset(PresetSizes):
         return dataclasses.replace(
             self, name=self.name if name is None else name,
             description=self.description if description is None else description,
-            model=model, sources=chosen, created=_now(), livesep_version=running_version())
+            model=model, sources=chosen, encoder=self.encoder if model == "nae" else None,
+            created=_now(), livesep_version=running_version())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Preset):
@@ -166,8 +198,10 @@ class Preset(PresetSizes):
                             + (f" ({s.frames} frames)" if s.frames > 1 else "")
                             + (f" (unfolded, {s.layers} layers)" if s.layers else "")
                             for s in self.sources)
+        encoder = f", encoder={self.encoder!r}" if self.encoder is not None else ""
         return (f"Preset({self.name!r}, model={self.model!r}, sr={self.sr}, "
-                f"n_fft={self.n_fft}, hop_length={self.hop_length}, sources={{{sources}}})")
+                f"n_fft={self.n_fft}, hop_length={self.hop_length}, sources={{{sources}}}"
+                f"{encoder})")
 
 
 # --------------------------------------------------------------------------- the meta entry
@@ -176,8 +210,9 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
     """The ``meta`` JSON object of a preset file, as a dict."""
     return {
         "format": FORMAT_NAME,
-        # The oldest version that holds the preset: 2 only for unfolded sources.
-        "version": FORMAT_VERSIONS[1 if any(s.layers for s in preset.sources) else 0],
+        # The oldest version that holds the preset: 3 for an encoder, 2 for unfolded sources.
+        "version": FORMAT_VERSIONS[2 if preset.encoder is not None else
+                                   1 if any(s.layers for s in preset.sources) else 0],
         "name": preset.name,
         "description": preset.description,
         "sr": preset.sr,
@@ -192,6 +227,8 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
                      **({"frames": source.frames} if source.frames > 1 else {}),
                      **({"layers": source.layers} if source.layers else {}),
                      "provenance": source.provenance} for source in preset.sources],
+        **({"encoder": {"hidden": preset.encoder.n_hidden, "layers": preset.encoder.n_layers}}
+           if preset.encoder is not None else {}),
     }
 
 

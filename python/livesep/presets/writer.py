@@ -49,6 +49,8 @@ def save(preset: Preset, path: str | os.PathLike[str]) -> Path:
         for key in ARRAYS:
             entries[f"source{index}.{key}"] = np.ascontiguousarray(getattr(source, key),
                                                                    dtype=np.float32)
+    if preset.encoder is not None:
+        entries.update(preset.encoder.arrays())
     def write(temporary: str) -> None:
         with open(temporary, "wb") as stream:
             np.savez_compressed(stream, **entries)

@@ -18,6 +18,7 @@ from livesep.separation.nfhmm import separate_offline_nfhmm
 from livesep.separation.offline import (
                                         separate_offline,
                                         separate_offline_nmf,
+                                        separate_offline_recurrent,
                                         separate_offline_semi,
                                         separate_offline_unfolded,
 )
@@ -25,5 +26,6 @@ from livesep.separation.online import separate_online
 from livesep.separation.states import separate_states
 
 __all__ = ["MODES", "SeparationReport", "separate_file", "separate_offline",
-           "separate_offline_nfhmm", "separate_offline_nmf", "separate_offline_semi",
+           "separate_offline_nfhmm", "separate_offline_nmf", "separate_offline_recurrent",
+           "separate_offline_semi",
            "separate_offline_unfolded", "separate_online", "separate_states", "write_stems"]

@@ -7,6 +7,7 @@ sources, and the dispatch to the N-FHMM smoothed by forward-backward
 (:func:`livesep.models.nmfd.fit_nmfd_activations`); the N-FHMM and semi-supervised
 references refuse them. Unfolded sources have only their own fit, which knows no time: it
 is the engine's, frame by frame (:class:`~livesep.separation.reference_engine.UnfoldedFit`).
+A recurrent encoder (model ``"nae"``) is causal: offline it runs as online, in numpy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy.typing as npt
 from livesep import spectral
 from livesep.engine import EngineSettings
 from livesep.errors import ParameterError
+from livesep.models.nae import recurrent_estimates
 from livesep.models.nmf import fit_activations
 from livesep.presets import Preset
 from livesep.progress import Progress
@@ -30,8 +32,8 @@ from livesep.separation.signals import (
 )
 from livesep.spectral import soft_masks
 
-__all__ = ["separate_offline", "separate_offline_nmf", "separate_offline_semi",
-           "separate_offline_unfolded"]
+__all__ = ["separate_offline", "separate_offline_nmf", "separate_offline_recurrent",
+           "separate_offline_semi", "separate_offline_unfolded"]
 
 Array = npt.NDArray[np.float64]
 
@@ -40,8 +42,9 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
                      settings: EngineSettings | None = None,
                      progress: Progress | None = None) -> npt.NDArray[np.float32]:
     """The offline reference that fits the preset: semi-supervised NMF when a source is
-    adaptive, the layered fit for unfolded sources, batch NMF for another NMF preset,
-    N-FHMM forward-backward for an N-HMM preset.
+    adaptive, the layered fit for unfolded sources, the recurrent encoder for model
+    ``"nae"``, batch NMF for another NMF preset, N-FHMM forward-backward for an N-HMM
+    preset.
 
     Returns
     -------
@@ -50,6 +53,8 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
     settings = settings or EngineSettings()
     if any(source.adaptive for source in preset.sources):
         stems = separate_offline_semi(y, preset, mask_power=settings.mask_power)
+    elif preset.encoder is not None:
+        stems = separate_offline_recurrent(y, preset, mask_power=settings.mask_power)
     elif preset.sources[0].layers:
         stems = separate_offline_unfolded(y, preset, beta=settings.beta, l1=settings.l1,
                                           mask_power=settings.mask_power)
@@ -226,4 +231,36 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
     fit = UnfoldedFit(preset, beta=beta, l1=l1)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     estimates = fit.estimates(np.abs(X).T).transpose(1, 2, 0)  # (S, F, T)
+    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
+
+
+def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: float = 2.0
+                               ) -> npt.NDArray[np.float32]:
+    """A model ``"nae"`` preset: its recurrent encoder over every frame in order, in numpy
+    (:func:`livesep.models.nae.recurrent_estimates`).
+
+    The encoder is causal, so this is what the online engine computes, within float32
+    rounding, without its latency.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,)
+        Mono signal at ``preset.sr``.
+    preset : Preset
+        Model ``"nae"``.
+    mask_power : float, keyword-only
+        Soft-mask exponent.
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+
+    Raises
+    ------
+    ParameterError
+        For a bad signal, or a preset without an encoder.
+    """
+    signal = check_signal(y)
+    X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
+    estimates = recurrent_estimates(preset, np.abs(X).T).transpose(1, 2, 0)  # (S, F, T)
     return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)

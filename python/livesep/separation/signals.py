@@ -39,7 +39,13 @@ def refuse_convolutive(preset: Preset, method: str) -> None:
 
 
 def refuse_unfolded(preset: Preset, method: str) -> None:
-    """Unfolded sources hold one dictionary per layer of their fit, not per state."""
+    """Unfolded sources hold one dictionary per layer of their fit, not per state; a
+    recurrent encoder's sources get their activations from it, not from a fit."""
+    if preset.encoder is not None:
+        raise ParameterError(
+            f"offline separation with preset {preset.name!r} (model 'nae'): {method} fits "
+            f"activations, but this preset's come from its recurrent encoder; use "
+            f"separate_offline (the encoder in numpy) or the online engine")
     unfolded = [source.name for source in preset.sources if source.layers]
     if unfolded:
         raise ParameterError(

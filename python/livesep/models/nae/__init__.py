@@ -44,15 +44,17 @@ from. Keep ``l1`` small relative to the divergence (our default is 0).
 
 Layout: this module is the public face; the code lives beside it, one concern a module —
 :mod:`livesep.models.nae.model` (:class:`NaeModel`, :func:`train_nae`, :func:`fit_latent`,
-:func:`separate_nae`) and ``_net`` (the layers, their backward pass, the costs and their
-gradients); its optimisers (RProp and Adam) are :mod:`livesep.models.optim`, shared with
-:mod:`livesep.models.unfolded`. Import from here.
+:func:`separate_nae`), :mod:`livesep.models.nae.recurrent` (the recurrent encoder of model
+``"nae"`` presets, trained on mixtures) and ``_net`` (the layers, their backward pass, the
+costs and their gradients); its optimisers (RProp and Adam) are
+:mod:`livesep.models.optim`, shared with :mod:`livesep.models.unfolded`. Import from here.
 """
 
 from __future__ import annotations
 
 from livesep.models.nae._net import kl_divergence, softplus
 from livesep.models.nae.model import LatentFit, NaeModel, fit_latent, separate_nae, train_nae
+from livesep.models.nae.recurrent import encoder_activations, recurrent_estimates
 
 __all__ = [
     "NaeModel",
@@ -62,4 +64,6 @@ __all__ = [
     "train_nae",
     "fit_latent",
     "separate_nae",
+    "encoder_activations",
+    "recurrent_estimates",
 ]
