@@ -3,6 +3,7 @@ recorder, device choice and error messages, live controls."""
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -46,6 +47,22 @@ def test_history_keeps_the_last_values_in_order() -> None:
     np.testing.assert_array_equal(history.last(3), [8, 9, 10])
     history.extend(np.arange(100))
     np.testing.assert_array_equal(history.last(), np.arange(92, 100))
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_history_is_resident_from_the_start() -> None:
+    # A ring that only became resident as it filled made a soak's memory grow for minutes.
+    before = _resident_bytes()
+    history = History(1 << 19)  # 4 MiB
+    grown = _resident_bytes() - before
+    history.extend(np.ones(1 << 19))
+    filled = _resident_bytes() - before
+    assert grown >= 0.9 * (4 << 20), grown
+    assert filled - grown < 0.1 * (4 << 20), (grown, filled)
 
 
 def test_recorder_writes_readable_files_while_running(tmp_path: Path) -> None:

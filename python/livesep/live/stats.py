@@ -109,10 +109,11 @@ class LiveStats:
 
 
 class History:
-    """The last ``capacity`` values of a float series, preallocated."""
+    """The last ``capacity`` values of a float series, preallocated and resident from the
+    start (written once, so that a stream's memory does not grow while the ring fills)."""
 
     def __init__(self, capacity: int) -> None:
-        self._data = np.zeros(capacity, dtype=np.float64)
+        self._data = np.full(capacity, 0.0)
         self.count = 0
 
     def extend(self, values: npt.ArrayLike) -> None:
