@@ -77,6 +77,7 @@ from rich.table import Table
 from scipy import signal as sps
 
 from livesep import audio
+from livesep.engine import LATENCIES, EngineSettings
 from livesep.errors import LivesepError, ParameterError
 from livesep.evaluation.voice import (
     CEILING,
@@ -343,6 +344,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--enrol-voice", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--enrol-room", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--means-only", action="store_true", help="no table per mixture")
+    parser.add_argument("--latency", choices=tuple(LATENCIES), default="standard",
+                        help="the engine's latency mode for the presets (default: standard)")
     return parser.parse_args(argv)
 
 
@@ -380,7 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             info["rnnoise_delay_48k"], info["rnnoise_delay_correlation"] = delay, r
             methods.append(rnnoise_method(delay, SR))
         names = [Path(spec).stem if spec.endswith(".npz") else spec for spec in specs]
-        methods += [preset_method(preset, sr=SR, name=name)
+        settings = EngineSettings(latency=args.latency)
+        methods += [preset_method(preset, sr=SR, name=name, settings=settings)
                     for preset, name in zip(presets, names)]
         for method in methods:  # untimed warm-up: first-call costs are not the method's
             method.separate(mixtures[0].mixture[:SR])

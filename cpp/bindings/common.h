@@ -55,7 +55,8 @@ struct PyModel {
 class PySeparator {
  public:
   void prepare(int sr, int n_fft, int hop, const py::object& n_sources_object,
-               const py::object& model_object, const std::string& output, float mask_power);
+               const py::object& model_object, const std::string& output, float mask_power,
+               int synthesis_length);
   void swap_model(const PyModel& model, const py::object& mask_power);
   py::array_t<float> process(const py::handle& x_object, const py::handle& out_object);
 

@@ -23,7 +23,7 @@ livesep::OutputMode output_mode(const std::string& name) {
 
 void PySeparator::prepare(int sr, int n_fft, int hop, const py::object& n_sources_object,
                           const py::object& model_object, const std::string& output,
-                          float mask_power) {
+                          float mask_power, int synthesis_length) {
   Busy busy(*this);
   std::unique_ptr<livesep::ModelRuntime> runtime;
   int n_sources = n_sources_object.is_none() ? 2 : n_sources_object.cast<int>();
@@ -36,8 +36,14 @@ void PySeparator::prepare(int sr, int n_fft, int hop, const py::object& n_source
     n_sources = model->n_sources();
     runtime = std::make_unique<livesep::ModelRuntime>(model, mask_power);
   }
-  engine_.prepare(livesep::SeparatorConfig{sr, n_fft, hop, n_sources, output_mode(output)},
-                  std::move(runtime));
+  livesep::SeparatorConfig config;
+  config.sample_rate = sr;
+  config.n_fft = n_fft;
+  config.hop = hop;
+  config.synthesis_length = synthesis_length;
+  config.n_sources = n_sources;
+  config.output = output_mode(output);
+  engine_.prepare(config, std::move(runtime));
   mask_power_ = mask_power;
 }
 
@@ -238,9 +244,11 @@ Examples
       .def("prepare", &PySeparator::prepare, py::kw_only(), py::arg("sr"), py::arg("n_fft") = 512,
            py::arg("hop_length") = 128, py::arg("n_sources") = py::none(),
            py::arg("model") = py::none(), py::arg("output") = "stems",
-           py::arg("mask_power") = 2.0f,
+           py::arg("mask_power") = 2.0f, py::arg("synthesis_length") = 0,
            "Validate the settings and allocate every buffer. Without a model every source "
-           "receives the mixture (n_sources defaults to 2).")
+           "receives the mixture (n_sources defaults to 2). synthesis_length 0 uses "
+           "symmetric windows (latency n_fft - 1); 2 * hop_length < n_fft the low-delay "
+           "asymmetric ones (latency synthesis_length - 1).")
       .def("swap_model", &PySeparator::swap_model, py::arg("model"), py::kw_only(),
            py::arg("mask_power") = py::none(),
            "Hand a new model (same sources and bins) to the running engine without blocking it.")

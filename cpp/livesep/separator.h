@@ -34,6 +34,7 @@ struct SeparatorConfig {
   int sample_rate = 16000;
   int n_fft = 512;
   int hop = 128;
+  int synthesis_length = 0;  // 0: symmetric windows; 2 hop: low delay (see stft.h)
   int n_sources = 2;
   OutputMode output = OutputMode::Stems;
   int snapshot_capacity = 512;  // frames of display snapshots the ring holds
@@ -81,7 +82,7 @@ class Separator {
     const int n_channels = config.output == OutputMode::Stems    ? config.n_sources
                            : config.output == OutputMode::Stereo ? 2
                                                                  : 1;
-    stft_.prepare(config.n_fft, config.hop, n_channels);
+    stft_.prepare(config.n_fft, config.hop, n_channels, config.synthesis_length);
     if (model) check_geometry(*model, config.n_sources);
     layout_ = SnapshotLayout{stft_.n_bins(), config.n_sources};
     snapshots_.prepare(config.snapshot_capacity, layout_.record_floats());

@@ -6,6 +6,13 @@
 // in; the output is the input delayed by exactly latency_samples() = n_fft - 1, the worst
 // case over the samples of a frame, so the result does not depend on how the stream is cut
 // into blocks.
+//
+// Low delay (Mauler & Martin, EUSIPCO 2007; Wang et al., arXiv 2204.09911): with a synthesis
+// length S = 2 hop < n_fft the analysis window is asymmetric, the rising half of a sqrt-Hann
+// of 2 (n_fft - hop) samples then the falling half of one of 2 hop samples, and the
+// synthesis window is zero but for the frame's last S samples, where analysis x synthesis is
+// a Hann of S samples: frequency resolution from the long frame, delay from the short tail.
+// Only the frame's last S samples are synthesised, so latency_samples() = S - 1.
 #pragma once
 
 #include <algorithm>
@@ -22,21 +29,35 @@ namespace livesep {
 class FrameTransform {
  public:
   // [main-thread] Validates the sizes, builds the windows and plans the FFTs, so that
-  // analyze/synthesize never allocate afterwards.
-  void prepare(int n_fft, int hop) {
+  // analyze/synthesize never allocate afterwards. synthesis_length 0 (or n_fft): symmetric
+  // windows; else the low-delay windows above, with synthesis_length = 2 hop.
+  void prepare(int n_fft, int hop, int synthesis_length = 0) {
     if (n_fft < 16 || n_fft > 65536 || n_fft % 4 != 0) {
       throw ParameterError("n_fft must be a multiple of 4 in [16, 65536], got " +
                            std::to_string(n_fft));
     }
-    if (hop < 1 || n_fft % hop != 0 || n_fft / hop < 2) {
+    const bool low_delay = synthesis_length != 0 && synthesis_length != n_fft;
+    if (low_delay && (synthesis_length < 4 || synthesis_length > n_fft / 2 ||
+                      synthesis_length != 2 * hop)) {
+      throw ParameterError("a low-delay synthesis length must be twice the hop, in [4, n_fft / "
+                           "2] (n_fft=" + std::to_string(n_fft) + ", hop=" +
+                           std::to_string(hop) + "), got " + std::to_string(synthesis_length));
+    }
+    if (!low_delay && (hop < 1 || n_fft % hop != 0 || n_fft / hop < 2)) {
       throw ParameterError("hop must divide n_fft into at least 2 parts (n_fft=" +
                            std::to_string(n_fft) + "), got " + std::to_string(hop));
     }
     n_fft_ = n_fft;
     hop_ = hop;
+    synthesis_length_ = low_delay ? synthesis_length : n_fft;
     analysis_window_.assign(n_fft, 0.0f);
     synthesis_window_.assign(n_fft, 0.0f);
     const double pi = std::acos(-1.0);
+    fft_.prepare(n_fft);
+    if (low_delay) {
+      build_low_delay_windows();
+      return;
+    }
     std::vector<double> sqrt_hann(n_fft);
     for (int i = 0; i < n_fft; ++i) {
       sqrt_hann[i] = std::sqrt(0.5 - 0.5 * std::cos(2.0 * pi * i / n_fft));  // periodic
@@ -49,10 +70,11 @@ class FrameTransform {
       analysis_window_[i] = static_cast<float>(sqrt_hann[i]);
       synthesis_window_[i] = static_cast<float>(sqrt_hann[i] / overlap / n_fft);
     }
-    fft_.prepare(n_fft);
   }
 
   int n_fft() const noexcept { return n_fft_; }
+  // The frame's last synthesis_length() samples are synthesised (n_fft when symmetric).
+  int synthesis_length() const noexcept { return synthesis_length_; }
   int hop() const noexcept { return hop_; }
   int n_bins() const noexcept { return n_fft_ / 2 + 1; }
 
@@ -71,8 +93,26 @@ class FrameTransform {
   }
 
  private:
+  // [main-thread]
+  void build_low_delay_windows() {
+    const double pi = std::acos(-1.0);
+    const int n = n_fft_, hop = hop_, rise = n_fft_ - hop_;
+    const auto hann = [pi](double k, double length) {
+      return 0.5 - 0.5 * std::cos(2.0 * pi * k / length);
+    };
+    for (int i = 0; i < n; ++i) {
+      const double analysis = i < rise ? std::sqrt(hann(i, 2.0 * rise))
+                                       : std::sqrt(hann(i - (n - 2 * hop), 2.0 * hop));
+      analysis_window_[i] = static_cast<float>(analysis);
+      // A periodic Hann of 2 hop over the last 2 hop samples overlap-adds to one at hop.
+      const double product = i >= n - 2 * hop ? hann(i - (n - 2 * hop), 2.0 * hop) : 0.0;
+      synthesis_window_[i] = analysis > 0.0 ? static_cast<float>(product / analysis / n) : 0.0f;
+    }
+  }
+
   int n_fft_ = 0;
   int hop_ = 0;
+  int synthesis_length_ = 0;
   std::vector<float> analysis_window_;
   std::vector<float> synthesis_window_;  // includes the inverse FFT's 1 / n_fft
   RealFft fft_;
@@ -82,12 +122,12 @@ class FrameTransform {
 class StreamingStft {
  public:
   // [main-thread] Allocates every buffer for n_channels output channels.
-  void prepare(int n_fft, int hop, int n_channels) {
+  void prepare(int n_fft, int hop, int n_channels, int synthesis_length = 0) {
     if (n_channels < 1 || n_channels > 64) {
       throw ParameterError("the number of output channels must be in [1, 64], got " +
                            std::to_string(n_channels));
     }
-    transform_.prepare(n_fft, hop);
+    transform_.prepare(n_fft, hop, synthesis_length);
     n_channels_ = n_channels;
     input_frame_.assign(n_fft, 0.0f);
     spectrum_.assign(transform_.n_bins(), Complex(0.0f, 0.0f));
@@ -113,7 +153,8 @@ class StreamingStft {
   int hop() const noexcept { return transform_.hop(); }
   int n_bins() const noexcept { return transform_.n_bins(); }
   int n_channels() const noexcept { return n_channels_; }
-  int latency_samples() const noexcept { return transform_.n_fft() - 1; }
+  int synthesis_length() const noexcept { return transform_.synthesis_length(); }
+  int latency_samples() const noexcept { return transform_.synthesis_length() - 1; }
   FrameTransform& transform() noexcept { return transform_; }
 
   // [audio-thread] From the frame callback: channel c's output for this frame is the
@@ -187,9 +228,11 @@ class StreamingStft {
       transform_.synthesize_add(channel_spectra_.data() + static_cast<std::size_t>(c) * n_bins,
                                 acc);
       float* ready = ready_.data() + static_cast<std::size_t>(c) * hop;
-      // The oldest hop of the input frame is what this hop of output delays by latency.
+      // The oldest hop of the synthesised part of the frame is complete now; it is what
+      // this hop of output delays by latency (the same part of the input when dry).
+      const int first = n_fft - transform_.synthesis_length();
       const float* source = dry_[static_cast<std::size_t>(c)] ? input_frame_.data() : acc;
-      std::copy(source, source + hop, ready);
+      std::copy(source + first, source + first + hop, ready);
       std::copy(acc + hop, acc + n_fft, acc);
       std::fill(acc + (n_fft - hop), acc + n_fft, 0.0f);
     }

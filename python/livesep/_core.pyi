@@ -58,6 +58,7 @@ class Separator:
         model: Model | None = None,
         output: Literal["stems", "mono", "stereo"] = "stems",
         mask_power: float = 2.0,
+        synthesis_length: int = 0,
     ) -> None: ...
     def process(
         self, x: npt.NDArray[np.float32], *, out: npt.NDArray[np.float32] | None = None

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from livesep._core import Model, Separator
 from livesep.checks import check_float, check_int
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 
-__all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUTS"]
+__all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUTS",
+           "LATENCIES", "frame_transitions", "latency_geometry"]
 
 #: Default iterations and warm-start floors per fit: N-HMM presets (many joint states, each
 #: with its own warm start) and presets with one joint state (plain or convolutive NMF).
@@ -22,6 +24,9 @@ MAX_ITERATIONS = 1000
 MAX_BEAM = 1 << 20
 #: How a separator lays out its output channels: one per source, or their remix on one or two.
 OUTPUTS = ("stems", "mono", "stereo")
+#: Latency modes and the most algorithmic latency each allows, in seconds (None: the
+#: preset's own frames, n_fft - 1 samples).
+LATENCIES = {"standard": None, "low": 0.008, "ultra": 0.003}
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,11 @@ class EngineSettings:
     adaptation_prior : float
         For adaptive sources: the weight of the trained dictionary in the statistics at the
         start, in frames' worth of activation; it fades with ``forgetting``.
+    latency : {"standard", "low", "ultra"}
+        The algorithmic latency: ``"standard"`` the preset's frames (n_fft - 1 samples, 32 ms
+        for n_fft 512 at 16 kHz); ``"low"`` at most 8 ms and ``"ultra"`` at most 3 ms, by
+        asymmetric windows (the preset's n_fft for analysis, a short synthesis window, a hop
+        of half of it: more frames per second, so more work; :func:`latency_geometry`).
 
     Examples
     --------
@@ -78,8 +88,12 @@ class EngineSettings:
     reseed_floor: float | None = None
     forgetting: float = 0.99
     adaptation_prior: float = 1.0
+    latency: str = "standard"
 
     def __post_init__(self) -> None:
+        if self.latency not in LATENCIES:
+            raise ParameterError(f"latency must be one of {', '.join(LATENCIES)}, got "
+                                 f"{self.latency!r}")
         if self.n_iter is not None:
             check_int("n_iter", self.n_iter, low=0, high=MAX_ITERATIONS)
         if self.reseed_floor is not None:
@@ -109,6 +123,61 @@ class EngineSettings:
         return replace(self, n_iter=n_iter, reseed_floor=floor)
 
 
+def latency_geometry(preset: Preset, latency: str = "standard") -> tuple[int, int]:
+    """The hop and synthesis length a latency mode gives a preset's frames.
+
+    Parameters
+    ----------
+    preset : Preset
+        Its ``sr``, ``n_fft`` and ``hop_length``.
+    latency : {"standard", "low", "ultra"}
+        See :class:`EngineSettings`.
+
+    Returns
+    -------
+    (int, int)
+        ``(hop_length, synthesis_length)``: the preset's hop and 0 (symmetric windows,
+        latency ``n_fft - 1``) when its frames meet the mode's bound, else the longest even
+        synthesis length ``S`` with ``S - 1`` samples within it (and at most ``n_fft / 2``),
+        and ``S // 2``: latency ``S - 1``.
+
+    Examples
+    --------
+    >>> from livesep import load_preset
+    >>> from livesep.engine import latency_geometry
+    >>> latency_geometry(load_preset("voice"), "low")  # 16 kHz: 127 samples, 7.9 ms
+    (64, 128)
+    """
+    if latency not in LATENCIES:
+        raise ParameterError(f"latency must be one of {', '.join(LATENCIES)}, got {latency!r}")
+    bound = LATENCIES[latency]
+    if bound is None or preset.n_fft - 1 <= bound * preset.sr:
+        return preset.hop_length, 0
+    synthesis = min(int(bound * preset.sr + 1), preset.n_fft // 2) // 2 * 2
+    if synthesis < 4:
+        raise ParameterError(f"latency {latency!r} ({1000 * bound:g} ms) leaves fewer than 4 "
+                             f"samples at {preset.sr} Hz")
+    return synthesis // 2, synthesis
+
+
+def frame_transitions(A: npt.ArrayLike, ratio: float) -> npt.NDArray[np.float32]:
+    """Transitions trained at one hop for a hop ``ratio`` times as long (``ratio <= 1``):
+    ``(1 - ratio) I + ratio A``, the same rates of leaving each state per second (to first
+    order), so that a state's expected stay keeps its length in seconds. Still stochastic.
+
+    Examples
+    --------
+    >>> from livesep.engine import frame_transitions
+    >>> frame_transitions([[0.9, 0.1], [0.2, 0.8]], 0.5).tolist()
+    [[0.949999988079071, 0.05000000074505806], [0.10000000149011612, 0.8999999761581421]]
+    """
+    transitions = np.asarray(A, dtype=np.float64)
+    if not 0.0 < ratio <= 1.0:
+        raise ParameterError(f"ratio must be in (0, 1], got {ratio!r}")
+    mixed = (1.0 - ratio) * np.eye(transitions.shape[0]) + ratio * transitions
+    return mixed.astype(np.float32)
+
+
 def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model:
     """Convert a preset's sources into the engine's (immutable, shareable) model.
 
@@ -132,14 +201,19 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
     livesep._core.Model
     """
     settings = (settings or EngineSettings()).resolved(preset)
-    sources = [(source.W, source.A, source.pi) for source in preset.sources]
+    # Shorter hops (a latency mode) keep the trained time constants: a state's expected stay
+    # and an adaptive source's memory stay the same in seconds, not in frames.
+    ratio = latency_geometry(preset, settings.latency)[0] / preset.hop_length
+    sources = [(source.W, frame_transitions(source.A, ratio), source.pi)
+               for source in preset.sources]
     return Model(sources, beta=settings.beta, l1=settings.l1, n_iter=settings.n_iter,
                  beam=settings.beam, likelihood_counts=settings.likelihood_counts,
                  reseed_floor=settings.reseed_floor,
                  adaptive=[source.adaptive for source in preset.sources],
                  frames=[source.frames for source in preset.sources],
                  layers=[source.layers for source in preset.sources],
-                 forgetting=settings.forgetting, adaptation_prior=settings.adaptation_prior,
+                 forgetting=settings.forgetting ** ratio,
+                 adaptation_prior=settings.adaptation_prior,
                  encoder=(preset.encoder.engine_weights() if preset.encoder is not None
                           else None))
 
@@ -165,6 +239,7 @@ def create_separator(preset: Preset, *, settings: EngineSettings | None = None,
     Examples
     --------
     >>> import numpy as np
+import numpy.typing as npt
     >>> from livesep import EngineSettings, create_separator, load_preset
     >>> preset = load_preset("speech-noise-nhmm")
     >>> separator = create_separator(preset, settings=EngineSettings(beam=64), output="mono")
@@ -174,10 +249,11 @@ def create_separator(preset: Preset, *, settings: EngineSettings | None = None,
     if output not in OUTPUTS:
         raise ParameterError(f"output must be one of {OUTPUTS}, got {output!r}")
     settings = settings or EngineSettings()
+    hop, synthesis = latency_geometry(preset, settings.latency)
     separator = Separator()
-    separator.prepare(sr=preset.sr, n_fft=preset.n_fft, hop_length=preset.hop_length,
+    separator.prepare(sr=preset.sr, n_fft=preset.n_fft, hop_length=hop,
                       model=build_model(preset, settings), output=output,
-                      mask_power=settings.mask_power)
+                      mask_power=settings.mask_power, synthesis_length=synthesis)
     return separator
 
 

@@ -40,6 +40,32 @@ def synthesis_window(n_fft: int, hop_length: int) -> npt.NDArray[np.float64]:
     return window / np.tile(overlap, n_fft // hop_length)
 
 
+def low_delay_windows(n_fft: int, hop_length: int
+                      ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The engine's low-delay analysis and synthesis windows (Mauler & Martin, EUSIPCO 2007),
+    each shape ``(n_fft,)``.
+
+    The analysis window rises as the first half of a sqrt-Hann of ``2 (n_fft - hop)``
+    samples and falls as the second half of one of ``2 hop``; the synthesis window is zero
+    but for the frame's last ``2 hop`` samples, where analysis x synthesis is a periodic Hann
+    of ``2 hop`` samples, which overlap-adds to one at ``hop``. Latency ``2 hop - 1``.
+    """
+    if not isinstance(hop_length, (int, np.integer)) or not 2 <= hop_length <= n_fft // 4:
+        raise ParameterError(f"a low-delay hop_length must be in [2, n_fft // 4 = "
+                             f"{n_fft // 4}], got {hop_length!r}")
+    n = np.arange(n_fft)
+    rise, tail = n_fft - hop_length, n_fft - 2 * hop_length
+
+    def hann(k: npt.NDArray[np.int64], length: int) -> npt.NDArray[np.float64]:
+        return 0.5 - 0.5 * np.cos(2.0 * np.pi * k / length)
+
+    analysis = np.where(n < rise, np.sqrt(hann(n, 2 * rise)),
+                        np.sqrt(hann(n - tail, 2 * hop_length)))
+    product = np.where(n >= tail, hann(n - tail, 2 * hop_length), 0.0)
+    synthesis = np.divide(product, analysis, out=np.zeros(n_fft), where=analysis > 0)
+    return analysis, synthesis
+
+
 def n_frames(length: int, *, n_fft: int, hop_length: int) -> int:
     """Frames needed so every sample of a signal of ``length`` samples is fully covered."""
     return -(-length // hop_length) + n_fft // hop_length - 1

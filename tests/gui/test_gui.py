@@ -142,6 +142,21 @@ class TestStreaming:
         assert live.query("engine_strength") == 1.0
         window.stop()
 
+    def test_the_latency_choice_reaches_the_engine(self, jack: JackServer,
+                                                  window: MainWindow) -> None:
+        panel = window.audio_panel
+        assert panel.latency.currentData() == "standard"
+        assert window.start(), dialogs(window)
+        assert window.live is not None and window.live.query("engine_latency") == 511
+        assert not panel.latency.isEnabled()  # fixed while the stream runs
+        window.stop()
+        panel.latency.setCurrentIndex(panel.latency.findData("low"))
+        assert window.start(), dialogs(window)
+        assert window.live.query("engine_latency") == 127  # 7.9 ms at 16 kHz
+        window.stop()
+        window.save_settings()
+        assert window.settings.value("audio/latency") == "low"
+
     def test_a_compatible_preset_switches_without_a_restart(self, jack: JackServer, qtbot,
                                                             window: MainWindow) -> None:
         assert window.start()

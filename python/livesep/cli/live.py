@@ -48,8 +48,9 @@ def add_live_commands(commands: argparse._SubParsersAction) -> None:
     live.add_argument("--blocksize", type=int, default=0, metavar="N",
                       help="frames per callback; 0 lets the host choose, which avoids extra "
                            "buffering with JACK (default: %(default)s)")
-    live.add_argument("--latency", default="low", metavar="L",
-                      help="PortAudio latency: low, high or seconds (default: %(default)s)")
+    live.add_argument("--device-latency", default="low", metavar="L",
+                      help="the audio device's buffering (PortAudio's latency): low, high or "
+                           "seconds (default: %(default)s); the separation's own is --latency")
     live.add_argument("--input-channel", type=int, default=0, metavar="C",
                       help="input channel to separate, from 0 (default: %(default)s)")
     live.add_argument("--output", choices=("auto", "stems", "stereo", "mono"), default="auto",
@@ -110,13 +111,13 @@ def _run_live(args: argparse.Namespace) -> int:
 
     if args.duration is not None and not args.duration > 0:
         raise ParameterError(f"--duration must be > 0 seconds, got {args.duration!r}")
-    latency: str | float = args.latency
+    latency: str | float = args.device_latency
     if latency not in ("low", "high"):
         try:
             latency = float(latency)
         except ValueError:
-            raise ParameterError(f"--latency must be low, high or seconds, got {latency!r}"
-                                 ) from None
+            raise ParameterError(f"--device-latency must be low, high or seconds, got "
+                                 f"{latency!r}") from None
     preset = presets.load(resolve_preset(args.preset or DEFAULT_PRESET))
     settings = engine_settings(args)
     live = LiveSeparator(

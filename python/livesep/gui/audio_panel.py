@@ -23,6 +23,7 @@ import numpy.typing as npt
 from PyQt6 import QtCore, QtWidgets
 
 from livesep import audio
+from livesep.engine import EngineSettings
 from livesep.errors import AudioDeviceError, LivesepError, ParameterError
 from livesep.gui.dialogs import error_dialog
 from livesep.gui.meters import SILENCE_DB, InputLevel, InputMeter, samples_level
@@ -37,6 +38,9 @@ __all__ = ["AudioPanel", "AudioChoices", "TakePanel", "RATES", "BLOCK_SIZES",
 RATES = (0, 16000, 22050, 32000, 44100, 48000)
 #: Block sizes offered; 0 lets the host choose (JACK: its period, no extra buffering).
 BLOCK_SIZES = (0, 64, 128, 256, 512, 1024, 2048)
+#: The engine's latency modes (livesep.engine.LATENCIES), as the panel names them.
+LATENCY_TEXTS = {"standard": "standard (the preset's frames)", "low": "low (at most 8 ms)",
+                 "ultra": "ultra (at most 3 ms)"}
 #: Seconds of a take without a sound before its panel says that nothing comes in.
 SILENT_HINT_SECONDS = 2.0
 
@@ -60,6 +64,7 @@ class AudioChoices:
     blocksize: int
     file: Path | None  # separate this file instead of the input device
     loop: bool
+    settings: EngineSettings  # the engine's, with the latency mode chosen
 
 
 class AudioPanel(QtWidgets.QGroupBox):
@@ -87,6 +92,11 @@ class AudioPanel(QtWidgets.QGroupBox):
         self.blocksize = QtWidgets.QComboBox()
         for size in BLOCK_SIZES:
             self.blocksize.addItem("host's choice" if size == 0 else f"{size} frames", size)
+        self.latency = QtWidgets.QComboBox()
+        for mode, text in LATENCY_TEXTS.items():
+            self.latency.addItem(text, mode)
+        self.latency.setToolTip("the separation's own delay: low and ultra use shorter "
+                                "frames, at more cost")
         self.from_input = QtWidgets.QRadioButton("input device (live)")
         self.from_file = QtWidgets.QRadioButton("audio file")
         self.from_input.setChecked(True)
@@ -114,6 +124,7 @@ class AudioPanel(QtWidgets.QGroupBox):
         settings_row.addWidget(self.blocksize)
         settings_row.addWidget(self.refresh_button)
         form.addRow("Rate, block", settings_row)
+        form.addRow("Latency", self.latency)
         source_row = QtWidgets.QHBoxLayout()
         source_row.addWidget(self.from_input)
         source_row.addWidget(self.from_file)
@@ -203,14 +214,37 @@ class AudioPanel(QtWidgets.QGroupBox):
             output_device=self.output_device.currentData(),
             samplerate=int(rate) if rate else None, blocksize=int(self.blocksize.currentData()),
             file=self.file if self.from_file.isChecked() else None,
-            loop=self.loop.isChecked())
+            loop=self.loop.isChecked(),
+            settings=EngineSettings(latency=str(self.latency.currentData())))
+
+    def restore(self, get: Callable[..., object]) -> None:
+        """Choose what ``get(key, default)`` (QSettings.value) remembers."""
+        for combo, key in ((self.input_device, "audio/input"), (self.output_device,
+                                                                "audio/output")):
+            if get(key):
+                self.select_device(combo, str(get(key)))
+        for combo, key in ((self.rate, "audio/rate"), (self.blocksize, "audio/blocksize")):
+            combo.setCurrentIndex(max(combo.findData(int(get(key, 0) or 0)), 0))
+        self.latency.setCurrentIndex(max(self.latency.findData(get("audio/latency")), 0))
+        self.loop.setChecked(str(get("audio/loop", "true")).lower() == "true")
+
+    def save(self, put: Callable[[str, object], None]) -> None:
+        """Remember the choices with ``put(key, value)`` (QSettings.setValue)."""
+        put("audio/input", self.input_device.currentText())
+        put("audio/output", self.output_device.currentText())
+        put("audio/rate", int(self.rate.currentData() or 0))
+        put("audio/blocksize", int(self.blocksize.currentData() or 0))
+        put("audio/latency", str(self.latency.currentData()))
+        put("audio/loop", "true" if self.loop.isChecked() else "false")
+        put("audio/from_file", "true" if self.from_file.isChecked() else "false")
 
     def set_running(self, running: bool) -> None:
         """Lock the stream's settings while it runs."""
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        for widget in (self.output_device, self.rate, self.blocksize, self.refresh_button,
-                       self.from_input, self.from_file, self.open_file_button, self.loop):
+        for widget in (self.output_device, self.rate, self.blocksize, self.latency,
+                       self.refresh_button, self.from_input, self.from_file,
+                       self.open_file_button, self.loop):
             widget.setEnabled(not running)
         self.input_device.setEnabled(not running and not self.from_file.isChecked())
         if not running:

@@ -162,14 +162,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(geometry, QtCore.QByteArray):
             self.restoreGeometry(geometry)
         panel = self.audio_panel
-        for combo, key in ((panel.input_device, "audio/input"), (panel.output_device,
-                                                                 "audio/output")):
-            if get(key):
-                panel.select_device(combo, str(get(key)))
-        for combo, key in ((panel.rate, "audio/rate"), (panel.blocksize, "audio/blocksize")):
-            index = combo.findData(int(get(key, 0) or 0))
-            combo.setCurrentIndex(max(index, 0))
-        panel.loop.setChecked(str(get("audio/loop", "true")).lower() == "true")
+        panel.restore(get)
         self.strength.set_percent(int(get("strength", 100) or 0))
         chosen = preset or get("preset")
         if chosen:  # a preset that went away: the panel's dialog says so
@@ -187,12 +180,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def save_settings(self) -> None:
         put, panel = self.settings.setValue, self.audio_panel
         put("window/geometry", self.saveGeometry())
-        put("audio/input", panel.input_device.currentText())
-        put("audio/output", panel.output_device.currentText())
-        put("audio/rate", int(panel.rate.currentData() or 0))
-        put("audio/blocksize", int(panel.blocksize.currentData() or 0))
-        put("audio/loop", "true" if panel.loop.isChecked() else "false")
-        put("audio/from_file", "true" if panel.from_file.isChecked() else "false")
+        panel.save(put)
         put("strength", self.strength.slider.value())
         if panel.file is not None:
             put("audio/file", str(panel.file))
@@ -249,7 +237,7 @@ class MainWindow(QtWidgets.QMainWindow):
         choices = self.audio_panel.choices()
         options = dict(input_device=choices.input_device, output_device=choices.output_device,
                        samplerate=choices.samplerate, blocksize=choices.blocksize,
-                       output="auto")
+                       output="auto", settings=choices.settings)
         file = None
         if choices.file is not None:
             if self._file_audio is None or self._file_audio[0] != choices.file:

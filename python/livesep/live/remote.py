@@ -149,7 +149,7 @@ class RemoteSeparator:
     def query(self, what: str, timeout: float = 10.0) -> Any:
         """Ask the child something and wait (tests): ``"engine_controls"`` gives each
         source's (gain, muted, soloed) as the engine has them, ``"engine_strength"`` its
-        strength."""
+        strength, ``"engine_latency"`` its latency in samples."""
         self._drain_pending(timeout)
         self._send(("query", what))
         reply = self._wait(timeout, "query")
@@ -367,6 +367,8 @@ def _answer(live: Any, what: str) -> Any:
                 for s in range(live.preset.n_sources)]
     if what == "engine_strength":
         return float(live.engine.strength)
+    if what == "engine_latency":
+        return int(live.engine.latency_samples())
     if what == "preset_name":
         return live.preset.name
     raise LivesepError(f"unknown query {what!r}")

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import spectral
-from livesep.engine import EngineSettings
+from livesep.engine import EngineSettings, frame_transitions, latency_geometry
 from livesep.errors import ParameterError
 from livesep.presets import Preset
 
@@ -130,12 +130,16 @@ class ReferenceFilter:
         if convolutive:
             raise ParameterError(f"the numpy reference engine has no convolutive sources "
                                  f"({', '.join(map(repr, convolutive))} have frames > 1)")
+        if preset.encoder is not None:
+            raise ParameterError(f"the numpy reference engine has no recurrent encoder (preset "
+                                 f"{preset.name!r}, model 'nae'); separate_offline runs it")
         settings = (settings or EngineSettings()).resolved(preset)
         self.settings = settings
         self.unfolded = (UnfoldedFit(preset, beta=settings.beta, l1=settings.l1)
                          if preset.sources[0].layers else None)
         self.W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
-        self.A = [np.ascontiguousarray(s.A, dtype=F32) for s in preset.sources]
+        ratio = latency_geometry(preset, self.settings.latency)[0] / preset.hop_length
+        self.A = [frame_transitions(s.A, ratio) for s in preset.sources]
         self.pi = [np.ascontiguousarray(s.pi, dtype=F32) for s in preset.sources]
         self.shape = tuple(s.n_states for s in preset.sources)
         self.n_joint = int(np.prod(self.shape))
@@ -292,7 +296,8 @@ def soft_masks(estimates: Floats, *, power: float) -> Floats:
 class NumpyStream:
     """The engine's streaming STFT in numpy: frames of n_fft every hop samples, a function
     of each frame's spectrum giving one spectrum per output channel, overlap-add, and the
-    same fixed delay (n_fft - 1 samples) for any block size.
+    same fixed delay (n_fft - 1 samples, or with low-delay windows 2 hop - 1) for any block
+    size.
 
     Parameters
     ----------
@@ -302,19 +307,28 @@ class NumpyStream:
         Output channels.
     on_frame : callable, keyword-only
         ``on_frame(spectrum (n_bins,) complex64) -> (n_channels, n_bins)`` spectra.
+    low_delay : bool, keyword-only
+        The asymmetric windows of :func:`livesep.spectral.low_delay_windows`.
     """
 
     def __init__(self, *, n_fft: int, hop_length: int, n_channels: int,
-                 on_frame: Callable[[npt.NDArray[np.complex64]], npt.ArrayLike]) -> None:
+                 on_frame: Callable[[npt.NDArray[np.complex64]], npt.ArrayLike],
+                 low_delay: bool = False) -> None:
         self.n_fft, self.hop, self.n_channels = n_fft, hop_length, n_channels
         self.on_frame = on_frame
-        self.window = spectral.analysis_window(n_fft).astype(F32)
-        self.synthesis = spectral.synthesis_window(n_fft, hop_length).astype(F32)
+        if low_delay:
+            window, synthesis = spectral.low_delay_windows(n_fft, hop_length)
+            self.synthesis_length = 2 * hop_length
+        else:
+            window = spectral.analysis_window(n_fft)
+            synthesis = spectral.synthesis_window(n_fft, hop_length)
+            self.synthesis_length = n_fft
+        self.window, self.synthesis = window.astype(F32), synthesis.astype(F32)
         self.reset()
 
     def latency_samples(self) -> int:
         """Output sample t is input sample t - latency_samples(), processed."""
-        return self.n_fft - 1
+        return self.synthesis_length - 1
 
     def reset(self) -> None:
         """Back to silence."""
@@ -353,7 +367,8 @@ class NumpyStream:
         spectrum = np.fft.rfft(self.frame * self.window).astype(np.complex64)
         frames = np.fft.irfft(np.asarray(self.on_frame(spectrum)), n=self.n_fft, axis=1)
         self.accumulators += frames.astype(F32) * self.synthesis
-        self.ready[:] = self.accumulators[:, :self.hop]
+        first = self.n_fft - self.synthesis_length
+        self.ready[:] = self.accumulators[:, first:first + self.hop]
         self.accumulators[:, :-self.hop] = self.accumulators[:, self.hop:]
         self.accumulators[:, -self.hop:] = 0.0
         self.frame[:-self.hop] = self.frame[self.hop:]
@@ -375,8 +390,10 @@ class ReferenceSeparator:
         self.filter = ReferenceFilter(preset, settings=self.settings)
         self.n_sources = preset.n_sources
         self.masks = np.full((self.n_sources, preset.n_bins), 1.0 / self.n_sources, dtype=F32)
-        self.stream = NumpyStream(n_fft=preset.n_fft, hop_length=preset.hop_length,
-                                  n_channels=self.n_sources, on_frame=self._separate_frame)
+        hop, synthesis = latency_geometry(preset, self.settings.latency)
+        self.stream = NumpyStream(n_fft=preset.n_fft, hop_length=hop,
+                                  n_channels=self.n_sources, on_frame=self._separate_frame,
+                                  low_delay=synthesis != 0)
 
     def latency_samples(self) -> int:
         """Output sample t is the separation of input sample t - latency_samples()."""
