@@ -69,6 +69,13 @@ class BlindSettings:
         Relative cost change at which to stop.
     seed : int
         Seed of the initialisation.
+    n_starts : int
+        Random starts (seeds ``seed`` … ``seed + n_starts - 1``), each run for
+        ``start_iter`` iterations; the best fit is run on to ``n_iter``.
+    start_iter : int
+        Iterations of every start before the best is chosen.
+    sparsity : float
+        λ of the sparsity penalty on the activations (:func:`livesep.models.nmf2d.nmf2d`).
     mask_power : float
         Soft-mask exponent; ``inf`` for binary masks.
     """
@@ -88,6 +95,9 @@ class BlindSettings:
     n_iter: int = 500
     tol: float = 1e-6
     seed: int = 0
+    n_starts: int = 1
+    start_iter: int = 30
+    sparsity: float = 0.0
     mask_power: float = 2.0
 
     def checked(self) -> BlindSettings:
@@ -104,6 +114,9 @@ class BlindSettings:
         check_int("n_iter", self.n_iter, low=0)
         check_float("tol", self.tol)
         check_int("seed", self.seed, low=0)
+        check_int("n_starts", self.n_starts, low=1, high=1000)
+        check_int("start_iter", self.start_iter, low=0)
+        check_float("sparsity", self.sparsity, low=0.0)
         if self.mask_power != np.inf:  # inf: binary masks
             check_float("mask_power", self.mask_power, low=0.0, low_open=True)
         return self
@@ -204,11 +217,7 @@ def separate_blind(y: npt.ArrayLike, *, settings: BlindSettings | None = None,
     L = log_map.to_log(np.abs(X).astype(np.float64))
     if not L.any():
         raise ParameterError("the mixture is silent: nothing to separate")
-    n_shifts = settings.n_shifts if settings.model == "nmf2d" else 1
-    result = nmf2d(L, n_factors=n_factors, n_lags=min(settings.n_lags, L.shape[1]),
-                   n_shifts=min(n_shifts, L.shape[0]), cost=settings.cost,
-                   n_iter=settings.n_iter, tol=settings.tol, seed=settings.seed,
-                   progress=progress)
+    result = _factorise(L, settings, n_factors, progress)
     parts = result.factor_reconstructions()
     log_estimates = np.stack([parts[list(group)].sum(axis=0) for group in chosen])
     # Blind outputs have no names: order them by pitch (log-frequency centroid), low first.
@@ -224,6 +233,25 @@ def separate_blind(y: npt.ArrayLike, *, settings: BlindSettings | None = None,
                       for mask in masks])
     return BlindSeparation(stems=stems, groups=tuple(chosen), result=result, log_map=log_map,
                            masks=masks)
+
+
+def _factorise(L: npt.NDArray[np.float64], settings: BlindSettings, n_factors: int,
+               progress: Progress | None) -> Nmf2dResult:
+    """NMF2D of ``L`` from the best of ``settings.n_starts`` random starts."""
+    n_shifts = settings.n_shifts if settings.model == "nmf2d" else 1
+    common = {"n_factors": n_factors, "n_lags": min(settings.n_lags, L.shape[1]),
+              "n_shifts": min(n_shifts, L.shape[0]), "cost": settings.cost,
+              "sparsity": settings.sparsity}
+    best: Nmf2dResult | None = None
+    if settings.n_starts > 1:
+        # The fit has many local optima, and which one a start falls into shows early.
+        for seed in range(settings.seed, settings.seed + settings.n_starts):
+            trial = nmf2d(L, **common, n_iter=settings.start_iter, tol=0.0, seed=seed)
+            if best is None or trial.costs[-1] < best.costs[-1]:
+                best = trial
+    return nmf2d(L, **common, n_iter=settings.n_iter, tol=settings.tol, seed=settings.seed,
+                 W=None if best is None else best.W, H=None if best is None else best.H,
+                 progress=progress)
 
 
 def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
