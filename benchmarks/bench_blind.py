@@ -109,6 +109,9 @@ SETS: dict[str, tuple[Song, ...]] = {
 }
 
 FArray = npt.NDArray[np.float32]
+#: The settings printed with every summary.
+SHOWN = ("cost", "n_shifts", "n_lags", "n_starts", "sparsity", "bins_per_octave", "fmin",
+         "mask_power", "n_iter", "seed")
 
 
 def render_part(name: str, *, font: str, seed: int, seconds: float = SECONDS,
@@ -147,6 +150,51 @@ def score(references: FArray, settings: BlindSettings) -> dict[str, Any]:
             "seconds": round(seconds, 2), "iterations": separation.result.n_iter}
 
 
+def figure(references: FArray, settings: BlindSettings, path: Path, *, song: Song) -> None:
+    """The paper's figure: the mixture's log-frequency spectrogram, W and H of every factor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    separation = separate_blind(references.sum(axis=0), settings=settings)
+    result, log_map = separation.result, separation.log_map
+    scores = bss_eval(references, separation.stems)
+    # Reference s is scored against stem permutation[s]: name each stem by its reference.
+    matched = {int(stem): s for s, stem in enumerate(scores.permutation)}
+    names = (song.first, song.second)
+    hop_s = settings.hop_length / settings.sr
+    L = result.reconstruct()
+    n_sources = result.W.shape[2]
+    fig = plt.figure(figsize=(11, 3 + 2.4 * n_sources), constrained_layout=True)
+    grid = fig.add_gridspec(1 + n_sources, 2, width_ratios=(1, 5))
+    top = fig.add_subplot(grid[0, :])
+    spectrogram = log_map.to_log(np.abs(_stft(references.sum(axis=0), settings)))
+    top.imshow(np.log1p(spectrogram / spectrogram.max() * 1e3), origin="lower", aspect="auto",
+               cmap="magma", extent=(0, spectrogram.shape[1] * hop_s, 0, L.shape[0]))
+    top.set(title=f"{song.name} ({song.font}): log-frequency spectrogram of the mixture "
+                  f"({settings.bins_per_octave} bins per octave from {settings.fmin:g} Hz)",
+            xlabel="time (s)", ylabel="log-frequency bin")
+    for d, group in enumerate(separation.groups):
+        factor = group[0]
+        left, right = fig.add_subplot(grid[1 + d, 0]), fig.add_subplot(grid[1 + d, 1])
+        left.imshow(result.W[:, :, factor].T, origin="lower", aspect="auto", cmap="Greys",
+                    extent=(-0.5, result.W.shape[0] - 0.5, 0, L.shape[0]))
+        left.set(title=f"W of source{d + 1}", xlabel="τ (frames)", ylabel="log-frequency bin")
+        right.imshow(result.H[:, factor, :], origin="lower", aspect="auto", cmap="Greys",
+                     extent=(0, result.H.shape[2] * hop_s, -0.5, result.H.shape[0] - 0.5))
+        right.set(title=f"H of source{d + 1}: the {names[matched[d]]}, SDR "
+                        f"{scores.sdr[matched[d]]:.1f} dB", xlabel="time (s)",
+                  ylabel="φ (pitch shift, bins)")
+    fig.savefig(path, dpi=80)
+
+
+def _stft(y: FArray, settings: BlindSettings) -> npt.NDArray[np.complex128]:
+    from livesep import spectral
+
+    return spectral.stft(y, n_fft=settings.n_fft, hop_length=settings.hop_length)
+
+
 def settings_from(params: list[str]) -> BlindSettings:
     """BlindSettings with ``key=value`` overrides, each converted to its field's type."""
     settings = BlindSettings()
@@ -171,6 +219,8 @@ def main() -> int:
     parser.add_argument("--render", type=Path, default=None, metavar="DIR",
                         help="only write DIR/<song>/{mix,first,second}.wav")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
+                        help="only draw the paper's figure for the first song")
     args = parser.parse_args()
     songs = [song for song in SETS[args.set]
              if args.songs is None or song.name in args.songs.split(",")]
@@ -185,6 +235,10 @@ def main() -> int:
             print(folder)
         return 0
     settings = settings_from(args.param)
+    if args.figure is not None:
+        figure(render_song(songs[0]), settings, args.figure, song=songs[0])
+        print(args.figure)
+        return 0
     rows = []
     print(f"{'song':26s} {'mixture':>13s} {'blind':>13s} {'IRM':>13s}  gain   s")
     for song in songs:
@@ -197,7 +251,8 @@ def main() -> int:
     gains = [np.mean(r["blind"]) - np.mean(r["mixture"]) for r in rows]
     print(f"mean gain over the mixture {np.mean(gains):+.2f} dB, worst {min(gains):+.2f} dB, "
           f"blind mean {np.mean([r['blind'] for r in rows]):.2f} dB, IRM mean "
-          f"{np.mean([r['irm'] for r in rows]):.2f} dB  ({' '.join(args.param) or 'defaults'})")
+          f"{np.mean([r['irm'] for r in rows]):.2f} dB")
+    print("settings: " + " ".join(f"{key}={getattr(settings, key)}" for key in SHOWN))
     if args.json is not None:
         args.json.write_text(json.dumps({"settings": asdict(settings), "songs": rows},
                                         indent=1, default=str))

@@ -2,10 +2,17 @@
 
 The recipe of the paper's section 3: STFT (2048-point window, 50 % overlap at 16 kHz), a
 log-frequency magnitude spectrogram (24 bins per octave, 50 Hz – 8 kHz,
-:mod:`livesep.models.logfreq`), NMF2D with one factor per instrument (τ = 0 … 6,
-φ = 0 … 11), each factor's own reconstruction (eq. (4) for one ``d``) mapped back to the
-linear bins, soft masks on the mixture STFT (``mask_power = inf`` gives the paper's binary
-masks: every bin to the loudest source) and the inverse STFT with the mixture's phase.
+:mod:`livesep.models.logfreq`), NMF2D with one factor per instrument, each factor's own
+reconstruction (eq. (4) for one ``d``) mapped back to the linear bins, soft masks on the
+mixture STFT (``mask_power = inf`` gives the paper's binary masks: every bin to the loudest
+source) and the inverse STFT with the mixture's phase.
+
+The paper's τ = 0 … 6 and φ = 0 … 11 (:data:`PAPER_SETTINGS`) fit its example, whose
+instruments each play three notes; on songs whose instruments range over an octave or more
+12 quarter-tone shifts cannot follow the notes and the two factors share both instruments.
+The defaults were chosen on rendered songs (``benchmarks/bench_blind.py``, docs/nmf2d.md):
+36 shifts (an octave and a half), the paper's 7 lags, the best of 8 random starts and a light
+sparsity penalty on the activations.
 
 NMFD (``model="nmfd"``, no pitch shifts) needs one factor per note rather than per
 instrument; with more factors than sources the factors must be grouped (``groups``), which
@@ -31,8 +38,8 @@ from livesep.models.logfreq import LogFrequencyMap, log_frequency_map
 from livesep.models.nmf2d import COSTS, Nmf2dResult, nmf2d
 from livesep.progress import Progress
 
-__all__ = ["BLIND_MODELS", "BlindSettings", "BlindSeparation", "separate_blind",
-           "separate_blind_file", "stem_names"]
+__all__ = ["BLIND_MODELS", "PAPER_SETTINGS", "BlindSettings", "BlindSeparation",
+           "separate_blind", "separate_blind_file", "stem_names"]
 
 #: The blind models: with pitch shifts (one factor per instrument) or without.
 BLIND_MODELS = ("nmf2d", "nmfd")
@@ -40,7 +47,7 @@ BLIND_MODELS = ("nmf2d", "nmfd")
 
 @dataclass(frozen=True)
 class BlindSettings:
-    """Settings of blind separation; the defaults are the paper's.
+    """Settings of blind separation; the defaults as measured in docs/nmf2d.md.
 
     Attributes
     ----------
@@ -58,9 +65,9 @@ class BlindSettings:
     fmin, fmax : float
         Log-frequency range in Hz (50 – 8000; ``fmax`` is capped at ``sr / 2``).
     n_lags : int
-        Convolutive lags in time (7).
+        Convolutive lags in time (the paper: 7).
     n_shifts : int
-        Pitch shifts in log bins for NMF2D (12); NMFD always uses 1.
+        Pitch shifts in log bins for NMF2D (the paper: 12); NMFD always uses 1.
     cost : {"ls", "kl"}
         Least squares (the paper's experiment) or KL.
     n_iter : int
@@ -90,14 +97,14 @@ class BlindSettings:
     fmin: float = 50.0
     fmax: float = 8000.0
     n_lags: int = 7
-    n_shifts: int = 12
+    n_shifts: int = 36
     cost: str = "ls"
     n_iter: int = 500
     tol: float = 1e-6
     seed: int = 0
-    n_starts: int = 1
+    n_starts: int = 8
     start_iter: int = 30
-    sparsity: float = 0.0
+    sparsity: float = 1.0
     mask_power: float = 2.0
 
     def checked(self) -> BlindSettings:
@@ -120,6 +127,10 @@ class BlindSettings:
         if self.mask_power != np.inf:  # inf: binary masks
             check_float("mask_power", self.mask_power, low=0.0, low_open=True)
         return self
+
+
+#: The paper's settings: 7 lags, 12 shifts, one random start, no sparsity.
+PAPER_SETTINGS = BlindSettings(n_lags=7, n_shifts=12, n_starts=1, sparsity=0.0)
 
 
 @dataclass(eq=False)
