@@ -178,12 +178,13 @@ def figure(references: FArray, settings: BlindSettings, path: Path, *, song: Son
     for d, group in enumerate(separation.groups):
         factor = group[0]
         left, right = fig.add_subplot(grid[1 + d, 0]), fig.add_subplot(grid[1 + d, 1])
-        left.imshow(result.W[:, :, factor].T, origin="lower", aspect="auto", cmap="Greys",
+        # Square roots, so that the weaker partials and activations stay visible.
+        left.imshow(np.sqrt(result.W[:, :, factor].T), origin="lower", aspect="auto", cmap="Greys",
                     extent=(-0.5, result.W.shape[0] - 0.5, 0, L.shape[0]))
-        left.set(title=f"W of source{d + 1}", xlabel="τ (frames)", ylabel="log-frequency bin")
-        right.imshow(result.H[:, factor, :], origin="lower", aspect="auto", cmap="Greys",
+        left.set(title=f"W of source{d + 1} (√)", xlabel="τ (frames)", ylabel="log-frequency bin")
+        right.imshow(np.sqrt(result.H[:, factor, :]), origin="lower", aspect="auto", cmap="Greys",
                      extent=(0, result.H.shape[2] * hop_s, -0.5, result.H.shape[0] - 0.5))
-        right.set(title=f"H of source{d + 1}: the {names[matched[d]]}, SDR "
+        right.set(title=f"H of source{d + 1} (√): the {names[matched[d]]}, SDR "
                         f"{scores.sdr[matched[d]]:.1f} dB", xlabel="time (s)",
                   ylabel="φ (pitch shift, bins)")
     fig.savefig(path, dpi=80)
