@@ -35,7 +35,7 @@ from livesep.checks import check_choice, check_float, check_int
 from livesep.errors import AudioFileError, ParameterError
 from livesep.files import check_new_files, check_output_folder
 from livesep.models.logfreq import LogFrequencyMap, log_frequency_map
-from livesep.models.nmf2d import COSTS, Nmf2dResult, convolve, nmf2d
+from livesep.models.nmf2d import COSTS, Nmf2dResult, nmf2d
 from livesep.progress import Progress
 
 __all__ = ["BLIND_MODELS", "PAPER_SETTINGS", "BlindSettings", "BlindSeparation",
@@ -43,8 +43,6 @@ __all__ = ["BLIND_MODELS", "PAPER_SETTINGS", "BlindSettings", "BlindSeparation",
 
 #: The blind models: with pitch shifts (one factor per instrument) or without.
 BLIND_MODELS = ("nmf2d", "nmfd")
-#: Starts of the factorisation: random, or informed by pitch salience.
-INITS = ("random", "salience")
 
 
 @dataclass(frozen=True)
@@ -85,9 +83,6 @@ class BlindSettings:
         Iterations of every start before the best is chosen.
     sparsity : float
         λ of the sparsity penalty on the activations (:func:`livesep.models.nmf2d.nmf2d`).
-    init : {"random", "salience"}
-        Random starts, or starts informed by pitch salience (harmonic combs in registers
-        found in the mixture), jittered per start.
     mask_power : float
         Soft-mask exponent; ``inf`` for binary masks.
     """
@@ -110,7 +105,6 @@ class BlindSettings:
     n_starts: int = 8
     start_iter: int = 30
     sparsity: float = 1.0
-    init: str = "random"
     mask_power: float = 2.0
 
     def checked(self) -> BlindSettings:
@@ -130,7 +124,6 @@ class BlindSettings:
         check_int("n_starts", self.n_starts, low=1, high=1000)
         check_int("start_iter", self.start_iter, low=0)
         check_float("sparsity", self.sparsity, low=0.0)
-        check_choice("init", self.init, INITS)
         if self.mask_power != np.inf:  # inf: binary masks
             check_float("mask_power", self.mask_power, low=0.0, low_open=True)
         return self
@@ -261,48 +254,15 @@ def _factorise(L: npt.NDArray[np.float64], settings: BlindSettings, n_factors: i
               "n_shifts": min(n_shifts, L.shape[0]), "cost": settings.cost,
               "sparsity": settings.sparsity}
     best: Nmf2dResult | None = None
-    if settings.n_starts > 1 or settings.init == "salience":
+    if settings.n_starts > 1:
         # The fit has many local optima, and which one a start falls into shows early.
         for seed in range(settings.seed, settings.seed + settings.n_starts):
-            start = (_salience_start(L, common["n_lags"], common["n_shifts"], n_factors,
-                                     settings.bins_per_octave, seed)
-                     if settings.init == "salience" else (None, None))
-            trial = nmf2d(L, **common, n_iter=settings.start_iter, tol=0.0, seed=seed,
-                          W=start[0], H=start[1])
+            trial = nmf2d(L, **common, n_iter=settings.start_iter, tol=0.0, seed=seed)
             if best is None or trial.costs[-1] < best.costs[-1]:
                 best = trial
     return nmf2d(L, **common, n_iter=settings.n_iter, tol=settings.tol, seed=settings.seed,
                  W=None if best is None else best.W, H=None if best is None else best.H,
                  progress=progress)
-
-
-def _salience_start(L: npt.NDArray[np.float64], n_lags: int, n_shifts: int, n_factors: int,
-                    bins_per_octave: int, seed: int
-                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """An informed start: harmonic combs placed at the bottom of registers found by pitch
-    salience (harmonic sums of ``L``), activated by that salience; jittered by ``seed``."""
-    B, T = L.shape
-    harmonics = np.arange(1, 9)
-    offsets = np.round(bins_per_octave * np.log2(harmonics)).astype(int)
-    salience = np.zeros_like(L)
-    for offset, h in zip(offsets, harmonics):
-        salience[:B - offset] += L[offset:] / h
-    loud = L.sum(axis=0) > 0.1 * L.sum(axis=0).max()
-    pitches = np.argmax(salience[:, loud], axis=0)
-    # One register per factor, from the lowest pitches played up to the median.
-    bases = np.quantile(pitches, np.linspace(0.05, 0.5, n_factors)).astype(int)
-    bases = np.clip(bases, 0, max(B - n_shifts, 0))
-    rng = np.random.default_rng(seed)
-    W = 1e-3 * rng.random((n_lags, B, n_factors))
-    H = np.empty((n_shifts, n_factors, T))
-    decay = 0.7 ** np.arange(n_lags)
-    for d, base in enumerate(bases):
-        inside = base + offsets < B
-        W[:, base + offsets[inside], d] += decay[:, None] / harmonics[inside]
-        H[:, d] = salience[base:base + n_shifts] * rng.uniform(0.5, 1.5, (n_shifts, T))
-    H += 1e-3 * H.max()
-    model = convolve(W, H)
-    return W, H * float(np.sum(L * model) / np.sum(model ** 2))
 
 
 def separate_blind_file(mixture: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
