@@ -26,6 +26,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -250,9 +251,10 @@ def _factorise(L: npt.NDArray[np.float64], settings: BlindSettings, n_factors: i
                progress: Progress | None) -> Nmf2dResult:
     """NMF2D of ``L`` from the best of ``settings.n_starts`` random starts."""
     n_shifts = settings.n_shifts if settings.model == "nmf2d" else 1
-    common = {"n_factors": n_factors, "n_lags": min(settings.n_lags, L.shape[1]),
-              "n_shifts": min(n_shifts, L.shape[0]), "cost": settings.cost,
-              "sparsity": settings.sparsity}
+    common: dict[str, Any] = {"n_factors": n_factors,
+                              "n_lags": min(settings.n_lags, L.shape[1]),
+                              "n_shifts": min(n_shifts, L.shape[0]), "cost": settings.cost,
+                              "sparsity": settings.sparsity}
     best: Nmf2dResult | None = None
     if settings.n_starts > 1:
         # The fit has many local optima, and which one a start falls into shows early.
