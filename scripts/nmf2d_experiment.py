@@ -50,7 +50,7 @@ from livesep import audio, spectral
 from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask
 from livesep.models.nmf2d import parameter_count
 from livesep.models.nmfd import separate_nmfd, train_nmfd
-from livesep.separation.blind import BlindSettings, separate_blind
+from livesep.separation.blind import PAPER_SETTINGS, BlindSettings, separate_blind
 
 SR = 16000
 SECONDS = 4.0
@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(parts)
     mixture = references.sum(axis=0).astype(np.float32)
     n_frames = spectral.n_frames(mixture.size, n_fft=2048, hop_length=1024)
-    n_bins = separate_blind(mixture, settings=BlindSettings(n_iter=0)).log_map.n_bins
+    paper = replace(PAPER_SETTINGS, n_iter=0)
+    n_bins = separate_blind(mixture, settings=paper).log_map.n_bins
     results: dict[str, Any] = {
         "piece": {name: [(n.start, n.length, n.pitch) for n in notes]
                   for name, (_, notes) in parts.items()},
@@ -165,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         "methods": {},
     }
     methods = {
-        "NMF2D LS  d=2": BlindSettings(model="nmf2d", cost="ls"),
-        "NMF2D KL  d=2": BlindSettings(model="nmf2d", cost="kl"),
-        "NMFD  LS  d=2": BlindSettings(model="nmfd", cost="ls"),
-        "NMFD  KL  d=2": BlindSettings(model="nmfd", cost="kl"),
+        "NMF2D LS  d=2": replace(PAPER_SETTINGS, model="nmf2d", cost="ls"),
+        "NMF2D KL  d=2": replace(PAPER_SETTINGS, model="nmf2d", cost="kl"),
+        "NMFD  LS  d=2": replace(PAPER_SETTINGS, model="nmfd", cost="ls"),
+        "NMFD  KL  d=2": replace(PAPER_SETTINGS, model="nmfd", cost="kl"),
     }
     for label, settings in methods.items():
         runs = []
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         results["methods"][label] = runs
     oracle = []
     for seed in range(args.seeds):
-        settings = BlindSettings(model="nmfd", cost="ls", n_factors=6, seed=seed)
+        settings = replace(PAPER_SETTINGS, model="nmfd", cost="ls", n_factors=6, seed=seed)
         oracle.append({**oracle_grouping(references, mixture, settings), "seed": seed})
     results["methods"]["NMFD  LS  d=6 oracle grouping"] = oracle
     # Supervised NMFD on the engine's linear STFT: dictionaries (τ=8 frames of 8 ms, K=16).

@@ -32,6 +32,7 @@ FLAGS = {
     "n_lags": "--time-lags",
     "n_shifts": "--pitch-shifts",
     "n_sources": "--sources",
+    "n_starts": "--starts",
     "n_states": "--states",
     "hop_length": "--hop",
     "out_dir": "--out-dir",

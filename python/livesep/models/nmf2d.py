@@ -31,8 +31,6 @@ recomputed after every update (W, then H). Normalisation: the model is unchanged
 update each factor's signature is scaled to unit norm (Frobenius, ``"l2"``, as in the
 authors' NMF2D work, or unit sum, ``"l1"``, the engine's convention for dictionaries) and
 ``H`` scaled inversely, which leaves ``Λ`` and the cost unchanged.
-
-Free parameters (the paper's section 4): ``(n_lags · F + n_shifts · T) · K``.
 """
 
 from __future__ import annotations
@@ -73,7 +71,7 @@ class Nmf2dResult:
     H : np.ndarray, shape (n_shifts, K, T)
         Time-pitch activations of every factor.
     costs : list of float
-        The cost at the initialisation and after every iteration (length ``n_iter + 1``).
+        The cost (with any sparsity penalty) at the start and after every iteration (n_iter + 1).
     n_iter : int
         Iterations run.
     converged : bool
@@ -108,11 +106,23 @@ class Nmf2dResult:
 # The model and its two correlations
 
 
-def _padded(X: Array, n_lags: int, n_shifts: int) -> Array:
+def _toeplitz(W: Array, n_shifts: int) -> Array:
+    """``A[τ, i, d, φ] = W[τ, i - φ, d]`` (0 for i < φ): the model and both correlations
+    become one matrix product each over (d, φ), not ``n_lags · n_shifts`` small ones."""
+    n_lags, F, K = W.shape
+    padded = np.zeros((n_lags, F + n_shifts - 1, K))
+    padded[:, n_shifts - 1:] = W
+    windows = np.lib.stride_tricks.sliding_window_view(padded, n_shifts, axis=1)
+    return np.ascontiguousarray(windows[..., ::-1])
+
+
+def _lagged(X: Array, n_lags: int) -> Array:
+    """``X`` moved left by τ = 0 … n_lags - 1 frames (zeros in), stacked: (n_lags, F, T)."""
     F, T = X.shape
-    out = np.zeros((F + n_shifts - 1, T + n_lags - 1))
-    out[:F, :T] = X
-    return out
+    padded = np.zeros((F, T + n_lags - 1))
+    padded[:, :T] = X
+    windows = np.lib.stride_tricks.sliding_window_view(padded, T, axis=1)
+    return np.ascontiguousarray(np.moveaxis(windows, 1, 0))
 
 
 def convolve(W: npt.ArrayLike, H: npt.ArrayLike) -> Array:
@@ -128,13 +138,13 @@ def convolve(W: npt.ArrayLike, H: npt.ArrayLike) -> Array:
     np.ndarray, shape (F, T)
     """
     W, H = _check_factors(W, H)
-    (n_lags, F, _), (n_shifts, _, T) = W.shape, H.shape
-    out = np.zeros((F + n_shifts - 1, T + n_lags - 1))
-    products = np.matmul(W[:, None], H[None])  # (n_lags, n_shifts, F, T): W^τ H^φ
-    for tau in range(n_lags):
-        for phi in range(n_shifts):
-            out[phi:phi + F, tau:tau + T] += products[tau, phi]
-    return out[:F, :T]
+    (n_lags, F, K), (n_shifts, _, T) = W.shape, H.shape
+    parts = (_toeplitz(W, n_shifts).reshape(n_lags * F, K * n_shifts)
+             @ H.transpose(1, 0, 2).reshape(K * n_shifts, T)).reshape(n_lags, F, T)
+    out = parts[0].copy()
+    for tau in range(1, min(n_lags, T)):
+        out[:, tau:] += parts[tau, :, :T - tau]
+    return out
 
 
 def correlate_w(X: npt.ArrayLike, H: npt.ArrayLike, *, n_lags: int) -> Array:
@@ -152,12 +162,13 @@ def correlate_w(X: npt.ArrayLike, H: npt.ArrayLike, *, n_lags: int) -> Array:
     """
     X, H = np.asarray(X, dtype=np.float64), np.asarray(H, dtype=np.float64)
     F, T = X.shape
-    n_shifts = H.shape[0]
-    padded = _padded(X, n_lags, n_shifts)
-    out = np.zeros((n_lags, F, H.shape[1]))
-    for tau in range(n_lags):
-        for phi in range(n_shifts):
-            out[tau] += padded[phi:phi + F, tau:tau + T] @ H[phi].T
+    n_shifts, K, _ = H.shape
+    # Z[τ, i, d, φ] = Σ_j X[i, j + τ] H[φ, d, j]; then G_W[τ, k, d] = Σ_φ Z[τ, k + φ, d, φ].
+    Z = (_lagged(X, n_lags).reshape(n_lags * F, T)
+         @ H.transpose(2, 1, 0).reshape(T, K * n_shifts)).reshape(n_lags, F, K, n_shifts)
+    out = Z[..., 0].copy()
+    for phi in range(1, min(n_shifts, F)):
+        out[:, :F - phi] += Z[:, phi:, :, phi]
     return out
 
 
@@ -176,13 +187,10 @@ def correlate_h(X: npt.ArrayLike, W: npt.ArrayLike, *, n_shifts: int) -> Array:
     """
     X, W = np.asarray(X, dtype=np.float64), np.asarray(W, dtype=np.float64)
     F, T = X.shape
-    n_lags = W.shape[0]
-    padded = _padded(X, n_lags, n_shifts)
-    out = np.zeros((n_shifts, W.shape[2], T))
-    for phi in range(n_shifts):
-        for tau in range(n_lags):
-            out[phi] += W[tau].T @ padded[phi:phi + F, tau:tau + T]
-    return out
+    n_lags, _, K = W.shape
+    A = _toeplitz(W, n_shifts).reshape(n_lags * F, K * n_shifts)
+    out = A.T @ _lagged(X, n_lags).reshape(n_lags * F, T)
+    return out.reshape(K, n_shifts, T).transpose(1, 0, 2).copy()
 
 
 def cost(V: npt.ArrayLike, model: npt.ArrayLike, *, kind: str = "ls") -> float:
@@ -230,8 +238,10 @@ def update_w(V: Array, W: Array, H: Array, *, kind: str = "ls", model: Array | N
 
 
 def update_h(V: Array, W: Array, H: Array, *, kind: str = "ls", model: Array | None = None,
-             eps: float = 0.0) -> Array:
+             eps: float = 0.0, sparsity: float = 0.0) -> Array:
     """One update of ``H`` (eq. (15) for ``"ls"``, (23) for ``"kl"``); as :func:`update_w`.
+
+    ``sparsity``: λ of a penalty ``λ Σ H``, whose gradient joins the denominator.
 
     Returns
     -------
@@ -246,7 +256,7 @@ def update_h(V: Array, W: Array, H: Array, *, kind: str = "ls", model: Array | N
     else:
         numerator = correlate_h(V / (Lam + eps), W, n_shifts=n_shifts)
         denominator = correlate_h(np.ones_like(V), W, n_shifts=n_shifts)
-    return H * numerator / (denominator + eps)
+    return H * numerator / (denominator + sparsity + eps)
 
 
 def _normalise(W: Array, H: Array, norm: str) -> tuple[Array, Array]:
@@ -280,7 +290,8 @@ def _check_given(name: str, value: npt.ArrayLike, shape: tuple[int, ...]) -> Arr
 def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost: str = "ls",
           n_iter: int = 200, tol: float = 1e-5, seed: int = 0, norm: str = "l2",
           W: npt.ArrayLike | None = None, H: npt.ArrayLike | None = None,
-          fix_w: bool = False, progress: Progress | None = None) -> Nmf2dResult:
+          fix_w: bool = False, sparsity: float = 0.0,
+          progress: Progress | None = None) -> Nmf2dResult:
     """Fit ``V ≈ Σ_τ Σ_φ ↓φ(W^τ) →τ(H^φ)`` by the paper's multiplicative updates.
 
     Parameters
@@ -309,6 +320,9 @@ def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost:
         (a random ``H`` is scaled to fit V's level).
     fix_w : bool, keyword-only
         Keep ``W`` as given (needs ``W``): supervised activations only, no normalisation.
+    sparsity : float, keyword-only
+        λ ≥ 0 of ``λ · s · Σ H`` added to the cost (``s`` = 1 for KL, mean(V) for LS): without
+        it one peak shifted everywhere explains any spectrum, and timbre tells nothing.
     progress : callable, optional, keyword-only
         Called with the fraction done as the iterations run.
 
@@ -334,6 +348,8 @@ def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost:
     if fix_w and W is None:
         raise ParameterError("fix_w=True needs the dictionary W")
     eps = _RELATIVE_EPS * float(data.max())
+    penalty = check_float("sparsity", sparsity, low=0.0) * (1.0 if kind == "kl"
+                                                           else float(data.mean()))
     given_w, given_h = W is not None, H is not None
     W = (_check_given("W", W, (n_lags, F, K)) if given_w
          else 1.0 - rng.random((n_lags, F, K)))
@@ -349,7 +365,7 @@ def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost:
         scale = (float(np.sum(data * model) / np.sum(model ** 2)) if kind == "ls"
                  else float(data.sum() / model.sum()))
         H, model = H * scale, model * scale
-    costs = [_cost(data, model, kind, eps)]
+    costs = [_cost(data, model, kind, eps) + penalty * float(H.sum())]
     converged, iterations = False, 0
     # Many small products: one BLAS thread is far faster on a busy machine (livesep.threads).
     with blas_threads(1), iteration_progress(n_iter, progress) as bar:
@@ -358,9 +374,9 @@ def nmf2d(V: npt.ArrayLike, *, n_factors: int, n_lags: int, n_shifts: int, cost:
                 W = update_w(data, W, H, kind=kind, model=model, eps=eps)
                 W, H = _normalise(W, H, norm)
                 model = convolve(W, H)
-            H = update_h(data, W, H, kind=kind, model=model, eps=eps)
+            H = update_h(data, W, H, kind=kind, model=model, eps=eps, sparsity=penalty)
             model = convolve(W, H)
-            costs.append(_cost(data, model, kind, eps))
+            costs.append(_cost(data, model, kind, eps) + penalty * float(H.sum()))
             bar.advance()
             if tol > 0 and abs(costs[-2] - costs[-1]) <= tol * max(abs(costs[-2]), 1e-300):
                 converged = True
