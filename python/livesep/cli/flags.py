@@ -41,10 +41,12 @@ FLAGS = {
     "per_state": "--per-state",
     "record_dir": "--record",
     "samplerate": "--samplerate",
+    "scheduler": "--scheduler",
     "seconds": "--seconds",
     "seed": "--seed",
     "sr": "--sr",
     "state_gains": "--state-gain",
+    "workers": "--workers",
 }
 
 # name=value as a caller writes it: overwrite=True, mode='offline', n_states=1.

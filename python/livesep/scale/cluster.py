@@ -1,0 +1,146 @@
+"""A Dask client: an embedded LocalCluster of single-threaded worker processes, or an
+existing cluster's scheduler, and a ``map`` that runs on it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from livesep.errors import ClusterError, ParameterError
+
+__all__ = ["ClusterSettings", "dask_client", "mapper", "quiet_dask_logs", "Mapper",
+           "DASK_LOGGERS"]
+
+T = TypeVar("T")
+#: ``map(function, items)`` returning the results in the items' order.
+Mapper = Callable[[Callable[..., Any], Sequence[Any]], list[Any]]
+#: Loggers of Dask that speak of cluster housekeeping (ports, restarts, closing comms); the
+#: command line shows them only from ERROR up, its own summary says what matters.
+DASK_LOGGERS = ("distributed", "distributed.nanny", "distributed.scheduler",
+                "distributed.worker", "distributed.core", "distributed.comm",
+                "distributed.batched", "distributed.client", "tornado")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where the work runs.
+
+    Attributes
+    ----------
+    scheduler : str or None
+        Address of an existing Dask scheduler (``tcp://host:8786``); None starts an embedded
+        LocalCluster for the run.
+    workers : int or None
+        Worker processes of the embedded cluster (one thread each); None: one per core.
+        Not used with ``scheduler``.
+    memory_limit : str
+        Memory limit of each embedded worker (Dask's syntax, e.g. ``"2GiB"``, or ``"auto"``).
+    """
+
+    scheduler: str | None = None
+    workers: int | None = None
+    memory_limit: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and not 1 <= self.workers <= 1024:
+            raise ParameterError(f"workers must be in [1, 1024], got {self.workers!r}")
+        if self.scheduler is not None and self.workers is not None:
+            raise ParameterError(f"workers={self.workers} only sizes the embedded cluster; an "
+                                 f"existing scheduler ({self.scheduler}) has its own workers")
+
+
+def quiet_dask_logs(level: int = logging.ERROR) -> None:
+    """Show Dask's housekeeping logs only from ``level`` up."""
+    for name in DASK_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
+@contextmanager
+def dask_client(settings: ClusterSettings | None = None) -> Iterator[Any]:
+    """A ``distributed.Client`` for the duration of the block.
+
+    Parameters
+    ----------
+    settings : ClusterSettings, optional
+        Embedded LocalCluster (default) or an existing scheduler.
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    ClusterError
+        If Dask is not installed, the scheduler cannot be reached or the cluster not started.
+
+    Examples
+    --------
+    >>> from livesep.scale import ClusterSettings, dask_client, mapper
+    >>> with dask_client(ClusterSettings(workers=1)) as client:
+    ...     mapper(client)(abs, [-1, 2, -3])
+    [1, 2, 3]
+    """
+    settings = settings or ClusterSettings()
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ClusterError("Dask is not installed: pip install 'livesep[cluster]' (dask and "
+                           "distributed)") from None
+    quiet_dask_logs()
+    if settings.scheduler is not None:
+        try:
+            client = Client(settings.scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ClusterError(f"scheduler {settings.scheduler}: cannot connect ({error})"
+                               ) from None
+        with client:
+            yield client
+        return
+    workers = settings.workers or os.cpu_count() or 1
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, memory_limit=settings.memory_limit,
+                               silence_logs=logging.ERROR)
+    except (OSError, TimeoutError) as error:
+        raise ClusterError(f"cannot start a local cluster of {workers} workers ({error})"
+                           ) from None
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def mapper(client: Any | None) -> Mapper:
+    """``map(function, items)`` on the client's cluster (results in order), or in this
+    process when ``client`` is None.
+
+    Raises
+    ------
+    ClusterError
+        If the cluster lost a task more often than Dask allows (workers dying on it).
+
+    Examples
+    --------
+    >>> mapper(None)(len, ["ab", "c"])
+    [2, 1]
+    """
+    if client is None:
+        return lambda function, items: [function(item) for item in items]
+
+    def cluster_map(function: Callable[..., T], items: Sequence[Any]) -> list[T]:
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+
+        futures = client.map(function, list(items), pure=False)
+        try:
+            return list(client.gather(futures))
+        except KilledWorker as error:
+            raise ClusterError(f"the cluster lost a task too often (workers died running it: "
+                               f"{error}); is a worker short of memory?") from None
+        except FutureCancelledError as error:
+            raise ClusterError(f"the cluster cancelled a task ({error})") from None
+
+    return cluster_map
+
