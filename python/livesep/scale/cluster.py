@@ -4,6 +4,7 @@ existing cluster's scheduler, and a ``map`` that runs on it."""
 from __future__ import annotations
 
 import logging
+import operator
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 
 from livesep.errors import ClusterError, ParameterError
 
-__all__ = ["ClusterSettings", "dask_client", "mapper", "quiet_dask_logs", "Mapper",
+__all__ = ["ClusterSettings", "dask_client", "map_sum", "mapper", "quiet_dask_logs", "Mapper",
            "DASK_LOGGERS"]
 
 T = TypeVar("T")
@@ -144,3 +145,32 @@ def mapper(client: Any | None) -> Mapper:
 
     return cluster_map
 
+
+def map_sum(client: Any) -> Callable[[Callable[[Any], Any], Sequence[Any]], Any]:
+    """``map_sum(function, items)``: ``function`` on every item on the cluster, the results
+    added in a binary tree of tasks on the workers (so the client receives one sum, not one
+    result per item; the order of the additions depends on the number of items only).
+
+    Raises
+    ------
+    ClusterError
+        As :func:`mapper`.
+    """
+    def cluster_map_sum(function: Callable[[Any], Any], items: Sequence[Any]) -> Any:
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+
+        level = client.map(function, list(items), pure=False)
+        while len(level) > 1:
+            pairs = [client.submit(operator.add, level[i], level[i + 1], pure=False)
+                     for i in range(0, len(level) - 1, 2)]
+            level = pairs + ([level[-1]] if len(level) % 2 else [])
+        try:
+            return level[0].result()
+        except KilledWorker as error:
+            raise ClusterError(f"the cluster lost a task too often (workers died running it: "
+                               f"{error}); is a worker short of memory?") from None
+        except FutureCancelledError as error:
+            raise ClusterError(f"the cluster cancelled a task ({error})") from None
+
+    return cluster_map_sum
