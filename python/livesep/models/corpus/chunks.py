@@ -196,7 +196,8 @@ def train_files(files: Sequence[str | os.PathLike[str]], *, n_states: int, n_com
     chunk_seconds : float, keyword-only
         Audio per chunk: a worker holds one chunk's frames and weights at a time.
     scratch : path-like, keyword-only
-        A folder every worker can write, for the chunks' weights between iterations.
+        A folder every worker can write (created if missing), for the chunks' weights
+        between iterations.
     map_sum : callable, optional, keyword-only
         Where the chunks run (:func:`~livesep.models.corpus.em.local_map_sum` by default).
     min_frames : int, keyword-only
@@ -211,6 +212,7 @@ def train_files(files: Sequence[str | os.PathLike[str]], *, n_states: int, n_com
         ``converged``, ``frames``, ``chunks`` and ``seconds`` (of each pass).
     """
     run = map_sum or local_map_sum
+    Path(scratch).mkdir(parents=True, exist_ok=True)
     chunks = plan_chunks(files, seconds=chunk_seconds, sr=sr, n_fft=n_fft,
                          hop_length=hop_length)
     timings: dict[str, float] = {}
