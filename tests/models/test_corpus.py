@@ -42,6 +42,18 @@ def test_one_chunk_of_files_is_single_process_training(clips: list[Path], tmp_pa
     assert list(tmp_path.iterdir()) == []  # the weights are removed at the end
 
 
+@pytest.mark.parametrize("beta", [0.0, 1.0, 2.0])
+def test_one_chunk_of_files_is_single_process_nmf(clips: list[Path], tmp_path: Path,
+                                                  beta: float) -> None:
+    settings = TrainSettings(model="nmf", n_states=1, n_components=6, n_iter=20, beta=beta)
+    single = train_source("en", clips, settings)
+    chunked = train_source_chunked("en", clips, settings, chunk_seconds=60.0,
+                                   scratch=tmp_path)
+    np.testing.assert_allclose(chunked.W, single.W, rtol=1e-5, atol=1e-8)
+    assert chunked.provenance["final_cost"] == pytest.approx(single.provenance["final_cost"],
+                                                             rel=1e-9)
+
+
 def test_statistics_of_chunks_add_up_to_the_whole() -> None:
     rng = np.random.default_rng(3)
     V = rng.gamma(0.5, 2.0, size=(12, 60))
@@ -88,8 +100,8 @@ def test_file_chunks_train_as_memory_chunks_of_the_same_frames(clips: list[Path]
 def test_chunking_refuses_what_it_cannot_do(clips: list[Path], tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="chunk_seconds must be > 0, got 0"):
         plan_chunks(clips, seconds=0, sr=16000, n_fft=512, hop_length=128)
-    with pytest.raises(ParameterError, match="only N-HMM sources.*model='nmf'"):
-        train_source_chunked("en", clips, TrainSettings(model="nmf", n_states=1),
+    with pytest.raises(ParameterError, match="only N-HMM and NMF sources.*model='nmfd'"):
+        train_source_chunked("en", clips, TrainSettings(model="nmfd", n_states=1, n_frames=4),
                              scratch=tmp_path)
     with pytest.raises(ParameterError, match="weights of iteration 2 are missing"):
         nhmm_step(FileChunk((str(clips[0]),), 0, 16000, 512, 128, threshold=0.0,

@@ -17,6 +17,19 @@ from livesep.models.train import TrainSettings
 from livesep.scale import map_sum
 
 
+def test_cluster_nmf_equals_one_process(speech_clips: list[Path], tmp_path: Path,
+                                        client: Any) -> None:
+    settings = TrainSettings(model="nmf", n_states=1, n_components=8, n_iter=5)
+    here = train_source_chunked("speech", speech_clips, settings, chunk_seconds=8.5,
+                                scratch=tmp_path / "here", map_sum=local_map_sum)
+    there = train_source_chunked("speech", speech_clips, settings, chunk_seconds=8.5,
+                                 scratch=tmp_path, map_sum=map_sum(client))
+    assert there.provenance["chunks"] == 3
+    np.testing.assert_allclose(there.W, here.W, rtol=1e-5, atol=1e-8)
+    assert there.provenance["final_cost"] == pytest.approx(here.provenance["final_cost"],
+                                                           rel=1e-9)
+
+
 def test_cluster_training_equals_one_process(speech_clips: list[Path], tmp_path: Path,
                                              client: Any) -> None:
     settings = TrainSettings(n_states=3, n_components=3, n_iter=3)

@@ -58,7 +58,7 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--overwrite", action="store_true",
                        help="replace --out if it exists (never when it is one of the inputs)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_cluster(train, "with --workers or --scheduler: N-HMM training in chunks")
+    add_cluster(train, "with --workers or --scheduler: nhmm and nmf training in chunks")
     train.add_argument("--chunk-seconds", type=float, default=None, metavar="S",
                        help="on a cluster: audio per chunk, read and processed by one task "
                             "(a worker holds one chunk at a time; default: 600)")

@@ -28,8 +28,11 @@ import numpy.typing as npt
 
 from livesep import audio, spectral
 from livesep.errors import ParameterError
+from livesep.models.betadiv import RELATIVE_EPS
 from livesep.models.corpus.em import MapSum, initial_nhmm, local_map_sum, nhmm_em
-from livesep.progress import Progress, part_of
+from livesep.models.corpus.nmf_em import nmf_em
+from livesep.models.initialise import initial_factors
+from livesep.progress import Progress
 
 __all__ = ["CorpusTotals", "FileChunk", "Peak", "plan_chunks", "train_files"]
 
@@ -49,13 +52,15 @@ class Peak:
 
 @dataclass(frozen=True)
 class CorpusTotals:
-    """Frames kept (non-silent) and the sum of their magnitudes; totals add."""
+    """Frames kept (non-silent), the sum of their magnitudes and the largest; totals add."""
 
     frames: int
     magnitude: float
+    peak: float
 
     def __add__(self, other: CorpusTotals) -> CorpusTotals:
-        return CorpusTotals(self.frames + other.frames, self.magnitude + other.magnitude)
+        return CorpusTotals(self.frames + other.frames, self.magnitude + other.magnitude,
+                            max(self.peak, other.peak))
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class FileChunk:
     def totals(self) -> CorpusTotals:
         """Frames kept and their summed magnitude."""
         V = self.kept()
-        return CorpusTotals(int(V.shape[1]), float(V.astype(np.float64).sum()))
+        return CorpusTotals(int(V.shape[1]), float(V.astype(np.float64).sum()),
+                            float(V.max(initial=0.0)))
 
     def spectrogram(self) -> npt.NDArray[np.floating]:
         """The kept frames scaled to counts, in the work dtype, shape (F, T')."""
@@ -175,22 +181,26 @@ def _call(method: str, chunk: FileChunk) -> Any:
     return getattr(chunk, method)()
 
 
-def train_files(files: Sequence[str | os.PathLike[str]], *, n_states: int, n_components: int,
-                sr: int, n_fft: int, hop_length: int, n_iter: int, seed: int,
-                chunk_seconds: float, scratch: str | os.PathLike[str],
-                map_sum: MapSum | None = None, counts: float = 30.0, tol: float = 1e-5,
-                init_nmf_iter: int = 50, init_weight_iter: int = 5,
+def train_files(files: Sequence[str | os.PathLike[str]], *, model: str = "nhmm",
+                n_states: int = 1, n_components: int, sr: int, n_fft: int, hop_length: int,
+                n_iter: int, seed: int, chunk_seconds: float, scratch: str | os.PathLike[str],
+                map_sum: MapSum | None = None, beta: float = 1.0, counts: float = 30.0,
+                tol: float | None = None, init_nmf_iter: int = 50, init_weight_iter: int = 5,
                 transition_floor: float = 1e-3, dtype: str = "float32",
                 min_frames: int = 1, progress: Progress | None = None) -> dict[str, Any]:
-    """Train one source's N-HMM from audio files streamed in chunks.
+    """Train one source's N-HMM or NMF from audio files streamed in chunks.
 
     Parameters
     ----------
     files : sequence of path-like
         The source's examples.
-    n_states, n_components, n_iter, seed, counts, tol, init_nmf_iter, init_weight_iter,
-    transition_floor, dtype : keyword-only
-        As for :func:`livesep.models.nhmm.train_nhmm` (``"global"`` normalisation).
+    model : {"nhmm", "nmf"}, keyword-only
+        The N-HMM (:func:`livesep.models.nhmm.train_nhmm`, ``"global"`` counts) or
+        β-NMF (:func:`livesep.models.nmf.nmf`, NNDSVD start, no penalties).
+    n_states, n_components, n_iter, seed, beta, counts, tol, init_nmf_iter,
+    init_weight_iter, transition_floor, dtype : keyword-only
+        As for those functions (``tol`` None: their defaults, 1e-5 and 1e-4); ``dtype`` is
+        the N-HMM's (NMF runs in float64).
     sr, n_fft, hop_length : int, keyword-only
         Analysis settings.
     chunk_seconds : float, keyword-only
@@ -208,43 +218,62 @@ def train_files(files: Sequence[str | os.PathLike[str]], *, n_states: int, n_com
     Returns
     -------
     dict
-        ``W`` (Q, F, K) float32, ``A``, ``pi``, ``log_likelihoods``, ``n_iter``,
-        ``converged``, ``frames``, ``chunks`` and ``seconds`` (of each pass).
+        ``W`` float32 ((Q, F, K) for the N-HMM, (F, K) for NMF), for the N-HMM ``A``,
+        ``pi`` and ``log_likelihoods``, for NMF ``costs``; ``n_iter``, ``converged``,
+        ``frames``, ``chunks`` and ``seconds`` (of each pass).
     """
+    if model not in ("nhmm", "nmf"):
+        raise ParameterError(f"model must be 'nhmm' or 'nmf' to train in chunks, got "
+                             f"{model!r}")
     run = map_sum or local_map_sum
     Path(scratch).mkdir(parents=True, exist_ok=True)
     chunks = plan_chunks(files, seconds=chunk_seconds, sr=sr, n_fft=n_fft,
                          hop_length=hop_length)
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     peak: Peak = run(partial(_call, "peak"), chunks)
     threshold = peak.energy * 10.0 ** (-SILENCE_DB / 10.0)
     chunks = [replace(chunk, threshold=threshold) for chunk in chunks]
     totals: CorpusTotals = run(partial(_call, "totals"), chunks)
-    timings["read"] = time.perf_counter() - started
+    timings = {"read": time.perf_counter() - started}
     if totals.frames < max(min_frames, n_states):
         raise ParameterError(f"{totals.frames} frames of audio (silence removed) are too few "
                              f"for {n_states} state(s) x {n_components} components")
-    # scale_counts("global"): the mean kept frame holds `counts` counts.
-    scale = counts / (totals.magnitude / totals.frames)
-    chunks = [replace(chunk, scale=scale, dtype=dtype, scratch=str(scratch)) for chunk in chunks]
+    # scale_counts("global"): the mean kept frame holds `counts` counts; NMF reads V as is.
+    scale = counts / (totals.magnitude / totals.frames) if model == "nhmm" else 1.0
+    chunks = [replace(chunk, scale=scale, dtype=dtype if model == "nhmm" else "float64",
+                      scratch=str(scratch)) for chunk in chunks]
     first = chunks[0].kept().astype(np.float64) * scale
-    if first.shape[1] < n_states:
-        raise ParameterError(f"the first chunk holds {first.shape[1]} frames, fewer than the "
-                             f"{n_states} states it initialises; raise chunk_seconds")
-    W0, A, pi = initial_nhmm(first, n_states=n_states,
-                             n_components=n_components, seed=seed,
-                             init_nmf_iter=init_nmf_iter, transition_floor=transition_floor)
-    del first
-    timings["initialise"] = time.perf_counter() - started - timings["read"]
-    fit = nhmm_em(chunks, W0, A, pi, n_iter=n_iter, tol=tol, init_weight_iter=init_weight_iter,
-                  dtype=dtype, map_sum=run, progress=part_of(progress, 0.0, 1.0))
+    if first.shape[1] < max(n_states, n_components if model == "nmf" else 1):
+        raise ParameterError(f"the first chunk holds {first.shape[1]} frames, too few to "
+                             f"initialise the model; raise chunk_seconds")
+    result: dict[str, Any]
+    if model == "nhmm":
+        W0, A, pi = initial_nhmm(first, n_states=n_states, n_components=n_components,
+                                 seed=seed, init_nmf_iter=init_nmf_iter,
+                                 transition_floor=transition_floor)
+        del first
+        timings["initialise"] = time.perf_counter() - started - timings["read"]
+        fit = nhmm_em(chunks, W0, A, pi, n_iter=n_iter, tol=1e-5 if tol is None else tol,
+                      init_weight_iter=init_weight_iter, dtype=dtype, map_sum=run,
+                      progress=progress)
+        result = {"W": fit.W, "A": fit.A, "pi": fit.pi, "log_likelihoods": fit.log_likelihoods,
+                  "n_iter": fit.n_iter, "converged": fit.converged}
+    else:
+        eps = RELATIVE_EPS * totals.peak
+        if beta == 0:
+            first = np.maximum(first, eps)
+        stream = np.random.SeedSequence(seed).spawn(1)[0]  # nmf's first restart
+        W0, H0 = initial_factors(first, n_components, "nndsvd", np.random.default_rng(stream))
+        chunks[0].store_weights(0, H0)
+        del first, H0
+        timings["initialise"] = time.perf_counter() - started - timings["read"]
+        nmf_fit = nmf_em(chunks, W0, beta=beta, eps=eps, n_iter=n_iter,
+                         tol=1e-4 if tol is None else tol, map_sum=run, progress=progress)
+        result = {"W": nmf_fit.W, "costs": nmf_fit.costs, "n_iter": nmf_fit.n_iter,
+                  "converged": nmf_fit.converged}
     timings["em"] = time.perf_counter() - started - timings["read"] - timings["initialise"]
     for chunk in chunks:
         for leftover in Path(scratch).glob(f"chunk{chunk.index:06d}.iteration*.npy"):
             leftover.unlink(missing_ok=True)
-    return {"W": np.ascontiguousarray(fit.W, dtype=np.float32), "A": fit.A, "pi": fit.pi,
-            "log_likelihoods": fit.log_likelihoods, "n_iter": fit.n_iter,
-            "converged": fit.converged, "frames": totals.frames, "chunks": len(chunks),
-            "seconds": timings}
-
+    return {**result, "W": np.ascontiguousarray(result["W"], dtype=np.float32),
+            "frames": totals.frames, "chunks": len(chunks), "seconds": timings}

@@ -29,7 +29,7 @@ def train_source_chunked(name: str, files: Sequence[Path], settings: TrainSettin
                          scratch: str | os.PathLike[str] | None = None,
                          map_sum: MapSum | None = None, progress: Progress | None = None,
                          provenance: Mapping[str, Any] | None = None) -> SourceModel:
-    """Train one source's N-HMM from files streamed in chunks; see
+    """Train one source's N-HMM or NMF from files streamed in chunks; see
     :func:`livesep.models.train.train_source` (the same model when everything fits in one
     chunk) and :func:`livesep.models.corpus.chunks.train_files`.
 
@@ -38,7 +38,7 @@ def train_source_chunked(name: str, files: Sequence[Path], settings: TrainSettin
     name : str
     files : sequence of Path
     settings : TrainSettings
-        ``model`` must be ``"nhmm"``.
+        ``model`` must be ``"nhmm"`` or ``"nmf"``.
     chunk_seconds : float, keyword-only
         Audio per chunk.
     scratch : path-like, optional, keyword-only
@@ -67,13 +67,14 @@ def train_source_chunked(name: str, files: Sequence[Path], settings: TrainSettin
     >>> model.W.shape
     (2, 257, 2)
     """
-    if settings.model != "nhmm":
-        raise ParameterError(f"only N-HMM sources are trained in chunks on a cluster, got "
-                             f"model={settings.model!r} (train it without --workers and "
+    if settings.model not in ("nhmm", "nmf"):
+        raise ParameterError(f"only N-HMM and NMF sources are trained in chunks on a cluster, "
+                             f"got model={settings.model!r} (train it without --workers and "
                              f"--scheduler)")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="livesep-train-") as temporary:
-        result = train_files(files, n_states=settings.n_states,
+        result = train_files(files, model=settings.model, beta=settings.beta,
+                             n_states=settings.n_states,
                              n_components=settings.n_components, sr=settings.sr,
                              n_fft=settings.n_fft, hop_length=settings.hop_length,
                              n_iter=settings.iterations, seed=settings.seed,
@@ -86,9 +87,13 @@ def train_source_chunked(name: str, files: Sequence[Path], settings: TrainSettin
         "n_files": len(files),
         "seconds": round(result["frames"] * settings.hop_length / settings.sr, 2),
         "seed": settings.seed, "iterations": settings.iterations, "model": settings.model,
-        "log_likelihood": float(result["log_likelihoods"][-1]), "counts": 30.0,
         "chunks": result["chunks"], "chunk_seconds": chunk_seconds,
         "training_seconds": round(time.perf_counter() - started, 2),
     }
+    if settings.model == "nmf":
+        provenance.update(beta=settings.beta, final_cost=float(result["costs"][-1]))
+        return SourceModel.from_nmf(name, result["W"], provenance=provenance,
+                                    adaptive=settings.adaptive)
+    provenance.update(log_likelihood=float(result["log_likelihoods"][-1]), counts=30.0)
     return SourceModel(name, W=result["W"], A=result["A"], pi=result["pi"],
                        provenance=provenance, adaptive=settings.adaptive)
