@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from livesep.errors import ClusterError, ParameterError
+from livesep.progress import Progress
 
 __all__ = ["ClusterSettings", "dask_client", "map_sum", "mapper", "quiet_dask_logs", "Mapper",
            "DASK_LOGGERS"]
@@ -113,9 +114,9 @@ def dask_client(settings: ClusterSettings | None = None) -> Iterator[Any]:
         yield client
 
 
-def mapper(client: Any | None) -> Mapper:
+def mapper(client: Any | None, *, progress: Progress | None = None) -> Mapper:
     """``map(function, items)`` on the client's cluster (results in order), or in this
-    process when ``client`` is None.
+    process when ``client`` is None; ``progress`` is told the fraction of items done.
 
     Raises
     ------
@@ -127,15 +128,26 @@ def mapper(client: Any | None) -> Mapper:
     >>> mapper(None)(len, ["ab", "c"])
     [2, 1]
     """
-    if client is None:
-        return lambda function, items: [function(item) for item in items]
+    def report(done: int, total: int) -> None:
+        if progress is not None and total:
+            progress(done / total)
+
+    def local_map(function: Callable[..., T], items: Sequence[Any]) -> list[T]:
+        results = []
+        for item in items:
+            results.append(function(item))
+            report(len(results), len(items))
+        return results
 
     def cluster_map(function: Callable[..., T], items: Sequence[Any]) -> list[T]:
+        from distributed import as_completed
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
         futures = client.map(function, list(items), pure=False)
         try:
+            for done, _ in enumerate(as_completed(futures), start=1):
+                report(done, len(futures))
             return list(client.gather(futures))
         except KilledWorker as error:
             raise ClusterError(f"the cluster lost a task too often (workers died running it: "
@@ -143,7 +155,7 @@ def mapper(client: Any | None) -> Mapper:
         except FutureCancelledError as error:
             raise ClusterError(f"the cluster cancelled a task ({error})") from None
 
-    return cluster_map
+    return local_map if client is None else cluster_map
 
 
 def map_sum(client: Any) -> Callable[[Callable[[Any], Any], Sequence[Any]], Any]:
