@@ -288,7 +288,14 @@ def run_batch(items: Sequence[BatchItem], job: Job, *, out_dir: str | os.PathLik
 
         futures = {client.submit(task, items[index], pure=False): index for index in todo}
         for future in as_completed(futures):
-            records[futures[future]] = future.result()
+            index = futures[future]
+            try:
+                records[index] = future.result()
+            except Exception as error:  # e.g. KilledWorker: the file crashed every worker
+                records[index] = FileRecord(
+                    input=str(items[index].source),
+                    error=f"{items[index].source}: the cluster lost its task "
+                          f"({type(error).__name__}: {error})")
             report()
             if time.perf_counter() - last_save > _MANIFEST_EVERY:
                 save()
