@@ -95,6 +95,14 @@ def memory_summary(samples: list[tuple[float, dict]]) -> dict[str, list[float]]:
     return summary
 
 
+def memory_series(samples: list[tuple[float, dict]], points: int = 12) -> list[list[float]]:
+    """About ``points`` rows of [seconds, MiB of worker 0, MiB of worker 1, ...]."""
+    workers = sorted({w for _, reading in samples for w in reading})
+    step = max(1, len(samples) // points)
+    return [[round(t, 1), *(round(reading.get(w, float("nan"))) for w in workers)]
+            for t, reading in samples[::step]]
+
+
 def make_inputs(corpus: Path, folder: Path, *, files: int, seconds: float) -> Path:
     mixtures = sorted((corpus / "mixtures").glob("*/mix.wav"))
     for index in range(files):
@@ -104,24 +112,35 @@ def make_inputs(corpus: Path, folder: Path, *, files: int, seconds: float) -> Pa
     return folder
 
 
-def timed_map_sum(run: Callable[..., Any], log: list[float]) -> Callable[..., Any]:
-    """``run`` that appends the seconds of every call to ``log``."""
+def timed_map_sum(run: Callable[..., Any], log: list[tuple[float, float]]
+                  ) -> Callable[..., Any]:
+    """``run`` that appends the wall-clock and CPU seconds (of this process) of every call
+    to ``log``."""
     def timed(function: Callable[..., Any], items: Any) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = run(function, items)
-        log.append(time.perf_counter() - started)
+        log.append((time.perf_counter() - started, time.process_time() - cpu))
         return result
 
     return timed
 
 
-def cpu_seconds(client: Any | None) -> float:
-    """CPU seconds used so far by this process and every worker process."""
-    workers = 0.0 if client is None else sum(client.run(time.process_time).values())
-    return time.process_time() + workers
+def cpu_seconds(client: Any | None) -> dict[str, float]:
+    """CPU seconds used so far by this process (the client, and the scheduler of the local
+    cluster) and by each worker process."""
+    workers = {} if client is None else client.run(time.process_time)
+    return {"client": time.process_time(),
+            **{f"worker {i}": workers[w] for i, w in enumerate(sorted(workers))}}
 
 
-def bench_batch(inputs: Path, work: Path, client: Any | None) -> tuple[float, float]:
+def used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds between two readings, per process, and their total."""
+    spent = {name: round(after[name] - before[name], 2) for name in after}
+    return {**spent, "total": round(sum(spent.values()), 2)}
+
+
+def bench_batch(inputs: Path, work: Path, client: Any | None
+                ) -> tuple[float, dict[str, float]]:
     """Wall-clock and CPU seconds of the batch."""
     out = Path(tempfile.mkdtemp(dir=work))
     job = partial(separate_job, preset=str(resolve_preset(DEFAULT_PRESET)), mode="online",
@@ -130,12 +149,12 @@ def bench_batch(inputs: Path, work: Path, client: Any | None) -> tuple[float, fl
     started = time.perf_counter()
     result = run_batch(batch_items(str(inputs), out), job, out_dir=out, client=client)
     assert not result.failed, result.failed
-    return time.perf_counter() - started, cpu_seconds(client) - cpu
+    return time.perf_counter() - started, used(cpu, cpu_seconds(client))
 
 
 def bench_training(files: list[Path], work: Path, run: Callable[..., Any],
                    client: Any | None, args: argparse.Namespace) -> dict[str, Any]:
-    passes: list[float] = []
+    passes: list[tuple[float, float]] = []
     cpu = cpu_seconds(client)
     result = train_files(files, n_states=args.states, n_components=args.components, sr=16000,
                          n_fft=512, hop_length=128, n_iter=args.iterations, seed=0,
@@ -143,9 +162,10 @@ def bench_training(files: list[Path], work: Path, run: Callable[..., Any],
                          scratch=tempfile.mkdtemp(dir=work),
                          map_sum=timed_map_sum(run, passes))
     # The passes: peak, totals, then one per EM iteration (E-step and the M-step's sums).
-    return {"iterations": passes[2:], "chunks": result["chunks"],
+    return {"iterations": [wall for wall, _ in passes[2:]],
+            "iterations_cpu": [cpu for _, cpu in passes[2:]], "chunks": result["chunks"],
             "audio_seconds": result["frames"] * 128 / 16000, "phases": result["seconds"],
-            "cpu_seconds": cpu_seconds(client) - cpu}
+            "cpu_seconds": used(cpu, cpu_seconds(client))}
 
 
 def main() -> None:
@@ -157,28 +177,39 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=20)
     parser.add_argument("--components", type=int, default=10)
     parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="train on the speech files listed this many times (a larger "
+                             "corpus, to see that a worker's memory does not grow with it)")
+    parser.add_argument("--skip-one-process", action="store_true",
+                        help="run the cluster only (for memory against corpus size)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     corpus = Path(os.environ.get("LIVESEP_CORPUS", "corpus"))
-    speech = sorted((corpus / "speech").glob("*/train.wav"))
+    speech = sorted((corpus / "speech").glob("*/train.wav")) * args.repeat
     report: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores",
                               "load_average_at_start": os.getloadavg(),
                               "settings": vars(args) | {"json": str(args.json)}}
-    with tempfile.TemporaryDirectory() as temporary:
+    # One BLAS thread here throughout, as each worker has: the client's initialisation and
+    # M-steps then cost the same in both runs.
+    with tempfile.TemporaryDirectory() as temporary, threadpool_limits(1):
         work = Path(temporary)
         (work / "inputs").mkdir()
         inputs = make_inputs(corpus, work / "inputs", files=args.files,
                              seconds=args.file_seconds)
-        with threadpool_limits(1):
-            one_batch = bench_batch(inputs, work, None)
-            one_train = bench_training(speech, work, local_map_sum, None, args)
+        one_batch = (float("nan"), {}) if args.skip_one_process else \
+            bench_batch(inputs, work, None)
+        one_train = {"iterations": [float("nan")], "iterations_cpu": [float("nan")],
+                     "phases": {}, "chunks": 0,
+                     "cpu_seconds": {}, "audio_seconds": float("nan")} \
+            if args.skip_one_process else bench_training(speech, work, local_map_sum, None,
+                                                         args)
         with dask_client(ClusterSettings(workers=args.workers)) as client:
             client.wait_for_workers(args.workers)
             with memory_samples(client) as batch_memory:
                 many_batch = bench_batch(inputs, work, client)
             with memory_samples(client) as train_memory:
                 many_train = bench_training(speech, work, map_sum(client), client, args)
-    hours = one_train["audio_seconds"] / 3600
+    hours = many_train["audio_seconds"] / 3600
     one_iteration = float(np.median(one_train["iterations"]))
     many_iteration = float(np.median(many_train["iterations"]))
     report.update({
@@ -186,20 +217,24 @@ def main() -> None:
                   "one_process_seconds": round(one_batch[0], 2),
                   "cluster_seconds": round(many_batch[0], 2),
                   "speed_up": round(one_batch[0] / many_batch[0], 2),
-                  "one_process_cpu_seconds": round(one_batch[1], 2),
-                  "cluster_cpu_seconds": round(many_batch[1], 2),
-                  "memory_mib_start_middle_end_max": memory_summary(batch_memory)},
-        "em_iteration": {"audio_seconds": round(one_train["audio_seconds"], 1),
-                         "chunks": one_train["chunks"],
+                  "one_process_cpu_seconds": one_batch[1],
+                  "cluster_cpu_seconds": many_batch[1],
+                  "memory_mib_start_middle_end_max": memory_summary(batch_memory),
+                  "memory_mib_over_time": memory_series(batch_memory)},
+        "em_iteration": {"audio_seconds": round(many_train["audio_seconds"], 1),
+                         "chunks": many_train["chunks"],
                          "one_process_seconds": round(one_iteration, 2),
                          "cluster_seconds": round(many_iteration, 2),
                          "speed_up": round(one_iteration / many_iteration, 2),
                          "worker_seconds_per_audio_hour": round(one_iteration / hours, 1),
-                         "one_process_cpu_seconds": round(one_train["cpu_seconds"], 2),
-                         "cluster_cpu_seconds": round(many_train["cpu_seconds"], 2),
+                         "one_process_cpu_seconds_per_audio_hour": round(
+                             float(np.median(one_train["iterations_cpu"])) / hours, 1),
+                         "one_process_cpu_seconds": one_train["cpu_seconds"],
+                         "cluster_cpu_seconds": many_train["cpu_seconds"],
                          "one_process_phases": one_train["phases"],
                          "cluster_phases": many_train["phases"],
-                         "memory_mib_start_middle_end_max": memory_summary(train_memory)},
+                         "memory_mib_start_middle_end_max": memory_summary(train_memory),
+                         "memory_mib_over_time": memory_series(train_memory)},
         "load_average_at_end": os.getloadavg(),
     })
     text = json.dumps(report, indent=1)

@@ -104,8 +104,12 @@ def dask_client(settings: ClusterSettings | None = None) -> Iterator[Any]:
         return
     workers = settings.workers or os.cpu_count() or 1
     try:
+        # No dashboard; the scheduler's small HTTP server (health checks) on a free port
+        # rather than 8787, which another cluster on the machine may hold.
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, memory_limit=settings.memory_limit,
+                               dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                               memory_limit=settings.memory_limit,
                                silence_logs=logging.ERROR)
     except (OSError, TimeoutError) as error:
         raise ClusterError(f"cannot start a local cluster of {workers} workers ({error})"
