@@ -15,7 +15,9 @@ LocalCluster of ``--workers`` single-threaded worker processes:
 - N-HMM training (``--states`` x ``--components``) on the corpus speech (every reader's
   ``train.wav``, about 9 minutes) in chunks of ``--chunk-seconds``: the time of each EM
   iteration (a map over the chunks, a tree sum and the M-step), and from it the cost per
-  hour of audio.
+  hour of audio;
+- on the cluster only, the tree sum alone: 16, 64 and 256 statistics of one chunk's size
+  made on the workers, with and without summing them.
 
 While the cluster runs, every worker's resident memory is read twice a second; the table
 shows it per worker at the start, the middle and the end of each job, and its maximum.
@@ -47,6 +49,7 @@ from livesep import audio
 from livesep.cli.separate import separate_job
 from livesep.models.corpus.chunks import train_files
 from livesep.models.corpus.em import local_map_sum
+from livesep.models.corpus.fits import NhmmStatistics
 from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
 from livesep.scale import ClusterSettings, batch_items, dask_client, map_sum, run_batch
 
@@ -168,6 +171,30 @@ def bench_training(files: list[Path], work: Path, run: Callable[..., Any],
             "cpu_seconds": used(cpu, cpu_seconds(client))}
 
 
+def random_statistics(seed: int, *, states: int, components: int) -> NhmmStatistics:
+    """Statistics of the size one N-HMM chunk returns (a 512-point STFT's 257 bins)."""
+    rng = np.random.default_rng(seed)
+    return NhmmStatistics(rng.random((states, 257, components), dtype=np.float32),
+                          rng.random((states, states)), rng.random(states), 0.0, 1)
+
+
+def bench_reduction(client: Any, *, items: int, states: int, components: int
+                    ) -> dict[str, float]:
+    """Seconds to make ``items`` statistics on the workers, and to make and tree-sum them:
+    the difference is what the reduction costs per EM iteration for that many chunks."""
+    make = partial(random_statistics, states=states, components=components)
+    started = time.perf_counter()
+    client.gather(client.map(make, range(items), pure=False))
+    made = time.perf_counter() - started
+    started = time.perf_counter()
+    map_sum(client)(make, range(items))
+    summed = time.perf_counter() - started
+    size = make(0).numerator.nbytes + 8 * (states * states + states)
+    return {"items": items, "bytes_per_item": size, "make_seconds": round(made, 3),
+            "make_and_sum_seconds": round(summed, 3),
+            "sum_seconds": round(summed - made, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=40)
@@ -209,6 +236,8 @@ def main() -> None:
                 many_batch = bench_batch(inputs, work, client)
             with memory_samples(client) as train_memory:
                 many_train = bench_training(speech, work, map_sum(client), client, args)
+            reductions = [bench_reduction(client, items=n, states=args.states,
+                                          components=args.components) for n in (16, 64, 256)]
     hours = many_train["audio_seconds"] / 3600
     one_iteration = float(np.median(one_train["iterations"]))
     many_iteration = float(np.median(many_train["iterations"]))
@@ -235,6 +264,7 @@ def main() -> None:
                          "cluster_phases": many_train["phases"],
                          "memory_mib_start_middle_end_max": memory_summary(train_memory),
                          "memory_mib_over_time": memory_series(train_memory)},
+        "reduction": reductions,
         "load_average_at_end": os.getloadavg(),
     })
     text = json.dumps(report, indent=1)

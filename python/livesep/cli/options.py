@@ -37,9 +37,10 @@ def add_cluster(parser: argparse.ArgumentParser, when: str) -> None:
     says when they apply."""
     group = parser.add_argument_group(
         f"cluster ({when})",
-        "The work runs on Dask: by default on a local cluster started for the run, one "
-        "single-threaded worker process per core; --scheduler uses an existing cluster, whose "
-        "workers must see the same files at the same paths (see docs/cluster.md).")
+        # Line breaks for the commands whose help keeps its text as written (train's).
+        "The work runs on Dask: by default on a local cluster started for the run, one\n"
+        "single-threaded worker process per core; --scheduler uses an existing cluster,\n"
+        "whose workers must see the same files at the same paths (see docs/cluster.md).")
     group.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://host:8786")
     group.add_argument("--workers", type=int, default=None, metavar="N",
