@@ -55,6 +55,9 @@ def test_many_inputs_are_a_batch(inputs: Path, tmp_path: Path) -> None:
     assert [item.out_dir.relative_to(tmp_path / "out").as_posix() for item in items][:2] == [
         "corrupt", "speech-noise-es-applause"]
     assert items[-1].out_dir.parent.name == "sub"
+    # Stems written inside the inputs' folder are not taken for inputs by the next run.
+    inside = batch_items(str(inputs), inputs / "sub")
+    assert [item.source.parent for item in inside] == [inputs] * 3
 
 
 def test_batch_separates_like_single_files_and_resumes(

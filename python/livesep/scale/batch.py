@@ -115,7 +115,7 @@ def batch_items(spec: str, out_dir: str | os.PathLike[str]) -> list[BatchItem]:
         folder; blank lines and ``#`` comments are ignored).
     out_dir : path-like
         Root of the output tree: ``in/a/b.wav`` goes to ``out_dir/a/b/`` (the path below the
-        inputs' common folder, without its extension).
+        inputs' common folder, without its extension). Files inside it are not inputs.
 
     Returns
     -------
@@ -153,6 +153,9 @@ def batch_items(spec: str, out_dir: str | os.PathLike[str]) -> list[BatchItem]:
             files = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
         root = Path(os.path.commonpath([f.resolve().parent for f in files])) if files else path
         files = [f.resolve() for f in files]
+    # Stems of an earlier run written below the inputs are not inputs.
+    out = Path(out_dir).resolve()
+    files = [f for f in files if not f.resolve().is_relative_to(out)]
     if not files:
         raise AudioFileError(f"{spec}: no audio files found (looked for "
                              f"{', '.join(audio.AUDIO_EXTENSIONS)})")
