@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import operator
 import os
+from concurrent.futures import CancelledError
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,7 +146,6 @@ def mapper(client: Any | None, *, progress: Progress | None = None) -> Mapper:
 
     def cluster_map(function: Callable[..., T], items: Sequence[Any]) -> list[T]:
         from distributed import as_completed
-        from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
         futures = client.map(function, list(items), pure=False)
@@ -156,7 +156,7 @@ def mapper(client: Any | None, *, progress: Progress | None = None) -> Mapper:
         except KilledWorker as error:
             raise ClusterError(f"the cluster lost a task too often (workers died running it: "
                                f"{error}); is a worker short of memory?") from None
-        except FutureCancelledError as error:
+        except CancelledError as error:
             raise ClusterError(f"the cluster cancelled a task ({error})") from None
 
     return local_map if client is None else cluster_map
@@ -173,7 +173,6 @@ def map_sum(client: Any) -> Callable[[Callable[[Any], Any], Sequence[Any]], Any]
         As :func:`mapper`.
     """
     def cluster_map_sum(function: Callable[[Any], Any], items: Sequence[Any]) -> Any:
-        from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
         level = client.map(function, list(items), pure=False)
@@ -186,7 +185,7 @@ def map_sum(client: Any) -> Callable[[Callable[[Any], Any], Sequence[Any]], Any]
         except KilledWorker as error:
             raise ClusterError(f"the cluster lost a task too often (workers died running it: "
                                f"{error}); is a worker short of memory?") from None
-        except FutureCancelledError as error:
+        except CancelledError as error:
             raise ClusterError(f"the cluster cancelled a task ({error})") from None
 
     return cluster_map_sum
