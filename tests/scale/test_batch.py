@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import shutil
 import time
 from functools import partial
 from pathlib import Path
@@ -35,7 +34,8 @@ def inputs(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for index, mixture in enumerate(mixtures):
         target = folder / ("sub" if index % 2 else "") / f"{mixture.parent.name}.wav"
         target.parent.mkdir(exist_ok=True)
-        shutil.copy(mixture, target)
+        y, sr = audio.load(mixture)
+        audio.write(target, y[:6 * sr], sr=sr)  # 6 s of each: quick, still real
     (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(64))
     return folder
 
