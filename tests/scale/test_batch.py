@@ -97,12 +97,12 @@ def test_batch_separates_like_single_files_and_resumes(
 
 def test_a_worker_killed_mid_batch(speech_clips: list[Path], tmp_path: Path,
                                    client: Any) -> None:
-    # Twelve 12-second inputs: long enough that a worker is busy when one is killed.
+    # Eight 8-second inputs: long enough that a worker is busy when one is killed.
     folder = tmp_path / "in"
     folder.mkdir()
-    for index in range(12):
-        y = np.concatenate([audio.load(clip)[0] for clip in speech_clips[index % 3::3] * 3])
-        audio.write(folder / f"{index:02d}.wav", y[:12 * 16000], sr=16000)
+    for index in range(8):
+        y = np.concatenate([audio.load(clip)[0] for clip in speech_clips[index % 3::3]])
+        audio.write(folder / f"{index:02d}.wav", y[:8 * 16000], sr=16000)
     out = tmp_path / "out"
     items = batch_items(str(folder), out)
     pids = set(client.run(os.getpid).values())
@@ -122,11 +122,11 @@ def test_a_worker_killed_mid_batch(speech_clips: list[Path], tmp_path: Path,
                   block_size=512)
     result = run_batch(items, job, out_dir=out, client=client, progress=kill_a_busy_worker)
     assert killed and killed[0] in pids
-    assert [record.error for record in result.records] == [None] * 12
+    assert [record.error for record in result.records] == [None] * 8
     for item in items:
         assert json.loads((item.out_dir / MARKER).read_text())["outputs"]
         for stem in ("speech.wav", "noise.wav"):
-            assert audio.info(item.out_dir / stem).frames == 12 * 16000
+            assert audio.info(item.out_dir / stem).frames == 8 * 16000
     assert leftovers(out) == []
     deadline = time.monotonic() + 30
     while len(client.scheduler_info()["workers"]) < 2 and time.monotonic() < deadline:
