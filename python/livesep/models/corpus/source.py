@@ -19,8 +19,8 @@ from livesep.progress import Progress
 
 __all__ = ["train_source_chunked", "CHUNK_SECONDS"]
 
-#: Audio per chunk by default: ten minutes, about 0.7 GB of work arrays for a 20-state
-#: N-HMM of 10 components at 16 kHz (frames, weights and the E-step's buffers).
+#: Audio per chunk by default: ten minutes, about 0.8 GB per worker for a 20-state N-HMM of
+#: 10 components at 16 kHz (about 1.3 MB a second of audio, measured; docs/cluster.md).
 CHUNK_SECONDS = 600.0
 
 
