@@ -10,6 +10,7 @@ __all__ = [
     "PresetError",
     "AudioFileError",
     "AudioDeviceError",
+    "ClusterError",
 ]
 
 
@@ -40,3 +41,7 @@ class LivesepWarning(UserWarning):
 class TruncatedAudioWarning(LivesepWarning):
     """An audio file holds less audio than its header promises (a cut-off download or copy):
     what is there is read."""
+
+
+class ClusterError(LivesepError):
+    """A Dask cluster that cannot be reached or started, or that lost the work given to it."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
-from livesep.cli.options import add_quality, engine_settings
+from livesep.cli.options import add_cluster, add_quality, cluster_settings, engine_settings
 from livesep.cli.output import console, fraction_bar
 from livesep.errors import ParameterError
 from livesep.files import check_output_folder
@@ -50,6 +51,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--means-only", action="store_true",
                           help="print only the means over the files")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster(evaluate, "with --workers or --scheduler: the mixtures scored in parallel")
     evaluate.set_defaults(handler=_run_eval)
 
 
@@ -67,10 +69,18 @@ def _run_eval(args: argparse.Namespace) -> int:
     if len(set(args.methods)) != len(args.methods):
         raise ParameterError(f"--methods lists a method twice: {' '.join(args.methods)}")
     out_dir = check_output_folder(args.out_dir, error=ParameterError)
-    with fraction_bar("scoring mixtures", enabled=not args.quiet) as update:
+    with ExitStack() as stack:
+        update = stack.enter_context(fraction_bar("scoring mixtures", enabled=not args.quiet))
+        map_files = None
+        if args.scheduler is not None or args.workers is not None:
+            from livesep.scale import dask_client, mapper
+
+            map_files = mapper(stack.enter_context(dask_client(cluster_settings(args))),
+                               progress=update)
         evaluation = evaluate_preset(preset, args.mixtures, methods=args.methods,
                                      settings=engine_settings(args), speech=speech,
-                                     block_size=args.blocksize, progress=update)
+                                     block_size=args.blocksize, map_files=map_files,
+                                     progress=update)
     console().print(evaluation_table(evaluation, per_file=not args.means_only))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ FLAGS = {
     "adaptive_quality": "--fixed-quality",
     "beam": "--beam",
     "block_size": "--blocksize",
+    "chunk_seconds": "--chunk-seconds",
     "blocksize": "--blocksize",
     "cost": "--cost",
     "input_channel": "--input-channel",
@@ -42,10 +43,13 @@ FLAGS = {
     "per_state": "--per-state",
     "record_dir": "--record",
     "samplerate": "--samplerate",
+    "scheduler": "--scheduler",
+    "scratch": "--scratch",
     "seconds": "--seconds",
     "seed": "--seed",
     "sr": "--sr",
     "state_gains": "--state-gain",
+    "workers": "--workers",
 }
 
 # name=value as a caller writes it: overwrite=True, mode='offline', n_states=1.

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from typing import Any
 
 from livesep.engine import LATENCIES, EngineSettings
 from livesep.errors import ParameterError
 
-__all__ = ["add_quality", "add_strength", "engine_settings", "per_source_ints", "strength"]
+__all__ = ["add_cluster", "add_quality", "add_strength", "cluster_settings", "engine_settings",
+           "per_source_ints", "strength"]
 
 
 def add_quality(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,28 @@ def add_strength(parser: argparse.ArgumentParser) -> None:
                              "(the voice) is the input unchanged and the others are silent, "
                              "in between the noise is turned down only partly (default: "
                              "%(default)g)")
+
+
+def add_cluster(parser: argparse.ArgumentParser, when: str) -> None:
+    """Add ``--scheduler`` and ``--workers`` (where work over many files runs); ``when``
+    says when they apply."""
+    group = parser.add_argument_group(
+        f"cluster ({when})",
+        # Line breaks for the commands whose help keeps its text as written (train's).
+        "The work runs on Dask: by default on a local cluster started for the run, one\n"
+        "single-threaded worker process per core; --scheduler uses an existing cluster,\n"
+        "whose workers must see the same files at the same paths (see docs/cluster.md).")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes of the local cluster (default: one per core)")
+
+
+def cluster_settings(args: argparse.Namespace) -> Any:
+    """The cluster of ``--scheduler`` / ``--workers``."""
+    from livesep.scale import ClusterSettings
+
+    return ClusterSettings(scheduler=args.scheduler, workers=args.workers)
 
 
 def strength(args: argparse.Namespace) -> float:

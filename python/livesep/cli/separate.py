@@ -1,12 +1,23 @@
 """``livesep separate``: an audio file into one file per source, with a preset (the default
-voice preset unless named) or blindly (``--model nmf2d|nmfd --sources N``, no training)."""
+voice preset unless named) or blindly (``--model nmf2d|nmfd --sources N``, no training); many
+files (a folder, a glob or a list) as a resumable batch on a Dask cluster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
 
-from livesep.cli.options import add_quality, add_strength, engine_settings, strength
+from livesep.cli.options import (
+    add_cluster,
+    add_quality,
+    add_strength,
+    cluster_settings,
+    engine_settings,
+    strength,
+)
 from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
 
@@ -18,8 +29,17 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
         "separate", help="separate an audio file into one file per source",
         description="Separate MIX into DIR/<source>.wav, one file per source of the preset "
                     "(or, blindly with --model, DIR/source1.wav ...), with the input's rate "
-                    "and length, aligned sample for sample.")
-    separate.add_argument("mixture", metavar="MIX", help="the audio file to separate")
+                    "and length, aligned sample for sample.",
+        epilog="Many inputs: when MIX is a folder, a quoted glob ('in/**/*.wav') or a list "
+               "file (.txt, .lst or .list, one path per line), every file is separated in "
+               "parallel on a Dask cluster into a tree that mirrors the inputs': in/a/b.wav "
+               "goes to DIR/a/b/<source>.wav. Each file's stems appear complete or not at "
+               "all; a rerun skips the files finished before and redoes the others. "
+               "DIR/manifest.json lists inputs, outputs, durations, real-time factors and "
+               "errors; a file that cannot be separated is reported at the end and makes the "
+               "exit status 1, without stopping the others.")
+    separate.add_argument("mixture", metavar="MIX",
+                          help="the audio file to separate, or a folder, glob or list of them")
     separate.add_argument("--preset", default=None, metavar="P",
                           help="a preset file, or the name of a shipped preset (default: the "
                                "voice preset, a voice in any noise; or --model "
@@ -44,6 +64,7 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
                           help="a linear gain on one state of one source, e.g. piano:1=0 "
                                "mutes state 1 of the piano (offline mode; repeatable)")
     separate.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    add_cluster(separate, "many inputs only")
     add_blind_options(separate)
     separate.set_defaults(handler=_run_separate)
 
@@ -53,8 +74,19 @@ def _run_separate(args: argparse.Namespace) -> int:
     from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
     from livesep.separation.files import separate_file
 
+    from livesep.scale.batch import is_batch_input
+
+    batch = is_batch_input(args.mixture)
     if wants_blind(args):
+        if batch:
+            raise ParameterError(f"--model {args.model} (blind) separates one file at a time; "
+                                 f"{args.mixture} names many")
         return run_blind_separate(args)
+    if batch:
+        return _run_batch(args)
+    if args.scheduler is not None or args.workers is not None:
+        raise ParameterError(f"--scheduler and --workers run a batch (MIX a folder, glob or "
+                             f"list of files); {args.mixture} is one file")
     preset = presets.load(resolve_preset(args.preset or DEFAULT_PRESET))
     audio.info(args.mixture)  # a missing or unreadable input fails before any progress bar
     with fraction_bar(f"separating ({args.mode})", enabled=not args.quiet) as update:
@@ -76,6 +108,52 @@ def _run_separate(args: argparse.Namespace) -> int:
     for stem in report.stems:
         print(stem)
     return 0
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from livesep.files import check_output_folder
+    from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
+    from livesep.scale import batch_items, dask_client, run_batch
+
+    preset = resolve_preset(args.preset or DEFAULT_PRESET)
+    load_cached(str(preset))  # a bad preset fails here, not on every worker
+    out_dir = check_output_folder(args.out_dir, error=ParameterError)
+    items = batch_items(args.mixture, out_dir)
+    job = partial(separate_job, preset=str(preset), mode=args.mode,
+                  settings=engine_settings(args), block_size=args.blocksize,
+                  strength=strength(args), per_state=args.per_state,
+                  state_gains=_state_gains(args.state_gain))
+    recorded = {"preset": str(preset), "mode": args.mode, "inputs": args.mixture,
+                "strength": args.strength, "blocksize": args.blocksize}
+    with dask_client(cluster_settings(args)) as client, \
+            fraction_bar(f"separating {len(items)} files", enabled=not args.quiet) as update:
+        result = run_batch(items, job, out_dir=out_dir, client=client,
+                           overwrite=args.overwrite, settings=recorded, progress=update)
+    resumed = sum(record.resumed for record in result.records)
+    done = len(result.records) - len(result.failed)
+    print(f"separated {done - resumed} file(s), {resumed} finished before, "
+          f"{len(result.failed)} failed; manifest: {result.manifest}", file=sys.stderr)
+    for record in result.failed:
+        print(f"failed: {record.error}", file=sys.stderr)
+    print(result.manifest)
+    return 1 if result.failed else 0
+
+
+@lru_cache(maxsize=4)
+def load_cached(preset: str) -> Any:
+    """A preset file, loaded once per process (each worker of a batch)."""
+    from livesep import presets
+
+    return presets.load(preset)
+
+
+def separate_job(source: Path, folder: Path, *, preset: str, **options: Any
+                 ) -> tuple[list[Path], float]:
+    """One file of a batch: its stems into ``folder``, replacing unfinished ones."""
+    from livesep.separation.files import separate_file
+
+    report = separate_file(source, load_cached(preset), folder, overwrite=True, **options)
+    return list(report.stems), report.seconds
 
 
 def _state_gains(specs: list[str]) -> dict[str, dict[int, float]]:

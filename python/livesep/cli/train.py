@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
+from functools import partial
 
-from livesep.cli.options import per_source_ints
+from livesep.cli.options import add_cluster, cluster_settings, per_source_ints
 from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
 from livesep.files import check_output_file
@@ -56,6 +58,14 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--overwrite", action="store_true",
                        help="replace --out if it exists (never when it is one of the inputs)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_cluster(train, "with --workers or --scheduler: nhmm and nmf training in chunks")
+    train.add_argument("--chunk-seconds", type=float, default=None, metavar="S",
+                       help="on a cluster: audio per chunk, read and processed by one task "
+                            "(a worker holds one chunk at a time; default: 600)")
+    train.add_argument("--scratch", default=None, metavar="DIR",
+                       help="on a cluster: a folder every worker can write, for the chunks' "
+                            "per-frame weights between iterations (default: a temporary "
+                            "folder on this machine, enough for --workers)")
     train.set_defaults(handler=_run_train)
 
 
@@ -100,10 +110,26 @@ def _run_train(args: argparse.Namespace) -> int:
             overrides.setdefault(source, {})[field] = value
     for source in args.adaptive:
         overrides.setdefault(source, {})["adaptive"] = True
-    with fraction_bar("training", enabled=not args.quiet) as update:
+    on_cluster = args.scheduler is not None or args.workers is not None
+    if not on_cluster and (args.chunk_seconds is not None or args.scratch is not None):
+        raise ParameterError("--chunk-seconds and --scratch apply to training on a cluster "
+                             "(--workers N or --scheduler ADDRESS)")
+    if args.chunk_seconds is not None and not args.chunk_seconds > 0:
+        raise ParameterError(f"--chunk-seconds must be > 0, got {args.chunk_seconds:g}")
+    with ExitStack() as stack:
+        trainer = None
+        if on_cluster:
+            from livesep.models.corpus.source import CHUNK_SECONDS, train_source_chunked
+            from livesep.scale import dask_client, map_sum
+
+            client = stack.enter_context(dask_client(cluster_settings(args)))
+            trainer = partial(train_source_chunked, map_sum=map_sum(client),
+                              chunk_seconds=args.chunk_seconds or CHUNK_SECONDS,
+                              scratch=args.scratch)
+        update = stack.enter_context(fraction_bar("training", enabled=not args.quiet))
         preset = train_preset(sources, settings,
                               name=args.name or out.stem, description=args.description,
-                              overrides=overrides, progress=update)
+                              overrides=overrides, trainer=trainer, progress=update)
     presets.save(preset, out)
     print(presets.describe(out))
     return 0

@@ -17,10 +17,10 @@ a folder named ``speech``); callers may pass their own list.
 from __future__ import annotations
 
 import os
-import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from livesep.evaluation.mixtures import (
     find_mixtures,
     load_mixture,
     select_mixtures,
+    speech_sources,
 )
 from livesep.presets import Preset
 from livesep.progress import Progress
@@ -44,7 +45,8 @@ from livesep.threads import blas_threads
 
 __all__ = ["METHODS", "METRICS", "Mixture", "SourceScores", "MethodScores", "FileScores",
            "Evaluation", "find_mixtures", "load_mixture", "speech_sources", "separate_with",
-           "score_estimates", "evaluate_signals", "evaluate_preset", "MIX_FILE"]
+           "score_estimates", "evaluate_signals", "evaluate_preset", "score_folder",
+           "MIX_FILE"]
 
 #: Methods in the order they are reported: the separation modes, the floor and the ceiling.
 METHODS = (*MODES, "mixture", "irm")
@@ -52,29 +54,7 @@ METHODS = (*MODES, "mixture", "irm")
 METRICS = {"sdr": "SDR", "sir": "SIR", "sar": "SAR", "si_sdr": "SI-SDR", "stoi": "STOI",
            "pesq": "PESQ"}
 
-_SPEECH_NAME = re.compile(
-    r"^(speech|voice|vocals?|speakers?|talkers?|male|female|man|woman|men|women|"
-    r"narrator|reader|dialog(ue)?)([-_ ]?\d+)?$", re.IGNORECASE)
-
 Signal = npt.NDArray[np.float32]
-
-
-def speech_sources(preset: Preset) -> tuple[str, ...]:
-    """The sources of ``preset`` that hold speech, for STOI and PESQ.
-
-    A source counts as speech when its name is a speech word (``speech``, ``voice``,
-    ``vocals``, ``speaker``, ``talker``, ``male``, ``female``, ``man``, ``woman``,
-    ``narrator``, ``reader``, ``dialogue``; optionally followed by a number, e.g.
-    ``speaker2``) or when it was trained on files under a folder named ``speech``.
-    """
-    chosen = []
-    for source in preset.sources:
-        files = source.provenance.get("files", [])
-        paths = files if isinstance(files, list) else [files]
-        trained_on_speech = any("speech" in Path(str(p)).parts[:-1] for p in paths)
-        if _SPEECH_NAME.match(source.name) or trained_on_speech:
-            chosen.append(source.name)
-    return tuple(chosen)
 
 
 @dataclass(frozen=True)
@@ -363,12 +343,14 @@ def _check_methods(methods: Sequence[str]) -> None:
 def evaluate_preset(preset: Preset, mixtures_dir: str | os.PathLike[str], *,
                     methods: Sequence[str] = METHODS, settings: EngineSettings | None = None,
                     speech: Iterable[str] | None = None, block_size: int = 512,
+                    map_files: Callable[..., list[Any]] | None = None,
                     progress: Progress | None = None) -> Evaluation:
     """Score ``preset`` on every mixture folder in ``mixtures_dir``.
 
-    Every folder is read and checked before any separation starts, so a bad input fails
-    at once. Folders whose references name none of the preset's sources are set aside
-    (:func:`livesep.evaluation.mixtures.select_mixtures`) and listed in ``Evaluation.skipped``.
+    In this process every folder is read and checked before any separation starts, so a
+    bad input fails at once. Folders whose references name none of the preset's sources are
+    set aside (:func:`livesep.evaluation.mixtures.select_mixtures`) and listed in
+    ``Evaluation.skipped``.
 
     Parameters
     ----------
@@ -377,6 +359,10 @@ def evaluate_preset(preset: Preset, mixtures_dir: str | os.PathLike[str], *,
         See the module's description.
     methods, settings, speech, block_size : keyword-only
         As for :func:`evaluate_signals`; ``speech`` names must be sources of the preset.
+    map_files : callable, optional, keyword-only
+        ``map_files(function, folders)`` returning the results in order, e.g. on a Dask
+        cluster (:func:`livesep.scale.mapper`): each mixture is then read and scored by
+        :func:`score_folder` where it runs, and ``progress`` is the caller's to report.
     progress : callable, optional, keyword-only
         Fraction of all the files done.
 
@@ -392,22 +378,36 @@ def evaluate_preset(preset: Preset, mixtures_dir: str | os.PathLike[str], *,
         raise ParameterError(f"speech source {unknown[0]!r} is not a source of the preset "
                              f"(it has {', '.join(preset.source_names)})")
     folders, skipped = select_mixtures(find_mixtures(mixtures_dir), preset.source_names)
-    mixtures = [load_mixture(folder, preset.source_names, sr=preset.sr) for folder in folders]
     evaluation = Evaluation(preset=preset.name, source_names=preset.source_names,
                             speech=speech, methods=tuple(methods),
                             settings={**asdict(settings), "block_size": block_size},
                             skipped=[folder.name for folder in skipped])
+    score = partial(score_folder, preset=preset, methods=tuple(methods), settings=settings,
+                    speech=speech, block_size=block_size)
+    if map_files is not None:
+        evaluation.files.extend(map_files(score, folders))
+        return evaluation
+    mixtures = [load_mixture(folder, preset.source_names, sr=preset.sr) for folder in folders]
     for index, mixture in enumerate(mixtures):
         def step(fraction: float, index: int = index) -> None:
             if progress is not None:
                 progress((index + fraction) / len(mixtures))
 
-        scores = evaluate_signals(mixture.mixture, mixture.references, preset,
-                                  methods=methods, settings=settings, speech=speech,
-                                  block_size=block_size, name=mixture.name, progress=step)
-        if mixture.resampled_from:
-            scores = FileScores(name=scores.name, seconds=scores.seconds, methods=scores.methods,
-                                notes=(f"resampled from {mixture.resampled_from} Hz to "
-                                       f"{preset.sr} Hz",) + scores.notes)
-        evaluation.files.append(scores)
+        evaluation.files.append(score(mixture, progress=step))
     return evaluation
+
+
+def score_folder(mixture: Mixture | Path, *, preset: Preset, methods: Sequence[str],
+                 settings: EngineSettings, speech: Sequence[str], block_size: int,
+                 progress: Progress | None = None) -> FileScores:
+    """Score one mixture (loaded, or its folder) as :func:`evaluate_preset` does."""
+    if not isinstance(mixture, Mixture):
+        mixture = load_mixture(mixture, preset.source_names, sr=preset.sr)
+    scores = evaluate_signals(mixture.mixture, mixture.references, preset, methods=methods,
+                              settings=settings, speech=speech, block_size=block_size,
+                              name=mixture.name, progress=progress)
+    if mixture.resampled_from:
+        scores = FileScores(name=scores.name, seconds=scores.seconds, methods=scores.methods,
+                            notes=(f"resampled from {mixture.resampled_from} Hz to "
+                                   f"{preset.sr} Hz",) + scores.notes)
+    return scores

@@ -15,6 +15,7 @@ found.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,10 @@ import numpy.typing as npt
 
 from livesep import audio
 from livesep.errors import AudioFileError, ParameterError
+from livesep.presets import Preset
 
-__all__ = ["Mixture", "find_mixtures", "select_mixtures", "load_mixture", "MIX_FILE",
-           "MIN_SECONDS"]
+__all__ = ["Mixture", "find_mixtures", "select_mixtures", "load_mixture", "speech_sources",
+           "MIX_FILE", "MIN_SECONDS"]
 
 #: The mixture's file name in a mixture folder.
 MIX_FILE = "mix.wav"
@@ -34,6 +36,10 @@ MIX_FILE = "mix.wav"
 MIN_SECONDS = 0.5
 
 Signal = npt.NDArray[np.float32]
+
+_SPEECH_NAME = re.compile(
+    r"^(speech|voice|vocals?|speakers?|talkers?|male|female|man|woman|men|women|"
+    r"narrator|reader|dialog(ue)?)([-_ ]?\d+)?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -193,3 +199,21 @@ def load_mixture(folder: str | os.PathLike[str], source_names: Sequence[str], *,
     return Mixture(name=where.name, mixture=np.ascontiguousarray(stacked[0]),
                    references=np.ascontiguousarray(stacked[1:]),
                    sr=mix_info.sr if sr is None else sr, resampled_from=resampled_from)
+
+
+def speech_sources(preset: Preset) -> tuple[str, ...]:
+    """The sources of ``preset`` that hold speech, for STOI and PESQ.
+
+    A source counts as speech when its name is a speech word (``speech``, ``voice``,
+    ``vocals``, ``speaker``, ``talker``, ``male``, ``female``, ``man``, ``woman``,
+    ``narrator``, ``reader``, ``dialogue``; optionally followed by a number, e.g.
+    ``speaker2``) or when it was trained on files under a folder named ``speech``.
+    """
+    chosen = []
+    for source in preset.sources:
+        files = source.provenance.get("files", [])
+        paths = files if isinstance(files, list) else [files]
+        trained_on_speech = any("speech" in Path(str(p)).parts[:-1] for p in paths)
+        if _SPEECH_NAME.match(source.name) or trained_on_speech:
+            chosen.append(source.name)
+    return tuple(chosen)

@@ -39,6 +39,9 @@ __all__ = [
     "normalise_columns",
     "prepare_data",
     "relative_change",
+    "update_h",
+    "w_statistics",
+    "w_update",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -128,9 +131,10 @@ def _neighbour_terms(H: Array) -> tuple[Array, Array]:
     return count, neighbours
 
 
-def _update_h(V: Array, W: Array, H: Array, Y: Array, *, beta: float, l1: float,
+def update_h(V: Array, W: Array, H: Array, Y: Array, *, beta: float, l1: float,
               smoothness: float, column_sums: Array) -> Array:
-    """One MM update of ``H`` (returns the new array; ``Y = W H + eps`` for the current H)."""
+    """One MM update of ``H`` (returns the new array; ``Y = W H + eps`` for the current H).
+    Frame by frame, except for the smoothness penalty's neighbours."""
     numerator_terms, denominator_terms = _gradient_terms(V, Y, beta)
     numerator = W.T @ numerator_terms
     denominator = (column_sums[:, None] if denominator_terms is None
@@ -170,24 +174,38 @@ def normalise_columns(W: Array, H: Array | None) -> tuple[Array, Array | None]:
     return W, H
 
 
-def _update_w(V: Array, W: Array, H: Array, Y: Array, *, beta: float) -> tuple[Array, Array]:
-    """One MM update of ``W``, returning ``(W, H)`` with W's columns summing to one."""
+def w_statistics(V: Array, Y: Array, H: Array, *, beta: float) -> tuple[Array, Array | None]:
+    """The sums over frames W's MM update needs: ``(V ⊙ Y^(β-2)) Hᵀ`` and ``Y^(β-1) Hᵀ``
+    (``None`` for β = 1), both (F, K). Over frames they add, chunk by chunk."""
     numerator_terms, denominator_terms = _gradient_terms(V, Y, beta)
-    numerator = numerator_terms @ H.T
-    if denominator_terms is None:
+    return (numerator_terms @ H.T,
+            None if denominator_terms is None else denominator_terms @ H.T)
+
+
+def w_update(W: Array, numerator: Array, denominator: Array | None, *, beta: float
+             ) -> tuple[Array, Array | None]:
+    """W's MM update from :func:`w_statistics`: the new W, columns summing to one, and the
+    factor (K,) every row of H must be multiplied by to keep ``W H`` (None: H unchanged)."""
+    if denominator is None:
         # KL on the simplex: the MM minimiser under Σ_f W[f,k] = 1 is the normalised product
         # (the PLCA M-step). H keeps the scale, so penalties on H are not disturbed.
         updated = W * numerator
         sums = updated.sum(axis=0)
         # A component that explains nothing (zero activations) keeps its old shape.
-        updated = np.where(sums > 0, updated / np.where(sums > 0, sums, 1.0), W)
-        return updated, H
-    ratio = numerator / np.maximum(denominator_terms @ H.T, TINY)
+        return np.where(sums > 0, updated / np.where(sums > 0, sums, 1.0), W), None
+    ratio = numerator / np.maximum(denominator, TINY)
     exponent = _mm_exponent(beta)
     updated = W * (ratio if exponent == 1.0 else ratio ** exponent)
-    W_new, H_new = normalise_columns(updated, H)
-    assert H_new is not None
-    return W_new, H_new
+    sums = updated.sum(axis=0)
+    safe = np.where(sums > 0, sums, 1.0)
+    return updated / safe, safe
+
+
+def _update_w(V: Array, W: Array, H: Array, Y: Array, *, beta: float) -> tuple[Array, Array]:
+    """One MM update of ``W``, returning ``(W, H)`` with W's columns summing to one."""
+    numerator, denominator = w_statistics(V, Y, H, beta=beta)
+    W, scale = w_update(W, numerator, denominator, beta=beta)
+    return W, (H if scale is None else H * scale[:, None])
 
 
 def relative_change(previous: float, current: float) -> float:
@@ -252,7 +270,7 @@ def iterate(V: Array, W: Array, H: Array, *, beta: float, l1: float, smoothness:
             break
         if iterations == n_iter:
             break
-        H = _update_h(V, W, H, Y, beta=beta, l1=l1, smoothness=smoothness,
+        H = update_h(V, W, H, Y, beta=beta, l1=l1, smoothness=smoothness,
                       column_sums=column_sums)
         if update_w:
             W, H = _update_w(V, W, H, W @ H + eps, beta=beta)

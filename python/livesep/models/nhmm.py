@@ -45,7 +45,9 @@ frames for its dictionary and transitions counted on the labels
 (:mod:`livesep.models.initialise`), then flat weights refined by a few weight-only updates
 (each raises every ``b_t(q)``, so ``L`` too).
 
-This module holds the model, the per-state fits and EM; :func:`scale_counts` and
+This module holds the model and its training on one spectrogram; the per-state fits and the
+EM loop, split into per-chunk statistics and an M-step so that a corpus can be trained on a
+cluster by the same code, are :mod:`livesep.models.corpus`'s. :func:`scale_counts` and
 :func:`forward_backward` are :mod:`livesep.models.hmm`'s, importable from here too.
 
 Floors. ``W`` entries are floored at 1e-10 and transitions at 1e-12 (then renormalised):
@@ -64,13 +66,10 @@ import numpy.typing as npt
 
 from livesep.checks import check_choice, check_float, check_int, check_seed
 from livesep.errors import ParameterError
-from livesep.models._common import check_spectrogram, iteration_progress
+from livesep.models._common import check_spectrogram
+from livesep.models.corpus.em import MemoryChunk, initial_nhmm, nhmm_em
+from livesep.models.corpus.fits import StateFits
 from livesep.models.hmm import forward_backward, scale_counts
-from livesep.models.initialise import (
-    initial_dictionaries,
-    initial_labels,
-    initial_transitions,
-)
 from livesep.progress import Progress
 
 __all__ = [
@@ -83,12 +82,6 @@ __all__ = [
 
 Array = npt.NDArray[np.float64]
 
-_W_FLOOR = 1e-10
-_A_FLOOR = 1e-12
-#: Added to the model W h: it only matters where the model is (numerically) zero.
-_MODEL_EPS = 1e-30
-#: Entries of the (Q, F, block) work arrays: ~16 MB in float32, cache- and memory-friendly.
-_BLOCK_ENTRIES = 1 << 22
 
 
 @dataclass(eq=False)
@@ -140,98 +133,6 @@ class NhmmModel:
     def n_components(self) -> int:
         """``K``."""
         return int(self.W.shape[2])
-
-
-# --------------------------------------------------------------------------------------------
-# The per-state likelihood machinery, vectorised over states and blocks of frames
-
-
-class _StateFits:
-    """Dictionaries ``W`` (Q, F, K), weights ``H`` (Q, K, T) and data ``V`` (F, T).
-
-    Every pass walks the frames in blocks so that the (Q, F, block) work arrays stay small;
-    within a block the states are one batched matrix product.
-    """
-
-    def __init__(self, V: npt.NDArray[np.floating], W: npt.NDArray[np.floating],
-                 H: npt.NDArray[np.floating]) -> None:
-        self.V = V
-        self.W = W
-        self.H = H
-        Q, F, _ = W.shape
-        self.block = max(1, _BLOCK_ENTRIES // (Q * F))
-
-    def _blocks(self) -> range:
-        return range(0, self.V.shape[1], self.block)
-
-    def _model(self, start: int, stop: int) -> npt.NDArray[np.floating]:
-        model = np.matmul(self.W, self.H[:, :, start:stop])         # (Q, F, b)
-        model += _MODEL_EPS
-        return model
-
-    def log_likelihoods(self) -> Array:
-        """``log b_t(q) = Σ_f v[f,t] log (W[q] h[q,t])_f``, shape (T, Q), float64."""
-        T = self.V.shape[1]
-        Q = self.W.shape[0]
-        out = np.empty((T, Q))
-        for start in self._blocks():
-            stop = min(T, start + self.block)
-            log_model = self._model(start, stop)
-            np.log(log_model, out=log_model)
-            # Σ_f v log model, per (t, q): a batched dot over f.
-            out[start:stop] = np.einsum("qfb,fb->bq", log_model, self.V[:, start:stop])
-        return out
-
-    def _new_weights(self, ratio: npt.NDArray[np.floating], start: int, stop: int
-                     ) -> npt.NDArray[np.floating]:
-        """PLCA weight update for every (state, frame) of a block, from ``ratio = v / W h``."""
-        H = self.H[:, :, start:stop]
-        updated = H * np.matmul(self.W.transpose(0, 2, 1), ratio)   # (Q, K, b)
-        sums = updated.sum(axis=1, keepdims=True)
-        # A silent frame (no counts) carries no information: its weights stay as they were.
-        return np.where(sums > 0, updated / np.where(sums > 0, sums, 1.0), H)
-
-    def update_weights(self) -> None:
-        """One weight-only update of every state's weights on every frame (W fixed)."""
-        new = np.empty_like(self.H)
-        for start in self._blocks():
-            stop = min(self.V.shape[1], start + self.block)
-            ratio = self._model(start, stop)
-            np.divide(self.V[:, start:stop], ratio, out=ratio)
-            new[:, :, start:stop] = self._new_weights(ratio, start, stop)
-        self.H = new
-
-    def m_step(self, gamma: Array) -> None:
-        """EM update of ``W`` and ``H`` from the posteriors of the current parameters."""
-        T = self.V.shape[1]
-        numerator = np.zeros_like(self.W)
-        new = np.empty_like(self.H)
-        occupancy = np.ascontiguousarray(gamma.T, dtype=self.W.dtype)  # (Q, T)
-        for start in self._blocks():
-            stop = min(T, start + self.block)
-            ratio = self._model(start, stop)
-            np.divide(self.V[:, start:stop], ratio, out=ratio)
-            new[:, :, start:stop] = self._new_weights(ratio, start, stop)
-            # Σ_t γ_t(q) v/(W h) h[q,t]^T: the expected counts of each (f, z) in state q.
-            weighted = self.H[:, :, start:stop] * occupancy[:, None, start:stop]
-            numerator += np.matmul(ratio, weighted.transpose(0, 2, 1))
-        updated = self.W * numerator
-        sums = updated.sum(axis=1, keepdims=True)
-        # A component (or a state) that explains no counts keeps its previous shape.
-        updated = np.where(sums > 0, updated / np.where(sums > 0, sums, 1.0), self.W)
-        self.W = _floor_columns(updated, _W_FLOOR)
-        self.H = new
-
-
-def _floor_columns(W: npt.NDArray[np.floating], floor: float) -> npt.NDArray[np.floating]:
-    """Floor entries of (Q, F, K) dictionaries and renormalise the columns over F."""
-    floored = np.maximum(W, floor)
-    return floored / floored.sum(axis=1, keepdims=True)
-
-
-def _normalise_rows(A: Array, floor: float) -> Array:
-    floored = np.maximum(A / A.sum(axis=1, keepdims=True), floor)
-    return floored / floored.sum(axis=1, keepdims=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,40 +217,14 @@ def train_nhmm(V: npt.ArrayLike, *, n_states: int, n_components: int, n_iter: in
     work = _check_dtype(dtype)
 
     scaled = scale_counts(data, counts=counts, normalization=normalization)
-    rng = np.random.default_rng(seed)
-    labels = initial_labels(scaled, n_states, rng)
-    W0 = initial_dictionaries(scaled, labels, n_states, n_components, init_nmf_iter,
-                               int(rng.integers(2**63)))
-    A, pi = initial_transitions(labels, n_states, transition_floor)
-    fits = _StateFits(np.ascontiguousarray(scaled, dtype=work),
-                      _floor_columns(W0, _W_FLOOR).astype(work),
-                      np.full((n_states, n_components, T), 1.0 / n_components, dtype=work))
-    for _ in range(init_weight_iter):
-        fits.update_weights()
-
-    history: list[float] = []
-    converged = False
-    iterations = 0
-    with iteration_progress(n_iter, progress) as bar:
-        for iterations in range(n_iter + 1):
-            gamma, xi, log_likelihood = forward_backward(fits.log_likelihoods(), A, pi)
-            history.append(log_likelihood)
-            if callback is not None:
-                callback(iterations, log_likelihood)
-            if iterations and tol > 0 and (history[-1] - history[-2]) < tol * abs(history[-2]):
-                converged = True
-                break
-            if iterations == n_iter:
-                break
-            fits.m_step(gamma)
-            A = _normalise_rows(np.where(xi.sum(axis=1, keepdims=True) > 0, xi, A), _A_FLOOR)
-            bar.advance()
-        bar.finish()
-    occupancy = gamma.mean(axis=0)
-    return NhmmModel(W=np.ascontiguousarray(fits.W, dtype=np.float32), A=A,
-                     pi=occupancy / occupancy.sum(), log_likelihoods=history,
-                     n_iter=iterations, converged=converged, counts=counts,
-                     normalization=normalization)
+    W0, A, pi = initial_nhmm(scaled, n_states=n_states, n_components=n_components, seed=seed,
+                             init_nmf_iter=init_nmf_iter, transition_floor=transition_floor)
+    fit = nhmm_em([MemoryChunk(np.ascontiguousarray(scaled, dtype=work))], W0, A, pi,
+                  n_iter=n_iter, tol=tol, init_weight_iter=init_weight_iter, dtype=work,
+                  progress=progress, callback=callback)
+    return NhmmModel(W=np.ascontiguousarray(fit.W, dtype=np.float32), A=fit.A, pi=fit.pi,
+                     log_likelihoods=fit.log_likelihoods, n_iter=fit.n_iter,
+                     converged=fit.converged, counts=counts, normalization=normalization)
 
 
 def state_posteriors(model: NhmmModel, V: npt.ArrayLike, *, n_iter: int = 20,
@@ -391,7 +266,7 @@ def state_posteriors(model: NhmmModel, V: npt.ArrayLike, *, n_iter: int = 20,
                           normalization=(model.normalization if normalization is None
                                          else normalization))
     Q, K = model.n_states, model.n_components
-    fits = _StateFits(np.ascontiguousarray(scaled, dtype=work), model.W.astype(work),
+    fits = StateFits(np.ascontiguousarray(scaled, dtype=work), model.W.astype(work),
                       np.full((Q, K, data.shape[1]), 1.0 / K, dtype=work))
     for _ in range(n_iter):
         fits.update_weights()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -240,6 +240,7 @@ def spectrogram_source(name: str, V: npt.NDArray[np.float32], seconds: float,
 def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
                  settings: TrainSettings, *, name: str, description: str = "",
                  overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                 trainer: Callable[..., SourceModel] | None = None,
                  progress: Progress | None = None) -> Preset:
     """Train every source and bundle them into a preset.
 
@@ -252,6 +253,9 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
     overrides : mapping of str to mapping, keyword-only
         Per source name, TrainSettings fields that differ for it (e.g. ``{"noise":
         {"n_states": 4}}``); the analysis settings (sr, n_fft, hop_length) cannot differ.
+    trainer : callable, optional, keyword-only
+        Called as :func:`train_source` is (the default) to train each source, e.g.
+        :func:`livesep.models.corpus.source.train_source_chunked` on a cluster.
     name, description : str, keyword-only
         The preset's title and free-text description.
     progress : callable, optional, keyword-only
@@ -280,7 +284,8 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
                                  "every source")
         per_source[source] = replace(settings, **changes)
     files = {source: collect_audio_files(paths) for source, paths in sources.items()}
-    models = [train_source(source, source_files, per_source[source],
+    train = trainer or train_source
+    models = [train(source, source_files, per_source[source],
                            progress=part_of(progress, i / len(files), (i + 1) / len(files)))
               for i, (source, source_files) in enumerate(files.items())]
     summary = ", ".join(f"{m.name} ({m.n_states} x {m.n_components})" for m in models)
