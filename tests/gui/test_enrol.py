@@ -31,7 +31,7 @@ pytest.importorskip("pyqtgraph")
 
 from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
-from helpers.jack_harness import JackServer, jack_available  # noqa: E402
+from helpers.jack_harness import JackServer, StallWitness, jack_available  # noqa: E402
 from helpers.presets import noise, random_preset  # noqa: E402
 from livesep import audio, presets  # noqa: E402
 from livesep.errors import PresetError  # noqa: E402
@@ -306,48 +306,52 @@ class TestFromTheInput:
         enrolment = importlib.import_module("livesep.models.train")
         monkeypatch.setattr(enrolment, "MIN_VOICE_SECONDS", 3.5)
         monkeypatch.setattr(enrolment, "MIN_ROOM_SECONDS", 1.0)
-        assert window.preset_panel.open_file(tiny_voice)
-        assert window.start(), dialogs(window)
-        live, started = window.live, time.monotonic()
-        qtbot.waitUntil(lambda: window.views.frames_drawn > 20, timeout=10000)
-        dialog = window.open_enrol_dialog(seconds=(5.0, 1.5), least=(3.5, 1.0))
-        levels: list[Any] = []
-        dialog.voice.heard.connect(levels.append)
-        voice = demo_voice(16000)
-        with feeding(jack, voice, tmp_path):
-            qtbot.mouseClick(dialog.voice.record_button, LEFT)
-            qtbot.waitUntil(lambda: not dialog.voice.running, timeout=15000)
-        assert dialog.voice.take is not None, dialogs(dialog)
-        samples, rate = dialog.voice.take
-        assert rate == 16000 and samples.size == 80000
-        # What came in is the voice played (a loop of it), at its level.
-        rms = [float(np.sqrt(np.mean(np.square(x[:80000])))) for x in (samples, voice)]
-        assert rms[0] == pytest.approx(rms[1], rel=0.5)
-        assert len(levels) >= 40 and max(level.db for level in levels if level) > -40
-        assert "from the input device" in dialog.voice.status.text()
-        qtbot.mouseClick(dialog.next_button, LEFT)
-        with feeding(jack, noise(2 * 16000, seed=5), tmp_path):
-            qtbot.mouseClick(dialog.room.record_button, LEFT)
-            qtbot.waitUntil(lambda: not dialog.room.running, timeout=15000)
-        assert dialog.room.take is not None, dialogs(dialog)
-        assert dialog.room.take[0].size == 24000
-        qtbot.mouseClick(dialog.next_button, LEFT)
-        dialog.out.setText(str(tmp_path / "my-voice.npz"))
-        dialog.out.setModified(True)
-        with qtbot.waitSignal(dialog.preset_saved, timeout=60000) as saved:
-            qtbot.mouseClick(dialog.build_button, LEFT)
-        mine = presets.load(saved.args[0])
-        assert mine.source_names == ("speech", "noise")
-        assert [s.provenance["enrolled"] for s in mine.sources] == ["voice", "room"]
-        # The same stream, never stopped, now runs the personal preset.
-        assert window.live is live and live.state == "running"
-        assert live.query("preset_name") == "my-voice"
-        assert window.preset_panel.path == Path(saved.args[0]).resolve()
-        drawn = window.views.frames_drawn
-        qtbot.waitUntil(lambda: window.views.frames_drawn > drawn + 20, timeout=10000)
-        stats = window.stop()
+        began = time.monotonic()
+        with StallWitness() as witness:
+            assert window.preset_panel.open_file(tiny_voice)
+            assert window.start(), dialogs(window)
+            live, started = window.live, time.monotonic()
+            qtbot.waitUntil(lambda: window.views.frames_drawn > 20, timeout=10000)
+            dialog = window.open_enrol_dialog(seconds=(5.0, 1.5), least=(3.5, 1.0))
+            levels: list[Any] = []
+            dialog.voice.heard.connect(levels.append)
+            voice = demo_voice(16000)
+            with feeding(jack, voice, tmp_path):
+                qtbot.mouseClick(dialog.voice.record_button, LEFT)
+                qtbot.waitUntil(lambda: not dialog.voice.running, timeout=15000)
+            assert dialog.voice.take is not None, dialogs(dialog)
+            samples, rate = dialog.voice.take
+            assert rate == 16000 and samples.size == 80000
+            # What came in is the voice played (a loop of it), at its level.
+            rms = [float(np.sqrt(np.mean(np.square(x[:80000])))) for x in (samples, voice)]
+            assert rms[0] == pytest.approx(rms[1], rel=0.5)
+            assert len(levels) >= 40 and max(level.db for level in levels if level) > -40
+            assert "from the input device" in dialog.voice.status.text()
+            qtbot.mouseClick(dialog.next_button, LEFT)
+            with feeding(jack, noise(2 * 16000, seed=5), tmp_path):
+                qtbot.mouseClick(dialog.room.record_button, LEFT)
+                qtbot.waitUntil(lambda: not dialog.room.running, timeout=15000)
+            assert dialog.room.take is not None, dialogs(dialog)
+            assert dialog.room.take[0].size == 24000
+            qtbot.mouseClick(dialog.next_button, LEFT)
+            dialog.out.setText(str(tmp_path / "my-voice.npz"))
+            dialog.out.setModified(True)
+            with qtbot.waitSignal(dialog.preset_saved, timeout=60000) as saved:
+                qtbot.mouseClick(dialog.build_button, LEFT)
+            mine = presets.load(saved.args[0])
+            assert mine.source_names == ("speech", "noise")
+            assert [s.provenance["enrolled"] for s in mine.sources] == ["voice", "room"]
+            # The same stream, never stopped, now runs the personal preset.
+            assert window.live is live and live.state == "running"
+            assert live.query("preset_name") == "my-voice"
+            assert window.preset_panel.path == Path(saved.args[0]).resolve()
+            drawn = window.views.frames_drawn
+            qtbot.waitUntil(lambda: window.views.frames_drawn > drawn + 20, timeout=10000)
+            stats = window.stop()
         assert stats is not None and stats.seconds >= time.monotonic() - started - 1.0
-        assert stats.xruns.total == 0  # the swap, the recordings beside: not a glitch
+        # The swap, the recordings beside: not a glitch (unless the machine stalled).
+        assert stats.xruns.total == 0 or jack.blamed_elsewhere(
+            began, time.monotonic(), witness=witness), stats.xruns
         assert not dialogs(window) and not dialogs(dialog)
         dialog.close()
 
