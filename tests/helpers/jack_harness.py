@@ -174,9 +174,10 @@ class JackServer:
                 if start <= when <= end and (match := _LATE_CLIENT.search(line))]
 
     def blamed_elsewhere(self, start: float, end: float, *,
-                         witness: StallWitness | None = None) -> bool:
+                         witness: StallWitness | None = None,
+                         client: str = LIVESEP_CLIENT) -> bool:
         """Whether jackd blamed the xruns between ``start`` and ``end`` (monotonic seconds)
-        on something other than livesep's work.
+        on something other than livesep's work (``client``: livesep's JACK client).
 
         True when jackd blamed some client, and each time it blamed livesep's client the
         machine had just stalled: ``witness`` saw a stall in the ``MESSAGE_DELAY`` before the
@@ -189,8 +190,8 @@ class JackServer:
         blamed = self.late_clients(start, end + MESSAGE_DELAY)
         driver_late = [when for when, client, _ in blamed if client == DRIVER]
 
-        def excused(when: float, client: str, state: str) -> bool:
-            if client != LIVESEP_CLIENT:
+        def excused(when: float, blamed_client: str, state: str) -> bool:
+            if blamed_client != client:
                 return True
             if witness is not None and witness.stalled_between(when - MESSAGE_DELAY, when):
                 return True
