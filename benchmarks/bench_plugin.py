@@ -81,7 +81,8 @@ class PluginHost:
         self.descriptor.run(self.handle, block.size)
 
     def close(self) -> None:
-        self.descriptor.deactivate(self.handle)
+        if self.descriptor.deactivate:  # optional (NULL) in LV2
+            self.descriptor.deactivate(self.handle)
         self.descriptor.cleanup(self.handle)
 
 
