@@ -72,6 +72,7 @@ struct Uris {
 
 class Plugin {
  public:
+  // [main-thread] instantiate: reads the bundle's default preset.
   Plugin(double rate, const std::string& bundle, const LV2_Feature* const* features)
       : rate_(static_cast<int>(rate)), bundle_(bundle) {
     for (int i = 0; features && features[i]; ++i) {
@@ -91,8 +92,10 @@ class Plugin {
     stream_ = first.release();
   }
 
+  // [main-thread]
   ~Plugin() { delete stream_; }
 
+  // [audio-thread] connect_port
   void connect(std::uint32_t port, void* data) {
     if (port <= kMix) audio_[port] = static_cast<float*>(data);
     else if (port <= kGain2) controls_[port - kStrength] = static_cast<const float*>(data);
@@ -101,10 +104,9 @@ class Plugin {
     else if (port == kNotify) notify_ = static_cast<LV2_Atom_Sequence*>(data);
   }
 
+  // [main-thread]
   void activate() {
-    if (stream_) {
-      stream_->separator().reset();
-    }
+    if (stream_) stream_->reset();
   }
 
   // [audio-thread]
@@ -159,7 +161,7 @@ class Plugin {
     if (notify_ && map_) lv2_atom_forge_pop(&forge_, &notify_frame_);
   }
 
-  // [worker] Reads presets and frees streams.
+  // [main-thread] (the host's worker thread) Reads presets and frees streams.
   LV2_Worker_Status work(LV2_Worker_Respond_Function respond, LV2_Worker_Respond_Handle handle,
                          std::uint32_t size, const void* data) {
     if (size != sizeof(Job)) return LV2_WORKER_ERR_UNKNOWN;
@@ -198,9 +200,6 @@ class Plugin {
     if (reply.kind == Reply::Adopt) {
       Job job{Job::Free, stream_, {}};
       stream_ = reply.stream;
-      if (stream_) {
-        stream_->separator().set_strength(*controls_[0] * 0.01f);
-      }
       if (job.stream) schedule_->schedule_work(schedule_->handle, sizeof job, &job);
     }
     std::memcpy(announced_path_, reply.path, kMaxPath);
@@ -208,6 +207,7 @@ class Plugin {
     return LV2_WORKER_SUCCESS;
   }
 
+  // [main-thread]
   LV2_State_Status save(LV2_State_Store_Function store, LV2_State_Handle handle,
                         const LV2_Feature* const* features) {
     std::lock_guard<std::mutex> lock(path_mutex_);
@@ -223,7 +223,8 @@ class Plugin {
                  LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE);
   }
 
-  // Not concurrent with run() (no state:threadSafeRestore), so the stream is replaced here.
+  // [main-thread] Not concurrent with run() (no state:threadSafeRestore), so the stream is
+  // replaced here.
   LV2_State_Status restore(LV2_State_Retrieve_Function retrieve, LV2_State_Handle handle,
                            const LV2_Feature* const* features) {
     if (!map_) return LV2_STATE_ERR_NO_FEATURE;

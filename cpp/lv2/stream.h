@@ -74,6 +74,11 @@ class Stream {
   }
   // [any-thread]
   Separator& separator() noexcept { return separator_; }
+  // [audio-thread] Back to silence, the preset kept.
+  void reset() noexcept {
+    separator_.reset();
+    chain_.reset();
+  }
 
   // [audio-thread] n <= kChunk input samples to the source outputs (outs[s] for s below
   // kSourcePorts; sources the preset lacks are silent) and their sum, mix.
@@ -117,8 +122,7 @@ class Stream {
       }
       process(noise.data(), outs, sink.data(), kChunk);
     }
-    separator_.reset();
-    chain_.reset();
+    reset();
   }
 
   Preset preset_;
