@@ -11,6 +11,8 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,17 @@ def start_jalv(server: JackServer, lv2_path: Path, extra: list[str]) -> subproce
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@contextmanager
+def stopping(processes: list[subprocess.Popen[str]]) -> Iterator[None]:
+    """Stops whatever jalv is still running on the way out (a failed recording included)."""
+    try:
+        yield
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                stop(process)
+
+
 def stop(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGINT)
     try:
@@ -60,7 +73,7 @@ def test_jalv_streams_without_xruns(lv2_path: Path, tmp_path: Path, rate: int,
         recorded.append(time.monotonic())
         output.append(stop(jalv[0]))
 
-    with JackServer(rate, PERIOD) as server:
+    with JackServer(rate, PERIOD) as server, stopping(jalv):
         started = time.monotonic()
         result = play_and_record(
             server, x, tmp_path, target_channels=2, client=CLIENT, tail=TAIL,
@@ -121,7 +134,7 @@ def test_jalv_reports_a_bad_preset_from_its_state_and_passes_through(
     x = at_rate(speech_in_noise, 48000)[:48000]
     jalv: list[subprocess.Popen[str]] = []
     output: list[str] = []
-    with JackServer(48000, PERIOD) as server:
+    with JackServer(48000, PERIOD) as server, stopping(jalv):
         result = play_and_record(
             server, x, tmp_path, target_channels=2, client=CLIENT,
             ports=(f"{CLIENT}:in", f"{CLIENT}:source_"),
