@@ -49,6 +49,23 @@ class _WorkerInterface(ctypes.Structure):
     ]
 
 
+_StoreFunction = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p,
+                                  ctypes.c_size_t, ctypes.c_uint32, ctypes.c_uint32)
+_RetrieveFunction = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
+                                     ctypes.POINTER(ctypes.c_size_t),
+                                     ctypes.POINTER(ctypes.c_uint32),
+                                     ctypes.POINTER(ctypes.c_uint32))
+
+
+class _StateInterface(ctypes.Structure):
+    _fields_ = [
+        ("save", ctypes.CFUNCTYPE(ctypes.c_int, _Handle, _StoreFunction, ctypes.c_void_p,
+                                  ctypes.c_uint32, ctypes.c_void_p)),
+        ("restore", ctypes.CFUNCTYPE(ctypes.c_int, _Handle, _RetrieveFunction, ctypes.c_void_p,
+                                     ctypes.c_uint32, ctypes.c_void_p)),
+    ]
+
+
 class _Feature(ctypes.Structure):
     _fields_ = [("URI", ctypes.c_char_p), ("data", ctypes.c_void_p)]
 
@@ -154,6 +171,42 @@ class Host:
             buffer = ctypes.create_string_buffer(request, len(request))
             self.worker.work(self.handle, self._respond_function, None, len(request), buffer)
         return self.outputs[:, :block.size].copy()
+
+    def _state(self) -> _StateInterface:
+        state = self.descriptor.extension_data(b"http://lv2plug.in/ns/ext/state#interface")
+        assert state, "the plugin has no state interface"
+        return ctypes.cast(state, ctypes.POINTER(_StateInterface)).contents
+
+    def save(self) -> dict[str, tuple[bytes, str]]:
+        """The plugin's state: {key URI: (value, type URI)}."""
+        names = {urid: uri for uri, urid in self.urids.items()}
+        saved: dict[str, tuple[bytes, str]] = {}
+
+        def store(handle: int | None, key: int, value: int, size: int, type_: int,
+                  flags: int) -> int:
+            saved[names[key]] = (ctypes.string_at(value, size), names[type_])
+            return 0
+
+        callback = _StoreFunction(store)
+        assert self._state().save(self.handle, callback, None, 0, None) == 0
+        return saved
+
+    def restore(self, state: dict[str, tuple[bytes, str]]) -> None:
+        """Restores a state as :meth:`save` returned it (between blocks, as hosts do)."""
+        names = {urid: uri for uri, urid in self.urids.items()}
+        kept: list[ctypes.Array[ctypes.c_char]] = []
+
+        def retrieve(handle: int | None, key: int, size: ctypes._Pointer, type_: ctypes._Pointer,
+                     flags: ctypes._Pointer) -> int | None:
+            if names.get(key) not in state:
+                return None
+            value, type_uri = state[names[key]]
+            kept.append(ctypes.create_string_buffer(value, len(value)))
+            size[0], type_[0], flags[0] = len(value), self._map_uri(None, type_uri.encode()), 0
+            return ctypes.addressof(kept[-1])
+
+        callback = _RetrieveFunction(retrieve)
+        assert self._state().restore(self.handle, callback, None, 0, None) == 0
 
     def close(self) -> None:
         self.descriptor.cleanup(self.handle)

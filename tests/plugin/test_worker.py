@@ -1,6 +1,7 @@
 """The preset parameter: patch:Set messages answered through the LV2 worker, the model
 swapped into the running engine without a break, another rate's preset adopted with its own
-latency, and a missing file reported with the audio passed through."""
+latency, a missing file reported with the audio passed through, and the path saved and
+restored with the host's session (LV2 state)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,25 @@ def test_a_missing_preset_is_reported_and_passes_audio_through(
         assert not out[1].any()
     said = capfd.readouterr().err
     assert str(missing) in said and "no such file" in said and "passing audio through" in said
+
+
+def test_the_preset_path_is_saved_and_restored(
+        lv2_path: Path, speech_in_noise: tuple[np.ndarray, int]) -> None:
+    x, rate = speech_in_noise
+    bundle = lv2_path / BUNDLE_NAME
+    chosen = bundle / "presets" / "male-female-nhmm.npz"
+    first = Host(bundle, rate, BLOCK)
+    first.set_preset(str(chosen))
+    for block in blocks(x)[:3]:
+        first.run(block)
+    state = first.save()
+    first.close()
+    assert state == {"urn:livesep:separator#preset": (str(chosen).encode() + b"\0",
+                                                       "http://lv2plug.in/ns/ext/atom#Path")}
+    second = Host(bundle, rate, BLOCK)
+    second.restore(state)
+    fresh = create_separator(load_preset("male-female-nhmm"))
+    for block in blocks(x)[:40]:
+        np.testing.assert_allclose(second.run(block)[:2], fresh.process(block), atol=1e-5,
+                                   rtol=0)
+    second.close()
