@@ -91,7 +91,8 @@ def measure(bundle: Path, x: np.ndarray, rate: int, block: int) -> dict[str, flo
     preset = load_preset("voice")
     plugin = PluginHost(bundle, rate, block)
     separator = create_separator(preset)
-    bridge = RateBridge(rate, preset.sr, preset.n_sources, engine_latency=separator.latency_samples(),
+    bridge = RateBridge(rate, preset.sr, preset.n_sources,
+                        engine_latency=separator.latency_samples(),
                         max_block=block) if rate != preset.sr else None
     out = np.zeros((block, preset.n_sources), np.float32)
     times = np.zeros((2, x.size // block))
