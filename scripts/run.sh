@@ -10,16 +10,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 job="${1:-demo}"
 shift || true
 
-# System packages per job: FFTW to build the engine, PortAudio for sounddevice; for the tests
+# System packages per job: FFTW to build the engine, zlib and the LV2 headers for its preset
+# reader and LV2 plugin, PortAudio for sounddevice; for the tests
 # also a JACK server with a dummy backend (audio devices without hardware), Xvfb (a window
-# without a screen) and the Debian packages that carry the real recordings and sound fonts of
-# the test corpus.
-run_packages=(g++ libfftw3-dev libportaudio2)
-test_packages=(g++ libfftw3-dev jackd2 libportaudio2 xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
+# without a screen), the Debian packages that carry the real recordings and sound fonts of
+# the test corpus, cmake (the engine's C++ tests) and the LV2 hosts, Turtle checker and
+# headless PipeWire (with wireplumber and a session bus) the plugin is tested with.
+run_packages=(g++ libfftw3-dev zlib1g-dev lv2-dev libportaudio2)
+test_packages=(g++ libfftw3-dev zlib1g-dev lv2-dev cmake jackd2 libportaudio2 xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
                libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
                libx11-xcb1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0
                libxcb-xfixes0 libxcb-xkb1 libglib2.0-0
-               klettres-data fluidsynth fluid-soundfont-gm timgm6mb-soundfont hydrogen-drumkits)
+               klettres-data fluidsynth fluid-soundfont-gm timgm6mb-soundfont hydrogen-drumkits
+               lilv-utils sordi jalv pipewire pipewire-bin wireplumber dbus-daemon)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -49,33 +49,16 @@ livesep::SourceModel convert_source(const py::handle& item, std::size_t index, i
                          describe_array(W) + ", A " + describe_array(A) + ", pi " +
                          describe_array(pi));
   }
-  livesep::SourceModel source;
-  source.n_states = q;
-  source.n_frames = frames;
-  source.n_layers = layers;
-  source.n_components = k;
-  source.n_bins = f;
-  source.n_rows = livesep::padded_rows(f);
-  source.dictionaries.assign(static_cast<std::size_t>(blocks) * source.n_rows * k, 0.0f);
-  source.column_sums.assign(static_cast<std::size_t>(blocks) * k, 0.0f);
   const float* w = W.data();
-  for (int state = 0; state < blocks; ++state) {
-    for (int bin = 0; bin < f; ++bin) {
-      for (int component = 0; component < k; ++component) {
-        const float value = w[(static_cast<std::size_t>(state) * f + bin) * k + component];
-        if (!(value >= 0.0f) || !std::isfinite(value)) {
-          throw ParameterError(where + ".W holds a negative or non-finite value: " +
-                               std::to_string(value));
-        }
-        source.dictionaries[(static_cast<std::size_t>(state) * k + component) * source.n_rows +
-                            bin] = value;
-        source.column_sums[static_cast<std::size_t>(state) * k + component] += value;
-      }
+  const std::size_t count = static_cast<std::size_t>(blocks) * f * k;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!(w[i] >= 0.0f) || !std::isfinite(w[i])) {
+      throw ParameterError(where + ".W holds a negative or non-finite value: " +
+                           std::to_string(w[i]));
     }
   }
-  source.tile();
-  source.transitions.assign(A.data(), A.data() + static_cast<std::size_t>(q) * q);
-  source.initial.assign(pi.data(), pi.data() + q);
+  livesep::SourceModel source =
+      livesep::make_source_model(w, blocks, f, k, A.data(), pi.data(), frames, layers);
   for (float value : source.transitions) {
     if (!(value >= 0.0f) || !std::isfinite(value)) {
       throw ParameterError(where + ".A holds a negative or non-finite value: " +

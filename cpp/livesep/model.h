@@ -29,6 +29,38 @@ struct Model {
   int n_bins() const noexcept { return sources.empty() ? 0 : sources.front().n_bins; }
 };
 
+// [main-thread] One source from W (blocks, F, K), A (Q, Q) and pi (Q,), row-major, into the
+// engine's layout (the Python module's Model and the C++ preset reader both use it; they
+// check the values first). blocks is Q, or the lags of a convolutive source (frames > 1),
+// or layers + 1 of an unfolded one; those have one state.
+inline SourceModel make_source_model(const float* W, int blocks, int f, int k,
+                                     const float* A, const float* pi, int frames, int layers) {
+  SourceModel source;
+  source.n_states = frames > 1 || layers > 0 ? 1 : blocks;
+  source.n_frames = frames;
+  source.n_layers = layers;
+  source.n_components = k;
+  source.n_bins = f;
+  source.n_rows = padded_rows(f);
+  source.dictionaries.assign(static_cast<std::size_t>(blocks) * source.n_rows * k, 0.0f);
+  source.column_sums.assign(static_cast<std::size_t>(blocks) * k, 0.0f);
+  for (int block = 0; block < blocks; ++block) {
+    for (int bin = 0; bin < f; ++bin) {
+      for (int component = 0; component < k; ++component) {
+        const float value = W[(static_cast<std::size_t>(block) * f + bin) * k + component];
+        source.dictionaries[(static_cast<std::size_t>(block) * k + component) * source.n_rows +
+                            bin] = value;
+        source.column_sums[static_cast<std::size_t>(block) * k + component] += value;
+      }
+    }
+  }
+  source.tile();
+  const int q = source.n_states;
+  source.transitions.assign(A, A + static_cast<std::size_t>(q) * q);
+  source.initial.assign(pi, pi + q);
+  return source;
+}
+
 // What a separator needs to run a Model: the filter's state and per-frame buffers.
 // Created and destroyed on the main thread; used on the audio thread only.
 class ModelRuntime {

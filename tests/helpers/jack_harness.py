@@ -174,9 +174,10 @@ class JackServer:
                 if start <= when <= end and (match := _LATE_CLIENT.search(line))]
 
     def blamed_elsewhere(self, start: float, end: float, *,
-                         witness: StallWitness | None = None) -> bool:
+                         witness: StallWitness | None = None,
+                         client: str = LIVESEP_CLIENT) -> bool:
         """Whether jackd blamed the xruns between ``start`` and ``end`` (monotonic seconds)
-        on something other than livesep's work.
+        on something other than livesep's work (``client``: livesep's JACK client).
 
         True when jackd blamed some client, and each time it blamed livesep's client the
         machine had just stalled: ``witness`` saw a stall in the ``MESSAGE_DELAY`` before the
@@ -189,8 +190,8 @@ class JackServer:
         blamed = self.late_clients(start, end + MESSAGE_DELAY)
         driver_late = [when for when, client, _ in blamed if client == DRIVER]
 
-        def excused(when: float, client: str, state: str) -> bool:
-            if client != LIVESEP_CLIENT:
+        def excused(when: float, blamed_client: str, state: str) -> bool:
+            if blamed_client != client:
                 return True
             if witness is not None and witness.stalled_between(when - MESSAGE_DELAY, when):
                 return True
@@ -315,10 +316,12 @@ class PlayResult:
 def play_and_record(server: JackServer, mixture: np.ndarray, folder: Path, *,
                     target_channels: int, input_port: int = 0, lead_in: float = 0.5,
                     tail: float = 0.5, client: str = "PortAudio",
+                    ports: tuple[str, str] | None = None,
                     start_target: Callable[[], object] | None = None,
                     before_exit: Callable[[], object] | None = None) -> PlayResult:
     """Play ``mixture`` into ``client``'s input port ``input_port`` and record its first
-    ``target_channels`` output ports, in a separate process; blocks until done.
+    ``target_channels`` output ports, in a separate process; blocks until done. ``ports``
+    names the target's (input, output) port prefixes when they are not ``in_``/``out_``.
 
     ``start_target`` runs once the player is up and waiting for the target's ports (start
     livesep there: starting a process while livesep streams costs its callback the GIL for
@@ -332,7 +335,8 @@ def play_and_record(server: JackServer, mixture: np.ndarray, folder: Path, *,
         [sys.executable, str(_HERE / "jack_player.py"), "--server", server.name,
          "--mixture", str(mixture_path), "--out", str(result_path), "--client", client,
          "--channels", str(target_channels), "--input-port", str(input_port),
-         "--lead-in", str(lead_in), "--tail", str(tail)],
+         "--lead-in", str(lead_in), "--tail", str(tail),
+         *(["--input-prefix", ports[0], "--output-prefix", ports[1]] if ports else [])],
         env=dict(os.environ, **server.env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     timer = threading.Timer(duration + 40, process.kill)  # never hang the test run

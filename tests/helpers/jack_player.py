@@ -29,6 +29,8 @@ def main() -> int:
     parser.add_argument("--client", default="PortAudio")
     parser.add_argument("--channels", type=int, required=True)
     parser.add_argument("--input-port", type=int, default=0)
+    parser.add_argument("--input-prefix", default=None, help="default: CLIENT:in_")
+    parser.add_argument("--output-prefix", default=None, help="default: CLIENT:out_")
     parser.add_argument("--lead-in", type=float, default=0.5)
     parser.add_argument("--tail", type=float, default=0.5)
     args = parser.parse_args()
@@ -87,8 +89,10 @@ def main() -> int:
     # PortAudio stream sees every xrun of the graph in its status flags anyway.
     with player, recorder:
         print("ready", flush=True)  # the test starts livesep now; its ports appear below
-        targets_in = _wait_for_ports(player, f"{args.client}:in_", is_input=True)
-        targets_out = _wait_for_ports(player, f"{args.client}:out_", is_input=False)
+        targets_in = _wait_for_ports(player, args.input_prefix or f"{args.client}:in_",
+                                     is_input=True)
+        targets_out = _wait_for_ports(player, args.output_prefix or f"{args.client}:out_",
+                                      is_input=False)
         target_in = targets_in[args.input_port]
         for source in player.get_all_connections(target_in):
             player.disconnect(source, target_in)
@@ -126,7 +130,7 @@ def _wait_for_ports(client: jack.Client, prefix: str, *, is_input: bool,
                                                    is_output=not is_input)
                  if port.name.startswith(prefix)]
         if ports:
-            return sorted(ports, key=lambda port: int(port.name.rsplit("_", 1)[1]))
+            return sorted(ports, key=lambda port: (len(port.name), port.name))  # in_2 < in_10
         time.sleep(0.05)
     names = [port.name for port in client.get_ports()]
     raise SystemExit(f"no ports {prefix}* (ports: {names})")

@@ -1,4 +1,5 @@
-"""``livesep live`` and ``livesep devices``: the headless live host on the command line.
+"""``livesep live``, ``livesep devices`` and ``livesep plugin install``: the headless live host
+on the command line, and the LV2 plugin for other hosts (PipeWire, OBS, DAWs).
 
 Output contract: a banner and a closing summary on stdout; on a terminal, one status line
 on stderr rewritten in place (levels per source, CPU, latency, xruns, quality); an error is
@@ -21,7 +22,7 @@ __all__ = ["add_live_commands"]
 
 
 def add_live_commands(commands: argparse._SubParsersAction) -> None:
-    """Register ``live`` and ``devices`` on the main parser's subcommands."""
+    """Register ``live``, ``devices`` and ``plugin`` on the main parser's subcommands."""
     live = commands.add_parser(
         "live", help="separate an input device live onto an output device, headless",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -74,6 +75,22 @@ def add_live_commands(commands: argparse._SubParsersAction) -> None:
                     "rates; use a device's number or part of its name with `livesep live`.")
     devices.set_defaults(handler=_run_devices)
 
+    plugin = commands.add_parser(
+        "plugin", help="the LV2 plugin livesep.lv2 for PipeWire, OBS and DAWs",
+        description="livesep's engine as an LV2 plugin (urn:livesep:separator): mono in, one "
+                    "output per source and their mix. `plugin install` copies the bundle and "
+                    "the shipped presets into an LV2 folder.")
+    actions = plugin.add_subparsers(dest="action", metavar="ACTION", required=True)
+    install = actions.add_parser(
+        "install", help="install livesep.lv2 with the shipped presets",
+        description="Copy livesep.lv2 and the shipped presets into an LV2 folder (replacing "
+                    "an older copy). Hosts find it there; see docs/pipewire/ for a virtual "
+                    "microphone.")
+    install.add_argument("--dest", default=None, metavar="DIR",
+                         help="the LV2 folder (default: the first folder of LV2_PATH if set, "
+                              "else ~/.lv2)")
+    install.set_defaults(handler=_run_plugin_install)
+
 
 class _StopRequests:
     """Ctrl-C and SIGTERM as a flag that the main loop polls, while installed (a second
@@ -101,6 +118,14 @@ class _StopRequests:
         if self.requested:  # asked twice (a start that does not return): give up waiting
             raise KeyboardInterrupt
         self.requested = True
+
+
+def _run_plugin_install(args: argparse.Namespace) -> int:
+    from livesep.live.plugin import PLUGIN_URI, install_plugin
+
+    bundle = install_plugin(args.dest)
+    print(f"installed {PLUGIN_URI} into {bundle}")
+    return 0
 
 
 def _run_live(args: argparse.Namespace) -> int:

@@ -1,0 +1,410 @@
+// Reading livesep preset files (format "livesep-preset", versions 1 to 3) in C++, without
+// Python: the same .npz files livesep writes (livesep.presets), checked as the Python reader
+// checks them (format, version, fields, shapes against meta and n_fft, finite non-negative
+// values, columns / rows summing to 1), then converted into the engine's Model with the
+// inference settings livesep.engine.EngineSettings() resolves for that preset. Main thread
+// only; every failure is a PresetError naming the file, the field and the value.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "livesep/errors.h"
+#include "livesep/json.h"
+#include "livesep/model.h"
+#include "livesep/npz.h"
+
+namespace livesep {
+
+struct PresetLimits {
+  static constexpr int kMinRate = 1000, kMaxRate = 384000;
+  static constexpr int kMaxSources = 16, kMaxFrames = 64, kMaxLayers = 64;
+  static constexpr std::int64_t kMaxElements = std::int64_t{64} << 20;
+  static constexpr double kSumTolerance = 1e-3;
+};
+
+// The engine defaults of livesep.engine.EngineSettings, resolved per preset.
+struct PresetInference {
+  int beam = 128;
+  float likelihood_counts = 30.0f;
+  float mask_power = 2.0f;
+  int state_iterations = 10, single_state_iterations = 100;
+  float state_floor = 1e-3f, single_state_floor = 1.0f;
+  float forgetting = 0.99f, adaptation_prior = 1.0f;
+};
+
+struct Preset {
+  std::string path, name;
+  int sr = 0, n_fft = 0, hop = 0, version = 0;
+  std::vector<std::string> source_names;
+  float mask_power = 2.0f;
+  std::shared_ptr<const Model> model;
+
+  int n_sources() const noexcept { return static_cast<int>(source_names.size()); }
+};
+
+class PresetReader {
+ public:
+  // [main-thread] Reads and checks `path` and builds its model.
+  static Preset load(const std::string& path, const PresetInference& inference = {}) {
+    NpzFile file(path);
+    PresetReader reader(file);
+    return reader.build(inference);
+  }
+
+ private:
+  struct Entry {
+    std::string name;
+    int n_states = 1, n_components = 1, frames = 1, layers = 0;
+    bool adaptive = false;
+  };
+
+  explicit PresetReader(const NpzFile& file) : file_(file) {}
+
+  [[noreturn]] void fail(const std::string& message) const { file_.fail(message); }
+
+  static std::string show(const JsonValue& value) {
+    switch (value.kind) {
+      case JsonValue::Kind::Null: return "null";
+      case JsonValue::Kind::Bool: return value.boolean ? "true" : "false";
+      case JsonValue::Kind::String: return "'" + value.text + "'";
+      case JsonValue::Kind::Array: return "a list";
+      case JsonValue::Kind::Object: return "an object";
+      case JsonValue::Kind::Number: break;
+    }
+    std::string text = std::to_string(value.number);
+    if (value.integral) text = std::to_string(static_cast<long long>(value.number));
+    return text;
+  }
+
+  const JsonValue& field(const JsonValue& object, const std::string& key,
+                         const std::string& label) const {
+    const JsonValue* value = object.find(key);
+    if (value == nullptr) fail(label + ": missing field '" + key + "'");
+    return *value;
+  }
+
+  int integer(const JsonValue& value, const std::string& name, std::int64_t low,
+              std::int64_t high) const {
+    if (value.kind != JsonValue::Kind::Number || !value.integral || value.number < low ||
+        value.number > high) {
+      fail(name + " must be an integer in [" + std::to_string(low) + ", " +
+           std::to_string(high) + "], got " + show(value));
+    }
+    return static_cast<int>(value.number);
+  }
+
+  std::string text(const JsonValue& value, const std::string& name) const {
+    if (value.kind != JsonValue::Kind::String) fail(name + " must be a string, got " + show(value));
+    return value.text;
+  }
+
+  Preset build(const PresetInference& inference) {
+    if (!file_.has("meta")) fail("missing entry 'meta' (the JSON header); not a livesep preset");
+    const NpyArray meta_array = file_.read("meta");
+    if (!meta_array.is_text) fail("meta must be a 0-d unicode array holding JSON text");
+    JsonValue meta;
+    try {
+      meta = JsonReader::parse(meta_array.text);
+    } catch (const PresetError& error) {
+      fail(std::string("meta: ") + error.what());
+    }
+    if (meta.kind != JsonValue::Kind::Object) fail("meta must be a JSON object, got " + show(meta));
+    const JsonValue* format = meta.find("format");
+    if (format == nullptr) fail("meta: missing field 'format'; not a livesep preset");
+    if (format->kind != JsonValue::Kind::String || format->text != "livesep-preset") {
+      fail("format is " + show(*format) + ", expected 'livesep-preset'; not a livesep preset");
+    }
+    const JsonValue& version_value = field(meta, "version", "meta");
+    if (version_value.kind != JsonValue::Kind::Number || !version_value.integral) {
+      fail("version must be an integer, got " + show(version_value));
+    }
+    Preset preset;
+    preset.path = file_.path();
+    preset.version = static_cast<int>(version_value.number);
+    if (preset.version < 1 || preset.version > 3) {
+      fail("version: the file is livesep-preset version " + show(version_value) +
+           ", but this reader reads versions 1, 2 and 3 only" +
+           (version_value.number > 3 ? "; a newer livesep wrote it, upgrade livesep" : ""));
+    }
+    preset.name = text(field(meta, "name", "meta"), "name");
+    preset.sr = integer(field(meta, "sr", "meta"), "sr", PresetLimits::kMinRate,
+                        PresetLimits::kMaxRate);
+    preset.n_fft = integer(field(meta, "n_fft", "meta"), "n_fft", 16, 65536);
+    preset.hop = integer(field(meta, "hop_length", "meta"), "hop_length", 1, preset.n_fft);
+    if (preset.n_fft % 4 != 0) fail("n_fft must be a multiple of 4 in [16, 65536], got " +
+                                    std::to_string(preset.n_fft));
+    if (preset.n_fft % preset.hop != 0 || preset.n_fft / preset.hop < 2) {
+      fail("hop_length must divide n_fft=" + std::to_string(preset.n_fft) +
+           " into at least 2 parts, got " + std::to_string(preset.hop));
+    }
+    const std::string window = text(field(meta, "window", "meta"), "window");
+    if (window != "sqrt-hann") fail("window must be 'sqrt-hann', got '" + window + "'");
+    const std::string model = text(field(meta, "model", "meta"), "model");
+    if (model != "nmf" && model != "nhmm" && model != "nae") {
+      fail("model must be 'nmf', 'nhmm' or 'nae', got '" + model + "'");
+    }
+    const EncoderSize encoder_size = encoder_entry(meta, model, preset.version);
+    const JsonValue& sources = field(meta, "sources", "meta");
+    if (sources.kind != JsonValue::Kind::Array) fail("sources must be a list, got " + show(sources));
+    const int count = static_cast<int>(sources.items.size());
+    if (count < 1 || count > PresetLimits::kMaxSources) {
+      fail("sources: a preset holds 1 to 16 sources, got " + std::to_string(count));
+    }
+    std::vector<Entry> entries;
+    for (int s = 0; s < count; ++s) entries.push_back(entry(sources.items[s], s, preset.version));
+    for (int s = 0; s < count; ++s) {
+      const std::string label = "sources[" + std::to_string(s) + "]";
+      if (model != "nhmm" && entries[s].n_states != 1) {
+        fail(label + " has " + std::to_string(entries[s].n_states) + " states but model '" +
+             model + "' has one state per source (use model 'nhmm')");
+      }
+      if (entries[s].layers != entries[0].layers) {
+        fail(label + ".layers is " + std::to_string(entries[s].layers) +
+             " but sources[0].layers is " + std::to_string(entries[0].layers) +
+             ": a preset's sources are all unfolded with the same layers, or none is");
+      }
+    }
+    if (entries[0].layers > 0 && model != "nmf") {
+      fail("model is '" + model + "' but the sources are unfolded, which model 'nmf' describes");
+    }
+    const std::vector<std::string> encoder_arrays = encoder_names(encoder_size.layers, count);
+    for (const std::string& name : file_.names()) {
+      if (name == "meta") continue;
+      bool expected = false;
+      for (const std::string& key : encoder_arrays) expected = expected || name == key;
+      for (int s = 0; s < count; ++s) {
+        for (const char* key : {".W", ".A", ".pi"}) {
+          expected = expected || name == "source" + std::to_string(s) + key;
+        }
+      }
+      if (!expected) fail("unexpected entry '" + name + ".npy' (meta lists " +
+                          std::to_string(count) + " source(s))");
+    }
+    auto built = std::make_shared<Model>();
+    bool single = true;
+    std::int64_t total = 0;
+    for (int s = 0; s < count; ++s) {
+      built->sources.push_back(source(entries[s], s, preset.n_fft / 2 + 1, total));
+      preset.source_names.push_back(entries[s].name);
+      single = single && entries[s].n_states == 1;
+    }
+    FilterSettings& settings = built->settings;
+    settings.activation.divergence = Divergence::KullbackLeibler;
+    settings.activation.l1 = 0.0f;
+    settings.activation.epsilon = 1e-9f;
+    settings.activation.n_iter = single ? inference.single_state_iterations : inference.state_iterations;
+    settings.reseed_floor = single ? inference.single_state_floor : inference.state_floor;
+    settings.beam = inference.beam;
+    settings.likelihood_counts = inference.likelihood_counts;
+    settings.forgetting = inference.forgetting;
+    settings.adaptation_prior = inference.adaptation_prior;
+    if (encoder_size.hidden > 0) {
+      std::vector<int> components;
+      for (const Entry& entry : entries) components.push_back(entry.n_components);
+      built->encoder = encoder(encoder_size, preset.n_fft / 2 + 1, components, total);
+    }
+    FactorialFilter probe;  // an impossible geometry fails here, not on the audio thread
+    try {
+      probe.prepare(built->sources, built->settings);
+      if (built->encoder) ModelRuntime runtime_probe(built, 2.0f);
+    } catch (const ParameterError& error) {
+      fail(error.what());
+    }
+    preset.mask_power = inference.mask_power;
+    preset.model = std::move(built);
+    return preset;
+  }
+
+  Entry entry(const JsonValue& value, int index, int version) const {
+    const std::string label = "sources[" + std::to_string(index) + "]";
+    if (value.kind != JsonValue::Kind::Object) fail(label + " must be a JSON object");
+    for (const auto& item : value.fields) {
+      const std::string& key = item.first;
+      if (key != "name" && key != "n_states" && key != "n_components" && key != "adaptive" &&
+          key != "frames" && key != "layers" && key != "provenance") {
+        fail(label + ": unexpected field '" + key + "'");
+      }
+    }
+    Entry result;
+    result.name = text(field(value, "name", label), label + ".name");
+    result.n_states = integer(field(value, "n_states", label), label + ".n_states", 1,
+                              PresetLimits::kMaxElements);
+    result.n_components = integer(field(value, "n_components", label), label + ".n_components",
+                                  1, PresetLimits::kMaxElements);
+    if (const JsonValue* adaptive = value.find("adaptive")) {
+      if (adaptive->kind != JsonValue::Kind::Bool) {
+        fail(label + ".adaptive must be true or false, got " + show(*adaptive));
+      }
+      result.adaptive = adaptive->boolean;
+    }
+    if (const JsonValue* frames = value.find("frames")) {
+      result.frames = integer(*frames, label + ".frames", 1, PresetLimits::kMaxFrames);
+    }
+    if (const JsonValue* layers = value.find("layers")) {
+      if (version < 2) fail(label + ".layers is not a field of version 1 files");
+      result.layers = integer(*layers, label + ".layers", 0, PresetLimits::kMaxLayers);
+    }
+    const bool special = result.frames > 1 || result.layers > 0;
+    if (special && result.n_states != 1) {
+      fail(label + ": a convolutive or unfolded source has one state, got " +
+           std::to_string(result.n_states));
+    }
+    if ((special && result.adaptive) || (result.frames > 1 && result.layers > 0)) {
+      fail(label + ": frames, layers and adaptive exclude each other");
+    }
+    return result;
+  }
+
+  NpyArray array(const std::string& name, const std::vector<std::int64_t>& expected,
+                 const std::string& meaning, std::int64_t& total,
+                 bool signed_values = false) const {
+    if (!file_.has(name)) fail("missing array '" + name + "'");
+    NpyArray result = file_.read(name);
+    if (result.is_text) fail(name + ": must hold floating-point numbers (float32)");
+    if (result.shape != expected) {
+      fail(name + ": shape " + shape_text(result.shape) + " does not match " + meaning + " = " +
+           shape_text(expected) + " declared by meta");
+    }
+    total += result.size();
+    if (total > PresetLimits::kMaxElements) fail(name + ": the arrays hold too many numbers");
+    for (std::size_t i = 0; i < result.values.size(); ++i) {
+      const float value = result.values[i];
+      if (!std::isfinite(value) || (value < 0.0f && !signed_values)) {
+        fail(name + " holds a " + (std::isfinite(value) ? "negative" : "non-finite") +
+             " value (" + std::to_string(value) + ") at flat index " + std::to_string(i));
+      }
+    }
+    return result;
+  }
+
+  static std::string shape_text(const std::vector<std::int64_t>& shape) {
+    std::string text = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+      text += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
+    }
+    return text + ")";
+  }
+
+  void check_sum(double sum, const std::string& what) const {
+    if (std::abs(sum - 1.0) > PresetLimits::kSumTolerance) {
+      fail(what + " sums to " + std::to_string(sum) + ", not 1 (tolerance 0.001)");
+    }
+  }
+
+  SourceModel source(const Entry& entry, int index, int n_bins, std::int64_t& total) const {
+    const std::string prefix = "source" + std::to_string(index);
+    const int q = entry.n_states, k = entry.n_components;
+    const int blocks = entry.layers > 0 ? entry.layers + 1 : entry.frames > 1 ? entry.frames : q;
+    const std::string layout = entry.layers > 0 ? "layers + 1" : entry.frames > 1 ? "frames" : "n_states";
+    const std::string of = " of sources[" + std::to_string(index) + "]";
+    const NpyArray W = array(prefix + ".W", {blocks, n_bins, k},
+                             "(" + layout + ", n_fft // 2 + 1, n_components)" + of, total);
+    const NpyArray A = array(prefix + ".A", {q, q}, "(n_states, n_states)" + of, total);
+    const NpyArray pi = array(prefix + ".pi", {q}, "(n_states,)" + of, total);
+    // A convolutive source's template sums to 1 over its lags and bins together.
+    const int groups = entry.frames > 1 ? 1 : blocks;
+    for (int g = 0; g < groups; ++g) {
+      for (int c = 0; c < k; ++c) {
+        double sum = 0.0;
+        for (int b = entry.frames > 1 ? 0 : g; b < (entry.frames > 1 ? blocks : g + 1); ++b) {
+          for (int f = 0; f < n_bins; ++f) sum += W.values[(static_cast<std::size_t>(b) * n_bins + f) * k + c];
+        }
+        check_sum(sum, prefix + ".W: column [" + std::to_string(g) + ", :, " + std::to_string(c) + "]");
+      }
+    }
+    for (int r = 0; r < q; ++r) {
+      double sum = 0.0;
+      for (int c = 0; c < q; ++c) sum += A.values[static_cast<std::size_t>(r) * q + c];
+      check_sum(sum, prefix + ".A: row " + std::to_string(r));
+    }
+    double sum = 0.0;
+    for (float value : pi.values) sum += value;
+    check_sum(sum, prefix + ".pi");
+    SourceModel built = make_source_model(W.values.data(), blocks, n_bins, k, A.values.data(),
+                                          pi.values.data(), entry.frames, entry.layers);
+    built.adaptive = entry.adaptive;
+    return built;
+  }
+
+  // Model "nae"'s encoder sizes from meta (0 hidden units without one); version 3 only.
+  struct EncoderSize {
+    int hidden = 0, layers = 0;
+  };
+
+  EncoderSize encoder_entry(const JsonValue& meta, const std::string& model, int version) const {
+    const JsonValue* value = meta.find("encoder");
+    if (value == nullptr) {
+      if (model == "nae") fail("model is 'nae' but meta has no 'encoder' field (its sizes)");
+      return {};
+    }
+    if (version < 3) fail("encoder is not a field of version " + std::to_string(version) +
+                          " files: recurrent encoders came with version 3");
+    if (model != "nae") fail("meta has an 'encoder' field but model is '" + model + "', not 'nae'");
+    if (value->kind != JsonValue::Kind::Object || value->fields.size() != 2) {
+      fail("encoder must be a JSON object with the fields 'hidden' and 'layers'");
+    }
+    return {integer(field(*value, "hidden", "encoder"), "encoder.hidden", 1, 4096),
+            integer(field(*value, "layers", "encoder"), "encoder.layers", 1, 16)};
+  }
+
+  static std::vector<std::string> encoder_names(int layers, int n_sources) {
+    if (layers == 0) return {};
+    std::vector<std::string> names = {"encoder.input_weights", "encoder.input_bias"};
+    for (int l = 0; l < layers; ++l) {
+      for (const char* key : {"gate_inputs", "gate_hiddens", "gate_input_biases",
+                              "gate_hidden_biases"}) {
+        names.push_back("encoder.layer" + std::to_string(l) + "." + key);
+      }
+    }
+    for (int s = 0; s < n_sources; ++s) {
+      for (const char* key : {"output_weights", "output_biases", "output_scales"}) {
+        names.push_back("encoder.source" + std::to_string(s) + "." + key);
+      }
+    }
+    return names;
+  }
+
+  std::shared_ptr<const EncoderWeights> encoder(const EncoderSize& size, int n_bins,
+                                                const std::vector<int>& components,
+                                                std::int64_t& total) const {
+    const std::int64_t h = size.hidden;
+    const auto matrix = [&](const std::string& name, std::int64_t rows, std::int64_t cols) {
+      const NpyArray a = array(name, {rows, cols}, "the encoder's size", total, true);
+      return RowMatrixF(Eigen::Map<const RowMatrixF>(a.values.data(), rows, cols));
+    };
+    const auto vector = [&](const std::string& name, std::int64_t n) {
+      const NpyArray a = array(name, {n}, "the encoder's size", total, true);
+      return Eigen::VectorXf(Eigen::Map<const Eigen::VectorXf>(a.values.data(), n));
+    };
+    auto weights = std::make_shared<EncoderWeights>();
+    weights->input_weights = matrix("encoder.input_weights", h, n_bins);
+    weights->input_bias = vector("encoder.input_bias", h);
+    for (int l = 0; l < size.layers; ++l) {
+      const std::string layer = "encoder.layer" + std::to_string(l) + ".";
+      weights->gate_inputs.push_back(matrix(layer + "gate_inputs", 3 * h, h));
+      weights->gate_hiddens.push_back(matrix(layer + "gate_hiddens", 3 * h, h));
+      weights->gate_input_biases.push_back(vector(layer + "gate_input_biases", 3 * h));
+      weights->gate_hidden_biases.push_back(vector(layer + "gate_hidden_biases", 3 * h));
+    }
+    for (std::size_t s = 0; s < components.size(); ++s) {
+      const std::string source = "encoder.source" + std::to_string(s) + ".";
+      weights->output_weights.push_back(matrix(source + "output_weights", components[s], h));
+      weights->output_biases.push_back(vector(source + "output_biases", components[s]));
+      weights->output_scales.push_back(vector(source + "output_scales", components[s]));
+    }
+    try {
+      weights->check();
+    } catch (const ParameterError& error) {
+      fail(error.what());
+    }
+    return weights;
+  }
+
+  const NpzFile& file_;
+};
+
+}  // namespace livesep

@@ -1,0 +1,89 @@
+"""The engine without Python: its ctest executable, and the C++ preset reader, engine and
+resampling chain against the Python package on every shipped preset."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.lv2 import at_rate, tool
+from helpers.preset_files import members_of, pack, unpack
+from helpers.presets import random_encoder_preset
+from livesep import load_preset
+from livesep.presets import save
+from livesep.presets.shipped import shipped_presets
+from livesep.separation.online import separate_online
+
+SHIPPED = [path.stem for path in shipped_presets()]
+
+
+def test_ctest_passes(native_build: Path) -> None:
+    result = subprocess.run([tool("ctest"), "--output-on-failure"], cwd=native_build,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "100% tests passed" in result.stdout
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("rate", [None, 44100, 48000])
+def test_cpp_reader_and_engine_match_python(native_build: Path, tmp_path: Path, name: str,
+                                            rate: int | None,
+                                            speech_in_noise: tuple[np.ndarray, int]) -> None:
+    preset = load_preset(name)
+    rate = rate or preset.sr
+    x = at_rate(speech_in_noise, rate)[: 2 * rate]
+    x.tofile(tmp_path / "in.f32")
+    result = subprocess.run(
+        [str(native_build / "livesep_separate_raw"), str(shipped_presets()[SHIPPED.index(name)]),
+         str(rate), "333", str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
+        capture_output=True, text=True, check=True)
+    latency = int(result.stdout)
+    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, preset.n_sources).T
+    expected = separate_online(x, preset, sr=rate)
+    assert np.abs(expected).max() > 0.01
+    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
+                               rtol=0)
+
+
+def test_cpp_reader_refuses_damaged_presets(native_build: Path, tmp_path: Path) -> None:
+    good = shipped_presets()[0].read_bytes()
+    (tmp_path / "cut.npz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "in.f32").write_bytes(np.zeros(16, np.float32).tobytes())
+    for name, needle in (("cut.npz", "truncated"), ("missing.npz", "no such file")):
+        result = subprocess.run(
+            [str(native_build / "livesep_separate_raw"), str(tmp_path / name), "16000", "16",
+             str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True,
+            text=True)
+        assert result.returncode == 1
+        assert str(tmp_path / name) in result.stderr and needle in result.stderr
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_cpp_reader_runs_a_recurrent_encoder_preset(native_build: Path, tmp_path: Path,
+                                                    rate: int,
+                                                    speech_in_noise: tuple[np.ndarray, int]
+                                                    ) -> None:
+
+    preset = random_encoder_preset((5, 4), hidden=12, layers=2, seed=3)
+    path = save(preset, tmp_path / "nae.npz")
+    x = at_rate(speech_in_noise, rate)[: 2 * rate]
+    x.tofile(tmp_path / "in.f32")
+    result = subprocess.run(
+        [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
+         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
+        capture_output=True, text=True, check=True)
+    latency = int(result.stdout)
+    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, 2).T
+    expected = separate_online(x, preset, sr=rate)
+    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
+                               rtol=0)
+    meta, arrays = unpack(path)
+    meta["version"] = 2
+    older = pack(tmp_path / "v2.npz", members_of(meta, arrays))
+    refused = subprocess.run(
+        [str(native_build / "livesep_separate_raw"), str(older), str(rate), "333",
+         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
+    assert refused.returncode == 1 and "recurrent encoders came with version 3" in refused.stderr
