@@ -33,7 +33,8 @@ struct PresetInference {
   float mask_power = 2.0f;
   int state_iterations = 10, single_state_iterations = 100;
   float state_floor = 1e-3f, single_state_floor = 1.0f;
-  float forgetting = 0.99f, adaptation_prior = 1.0f;
+  double forgetting = 0.99;  // as livesep passes it, a double cast to float by the engine
+  float adaptation_prior = 1.0f;
 };
 
 struct Preset {
@@ -200,7 +201,7 @@ class PresetReader {
     settings.reseed_floor = single ? inference.single_state_floor : inference.state_floor;
     settings.beam = inference.beam;
     settings.likelihood_counts = inference.likelihood_counts;
-    settings.forgetting = inference.forgetting;
+    settings.forgetting = static_cast<float>(inference.forgetting);
     settings.adaptation_prior = inference.adaptation_prior;
     if (encoder_size.hidden > 0) {
       std::vector<int> components;

@@ -1,5 +1,6 @@
 // livesep.lv2: the engine as an LV2 plugin. Mono in, one output per source (kSourcePorts)
-// and their mix; strength and per-source gains; the latency reported on a control output.
+// and their mix; strength and per-source gains; the latency mode (standard, low, ultra: a
+// new stream, built in activate() or by the worker); the latency reported on a control output.
 // The preset is a patch:writable atom:Path parameter: run() hands the path to the worker,
 // which reads the file and builds the engine off the audio thread; run() adopts the result
 // at the start of a block and hands the old one back to the worker to free. A preset of the
@@ -18,6 +19,7 @@
 #include <lv2/urid/urid.h>
 #include <lv2/worker/worker.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,7 +39,7 @@ constexpr std::size_t kMaxPath = 4096;
 
 enum Port : std::uint32_t {
   kIn = 0, kSource1 = 1, kSource2 = 2, kMix = 3, kStrength = 4, kGain1 = 5, kGain2 = 6,
-  kLatency = 7, kControl = 8, kNotify = 9,
+  kLatency = 7, kControl = 8, kNotify = 9, kLatencyMode = 10,
 };
 
 // What the worker sends back to run(): a stream to adopt (or null: pass through), a model
@@ -51,7 +53,8 @@ struct Reply {
 struct Job {
   enum Kind : std::uint32_t { Load, Free } kind;
   Stream* stream;  // Free: the stream run() let go of
-  char path[kMaxPath];
+  char path[kMaxPath];  // Load: empty for the current preset (a new latency mode)
+  int mode;             // Load: the latency mode
 };
 
 struct Uris {
@@ -102,10 +105,22 @@ class Plugin {
     else if (port == kLatency) latency_ = static_cast<float*>(data);
     else if (port == kControl) control_ = static_cast<const LV2_Atom_Sequence*>(data);
     else if (port == kNotify) notify_ = static_cast<LV2_Atom_Sequence*>(data);
+    else if (port == kLatencyMode) mode_port_ = static_cast<const float*>(data);
   }
 
-  // [main-thread]
+  // [main-thread] Not concurrent with run(): a latency mode set before the stream starts
+  // gets its stream here.
   void activate() {
+    const int mode = wanted_mode();
+    if (mode != mode_) {
+      std::lock_guard<std::mutex> lock(path_mutex_);
+      mode_ = mode;
+      if (!path_.empty()) {
+        delete stream_;
+        stream_ = build(path_, mode_).release();
+        sent_valid_ = false;
+      }
+    }
     if (stream_) stream_->reset();
   }
 
@@ -131,11 +146,16 @@ class Plugin {
             value->type != uris_.atom_path || value->size >= kMaxPath || !schedule_) {
           continue;
         }
-        Job job{Job::Load, nullptr, {}};
+        Job job{Job::Load, nullptr, {}, mode_};
         std::memcpy(job.path, LV2_ATOM_BODY_CONST(value), value->size);
         job.path[value->size] = '\0';
         schedule_->schedule_work(schedule_->handle, sizeof job, &job);
       }
+    }
+    if (const int mode = wanted_mode(); mode != mode_ && schedule_) {
+      mode_ = mode;
+      Job job{Job::Load, nullptr, {}, mode};
+      schedule_->schedule_work(schedule_->handle, sizeof job, &job);
     }
     if (stream_) {
       stream_->separator().set_strength(*controls_[0] * 0.01f);
@@ -171,23 +191,23 @@ class Plugin {
       return LV2_WORKER_SUCCESS;
     }
     Reply reply{Reply::Adopt, nullptr, {}};
-    std::memcpy(reply.path, job.path, kMaxPath);
     std::lock_guard<std::mutex> lock(path_mutex_);
-    path_ = job.path;
+    if (job.path[0] != '\0') path_ = job.path;
+    std::snprintf(reply.path, kMaxPath, "%s", path_.c_str());
     // The stream run() will have: the last one this worker sent, else the one it runs.
     Stream* running = sent_valid_ ? sent_ : stream_;
     try {
-      Preset preset = PresetReader::load(job.path);
-      if (running && running->same_geometry(preset)) {
+      Preset preset = PresetReader::load(path_);
+      if (running && running->latency_mode() == job.mode && running->same_geometry(preset)) {
         running->swap_model(preset);
         reply.kind = Reply::Swapped;
-        lv2_log_note(&logger_, "livesep: preset %s loaded\n", job.path);
+        lv2_log_note(&logger_, "livesep: preset %s loaded\n", path_.c_str());
         return respond(handle, sizeof reply, &reply);
       }
     } catch (const std::exception&) {
       // build() below reads the file again and reports the error through the log.
     }
-    reply.stream = build(job.path).release();
+    reply.stream = build(path_, job.mode).release();
     sent_ = reply.stream;
     sent_valid_ = true;
     return respond(handle, sizeof reply, &reply);
@@ -198,7 +218,7 @@ class Plugin {
     if (size != sizeof(Reply)) return LV2_WORKER_ERR_UNKNOWN;
     const Reply& reply = *static_cast<const Reply*>(data);
     if (reply.kind == Reply::Adopt) {
-      Job job{Job::Free, stream_, {}};
+      Job job{Job::Free, stream_, {}, 0};
       stream_ = reply.stream;
       if (job.stream) schedule_->schedule_work(schedule_->handle, sizeof job, &job);
     }
@@ -242,7 +262,7 @@ class Plugin {
     std::lock_guard<std::mutex> lock(path_mutex_);
     path_ = path;
     delete stream_;
-    stream_ = build(path).release();
+    stream_ = build(path, mode_).release();
     sent_valid_ = false;
     std::snprintf(announced_path_, kMaxPath, "%s", path.c_str());
     announce_ = true;
@@ -258,13 +278,19 @@ class Plugin {
     return nullptr;
   }
 
+  // [any-thread] The latency mode the port asks for (standard without the port).
+  int wanted_mode() const noexcept {
+    if (!mode_port_ || !(*mode_port_ >= 0.0f)) return 0;
+    return std::min(static_cast<int>(*mode_port_ + 0.5f), kLatencyModes - 1);
+  }
+
   // [main-thread] A stream for `path`, or null (pass through) with the reason logged.
-  std::unique_ptr<Stream> build(const std::string& path) {
+  std::unique_ptr<Stream> build(const std::string& path, int mode = 0) {
     try {
-      auto stream = std::make_unique<Stream>(path, rate_);
-      lv2_log_note(&logger_, "livesep: preset %s loaded (%d Hz%s, latency %d samples)\n",
-                   path.c_str(), stream->preset().sr,
-                   stream->resampled() ? ", resampled" : "", stream->latency_samples());
+      auto stream = std::make_unique<Stream>(path, rate_, mode);
+      lv2_log_note(&logger_, "livesep: preset %s loaded (%d Hz%s, latency mode %d, latency %d "
+                   "samples)\n", path.c_str(), stream->preset().sr,
+                   stream->resampled() ? ", resampled" : "", mode, stream->latency_samples());
       return stream;
     } catch (const std::exception& error) {
       lv2_log_error(&logger_, "livesep: %s; passing audio through\n", error.what());
@@ -297,6 +323,8 @@ class Plugin {
   float* audio_[4] = {};
   const float* controls_[3] = {};
   float* latency_ = nullptr;
+  const float* mode_port_ = nullptr;
+  int mode_ = 0;  // the latency mode last asked for (audio thread; activate, restore)
   const LV2_Atom_Sequence* control_ = nullptr;
   LV2_Atom_Sequence* notify_ = nullptr;
   Stream* stream_ = nullptr;  // owned; run() uses it

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,13 +21,47 @@ namespace livesep::lv2 {
 constexpr int kSourcePorts = 2;
 // Most samples handed to the engine per step (longer host blocks are split).
 constexpr int kChunk = 1024;
+// Latency modes, as livesep.engine.LATENCIES: the most algorithmic latency each allows, in
+// seconds (standard: the preset's frames).
+constexpr double kLatencyBounds[] = {0.0, 0.008, 0.003};
+constexpr int kLatencyModes = 3;
+
+// [any-thread] livesep.engine.latency_geometry: the hop and synthesis length (0: symmetric
+// windows) a latency mode gives a preset's frames.
+inline void latency_geometry(const Preset& preset, int mode, int& hop, int& synthesis) {
+  const double bound = kLatencyBounds[mode];
+  hop = preset.hop;
+  synthesis = 0;
+  if (mode == 0 || preset.n_fft - 1 <= bound * preset.sr) return;
+  synthesis = std::min(static_cast<int>(bound * preset.sr + 1), preset.n_fft / 2) / 2 * 2;
+  hop = synthesis / 2;
+}
+
+// [main-thread] livesep.engine.build_model at a shorter hop: transitions (1 - r) I + r A and
+// adaptive forgetting^r, with r the ratio of the hops, so that time constants stay in seconds.
+inline std::shared_ptr<const Model> at_hop_ratio(const Model& trained, double ratio,
+                                                 double forgetting) {
+  auto model = std::make_shared<Model>(trained);
+  for (SourceModel& source : model->sources) {
+    const int q = source.n_states;
+    for (int i = 0; i < q; ++i) {
+      for (int j = 0; j < q; ++j) {
+        float& a = source.transitions[static_cast<std::size_t>(i) * q + j];
+        a = static_cast<float>((1.0 - ratio) * (i == j ? 1.0 : 0.0) + ratio * a);
+      }
+    }
+  }
+  model->settings.forgetting = static_cast<float>(std::pow(forgetting, ratio));
+  return model;
+}
 
 class Stream {
  public:
   // [main-thread] Reads `path` and prepares the engine for a host at host_rate. Throws
   // PresetError (unreadable or invalid file) or ParameterError (a preset the plugin cannot
   // run: more than kSourcePorts sources, or a rate it cannot resample from).
-  Stream(const std::string& path, int host_rate) : preset_(PresetReader::load(path)) {
+  Stream(const std::string& path, int host_rate, int latency_mode = 0)
+      : preset_(PresetReader::load(path)), mode_(std::clamp(latency_mode, 0, kLatencyModes - 1)) {
     if (preset_.n_sources() > kSourcePorts) {
       throw ParameterError(path + ": the preset has " + std::to_string(preset_.n_sources()) +
                            " sources; the plugin has outputs for " +
@@ -35,7 +70,11 @@ class Stream {
     SeparatorConfig config;
     config.sample_rate = preset_.sr;
     config.n_fft = preset_.n_fft;
-    config.hop = preset_.hop;
+    latency_geometry(preset_, mode_, config.hop, config.synthesis_length);
+    if (config.hop != preset_.hop) {
+      preset_.model = at_hop_ratio(*preset_.model, static_cast<double>(config.hop) / preset_.hop,
+                                   PresetInference{}.forgetting);
+    }
     config.n_sources = preset_.n_sources();
     config.snapshot_capacity = 1;  // nobody reads displays in a plugin
     config.timing_capacity = 1;
@@ -59,6 +98,7 @@ class Stream {
   }
 
   const Preset& preset() const noexcept { return preset_; }
+  int latency_mode() const noexcept { return mode_; }
   int latency_samples() const noexcept { return latency_; }
   bool resampled() const noexcept { return resampled_; }
   // [main-thread] Whether a model for `other` can replace this stream's in place (the
@@ -67,10 +107,18 @@ class Stream {
     return other.sr == preset_.sr && other.n_fft == preset_.n_fft && other.hop == preset_.hop &&
            other.n_sources() == preset_.n_sources();
   }
-  // [main-thread] Hands `other`'s model to the running engine (Separator::swap_model).
+  // [main-thread] Hands `other`'s model to the running engine (Separator::swap_model), at
+  // this stream's latency mode.
   void swap_model(const Preset& other) {
-    separator_.swap_model(std::make_unique<ModelRuntime>(other.model, other.mask_power));
-    preset_ = other;
+    Preset adopted = other;
+    int hop = 0, synthesis = 0;
+    latency_geometry(other, mode_, hop, synthesis);
+    if (hop != other.hop) {
+      adopted.model = at_hop_ratio(*other.model, static_cast<double>(hop) / other.hop,
+                                   PresetInference{}.forgetting);
+    }
+    separator_.swap_model(std::make_unique<ModelRuntime>(adopted.model, adopted.mask_power));
+    preset_ = adopted;
   }
   // [any-thread]
   Separator& separator() noexcept { return separator_; }
@@ -126,6 +174,7 @@ class Stream {
   }
 
   Preset preset_;
+  int mode_ = 0;
   Separator separator_;
   RateChain chain_;
   bool resampled_ = false;

@@ -15,7 +15,7 @@ import soundfile as sf
 
 from helpers.lv2 import at_rate, tool
 from livesep import load_preset
-from livesep.engine import create_separator
+from livesep.engine import EngineSettings, create_separator
 from livesep.live.plugin import BUNDLE_NAME, PLUGIN_URI
 from livesep.resampling import chain
 from livesep.separation.online import separate_online
@@ -103,3 +103,21 @@ def test_a_bad_preset_passes_audio_through(lv2_path: Path, tmp_path: Path, damag
     np.testing.assert_array_equal(y[0], x)
     np.testing.assert_array_equal(y[2], x)
     assert not y[1].any()
+
+
+@pytest.mark.parametrize("mode, latency", [(1, "low"), (2, "ultra")])
+def test_the_latency_mode_port(lv2_path: Path, tmp_path: Path, mode: int, latency: str,
+                               speech_in_noise: tuple[np.ndarray, int]) -> None:
+    preset = load_preset("voice")
+    rate = 48000
+    x = at_rate(speech_in_noise, rate)[: 3 * rate]
+    y, said = lv2apply(lv2_path, x, rate, tmp_path, {"latency_mode": mode})
+    settings = EngineSettings(latency=latency)
+    engine = create_separator(preset, settings=settings).latency_samples()
+    delay = chain(rate, preset.sr, engine).delay
+    assert f"latency mode {mode}, latency {delay} samples" in said
+    standard = chain(rate, preset.sr, create_separator(preset).latency_samples()).delay
+    assert engine == {"low": 127, "ultra": 47}[latency] and delay < standard
+    expected = separate_online(x, preset, sr=rate, settings=settings)
+    errors = np.abs(y[:2, delay:] - expected[:, : x.size - delay]).max(axis=1)
+    assert np.abs(expected).max() > 0.05 and errors.max() < 1e-5
