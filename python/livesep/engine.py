@@ -239,7 +239,6 @@ def create_separator(preset: Preset, *, settings: EngineSettings | None = None,
     Examples
     --------
     >>> import numpy as np
-import numpy.typing as npt
     >>> from livesep import EngineSettings, create_separator, load_preset
     >>> preset = load_preset("speech-noise-nhmm")
     >>> separator = create_separator(preset, settings=EngineSettings(beam=64), output="mono")
