@@ -69,6 +69,7 @@ def test_batch_separates_like_single_files_and_resumes(
     err = capsys.readouterr().err
     assert "separated 4 file(s), 0 finished before, 1 failed" in err
     assert f"failed: {inputs / 'corrupt.wav'}: not a readable audio file" in err
+    assert not (out / "corrupt").exists()  # a failed file leaves no folder behind
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["summary"] | {"wall_seconds": 0, "worker_seconds": 0} == {
         "inputs": 5, "finished": 4, "resumed": 0, "failed": 1, "pending": 0,

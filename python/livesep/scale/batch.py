@@ -202,13 +202,12 @@ def run_item(item: BatchItem, *, job: Job) -> FileRecord:
         for leftover in folder.glob(".*.part"):
             leftover.unlink(missing_ok=True)
         outputs, seconds = job(item.source, folder)
-    except LivesepError as error:
-        return FileRecord(input=str(item.source), error=str(error),
-                          elapsed=time.perf_counter() - started)
     except Exception as error:  # a file the readers choke on must not stop the batch
+        _remove_if_empty(folder)
         text = (str(error).strip().splitlines() or [""])[0]
-        return FileRecord(input=str(item.source),
-                          error=f"{item.source}: {type(error).__name__}: {text}",
+        message = str(error) if isinstance(error, LivesepError) else \
+            f"{item.source}: {type(error).__name__}: {text}"
+        return FileRecord(input=str(item.source), error=message,
                           elapsed=time.perf_counter() - started)
     elapsed = time.perf_counter() - started
     record = FileRecord(input=str(item.source), outputs=[str(o) for o in outputs],
@@ -218,6 +217,14 @@ def run_item(item: BatchItem, *, job: Job) -> FileRecord:
     atomic_write(folder / MARKER, lambda name: Path(name).write_text(text),
                  error=AudioFileError)
     return record
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """A failed file leaves no folder of its own behind (one with other files stays)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def run_batch(items: Sequence[BatchItem], job: Job, *, out_dir: str | os.PathLike[str],
