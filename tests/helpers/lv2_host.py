@@ -115,9 +115,10 @@ class Host:
         self.controls = np.array([100.0, 1.0, 1.0, 0.0], np.float32)  # strength, gains, latency
         self.control = np.zeros(8192, np.uint8)  # the atom ports' buffers, 64-bit aligned
         self.notify = np.zeros(8192, np.uint8)
+        self.latency_mode = np.zeros(1, np.float32)  # 0 standard, 1 low, 2 ultra
         for index, array in [(0, self.input), *((1 + c, self.outputs[c]) for c in range(3)),
                              *((4 + c, self.controls[c:c + 1]) for c in range(4)),
-                             (8, self.control), (9, self.notify)]:
+                             (8, self.control), (9, self.notify), (10, self.latency_mode)]:
             self.descriptor.connect_port(self.handle, index,
                                          array.ctypes.data_as(ctypes.c_void_p))
         self.descriptor.activate(self.handle)

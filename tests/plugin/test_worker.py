@@ -51,6 +51,27 @@ def test_a_preset_of_the_same_geometry_swaps_into_the_running_engine(
     assert str(other).encode() in host.notify.tobytes()  # announced to the host
 
 
+@pytest.mark.parametrize("mode, latency", [(1, "low"), (2, "ultra")])
+def test_a_latency_mode_change_builds_a_new_stream_through_the_worker(
+        lv2_path: Path, mode: int, latency: str,
+        speech_in_noise: tuple[np.ndarray, int]) -> None:
+    x, rate = speech_in_noise
+    host = Host(lv2_path / BUNDLE_NAME, rate, BLOCK)
+    fresh = create_separator(load_preset("voice"), settings=EngineSettings(latency=latency))
+    heard, expected = [], []
+    for index, block in enumerate(blocks(x)):
+        if index == SWAP:
+            assert host.latency == 511
+            host.latency_mode[0] = mode  # run() sees it and asks the worker
+        heard.append(host.run(block))
+        if index > SWAP:  # the new stream from the block after the worker's answer
+            expected.append(fresh.process(block))
+    host.close()
+    assert host.latency == fresh.latency_samples() == {"low": 127, "ultra": 47}[latency]
+    np.testing.assert_allclose(np.concatenate(heard[SWAP + 1:], axis=1)[:2],
+                               np.concatenate(expected, axis=1), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("host_rate", [44100, 48000])
 def test_a_preset_at_another_rate_is_adopted_with_its_latency(
         lv2_path: Path, tmp_path: Path, host_rate: int,
