@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,29 +24,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from livesep import load_preset
-from livesep.engine import create_separator
-from livesep.live.bridge import RateBridge
-from livesep.live.plugin import BUNDLE_NAME, install_plugin
-from livesep.resampling import resample
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT / "tests"))
 
-_Handle = ctypes.c_void_p
-
-
-class Descriptor(ctypes.Structure):
-    """LV2_Descriptor (lv2/core/lv2.h)."""
-
-    _fields_ = [
-        ("URI", ctypes.c_char_p),
-        ("instantiate", ctypes.CFUNCTYPE(_Handle, ctypes.c_void_p, ctypes.c_double,
-                                         ctypes.c_char_p, ctypes.c_void_p)),
-        ("connect_port", ctypes.CFUNCTYPE(None, _Handle, ctypes.c_uint32, ctypes.c_void_p)),
-        ("activate", ctypes.CFUNCTYPE(None, _Handle)),
-        ("run", ctypes.CFUNCTYPE(None, _Handle, ctypes.c_uint32)),
-        ("deactivate", ctypes.CFUNCTYPE(None, _Handle)),
-        ("cleanup", ctypes.CFUNCTYPE(None, _Handle)),
-        ("extension_data", ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_char_p)),
-    ]
+from helpers.lv2_host import Descriptor  # noqa: E402
+from livesep import load_preset  # noqa: E402
+from livesep.engine import create_separator  # noqa: E402
+from livesep.live.bridge import RateBridge  # noqa: E402
+from livesep.live.plugin import BUNDLE_NAME, install_plugin  # noqa: E402
+from livesep.resampling import resample  # noqa: E402
 
 
 class PluginHost:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Host"]
+__all__ = ["Descriptor", "Host"]
 
 _Handle = ctypes.c_void_p
 _MapFunction = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_char_p)
@@ -25,7 +25,9 @@ _RespondFunction = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint
                                     ctypes.c_void_p)
 
 
-class _Descriptor(ctypes.Structure):
+class Descriptor(ctypes.Structure):
+    """LV2Descriptor (lv2/core/lv2.h)."""
+
     _fields_ = [
         ("URI", ctypes.c_char_p),
         ("instantiate", ctypes.CFUNCTYPE(_Handle, ctypes.c_void_p, ctypes.c_double,
@@ -102,7 +104,7 @@ class Host:
         self._feature_list = (ctypes.POINTER(_Feature) * 3)(
             *[ctypes.pointer(feature) for feature in self._features], None)
         self._library = ctypes.CDLL(str(bundle / "livesep.so"))
-        self._library.lv2_descriptor.restype = ctypes.POINTER(_Descriptor)
+        self._library.lv2_descriptor.restype = ctypes.POINTER(Descriptor)
         self.descriptor = self._library.lv2_descriptor(0).contents
         self.handle = self.descriptor.instantiate(ctypes.byref(self.descriptor), float(rate),
                                                   f"{bundle}/".encode(), self._feature_list)
