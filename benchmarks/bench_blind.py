@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from corpus.midi import render_midi, write_midi  # noqa: E402
 from corpus.music import InstrumentSpec, compose  # noqa: E402
 from corpus.signals import _fade_out, normalize, write_wav  # noqa: E402
-
 from livesep.evaluation.metrics import bss_eval, ideal_ratio_mask  # noqa: E402
 from livesep.separation.blind import BlindSettings, separate_blind  # noqa: E402
 

@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
 __all__ = ["JackServer", "PlayResult", "StallWitness", "play_and_record", "jack_available",
-           "serving"]
+           "serving", "overran_before"]
 
 _HERE = Path(__file__).resolve().parent
 LIVESEP_CLIENT = "PortAudio"  # the JACK client PortAudio opens for livesep
@@ -41,6 +41,8 @@ _LATE_CLIENT = re.compile(r"XRun: client = (?P<unfinished>.+?) was not finished,
                           r"state = (?P<state>\w+)|XRun: client (?P<finished>.+?) finished after"
                           r"|(?P<driver>JackTimedDriver)::Process XRun")
 DRIVER = "the server's driver"
+# PortAudio may flag an xrun this long after the late cycle.
+NOTICE_DELAY = 0.025
 
 
 def _die_with_parent() -> None:
@@ -286,6 +288,22 @@ class StallWitness:
     def stalled_between(self, start: float, end: float) -> bool:
         """Whether a stall overlapped the interval [start, end] (monotonic seconds)."""
         return any(due < end and woke > start for due, woke in self.stalls)
+
+
+def overran_before(live: Any, record: tuple[int, float, float, int], period: float,
+                   witness: StallWitness) -> bool:
+    """Whether livesep's own work may have caused the xrun of ``record`` (one of
+    ``live.xrun_records()``): one of the callbacks before the flagged one, as far back as
+    PortAudio may notice late, ran longer than ``period`` seconds while ``witness`` saw the
+    machine run. A callback that kept within its period did its work in time: an xrun after
+    it is the machine's or the server's, whatever jackd blamed. Read it once the stream's
+    monitor has collected those callbacks' timings (a few tenths of a second later).
+    """
+    index, start, _, _ = record
+    lookback = int(np.ceil(NOTICE_DELAY / period)) + 2
+    durations = live.callback_durations(range(max(0, index - lookback), index))
+    window = (start - (lookback + 1) * period - NOTICE_DELAY, start)
+    return bool(np.any(durations > period)) and not witness.stalled_between(*window)
 
 
 @dataclass

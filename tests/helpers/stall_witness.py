@@ -1,4 +1,4 @@
-"""Notes when the machine stalls a real-time thread on one CPU: run by tests/helpers/jack_harness.py.
+"""Notes when the machine stalls a real-time thread on one CPU (run by jack_harness.py).
 
 A thread at SCHED_FIFO priority 45 (above the JACK server, 40, and its clients, 35; below the
 kernel's threaded interrupts, 50) pinned to one CPU wakes every millisecond. Nothing in the

@@ -72,9 +72,8 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
 def _run_separate(args: argparse.Namespace) -> int:
     from livesep import audio, presets
     from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
-    from livesep.separation.files import separate_file
-
     from livesep.scale.batch import is_batch_input
+    from livesep.separation.files import separate_file
 
     batch = is_batch_input(args.mixture)
     if wants_blind(args):

@@ -24,7 +24,8 @@ from livesep.errors import AudioDeviceError
 
 __all__ = ["DeviceInfo", "portaudio", "portaudio_if_loaded", "rescan", "terminate",
            "list_devices", "resolve_device", "check_stream", "device_error", "format_devices",
-           "stream_opened", "stream_closed", "close_stream", "mark_unusable", "choose_stream", "StreamChoice",
+           "stream_opened", "stream_closed", "close_stream", "mark_unusable", "choose_stream",
+           "StreamChoice",
            "NO_DEVICES_HINT"]
 
 Kind = Literal["input", "output"]

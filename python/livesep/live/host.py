@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from livesep import _core
 from livesep.engine import (
@@ -399,6 +401,11 @@ class LiveSeparator:
     def xrun_records(self) -> list[tuple[int, float, float, int]]:
         """Every flagged callback so far (see :meth:`Monitor.xrun_records`)."""
         return self._monitor.xrun_records() if self._monitor is not None else []
+
+    def callback_durations(self, indices: Sequence[int]) -> npt.NDArray[np.float64]:
+        """Seconds each callback in ``indices`` ran (:meth:`Monitor.callback_durations`)."""
+        return (self._monitor.callback_durations(indices) if self._monitor is not None
+                else np.full(len(indices), np.nan))
 
     def pop_snapshots(self, max_frames: int = 1 << 20) -> dict[str, Any]:
         """Per-frame display data since the last call (input spectrum, masks, state

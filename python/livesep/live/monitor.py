@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from livesep.engine import EngineSettings
 from livesep.errors import AudioDeviceError, LivesepError
@@ -76,6 +77,7 @@ class Monitor:
         self._engine_times = History(HISTORY)
         self._periods = History(HISTORY)
         self._durations = History(HISTORY)
+        self._numbered = np.full(HISTORY, np.nan)  # durations by callback number modulo HISTORY
         self._loads = History(HISTORY)
         self._callbacks = 0
         self._xruns_reported = 0
@@ -168,6 +170,9 @@ class Monitor:
             self._engine_times.extend(seconds)
             self._dropped_timings = int(dropped)
             first, starts, ends, frame_counts = host.timings(self._callbacks)
+            skipped = np.arange(self._callbacks, first)[-HISTORY:]
+            self._numbered[skipped % HISTORY] = np.nan
+            self._numbered[np.arange(first, first + starts.size) % HISTORY] = ends - starts
             if starts.size:
                 if first == 0:
                     self._first_start = float(starts[0])
@@ -199,6 +204,16 @@ class Monitor:
         """The flagged callbacks from the ``first``-th on: (callback, start, previous
         start, PortAudio status flags) each, times on the monotonic clock."""
         return list(self.parts.host.xruns(first))
+
+    def callback_durations(self, indices: Sequence[int]) -> npt.NDArray[np.float64]:
+        """How long the callbacks numbered ``indices`` ran (seconds, wall clock), from the
+        timings collected so far; NaN for one not collected yet or no longer held."""
+        with self._lock:
+            numbers = np.asarray(indices, dtype=np.int64)
+            durations = np.full(numbers.shape, np.nan)
+            known = (numbers < self._callbacks) & (numbers >= self._callbacks - HISTORY)
+            durations[known] = self._numbered[numbers[known] % HISTORY]
+            return durations
 
     def xruns(self) -> Xruns:
         """The stream's problems so far, by kind."""

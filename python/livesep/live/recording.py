@@ -3,8 +3,9 @@ thread.
 
 The audio callback (C++, ``livesep._core.LiveHost``) copies each block into a preallocated
 ring (``livesep._core.FrameRing``: no allocation, never waits); a writer thread drains the
-ring a few times a second into one 32-bit float WAV per signal and rewrites each file's header after every drain, so that a
-crash (even SIGKILL) leaves complete, readable files holding everything drained so far.
+ring a few times a second into one 32-bit float WAV per signal and rewrites each file's
+header after every drain, so that a crash (even SIGKILL) leaves complete, readable files
+holding everything drained so far.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import operator
 import os
-from concurrent.futures import CancelledError
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
