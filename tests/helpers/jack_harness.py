@@ -285,6 +285,17 @@ class StallWitness:
                                if len(line.split()) == 2)
         self.stalls.sort()
 
+    def stalled_within(self, start: float, end: float) -> float:
+        """Seconds of [start, end] (monotonic) that stalls covered, on any CPU (stalls of
+        several CPUs at once counted once)."""
+        covered, reach = 0.0, start
+        for due, woke in self.stalls:  # sorted by due
+            low, high = max(due, reach), min(woke, end)
+            if high > low:
+                covered += high - low
+                reach = high
+        return covered
+
     def stalled_between(self, start: float, end: float) -> bool:
         """Whether a stall overlapped the interval [start, end] (monotonic seconds)."""
         return any(due < end and woke > start for due, woke in self.stalls)
@@ -294,16 +305,17 @@ def overran_before(live: Any, record: tuple[int, float, float, int], period: flo
                    witness: StallWitness) -> bool:
     """Whether livesep's own work may have caused the xrun of ``record`` (one of
     ``live.xrun_records()``): one of the callbacks before the flagged one, as far back as
-    PortAudio may notice late, ran longer than ``period`` seconds while ``witness`` saw the
-    machine run. A callback that kept within its period did its work in time: an xrun after
-    it is the machine's or the server's, whatever jackd blamed. Read it once the stream's
-    monitor has collected those callbacks' timings (a few tenths of a second later).
+    PortAudio may notice late, took longer than ``period`` seconds besides the time
+    ``witness`` saw the machine stalled during it. A callback that did its own work within
+    its period was in time: an xrun after it is the machine's or the server's, whatever jackd
+    blamed. Read it once the stream's monitor has collected those callbacks' timings (a few
+    tenths of a second later).
     """
-    index, start, _, _ = record
+    index = record[0]
     lookback = int(np.ceil(NOTICE_DELAY / period)) + 2
-    durations = live.callback_durations(range(max(0, index - lookback), index))
-    window = (start - (lookback + 1) * period - NOTICE_DELAY, start)
-    return bool(np.any(durations > period)) and not witness.stalled_between(*window)
+    times = live.callback_times(range(max(0, index - lookback), index))
+    return any(end - start - witness.stalled_within(start, end) > period
+               for start, end in times if np.isfinite(start))
 
 
 @dataclass

@@ -402,10 +402,10 @@ class LiveSeparator:
         """Every flagged callback so far (see :meth:`Monitor.xrun_records`)."""
         return self._monitor.xrun_records() if self._monitor is not None else []
 
-    def callback_durations(self, indices: Sequence[int]) -> npt.NDArray[np.float64]:
-        """Seconds each callback in ``indices`` ran (:meth:`Monitor.callback_durations`)."""
-        return (self._monitor.callback_durations(indices) if self._monitor is not None
-                else np.full(len(indices), np.nan))
+    def callback_times(self, indices: Sequence[int]) -> npt.NDArray[np.float64]:
+        """Start and end of each callback in ``indices`` (:meth:`Monitor.callback_times`)."""
+        return (self._monitor.callback_times(indices) if self._monitor is not None
+                else np.full((len(indices), 2), np.nan))
 
     def pop_snapshots(self, max_frames: int = 1 << 20) -> dict[str, Any]:
         """Per-frame display data since the last call (input spectrum, masks, state

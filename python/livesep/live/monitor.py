@@ -77,7 +77,8 @@ class Monitor:
         self._engine_times = History(HISTORY)
         self._periods = History(HISTORY)
         self._durations = History(HISTORY)
-        self._numbered = np.full(HISTORY, np.nan)  # durations by callback number modulo HISTORY
+        # (start, end) of each callback by its number modulo HISTORY
+        self._numbered = np.full((HISTORY, 2), np.nan)
         self._loads = History(HISTORY)
         self._callbacks = 0
         self._xruns_reported = 0
@@ -172,7 +173,8 @@ class Monitor:
             first, starts, ends, frame_counts = host.timings(self._callbacks)
             skipped = np.arange(self._callbacks, first)[-HISTORY:]
             self._numbered[skipped % HISTORY] = np.nan
-            self._numbered[np.arange(first, first + starts.size) % HISTORY] = ends - starts
+            self._numbered[np.arange(first, first + starts.size) % HISTORY] = np.stack(
+                [starts, ends], axis=1)
             if starts.size:
                 if first == 0:
                     self._first_start = float(starts[0])
@@ -205,15 +207,16 @@ class Monitor:
         start, PortAudio status flags) each, times on the monotonic clock."""
         return list(self.parts.host.xruns(first))
 
-    def callback_durations(self, indices: Sequence[int]) -> npt.NDArray[np.float64]:
-        """How long the callbacks numbered ``indices`` ran (seconds, wall clock), from the
-        timings collected so far; NaN for one not collected yet or no longer held."""
+    def callback_times(self, indices: Sequence[int]) -> npt.NDArray[np.float64]:
+        """When the callbacks numbered ``indices`` started and ended, shape (len(indices), 2),
+        on the monotonic clock, from the timings collected so far; NaN for one not collected
+        yet or no longer held."""
         with self._lock:
             numbers = np.asarray(indices, dtype=np.int64)
-            durations = np.full(numbers.shape, np.nan)
+            times = np.full((numbers.size, 2), np.nan)
             known = (numbers < self._callbacks) & (numbers >= self._callbacks - HISTORY)
-            durations[known] = self._numbered[numbers[known] % HISTORY]
-            return durations
+            times[known] = self._numbered[numbers[known] % HISTORY]
+            return times
 
     def xruns(self) -> Xruns:
         """The stream's problems so far, by kind."""
