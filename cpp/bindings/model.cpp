@@ -124,7 +124,7 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
                    float likelihood_counts, float reseed_floor, float epsilon,
                    const py::object& adaptive, float forgetting, float adaptation_prior,
                    const py::object& frames_object, const py::object& layers_object,
-                   const py::object& encoder) {
+                   const py::object& encoder, const py::object& bands) {
   auto model = std::make_shared<livesep::Model>();
   const auto per_source = [&](const py::object& given, const char* name, int fallback) {
     std::vector<int> values(sources.size(), fallback);
@@ -195,6 +195,7 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
     model->encoder = convert_encoder(encoder.cast<py::dict>());
     livesep::ModelRuntime runtime_probe(model, 2.0f);
   }
+  if (!bands.is_none()) livesep::fit_on_bands(*model, bands.cast<std::vector<int>>());
   return PyModel{model};
 }
 
@@ -210,6 +211,8 @@ frames (one per source) gives a convolutive source's lags, W (frames, F, K); lay
 per source, all 0 or all the same L > 0) makes every source unfolded, W (L + 1, F, K).
 encoder (a dict of float32 arrays, see livesep.presets.Encoder) replaces the activation
 fit with a recurrent encoder; every source then has one state and W (1, F, K_s).
+bands (edges, 0 to F) fits the activations on bins summed into those bands, the masks
+staying at full resolution; not with an encoder, adaptive or convolutive sources.
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
@@ -217,7 +220,7 @@ fit with a recurrent encoder; every source then has one state and W (1, F, K_s).
            py::arg("epsilon") = 1e-9f, py::arg("adaptive") = py::none(),
            py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
            py::arg("frames") = py::none(), py::arg("layers") = py::none(),
-           py::arg("encoder") = py::none())
+           py::arg("encoder") = py::none(), py::arg("bands") = py::none())
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {
@@ -229,6 +232,9 @@ fit with a recurrent encoder; every source then has one state and W (1, F, K_s).
         return self.model->settings.activation.n_iter;
       })
       .def_property_readonly("beam", [](const PyModel& self) { return self.model->settings.beam; })
+      .def_property_readonly("band_edges", [](const PyModel& self) {
+        return self.model->band_edges;
+      })
       .def_property_readonly("has_encoder", [](const PyModel& self) {
         return self.model->encoder != nullptr;
       })

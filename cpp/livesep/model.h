@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "livesep/adapt.h"
+#include "livesep/bands.h"
 #include "livesep/encoder.h"
 #include "livesep/errors.h"
 #include "livesep/nfhmm.h"
@@ -25,9 +26,27 @@ struct Model {
   // dictionary its decoder); null for every other model.
   std::shared_ptr<const EncoderWeights> encoder;
 
+  // Fitting on bands (bands.h), when band_edges is not empty: fit_sources are the sources
+  // summed over the bands, for the activation fit; `sources` stay at full resolution for the
+  // estimates and masks.
+  std::vector<int> band_edges;
+  std::vector<SourceModel> fit_sources;
+
   int n_sources() const noexcept { return static_cast<int>(sources.size()); }
   int n_bins() const noexcept { return sources.empty() ? 0 : sources.front().n_bins; }
+  bool banded() const noexcept { return !band_edges.empty(); }
 };
+
+// [main-thread] Makes the model fit its activations on the bands `edges` (bands.h). Not for
+// a model with a recurrent encoder, adaptive or convolutive sources.
+inline void fit_on_bands(Model& model, std::vector<int> edges) {
+  if (model.encoder) throw ParameterError("fitting on bands needs a model without an encoder");
+  model.fit_sources.clear();
+  for (const SourceModel& source : model.sources) {
+    model.fit_sources.push_back(pool_source(source, edges));
+  }
+  model.band_edges = std::move(edges);
+}
 
 // [main-thread] One source from W (blocks, F, K), A (Q, Q) and pi (Q,), row-major, into the
 // engine's layout (the Python module's Model and the C++ preset reader both use it; they
@@ -73,7 +92,7 @@ class ModelRuntime {
       throw ParameterError("mask power must be 1 or 2, got " + std::to_string(mask_power_));
     }
     // A copy of the sources: adaptive ones change their dictionary as they listen.
-    sources_ = model_->sources;
+    sources_ = model_->banded() ? model_->fit_sources : model_->sources;
     filter_.prepare(sources_, model_->settings);
     adapters_.resize(sources_.size());
     for (std::size_t s = 0; s < sources_.size(); ++s) {
@@ -88,6 +107,12 @@ class ModelRuntime {
     const int n_bins = model_->n_bins();
     const int n_sources = model_->n_sources();
     if (model_->encoder) prepare_encoder();
+    if (model_->banded()) {
+      const std::size_t n_bands = model_->band_edges.size() - 1;
+      band_magnitudes_.assign(n_bands, 0.0f);
+      band_estimates_.assign(static_cast<std::size_t>(n_sources) * n_bands, 0.0f);
+      padded_estimate_.assign(model_->sources.front().n_rows, 0.0f);
+    }
     magnitudes_.assign(n_bins, 0.0f);
     estimates_.assign(static_cast<std::size_t>(n_sources) * n_bins, 0.0f);
     masks_.assign(static_cast<std::size_t>(n_sources) * n_bins, 1.0f / n_sources);
@@ -139,6 +164,8 @@ class ModelRuntime {
     }
     if (model_->encoder) {
       encode_frame();
+    } else if (model_->banded()) {
+      fit_bands();
     } else if (filter_.process_frame(magnitudes_.data(), estimates_.data())) {
       adapt();
     }
@@ -212,6 +239,22 @@ class ModelRuntime {
     }
   }
 
+  // [audio-thread] The filter on the frame's bands; the estimates at full resolution.
+  void fit_bands() noexcept {
+    pool_bands(magnitudes_.data(), model_->band_edges, band_magnitudes_.data());
+    const bool heard = filter_.process_frame(band_magnitudes_.data(), band_estimates_.data());
+    const int n_bins = this->n_bins();
+    for (int s = 0; s < n_sources(); ++s) {
+      float* estimate = estimates_.data() + static_cast<std::size_t>(s) * n_bins;
+      if (heard) {
+        full_estimate(model_->sources[s], filter_.weighted_activations(s), filter_.mass(),
+                      padded_estimate_.data(), estimate);
+      } else {
+        std::fill(estimate, estimate + n_bins, 0.0f);
+      }
+    }
+  }
+
   // [audio-thread] Adaptive sources learn from the frame just explained.
   void adapt() noexcept {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
@@ -235,6 +278,8 @@ class ModelRuntime {
   EncoderState encoder_;
   std::vector<float> activations_;   // the encoder's output, the sources' side by side
   AlignedFloats padded_estimate_;    // one source's estimate, padded for the kernel
+  std::vector<float> band_magnitudes_;  // a banded fit's frame
+  std::vector<float> band_estimates_;   // a banded fit's estimates (unused but by the filter)
 };
 
 }  // namespace livesep

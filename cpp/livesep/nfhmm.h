@@ -196,6 +196,8 @@ class FactorialFilter {
   const VectorF& frame() const noexcept { return frame_; }
   const VectorF& reconstruction() const noexcept { return reconstruction_; }
   const VectorF& weighted_activations(int source) const noexcept { return weighted_[source]; }
+  // The last frame's sum, the unit of its estimates.
+  float mass() const noexcept { return mass_; }
 
   // [audio-thread] Filters one frame of magnitudes v (n_bins) and writes each source's
   // estimate into estimates (n_sources x n_bins, row-major). Returns false for a silent
@@ -204,6 +206,7 @@ class FactorialFilter {
     predict();
     frame_.head(n_bins_) = ConstVectorMap(v, n_bins_);
     const float mass = frame_.sum();
+    mass_ = mass;
     if (!(mass > 1e-20f) || !std::isfinite(mass)) {
       std::copy(predicted_.begin(), predicted_.end(), alpha_.begin());
       std::fill(estimates, estimates + static_cast<std::size_t>(n_sources_) * n_bins_, 0.0f);
@@ -487,6 +490,7 @@ class FactorialFilter {
   std::vector<VectorF> past_;         // per source: this frame's fixed past contribution
   VectorF offset_;                    // sum of past_, the fixed part of every fit
   std::vector<VectorF> marginals_;    // per source: state posterior marginals
+  float mass_ = 0.0f;                 // the last frame's sum
 };
 
 }  // namespace livesep

@@ -28,7 +28,10 @@ class Model:
         frames: list[int] | None = None,
         layers: list[int] | None = None,
         encoder: dict[str, Any] | None = None,
+        bands: list[int] | None = None,
     ) -> None: ...
+    @property
+    def band_edges(self) -> list[int]: ...
     @property
     def n_sources(self) -> int: ...
     @property

@@ -11,9 +11,10 @@ from livesep._core import Model, Separator
 from livesep.checks import check_float, check_int
 from livesep.errors import ParameterError
 from livesep.presets import Preset
+from livesep.spectral import fit_bands
 
 __all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUTS",
-           "LATENCIES", "frame_transitions", "latency_geometry"]
+           "LATENCIES", "frame_transitions", "latency_geometry", "fit_band_edges"]
 
 #: Default iterations and warm-start floors per fit: N-HMM presets (many joint states, each
 #: with its own warm start) and presets with one joint state (plain or convolutive NMF).
@@ -71,6 +72,14 @@ class EngineSettings:
         for n_fft 512 at 16 kHz); ``"low"`` at most 8 ms and ``"ultra"`` at most 3 ms, by
         asymmetric windows (the preset's n_fft for analysis, a short synthesis window, a hop
         of half of it: more frames per second, so more work; :func:`latency_geometry`).
+    bands_above : float or None
+        Fit the activations on a coarser frequency axis: every bin below this frequency
+        (Hz), bands of ``1 / bands_per_octave`` octave above (bins summed, dictionaries
+        too), the masks staying at full resolution (:func:`livesep.spectral.fit_bands`).
+        Cheaper where most bins are high (full band at 44.1 or 48 kHz). None fits every
+        bin. Ignored for presets with a recurrent encoder, adaptive or convolutive sources.
+    bands_per_octave : int
+        Bands per octave above ``bands_above``.
 
     Examples
     --------
@@ -89,6 +98,8 @@ class EngineSettings:
     forgetting: float = 0.99
     adaptation_prior: float = 1.0
     latency: str = "standard"
+    bands_above: float | None = None
+    bands_per_octave: int = 12
 
     def __post_init__(self) -> None:
         if self.latency not in LATENCIES:
@@ -108,6 +119,9 @@ class EngineSettings:
             raise ParameterError(f"forgetting must be in (0, 1] and adaptation_prior >= 0, got "
                                  f"{self.forgetting!r} and {self.adaptation_prior!r}")
         check_float("l1", self.l1, low=0.0)
+        if self.bands_above is not None:
+            check_float("bands_above", self.bands_above, low=0.0, low_open=True)
+        check_int("bands_per_octave", self.bands_per_octave, low=1, high=96)
 
     def exact(self) -> EngineSettings:
         """The same settings evaluating every joint state."""
@@ -215,7 +229,20 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                  forgetting=settings.forgetting ** ratio,
                  adaptation_prior=settings.adaptation_prior,
                  encoder=(preset.encoder.engine_weights() if preset.encoder is not None
-                          else None))
+                          else None),
+                 bands=fit_band_edges(preset, settings))
+
+
+def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None:
+    """The bands ``preset`` is fitted on under ``settings`` (``bands_above``), or None for
+    every bin (not set, every bin its own band, or a preset that cannot be fitted on
+    bands: a recurrent encoder, adaptive or convolutive sources)."""
+    if settings.bands_above is None or preset.encoder is not None or any(
+            source.adaptive or source.frames > 1 for source in preset.sources):
+        return None
+    edges = fit_bands(sr=preset.sr, n_fft=preset.n_fft, above=settings.bands_above,
+                      per_octave=settings.bands_per_octave)
+    return edges.tolist() if len(edges) - 1 < preset.n_bins else None
 
 
 def create_separator(preset: Preset, *, settings: EngineSettings | None = None,

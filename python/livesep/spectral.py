@@ -14,7 +14,7 @@ import numpy.typing as npt
 from livesep.errors import ParameterError
 
 __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
-           "check_stft_settings", "soft_masks"]
+           "check_stft_settings", "soft_masks", "fit_bands", "pool_bands"]
 
 
 def check_stft_settings(n_fft: int, hop_length: int) -> None:
@@ -159,3 +159,55 @@ def soft_masks(estimates: npt.ArrayLike, *, power: float = 2.0) -> npt.NDArray[n
     total = powered.sum(axis=0, keepdims=True)
     even = np.full_like(powered, 1.0 / powered.shape[0])
     return np.divide(powered, total, out=even, where=total > 1e-30)
+
+
+def fit_bands(*, sr: int, n_fft: int, above: float, per_octave: int = 12
+              ) -> npt.NDArray[np.int64]:
+    """Band edges for fitting activations on a coarser frequency axis: every bin its own band
+    below ``above`` Hz, then bands of ``1 / per_octave`` octave (at least one bin each).
+
+    Parameters
+    ----------
+    sr : int, keyword-only
+        Sample rate in Hz.
+    n_fft : int, keyword-only
+        Frame length; the spectrum has ``n_fft // 2 + 1`` bins.
+    above : float, keyword-only
+        Frequency in Hz from which bins are grouped.
+    per_octave : int, keyword-only
+        Bands per octave above ``above``.
+
+    Returns
+    -------
+    np.ndarray, shape (n_bands + 1,), int64
+        Rising edges from 0 to ``n_fft // 2 + 1``: band ``b`` sums bins
+        ``edges[b] .. edges[b + 1] - 1``.
+
+    Examples
+    --------
+    >>> edges = fit_bands(sr=48000, n_fft=1536, above=4000.0)
+    >>> int(edges[-1]), len(edges) - 1
+    (769, 160)
+    """
+    n_bins = n_fft // 2 + 1
+    if not (above > 0 and per_octave >= 1):
+        raise ParameterError(f"above must be > 0 Hz and per_octave >= 1, got {above!r} and "
+                             f"{per_octave!r}")
+    first = min(n_bins, int(np.ceil(above * n_fft / sr)))
+    edges = list(range(first + 1))
+    nyquist = sr / 2
+    frequency = max(above, first * sr / n_fft)
+    while edges[-1] < n_bins:
+        frequency = min(frequency * 2.0 ** (1.0 / per_octave), nyquist)
+        edge = max(edges[-1] + 1, int(round(frequency * n_fft / sr)))
+        edges.append(min(edge, n_bins))
+        if frequency >= nyquist:
+            edges[-1] = n_bins
+    return np.asarray(edges, dtype=np.int64)
+
+
+def pool_bands(X: npt.ArrayLike, edges: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Sums of ``X`` over the bands ``edges`` (:func:`fit_bands`) along its last axis."""
+    values = np.asarray(X, dtype=np.float32)
+    bounds = np.asarray(edges)
+    return np.add.reduceat(values, bounds[:-1], axis=-1).astype(np.float32)

@@ -49,8 +49,9 @@ def separate_file(mixture: str | os.PathLike[str], preset: Preset, out_dir: str 
     The stems have the input's rate and length and line up with it sample for sample.
     A multi-channel input is mixed down; another rate than the preset's is resampled for the
     engine and back, online exactly as a live stream at the file's rate would be
-    (:func:`~livesep.separation.online.separate_online`). Stems are written to a temporary folder and moved into place only once
-    all exist, so ``out_dir`` never holds a half-written set.
+    (:func:`~livesep.separation.online.separate_online`). Stems are written to a temporary
+    folder and moved into place only once all exist, so ``out_dir`` never holds a
+    half-written set.
 
     Parameters
     ----------

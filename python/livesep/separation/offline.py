@@ -6,7 +6,7 @@ sources, and the dispatch to the N-FHMM smoothed by forward-backward
 (:mod:`livesep.separation.nfhmm`). Convolutive (NMFD) sources take part in batch NMF
 (:func:`livesep.models.nmfd.fit_nmfd_activations`); the N-FHMM and semi-supervised
 references refuse them. Unfolded sources have only their own fit, which knows no time: it
-is the engine's, frame by frame (:class:`~livesep.separation.reference_engine.UnfoldedFit`).
+is the engine's, frame by frame (:class:`~livesep.separation.reference_fit.UnfoldedFit`).
 A recurrent encoder (model ``"nae"``) is causal: offline it runs as online, in numpy.
 """
 
@@ -23,7 +23,7 @@ from livesep.models.nmf import fit_activations
 from livesep.presets import Preset
 from livesep.progress import Progress
 from livesep.separation.nfhmm import separate_offline_nfhmm
-from livesep.separation.reference_engine import UnfoldedFit
+from livesep.separation.reference_fit import UnfoldedFit
 from livesep.separation.signals import (
                                         apply_masks,
                                         check_signal,
@@ -201,7 +201,7 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
                               l1: float = 0.0, mask_power: float = 2.0
                               ) -> npt.NDArray[np.float32]:
     """Unfolded (deep NMF) sources: the engine's layered fit of every frame, all frames at
-    once, in numpy (:class:`~livesep.separation.reference_engine.UnfoldedFit`).
+    once, in numpy (:class:`~livesep.separation.reference_fit.UnfoldedFit`).
 
     The fit starts afresh every frame, so this is what the online engine computes, within
     float32 rounding, without its latency.

@@ -30,86 +30,26 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import spectral
-from livesep.engine import EngineSettings, frame_transitions, latency_geometry
+from livesep.engine import (
+    EngineSettings,
+    fit_band_edges,
+    frame_transitions,
+    latency_geometry,
+)
 from livesep.errors import ParameterError
 from livesep.presets import Preset
+from livesep.separation.reference_fit import (
+    EPSILON,
+    F32,
+    Floats,
+    UnfoldedFit,
+    multiplicative_updates,
+)
 
-__all__ = ["NumpyStream", "ReferenceFilter", "ReferenceSeparator", "UnfoldedFit"]
+__all__ = ["NumpyStream", "ReferenceFilter", "ReferenceSeparator"]
 
-F32 = np.float32
-Floats = npt.NDArray[np.float32]
-#: The engine's floor on the model ``D h`` (ActivationSettings::epsilon).
-EPSILON = F32(1e-9)
-_TINY = F32(1e-30)
 #: Largest cache of joint-state dictionaries, in floats (64 MiB).
 _MAX_CACHED_FLOATS = 16 * 2**20
-
-
-def _updates(D: Floats, h: Floats, rows: Floats, kl_denominator: Floats, *, beta: float,
-             l1: float, n_iter: int) -> Floats:
-    """``n_iter`` multiplicative updates of a batch of fits, in float32 as the engine makes
-    them: D (B or 1, F, K) dictionaries, h (B, K) activations, rows (B or 1, 1, F) frames
-    summing to 1, kl_denominator (B or 1, K) column sums + l1; returns the new h (B, K)."""
-    l1, denominator = F32(l1), kl_denominator
-    for _ in range(n_iter):
-        model = np.matmul(D, h[:, :, None])[:, :, 0] + EPSILON  # (B, F)
-        if beta == 1.0:
-            numerator = np.matmul(rows / model[:, None, :], D)[:, 0]
-        elif beta == 2.0:
-            numerator = np.matmul(rows, D)[:, 0]
-            denominator = np.matmul(model[:, None, :], D)[:, 0] + l1
-        else:  # Itakura-Saito
-            inverse = F32(1.0) / model[:, None, :]
-            numerator = np.matmul(rows * inverse * inverse, D)[:, 0]
-            denominator = np.matmul(inverse, D)[:, 0] + l1
-        h = h * (numerator / np.maximum(denominator, _TINY))
-    return h
-
-
-class UnfoldedFit:
-    """The layered fit of unfolded (deep NMF) sources, for any number of frames at once.
-
-    For each frame the activations of all sources start flat (1 / K_total), layer ``l``
-    makes one multiplicative update (β-divergence, l1, epsilon as the engine's fits) with
-    ``[W_1[l] ... W_S[l]]``, and source ``s``'s estimate is ``W_s[L] h_s``. Nothing carries
-    over from frame to frame: the online engine and offline separation compute the same.
-
-    Parameters
-    ----------
-    preset : Preset
-        Unfolded sources, W (L + 1, F, K_s) each.
-    beta, l1 : float, keyword-only
-        As in :class:`~livesep.engine.EngineSettings`.
-    """
-
-    def __init__(self, preset: Preset, *, beta: float, l1: float) -> None:
-        self.layers = preset.sources[0].layers
-        if self.layers == 0:
-            raise ParameterError(f"preset {preset.name!r} has no unfolded sources (layers 0)")
-        self.beta, self.l1 = beta, l1
-        W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
-        self.dictionaries = np.concatenate(W, axis=2)  # (L + 1, F, K_total)
-        self.kl_denominators = self.dictionaries.sum(axis=1, dtype=F32) + F32(l1)
-        self.edges = np.cumsum([0] + [w.shape[2] for w in W])
-
-    def estimates(self, V: npt.ArrayLike) -> Floats:
-        """Each source's estimate of frames V (T, F) of magnitudes, shape (T, S, F), float32;
-        zero for silent frames (sum not above 1e-20, or not finite), as the engine's."""
-        frames = np.asarray(V, dtype=F32)
-        mass = frames.sum(axis=1, dtype=F32)
-        heard = (mass > 1e-20) & np.isfinite(mass)
-        rows = (frames[heard] / mass[heard, None])[:, None, :]  # (T', 1, F)
-        total = self.dictionaries.shape[2]
-        h = np.full((rows.shape[0], total), F32(1.0) / F32(total), dtype=F32)
-        for layer in range(self.layers):
-            h = _updates(self.dictionaries[layer][None], h, rows,
-                         self.kl_denominators[layer][None], beta=self.beta, l1=self.l1,
-                         n_iter=1)
-        estimates = np.zeros((frames.shape[0], self.edges.size - 1, frames.shape[1]), F32)
-        last = self.dictionaries[self.layers]
-        for s, (a, b) in enumerate(zip(self.edges[:-1], self.edges[1:])):
-            estimates[heard, s] = (h[:, a:b] @ last[:, a:b].T) * mass[heard, None]
-        return estimates
 
 
 class ReferenceFilter:
@@ -135,9 +75,14 @@ class ReferenceFilter:
                                  f"{preset.name!r}, model 'nae'); separate_offline runs it")
         settings = (settings or EngineSettings()).resolved(preset)
         self.settings = settings
-        self.unfolded = (UnfoldedFit(preset, beta=settings.beta, l1=settings.l1)
+        self.bands = fit_band_edges(preset, settings)
+        self.unfolded = (UnfoldedFit(preset, beta=settings.beta, l1=settings.l1,
+                                     bands=self.bands)
                          if preset.sources[0].layers else None)
         self.W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
+        # The fit's dictionaries: summed over the bands when fitting on bands.
+        self.W_fit = (self.W if self.bands is None else [np.ascontiguousarray(
+            spectral.pool_bands(W.swapaxes(1, 2), self.bands).swapaxes(1, 2)) for W in self.W])
         ratio = latency_geometry(preset, self.settings.latency)[0] / preset.hop_length
         self.A = [frame_transitions(s.A, ratio) for s in preset.sources]
         self.pi = [np.ascontiguousarray(s.pi, dtype=F32) for s in preset.sources]
@@ -156,7 +101,7 @@ class ReferenceFilter:
         # Every joint state's dictionary [W_1[q_1] ... W_S[q_S]] side by side, when that
         # fits in memory: one contiguous gather per frame instead of S strided ones.
         self.joint_dictionaries: Floats | None = None
-        if self.n_joint * self.n_bins * self.total_components <= _MAX_CACHED_FLOATS:
+        if self.n_joint * self.W_fit[0].shape[1] * self.total_components <= _MAX_CACHED_FLOATS:
             self.joint_dictionaries = self._dictionaries(np.arange(self.n_joint))
         self.n_evaluated = 0
         self.reset()
@@ -191,14 +136,15 @@ class ReferenceFilter:
 
     def _dictionaries(self, joint: npt.NDArray[np.intp]) -> Floats:
         """The dictionaries of joint states ``joint``, shape (len(joint), F, K_total)."""
-        return np.concatenate([W[self.states[joint, s]] for s, W in enumerate(self.W)], axis=2)
+        return np.concatenate([W[self.states[joint, s]] for s, W in enumerate(self.W_fit)],
+                              axis=2)
 
     def _fit(self, selected: npt.NDArray[np.intp], frame: Floats) -> tuple[Floats, Floats]:
         """Warm-started fits of the selected joint states: activations (B, K), model (B, F)."""
         D = (self._dictionaries(selected) if self.joint_dictionaries is None
              else np.take(self.joint_dictionaries, selected, axis=0))  # (B, F, K_total)
         h = np.maximum(self.table[selected], self.floor)  # (B, K_total)
-        h = _updates(D, h, frame[None, None, :],
+        h = multiplicative_updates(D, h, frame[None, None, :],
                      self.column_sums[selected] + F32(self.settings.l1),
                      beta=self.settings.beta, l1=self.settings.l1, n_iter=self.settings.n_iter)
         model = np.matmul(D, h[:, :, None])[:, :, 0] + EPSILON
@@ -229,7 +175,7 @@ class ReferenceFilter:
             self.alpha = np.ones(1, dtype=F32)
             self.n_evaluated = 1
             return self.unfolded.estimates(v[None])[0]
-        frame = v / mass
+        frame = (v if self.bands is None else spectral.pool_bands(v, self.bands)) / mass
         selected = self._select(predicted)
         self.n_evaluated = selected.size
         h, model = self._fit(selected, frame)

@@ -1,0 +1,120 @@
+"""Fitting on bands (cpp/livesep/bands.h): the engine fits activations on bins summed into
+bands above a frequency and keeps the masks at full resolution, as the numpy reference
+does; the band layout covers every bin once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers.presets import noise, random_encoder_preset, random_preset, random_unfolded_preset
+from livesep import ParameterError, spectral
+from livesep._core import Model
+from livesep.engine import EngineSettings, build_model, create_separator, fit_band_edges
+from livesep.presets import Preset, SourceModel
+from livesep.separation.reference_engine import ReferenceSeparator
+
+GEOMETRIES = [(16000, 512, 128), (44100, 1411, 352), (48000, 1536, 384)]
+
+
+@pytest.mark.parametrize(("sr", "n_fft", "hop"), GEOMETRIES)
+@pytest.mark.parametrize("above", [1000.0, 4000.0, 7000.0])
+@pytest.mark.parametrize("per_octave", [3, 12])
+def test_bands_cover_every_bin_once(sr: int, n_fft: int, hop: int, above: float,
+                                    per_octave: int) -> None:
+    edges = spectral.fit_bands(sr=sr, n_fft=n_fft, above=above, per_octave=per_octave)
+    n_bins = n_fft // 2 + 1
+    assert edges[0] == 0 and edges[-1] == n_bins
+    widths = np.diff(edges)
+    assert (widths >= 1).all()
+    below = int(np.ceil(above * n_fft / sr))
+    assert (widths[:below] == 1).all()  # every bin its own band below `above`
+    # Above it no band is wider than its share of an octave (allowing rounding to a bin).
+    low = edges[below:-1] * sr / n_fft
+    high = edges[below + 1:] * sr / n_fft
+    assert (high <= low * 2 ** (1 / per_octave) + 1.5 * sr / n_fft).all()
+    assert len(edges) - 1 < n_bins  # fewer bands than bins: the point of it
+
+
+def test_pool_bands_sums_each_band() -> None:
+    X = np.arange(20, dtype=np.float32).reshape(2, 10)
+    np.testing.assert_array_equal(spectral.pool_bands(X, [0, 3, 4, 10]),
+                                  [[3, 3, 39], [33, 13, 99]])
+
+
+def banded(preset: Preset, **settings: object) -> EngineSettings:
+    return EngineSettings(bands_above=0.25 * preset.sr / 2, bands_per_octave=4,
+                          **settings)  # type: ignore[arg-type]
+
+
+PRESETS = {
+    "nhmm": lambda sr, n_fft, hop: random_preset((3, 4), sr=sr, n_fft=n_fft, hop_length=hop),
+    "nmf": lambda sr, n_fft, hop: random_preset((1, 1), 6, sr=sr, n_fft=n_fft, hop_length=hop),
+    "unfolded": lambda sr, n_fft, hop: random_unfolded_preset(sr=sr, n_fft=n_fft,
+                                                              hop_length=hop),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PRESETS))
+@pytest.mark.parametrize(("sr", "n_fft", "hop"), [GEOMETRIES[0], GEOMETRIES[2]])
+@pytest.mark.parametrize("block_size", [1, 77, 128])
+@pytest.mark.parametrize("latency", ["standard", "low"])
+def test_engine_on_bands_matches_the_numpy_reference(kind: str, sr: int, n_fft: int, hop: int,
+                                                     block_size: int, latency: str) -> None:
+    preset = PRESETS[kind](sr, n_fft, hop)
+    settings = banded(preset, beam=6, latency=latency)
+    assert fit_band_edges(preset, settings) is not None
+    x = noise(sr // 4, seed=5)
+    engine = create_separator(preset, settings=settings)
+    reference = ReferenceSeparator(preset, settings=settings)
+    got = np.concatenate([engine.process(x[i:i + block_size])
+                          for i in range(0, x.size, block_size)], axis=1)
+    want = reference.process(x)
+    np.testing.assert_allclose(got, want, atol=3e-5 * np.abs(want).max())
+    # The masks split the mixture: the stems still sum to the delayed input.
+    delay = engine.latency_samples()
+    np.testing.assert_allclose(got.sum(axis=0)[delay:], x[:x.size - delay], atol=1e-4)
+
+
+def test_bands_change_the_fit_so_the_comparison_means_something() -> None:
+    preset = random_preset((3, 4))
+    x = noise(8000, seed=2)
+    full = create_separator(preset, settings=EngineSettings(beam=6)).process(x)
+    bands = create_separator(preset, settings=banded(preset, beam=6)).process(x)
+    assert np.abs(full - bands).max() > 1e-3 * np.abs(full).max()
+
+
+def test_model_reports_its_bands() -> None:
+    preset = random_preset((2, 2))
+    settings = banded(preset)
+    model = build_model(preset, settings)
+    assert model.band_edges == fit_band_edges(preset, settings)
+    assert model.n_bins == preset.n_bins
+    assert build_model(preset).band_edges == []
+
+
+def test_bands_above_nyquist_or_unsupported_sources_fit_every_bin() -> None:
+    preset = random_preset((2, 2))
+    assert fit_band_edges(preset, EngineSettings(bands_above=9000.0)) is None
+    adaptive = preset.with_sources([preset.sources[0], SourceModel(
+        "noise", W=preset.sources[1].W[:1], A=np.ones((1, 1)), pi=np.ones(1), adaptive=True)])
+    assert fit_band_edges(adaptive, banded(adaptive)) is None
+    encoder = random_encoder_preset()
+    assert fit_band_edges(encoder, banded(encoder)) is None
+
+
+@pytest.mark.parametrize("edges", [[0, 257], [1, 100, 257], [0, 100, 100, 257],
+                                   [0, 100, 256], [0, 300, 257]])
+def test_bad_band_edges_are_one_clear_error(edges: list[int]) -> None:
+    preset = random_preset((2, 2))
+    sources = [(s.W.astype(np.float32), s.A.astype(np.float32), s.pi.astype(np.float32))
+               for s in preset.sources]
+    with pytest.raises(ParameterError, match="band edges must rise from 0 to the 257 bins"):
+        Model(sources, bands=edges)
+
+
+def test_bad_band_settings_show_the_value() -> None:
+    with pytest.raises(ParameterError, match="bands_above"):
+        EngineSettings(bands_above=-1.0)
+    with pytest.raises(ParameterError, match="bands_per_octave"):
+        EngineSettings(bands_per_octave=0)
