@@ -346,6 +346,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--means-only", action="store_true", help="no table per mixture")
     parser.add_argument("--latency", choices=tuple(LATENCIES), default="standard",
                         help="the engine's latency mode for the presets (default: standard)")
+    parser.add_argument("--bands-above", type=float, default=None, metavar="HZ",
+                        help="fit the presets' activations on bands above HZ (default: every "
+                             "bin)")
     return parser.parse_args(argv)
 
 
@@ -383,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             info["rnnoise_delay_48k"], info["rnnoise_delay_correlation"] = delay, r
             methods.append(rnnoise_method(delay, SR))
         names = [Path(spec).stem if spec.endswith(".npz") else spec for spec in specs]
-        settings = EngineSettings(latency=args.latency)
+        settings = EngineSettings(latency=args.latency, bands_above=args.bands_above)
         methods += [preset_method(preset, sr=SR, name=name, settings=settings)
                     for preset, name in zip(presets, names)]
         for method in methods:  # untimed warm-up: first-call costs are not the method's

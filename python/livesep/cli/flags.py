@@ -15,6 +15,7 @@ __all__ = ["FLAGS", "in_flags"]
 #: Library parameter -> command-line flag.
 FLAGS = {
     "adaptive_quality": "--fixed-quality",
+    "bands_above": "--bands-above",
     "beam": "--beam",
     "block_size": "--blocksize",
     "chunk_seconds": "--chunk-seconds",

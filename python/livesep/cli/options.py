@@ -15,7 +15,8 @@ __all__ = ["add_cluster", "add_quality", "add_strength", "cluster_settings", "en
 
 
 def add_quality(parser: argparse.ArgumentParser) -> None:
-    """Add ``--beam``, ``--iterations`` (the engine's work per frame) and ``--latency``."""
+    """Add ``--beam``, ``--iterations`` (the engine's work per frame), ``--latency`` and
+    ``--bands-above``."""
     parser.add_argument("--beam", type=int, default=None, metavar="B",
                         help="joint states evaluated per frame, 0 for all (default: 128)")
     parser.add_argument("--iterations", type=int, default=None, metavar="N",
@@ -26,6 +27,10 @@ def add_quality(parser: argparse.ArgumentParser) -> None:
                              "32 ms for the shipped 16 kHz presets), low (at most 8 ms) or "
                              "ultra (at most 3 ms); low and ultra run more, shorter frames, "
                              "at more cost (default: %(default)s)")
+    parser.add_argument("--bands-above", type=float, default=None, metavar="HZ",
+                        help="fit the activations on bands of 1/12 octave above this "
+                             "frequency instead of on every bin: cheaper, most of all at 44.1 "
+                             "and 48 kHz; the masks keep every bin (default: every bin)")
 
 
 def add_strength(parser: argparse.ArgumentParser) -> None:
@@ -68,10 +73,12 @@ def strength(args: argparse.Namespace) -> float:
 
 
 def engine_settings(args: argparse.Namespace) -> EngineSettings:
-    """Engine settings from --beam / --iterations / --latency, defaults otherwise."""
+    """Engine settings from --beam / --iterations / --latency / --bands-above, defaults
+    otherwise."""
     defaults = EngineSettings()
     return replace(defaults, beam=defaults.beam if args.beam is None else args.beam,
-                   n_iter=args.iterations, latency=args.latency)
+                   n_iter=args.iterations, latency=args.latency,
+                   bands_above=args.bands_above)
 
 
 def per_source_ints(option: str, values: list[str]) -> tuple[int | None, dict[str, int]]:
