@@ -16,12 +16,13 @@ unfolded updates trained end to end (livesep.models.unfolded). Deterministic for
 ``--sr`` sets the preset's rate and the rate the corpus is read at; the frames stay 32 ms
 with an 8 ms hop (16000 Hz: 512 / 128; 48000 Hz: 1536 / 384). The full-band preset
 ``voice-48k`` is trained from a corpus built at 48 kHz (so that its speech keeps the
-klettres recordings' content above 8 kHz), with fewer seconds of mixtures to bound the
-time (each frame has three times the bins)::
+klettres recordings' content above 8 kHz), on 1800 s of mixtures rather than 3600: each
+frame has three times the bins, and 1800 s took 27 minutes and 15 GB at peak on the 2-core
+development machine, so 3600 s would need about 30 GB::
 
-    python scripts/build_corpus.py --out /work/corpus48 --sr 48000
-    python scripts/train_voice_preset.py --corpus /work/corpus48 --sr 48000 \
-        --name voice-48k --seconds SECONDS --out presets/voice-48k.npz
+    python scripts/build_corpus.py --out corpus48 --sr 48000
+    python scripts/train_voice_preset.py --corpus corpus48 --sr 48000 --name voice-48k \
+        --seconds 1800 --out presets/voice-48k.npz
 """
 
 from __future__ import annotations
