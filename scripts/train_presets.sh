@@ -7,6 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 livesep=".venv/bin/livesep"
 corpus="${CORPUS:-corpus}"
 [ -f "$corpus/manifest.json" ] || .venv/bin/python scripts/build_corpus.py --out "$corpus" --quiet
+# The full-band (48 kHz) presets learn from a corpus built at 48 kHz, made when one is wanted.
+corpus48="${CORPUS48:-corpus48}"
 # One BLAS thread: steadier training times on a shared 2-core machine.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
@@ -54,3 +56,12 @@ want piano-sax-nmf && train piano-sax-nmf --model nmf --components 32 --seed 0 \
 want piano-sax-nhmm && train piano-sax-nhmm --model nhmm --components 10 --states 20 --seed 0 \
   --source "piano=$corpus/instruments/piano/train.wav" --source "sax=$corpus/instruments/alto_sax/train.wav" \
   --description "Piano and alto sax (FluidR3_GM). N-HMM, 20 states x 10 components each."
+if want bass-drums-nhmm-48k; then
+  [ -f "$corpus48/manifest.json" ] || .venv/bin/python scripts/build_corpus.py --out "$corpus48" \
+    --sr 48000 --only instruments,drums --quiet
+  train bass-drums-nhmm-48k --model nhmm --components 10 --states 20 --seed 0 \
+    --sr 48000 --n-fft 1536 --hop 384 \
+    --source "bass=$corpus48/instruments/finger_bass/train.wav" \
+    --source "drums=$corpus48/drums/train.wav" \
+    --description "Finger bass (FluidR3_GM) over acoustic and electronic drum kits (hydrogen), full band at 48 kHz (1536 / 384 frames). N-HMM, 20 states x 10 components each."
+fi

@@ -38,6 +38,8 @@ Array = npt.NDArray[np.float64]
 EPS = 1e-9
 #: Keeps a mask's denominator away from zero where every estimate is.
 MASK_FLOOR = 1e-12
+#: Beyond this, softplus(y) = log(1 + e^y) is y to double precision (and e^y nears overflow).
+SOFTPLUS_LINEAR = 700.0
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,12 @@ def train_unfolded(frames: npt.ArrayLike, sources: npt.ArrayLike,
         starts.append(np.maximum(W / W.sum(axis=1, keepdims=True), 1e-8))
     ks = [W.shape[2] for W in starts]
     joined = np.concatenate(starts, axis=2)
-    # softplus^-1 of the start, scaled to entries near one (the normalisation undoes it).
-    theta = np.log(np.expm1(joined * joined.shape[1]))
+    # softplus^-1 of the start, scaled to entries near one (the normalisation undoes it). A
+    # peaked column scales to as much as F (769 bins at 48 kHz), where expm1 overflows;
+    # there softplus^-1(y) is y itself to double precision.
+    scaled = joined * joined.shape[1]
+    theta = np.where(scaled < SOFTPLUS_LINEAR, np.log(np.expm1(np.minimum(
+        scaled, SOFTPLUS_LINEAR))), scaled)
     optimizer = Adam([theta], learning_rate=learning_rate)
     steps = max(1, epochs * (len(x) // batch))
     done = 0
