@@ -8,7 +8,8 @@ of the mixtures) of each preset in:
   shorter hops keep the transitions' time constants: livesep.engine.frame_transitions);
 - ``low`` and ``ultra`` with N-HMM presets retrained at the short hop (the same recipe, the
   hop ``latency_geometry`` runs or the nearest longer one dividing n_fft), so that their
-  transitions are learned at that rate;
+  transitions are learned at that rate; and retrained on frames analysed with the engine's
+  low-delay window of that mode, the features it then sees;
 - ``standard`` and ``low`` fitting on bands above ``--bands-above`` Hz.
 
     python benchmarks/bench_latency.py [--corpus corpus] [--quick] [--preset NAME ...]
@@ -26,10 +27,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from livesep import load_preset  # noqa: E402
+from livesep import audio, load_preset, spectral  # noqa: E402
 from livesep.engine import EngineSettings, latency_geometry  # noqa: E402
 from livesep.evaluation.evaluate import evaluate_preset  # noqa: E402
-from livesep.models.train import TrainSettings, train_preset  # noqa: E402
+from livesep.models.train import (  # noqa: E402
+    SILENCE_DB,
+    TrainSettings,
+    spectrogram_source,
+    train_preset,
+)
 from livesep.presets import Preset  # noqa: E402
 
 #: preset -> (mixture folders' prefix, per-source training overrides)
@@ -54,6 +60,37 @@ def retrained(preset: Preset, latency: str, overrides: dict[str, dict[str, int]]
     return train_preset(files, settings, name=f"{preset.name}-hop{hop}", overrides=overrides)
 
 
+def low_delay_frames(y: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
+    """Magnitude frames (F, T) of ``y`` as the engine analyses it in a low-delay mode: the
+    asymmetric analysis window, frame k ending at sample (k + 1) hop."""
+    analysis, _ = spectral.low_delay_windows(n_fft, hop)
+    padded = np.concatenate([np.zeros(n_fft - hop, np.float32), y, np.zeros(hop, np.float32)])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    return np.abs(np.fft.rfft(frames * analysis, axis=1)).T.astype(np.float32)
+
+
+def retrained_low_delay(preset: Preset, latency: str, overrides: dict[str, dict[str, int]],
+                        root: Path) -> Preset:
+    """As :func:`retrained`, on frames analysed with the engine's low-delay window of that
+    mode (the features the engine then sees), silent frames removed as training does."""
+    run_hop, _ = latency_geometry(preset, latency)
+    hop = min(h for h in range(run_hop, preset.n_fft // 2 + 1) if preset.n_fft % h == 0)
+    sources = []
+    for source in preset.sources:
+        V = np.concatenate([low_delay_frames(audio.load(root / path, sr=preset.sr)[0],
+                                             n_fft=preset.n_fft, hop=hop)
+                            for path in source.provenance["files"]], axis=1)
+        energy = (V.astype(np.float64) ** 2).sum(axis=0)
+        V = np.ascontiguousarray(V[:, energy > energy.max() * 10.0 ** (-SILENCE_DB / 10.0)])
+        settings = TrainSettings(model="nhmm", n_components=10, sr=preset.sr,
+                                 n_fft=preset.n_fft, hop_length=hop, seed=0,
+                                 **overrides.get(source.name, {"n_states": 20}))
+        sources.append(spectrogram_source(source.name, V, V.shape[1] * hop / preset.sr,
+                                          settings))
+    return Preset(f"{preset.name}-low-delay-hop{hop}", sr=preset.sr, n_fft=preset.n_fft,
+                  hop_length=hop, model="nhmm", sources=sources)
+
+
 def mean_online_sdr(preset: Preset, folders: list[Path], settings: EngineSettings) -> float:
     values = []
     for folder in folders:
@@ -68,36 +105,40 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=root / "corpus")
     parser.add_argument("--bands-above", type=float, default=4000.0)
     parser.add_argument("--quick", action="store_true", help="three mixtures per family")
+    parser.add_argument("--only-retrained", action="store_true",
+                        help="only the retrained variants")
     parser.add_argument("--preset", action="append", choices=tuple(FAMILIES),
                         help="only these presets (default: all)")
     args = parser.parse_args()
     mixtures = sorted((args.corpus / "mixtures").iterdir())
-    print(f"{'preset':<20} {'variant':<28} {'mixtures':>8} {'SDR dB':>7} {'vs standard':>11}")
+    print(f"{'preset':<20} {'variant':<32} {'mixtures':>8} {'SDR dB':>7} {'vs standard':>11}")
     for name in args.preset or FAMILIES:
         prefix, overrides = FAMILIES[name]
         preset = load_preset(name)
         folders = [folder for folder in mixtures if folder.name.startswith(prefix)]
         if args.quick:
             folders = folders[:3]
+        shipped = ("standard",) if args.only_retrained else ("standard", "low", "ultra")
         variants: list[tuple[str, Preset, EngineSettings]] = [
-            (latency, preset, EngineSettings(latency=latency))
-            for latency in ("standard", "low", "ultra")]
-        if overrides is not None:
-            for latency in ("low", "ultra"):
-                started = time.perf_counter()
-                trained = retrained(preset, latency, overrides, args.corpus.parent)
-                print(f"  (retrained {name} at hop {trained.hop_length} in "
-                      f"{time.perf_counter() - started:.0f} s)", flush=True)
-                variants.append((f"{latency}, retrained at hop {trained.hop_length}", trained,
+            (latency, preset, EngineSettings(latency=latency)) for latency in shipped]
+        for latency in ("low", "ultra") if overrides is not None else ():
+            started = time.perf_counter()
+            trainers = ((retrained_low_delay, "low-delay frames"),) if args.only_retrained \
+                else ((retrained, "retrained"), (retrained_low_delay, "low-delay frames"))
+            for trainer, what in trainers:
+                trained = trainer(preset, latency, overrides, args.corpus.parent)
+                variants.append((f"{latency}, {what}, hop {trained.hop_length}", trained,
                                  EngineSettings(latency=latency)))
-        for latency in ("standard", "low"):
+            print(f"  (retrained {name} for {latency} in {time.perf_counter() - started:.0f} s)",
+                  flush=True)
+        for latency in () if args.only_retrained else ("standard", "low"):
             variants.append((f"{latency}, bands > {args.bands_above:g} Hz", preset,
                              EngineSettings(latency=latency, bands_above=args.bands_above)))
         standard = None
         for label, model, settings in variants:
             sdr = mean_online_sdr(model, folders, settings)
             standard = sdr if standard is None else standard
-            print(f"{name:<20} {label:<28} {len(folders):>8} {sdr:>7.2f} "
+            print(f"{name:<20} {label:<32} {len(folders):>8} {sdr:>7.2f} "
                   f"{sdr - standard:>+11.2f}", flush=True)
     return 0
 

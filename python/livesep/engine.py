@@ -11,7 +11,7 @@ from livesep._core import Model, Separator
 from livesep.checks import check_float, check_int
 from livesep.errors import ParameterError
 from livesep.presets import Preset
-from livesep.spectral import fit_bands
+from livesep.spectral import LATENCIES, fit_bands, low_delay_geometry
 
 __all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTPUTS",
            "LATENCIES", "frame_transitions", "latency_geometry", "fit_band_edges"]
@@ -27,7 +27,6 @@ MAX_BEAM = 1 << 20
 OUTPUTS = ("stems", "mono", "stereo")
 #: Latency modes and the most algorithmic latency each allows, in seconds (None: the
 #: preset's own frames, n_fft - 1 samples).
-LATENCIES = {"standard": None, "low": 0.008, "ultra": 0.003}
 
 
 @dataclass(frozen=True)
@@ -162,16 +161,8 @@ def latency_geometry(preset: Preset, latency: str = "standard") -> tuple[int, in
     >>> latency_geometry(load_preset("voice"), "low")  # 16 kHz: 127 samples, 7.9 ms
     (64, 128)
     """
-    if latency not in LATENCIES:
-        raise ParameterError(f"latency must be one of {', '.join(LATENCIES)}, got {latency!r}")
-    bound = LATENCIES[latency]
-    if bound is None or preset.n_fft - 1 <= bound * preset.sr:
-        return preset.hop_length, 0
-    synthesis = min(int(bound * preset.sr + 1), preset.n_fft // 2) // 2 * 2
-    if synthesis < 4:
-        raise ParameterError(f"latency {latency!r} ({1000 * bound:g} ms) leaves fewer than 4 "
-                             f"samples at {preset.sr} Hz")
-    return synthesis // 2, synthesis
+    return low_delay_geometry(sr=preset.sr, n_fft=preset.n_fft, hop_length=preset.hop_length,
+                              latency=latency)
 
 
 def frame_transitions(A: npt.ArrayLike, ratio: float) -> npt.NDArray[np.float32]:

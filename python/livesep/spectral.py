@@ -14,7 +14,12 @@ import numpy.typing as npt
 from livesep.errors import ParameterError
 
 __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
-           "check_stft_settings", "soft_masks", "fit_bands", "pool_bands"]
+           "check_stft_settings", "soft_masks", "fit_bands", "pool_bands", "LATENCIES",
+           "low_delay_geometry", "low_delay_magnitude"]
+
+#: The latency modes and their bounds on the algorithmic latency in seconds (None: the
+#: frames' own, n_fft - 1 samples).
+LATENCIES = {"standard": None, "low": 0.008, "ultra": 0.003}
 
 
 def check_stft_settings(n_fft: int, hop_length: int) -> None:
@@ -211,3 +216,34 @@ def pool_bands(X: npt.ArrayLike, edges: npt.ArrayLike) -> npt.NDArray[np.float32
     values = np.asarray(X, dtype=np.float32)
     bounds = np.asarray(edges)
     return np.add.reduceat(values, bounds[:-1], axis=-1).astype(np.float32)
+
+
+def low_delay_geometry(*, sr: int, n_fft: int, hop_length: int, latency: str
+                       ) -> tuple[int, int]:
+    """The hop and synthesis length of a latency mode for frames of ``n_fft`` at ``sr``
+    whose own hop is ``hop_length``: ``(hop_length, 0)`` (symmetric windows) when the
+    frames' own latency ``n_fft - 1`` is within the mode's bound, else the low-delay
+    windows' ``(hop, 2 hop)`` with ``2 hop - 1`` samples within it."""
+    if latency not in LATENCIES:
+        raise ParameterError(f"latency must be one of {', '.join(LATENCIES)}, got {latency!r}")
+    bound = LATENCIES[latency]
+    if bound is None or n_fft - 1 <= bound * sr:
+        return hop_length, 0
+    synthesis = min(int(bound * sr + 1), n_fft // 2) // 2 * 2
+    if synthesis < 4:
+        raise ParameterError(f"latency {latency!r} ({1000 * bound:g} ms) leaves fewer than 4 "
+                             f"samples at {sr} Hz")
+    return synthesis // 2, synthesis
+
+
+def low_delay_magnitude(y: npt.ArrayLike, *, n_fft: int, hop_length: int
+                        ) -> npt.NDArray[np.float32]:
+    """Magnitude frames of ``y`` as the engine analyses them in a low-delay mode: the
+    asymmetric analysis window of :func:`low_delay_windows`, frame ``k`` ending at sample
+    ``(k + 1) hop_length`` (zeros before the start), shape ``(n_fft // 2 + 1, T)``."""
+    analysis, _ = low_delay_windows(n_fft, hop_length)
+    x = np.asarray(y, dtype=np.float32)
+    padded = np.concatenate([np.zeros(n_fft - hop_length, np.float32), x,
+                             np.zeros(-x.size % hop_length, np.float32)])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
+    return np.abs(np.fft.rfft(frames * analysis, axis=1)).T.astype(np.float32)

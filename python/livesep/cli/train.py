@@ -45,7 +45,12 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default: "
                                                              "%(default)s)")
     train.add_argument("--n-fft", type=int, default=512, help="STFT frame (default: %(default)s)")
-    train.add_argument("--hop", type=int, default=128, help="STFT hop (default: %(default)s)")
+    train.add_argument("--hop", type=int, default=None, help="STFT hop (default: 128)")
+    train.add_argument("--latency", choices=("standard", "low", "ultra"), default="standard",
+                       help="the latency mode the preset is for: low and ultra train on frames "
+                            "analysed as the engine does in that mode (its low-delay window, "
+                            "at its hop), which separates better there than a standard "
+                            "preset does (default: %(default)s)")
     train.add_argument("--iterations", type=int, default=None, metavar="N",
                        help="NMF updates or N-HMM EM iterations (default: 200 / 15)")
     train.add_argument("--beta", type=float, default=1.0,
@@ -71,6 +76,28 @@ def add_train(commands: argparse._SubParsersAction) -> None:
 
 def _default(value: int | None, default: int) -> int:
     return default if value is None else value
+
+
+def _hop(args: argparse.Namespace) -> int:
+    """--hop, or for --latency low / ultra the hop that mode runs the frames at (rounded up
+    to one that divides --n-fft)."""
+    if args.latency == "standard":
+        return _default(args.hop, 128)
+    if args.hop is not None:
+        raise ParameterError(f"give --hop or --latency {args.latency}, not both: the latency "
+                             f"mode sets the hop")
+    from livesep.spectral import low_delay_geometry
+
+    run, synthesis = low_delay_geometry(sr=args.sr, n_fft=args.n_fft, hop_length=args.n_fft // 4,
+                                        latency=args.latency)
+    if not synthesis:
+        raise ParameterError(f"--n-fft {args.n_fft} at --sr {args.sr} is already within "
+                             f"--latency {args.latency}: train without it")
+    hops = [h for h in range(run, args.n_fft // 4 + 1) if args.n_fft % h == 0]
+    if not hops:
+        raise ParameterError(f"no hop from {run} to --n-fft {args.n_fft} / 4 divides it: give "
+                             f"--n-fft a multiple of 4")
+    return hops[0]
 
 
 def _parse_sources(specs: list[str]) -> dict[str, list[str]]:
@@ -102,8 +129,8 @@ def _run_train(args: argparse.Namespace) -> int:
         n_components=_default(components, {"nmf": 32, "nmfd": 16}.get(args.model, 10)),
         n_states=_default(states, 20 if args.model == "nhmm" else 1),
         n_frames=_default(args.frames, 4 if args.model == "nmfd" else 1),
-        sr=args.sr, n_fft=args.n_fft, hop_length=args.hop, n_iter=args.iterations,
-        beta=args.beta, seed=args.seed)
+        sr=args.sr, n_fft=args.n_fft, hop_length=_hop(args), n_iter=args.iterations,
+        beta=args.beta, seed=args.seed, low_delay=args.latency != "standard")
     overrides: dict[str, dict[str, int]] = {}
     for field, values in (("n_components", component_overrides), ("n_states", state_overrides)):
         for source, value in values.items():
