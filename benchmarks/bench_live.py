@@ -8,6 +8,7 @@ mixing and copies included), "engine" the separation inside it, "period" the tim
 starts, "jitter" its deviation from the nominal period.
 
     python benchmarks/bench_live.py [--seconds 60] [--preset P.npz] [--no-load] [--json F]
+                                    [--latency low] [--config 48000/64 ...]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, str(_ROOT / "tests"))
 from helpers.jack_harness import jack_available, play_and_record, serving  # noqa: E402
 from helpers.presets import noise, random_preset  # noqa: E402
 from livesep import presets  # noqa: E402
+from livesep.engine import LATENCIES, EngineSettings  # noqa: E402
 from livesep.live.host import LiveSeparator  # noqa: E402
 from livesep.live.stats import LiveStats  # noqa: E402
 
@@ -36,8 +38,9 @@ from livesep.live.stats import LiveStats  # noqa: E402
 CONFIGS = [(48000, 256), (16000, 128)]
 
 
-def run(rate: int, period: int, preset: presets.Preset, seconds: float) -> LiveStats:
-    live = LiveSeparator(preset, output="stems")
+def run(rate: int, period: int, preset: presets.Preset, seconds: float,
+        latency: str) -> LiveStats:
+    live = LiveSeparator(preset, output="stems", settings=EngineSettings(latency=latency))
     captured: list[LiveStats] = []
     with serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
         play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
@@ -116,7 +119,14 @@ def main() -> int:
                              "components, the shipped presets' size)")
     parser.add_argument("--no-load", action="store_true", help="no busy process beside")
     parser.add_argument("--json", default=None, help="also write the numbers here")
+    parser.add_argument("--latency", choices=tuple(LATENCIES), default="standard",
+                        help="the engine's latency mode (default: %(default)s)")
+    parser.add_argument("--config", action="append", default=None, metavar="RATE/PERIOD",
+                        help="device rate and JACK period, e.g. 48000/64 (default: 48000/256 "
+                             "and 16000/128)")
     args = parser.parse_args()
+    configs = ([tuple(int(part) for part in config.split("/")) for config in args.config]
+               if args.config else CONFIGS)
     if not jack_available():
         print("bench_live: needs jackd (Debian jackd2) and the JACK-Client package",
               file=sys.stderr)
@@ -128,8 +138,8 @@ def main() -> int:
     results = {}
     print(callback_overhead(), flush=True)
     try:
-        for rate, period in CONFIGS:
-            stats = run(rate, period, preset, args.seconds)
+        for rate, period in configs:
+            stats = run(rate, period, preset, args.seconds, args.latency)
             print(report(rate, period, stats), flush=True)
             results[f"{rate}/{period}"] = asdict(stats)
     finally:
