@@ -69,9 +69,23 @@ def material() -> tuple[np.ndarray, int]:
 
 
 def livesep_caused(records: list[tuple[int, float, float, int]], live: FileSeparator,
-                   witness: StallWitness) -> int:
-    """How many of the xruns livesep caused (``overran_before``)."""
-    return sum(overran_before(live, record, PERIOD / RATE, witness) for record in records)
+                   witness: StallWitness, swaps: list[tuple[float, str]]) -> int:
+    """How many of the xruns livesep caused (``overran_before``); each is described on
+    stderr: its longest callback before it, the preset then running and how long after its
+    swap (``swaps``: (time, preset name) in order)."""
+    caused = 0
+    period = PERIOD / RATE
+    for record in records:
+        if not overran_before(live, record, period, witness):
+            continue
+        caused += 1
+        times = live.callback_times(range(max(0, record[0] - 16), record[0]))
+        longest = times[int(np.nanargmax(times[:, 1] - times[:, 0]))]
+        since, name = next(((longest[0] - when, preset) for when, preset in reversed(swaps)
+                            if when <= longest[0]), (float("nan"), PRESETS[0]))
+        print(f"livesep's xrun: a {1000 * (longest[1] - longest[0]):.2f} ms callback running "
+              f"{name!r}, {since:.3f} s after its swap", file=sys.stderr, flush=True)
+    return caused
 
 
 def soak(minutes: int, *, load: bool) -> list[dict[str, float]]:
@@ -85,12 +99,14 @@ def soak(minutes: int, *, load: bool) -> list[dict[str, float]]:
             try:
                 seen, swaps, gains = 0, 0, 0
                 start = time.monotonic()
+                swapped = [(start, cycle[0].name)]
                 for minute in range(1, minutes + 1):
                     with StallWitness(threshold=WITNESS_THRESHOLD) as witness:
                         while (now := time.monotonic()) < start + 60 * minute:
                             if now >= start + (swaps + 1) * SWAP_EVERY:
                                 swaps += 1
                                 live.switch_preset(cycle[swaps % len(cycle)])
+                                swapped.append((now, cycle[swaps % len(cycle)].name))
                             if now >= start + gains * GAIN_EVERY:
                                 live.set_gain("noise", 0.25 if gains % 2 == 0 else 1.0)
                                 gains += 1
@@ -101,7 +117,7 @@ def soak(minutes: int, *, load: bool) -> list[dict[str, float]]:
                     time.sleep(COLLECTED)  # the monitor's next readings hold their callbacks
                     rows.append({
                         "minute": minute, "xruns": len(records),
-                        "xruns_livesep": livesep_caused(records, live, witness),
+                        "xruns_livesep": livesep_caused(records, live, witness, swapped),
                         "rss_mib": resident_mib(),
                         "callback_p99_ms": 1000 * stats.callback.p99,
                         "callback_max_ms": 1000 * stats.callback.max,
