@@ -58,6 +58,7 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
+from bench_voice import json_ready  # the benchmarks' folder is the script's own
 from livesep import audio
 from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
@@ -302,16 +303,6 @@ def means_table(part: str, rows: Sequence[Row], *, by_group: bool = False) -> Ta
                       f"{mean['within_other']:.0f}/{mean['n']:.0f}", cell(mean["rtf"], 4),
                       f"{mean['swaps']:.0f}", f"{mean['n']:.0f}")
     return table
-
-
-def json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
