@@ -27,12 +27,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from livesep import audio, load_preset, spectral  # noqa: E402
+from livesep import audio, load_preset  # noqa: E402
 from livesep.engine import EngineSettings, latency_geometry  # noqa: E402
 from livesep.evaluation.evaluate import evaluate_preset  # noqa: E402
 from livesep.models.train import (  # noqa: E402
-    SILENCE_DB,
     TrainSettings,
+    signals_spectrogram,
     spectrogram_source,
     train_preset,
 )
@@ -60,15 +60,6 @@ def retrained(preset: Preset, latency: str, overrides: dict[str, dict[str, int]]
     return train_preset(files, settings, name=f"{preset.name}-hop{hop}", overrides=overrides)
 
 
-def low_delay_frames(y: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
-    """Magnitude frames (F, T) of ``y`` as the engine analyses it in a low-delay mode: the
-    asymmetric analysis window, frame k ending at sample (k + 1) hop."""
-    analysis, _ = spectral.low_delay_windows(n_fft, hop)
-    padded = np.concatenate([np.zeros(n_fft - hop, np.float32), y, np.zeros(hop, np.float32)])
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    return np.abs(np.fft.rfft(frames * analysis, axis=1)).T.astype(np.float32)
-
-
 def retrained_low_delay(preset: Preset, latency: str, overrides: dict[str, dict[str, int]],
                         root: Path) -> Preset:
     """As :func:`retrained`, on frames analysed with the engine's low-delay window of that
@@ -77,16 +68,13 @@ def retrained_low_delay(preset: Preset, latency: str, overrides: dict[str, dict[
     hop = min(h for h in range(run_hop, preset.n_fft // 2 + 1) if preset.n_fft % h == 0)
     sources = []
     for source in preset.sources:
-        V = np.concatenate([low_delay_frames(audio.load(root / path, sr=preset.sr)[0],
-                                             n_fft=preset.n_fft, hop=hop)
-                            for path in source.provenance["files"]], axis=1)
-        energy = (V.astype(np.float64) ** 2).sum(axis=0)
-        V = np.ascontiguousarray(V[:, energy > energy.max() * 10.0 ** (-SILENCE_DB / 10.0)])
+        V, seconds = signals_spectrogram(
+            [audio.load(root / path, sr=preset.sr)[0] for path in source.provenance["files"]],
+            sr=preset.sr, n_fft=preset.n_fft, hop_length=hop, low_delay=True)
         settings = TrainSettings(model="nhmm", n_components=10, sr=preset.sr,
                                  n_fft=preset.n_fft, hop_length=hop, seed=0,
                                  **overrides.get(source.name, {"n_states": 20}))
-        sources.append(spectrogram_source(source.name, V, V.shape[1] * hop / preset.sr,
-                                          settings))
+        sources.append(spectrogram_source(source.name, V, seconds, settings))
     return Preset(f"{preset.name}-low-delay-hop{hop}", sr=preset.sr, n_fft=preset.n_fft,
                   hop_length=hop, model="nhmm", sources=sources)
 
