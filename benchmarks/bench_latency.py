@@ -7,9 +7,8 @@ of the mixtures) of each preset in:
 - ``standard``, ``low`` and ``ultra`` with the shipped presets (trained at 8 ms hops; the
   shorter hops keep the transitions' time constants: livesep.engine.frame_transitions);
 - ``low`` and ``ultra`` with N-HMM presets retrained at the short hop (the same recipe, the
-  hop ``latency_geometry`` runs or the nearest longer one dividing n_fft), so that their
-  transitions are learned at that rate; and retrained on frames analysed with the engine's
-  low-delay window of that mode, the features it then sees;
+  hop ``latency_geometry`` runs or the nearest longer one dividing n_fft, as ``livesep train
+  --latency`` does), so that their transitions are learned at that rate;
 - ``standard`` and ``low`` fitting on bands above ``--bands-above`` Hz.
 
     python benchmarks/bench_latency.py [--corpus corpus] [--quick] [--preset NAME ...]
@@ -27,15 +26,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from livesep import audio, load_preset  # noqa: E402
+from livesep import load_preset  # noqa: E402
 from livesep.engine import EngineSettings, latency_geometry  # noqa: E402
 from livesep.evaluation.evaluate import evaluate_preset  # noqa: E402
-from livesep.models.train import (  # noqa: E402
-    TrainSettings,
-    signals_spectrogram,
-    spectrogram_source,
-    train_preset,
-)
+from livesep.models.train import TrainSettings, train_preset  # noqa: E402
 from livesep.presets import Preset  # noqa: E402
 
 #: preset -> (mixture folders' prefix, per-source training overrides)
@@ -60,25 +54,6 @@ def retrained(preset: Preset, latency: str, overrides: dict[str, dict[str, int]]
     return train_preset(files, settings, name=f"{preset.name}-hop{hop}", overrides=overrides)
 
 
-def retrained_low_delay(preset: Preset, latency: str, overrides: dict[str, dict[str, int]],
-                        root: Path) -> Preset:
-    """As :func:`retrained`, on frames analysed with the engine's low-delay window of that
-    mode (the features the engine then sees), silent frames removed as training does."""
-    run_hop, _ = latency_geometry(preset, latency)
-    hop = min(h for h in range(run_hop, preset.n_fft // 2 + 1) if preset.n_fft % h == 0)
-    sources = []
-    for source in preset.sources:
-        V, seconds = signals_spectrogram(
-            [audio.load(root / path, sr=preset.sr)[0] for path in source.provenance["files"]],
-            sr=preset.sr, n_fft=preset.n_fft, hop_length=hop, low_delay=True)
-        settings = TrainSettings(model="nhmm", n_components=10, sr=preset.sr,
-                                 n_fft=preset.n_fft, hop_length=hop, seed=0,
-                                 **overrides.get(source.name, {"n_states": 20}))
-        sources.append(spectrogram_source(source.name, V, seconds, settings))
-    return Preset(f"{preset.name}-low-delay-hop{hop}", sr=preset.sr, n_fft=preset.n_fft,
-                  hop_length=hop, model="nhmm", sources=sources)
-
-
 def mean_online_sdr(preset: Preset, folders: list[Path], settings: EngineSettings) -> float:
     values = []
     for folder in folders:
@@ -94,7 +69,7 @@ def main() -> int:
     parser.add_argument("--bands-above", type=float, default=4000.0)
     parser.add_argument("--quick", action="store_true", help="three mixtures per family")
     parser.add_argument("--only-retrained", action="store_true",
-                        help="only the retrained variants")
+                        help="only standard and the retrained variants")
     parser.add_argument("--preset", action="append", choices=tuple(FAMILIES),
                         help="only these presets (default: all)")
     args = parser.parse_args()
@@ -111,12 +86,9 @@ def main() -> int:
             (latency, preset, EngineSettings(latency=latency)) for latency in shipped]
         for latency in ("low", "ultra") if overrides is not None else ():
             started = time.perf_counter()
-            trainers = ((retrained_low_delay, "low-delay frames"),) if args.only_retrained \
-                else ((retrained, "retrained"), (retrained_low_delay, "low-delay frames"))
-            for trainer, what in trainers:
-                trained = trainer(preset, latency, overrides, args.corpus.parent)
-                variants.append((f"{latency}, {what}, hop {trained.hop_length}", trained,
-                                 EngineSettings(latency=latency)))
+            trained = retrained(preset, latency, overrides, args.corpus.parent)
+            variants.append((f"{latency}, retrained, hop {trained.hop_length}", trained,
+                             EngineSettings(latency=latency)))
             print(f"  (retrained {name} for {latency} in {time.perf_counter() - started:.0f} s)",
                   flush=True)
         for latency in () if args.only_retrained else ("standard", "low"):

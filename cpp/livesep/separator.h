@@ -228,7 +228,7 @@ class Separator {
     if (current_) {
       current_->apply_quality(requested_iterations_.load(std::memory_order_relaxed),
                               requested_beam_.load(std::memory_order_relaxed));
-      current_->process_frame(mixture);
+      current_->process_frame(stft_.fit_spectrum());
       if (snapshots_enabled_.load(std::memory_order_relaxed)) write_snapshot();
     }
     ++frame_index_;

@@ -12,7 +12,10 @@
 // of 2 (n_fft - hop) samples then the falling half of one of 2 hop samples, and the
 // synthesis window is zero but for the frame's last S samples, where analysis x synthesis is
 // a Hann of S samples: frequency resolution from the long frame, delay from the short tail.
-// Only the frame's last S samples are synthesised, so latency_samples() = S - 1.
+// Only the frame's last S samples are synthesised, so latency_samples() = S - 1. The
+// models are fitted on the same n_fft samples through the symmetric sqrt-Hann their
+// dictionaries were trained on (fit_spectrum): the masks they give are applied to the
+// low-delay spectrum.
 #pragma once
 
 #include <algorithm>
@@ -54,13 +57,15 @@ class FrameTransform {
     synthesis_window_.assign(n_fft, 0.0f);
     const double pi = std::acos(-1.0);
     fft_.prepare(n_fft);
-    if (low_delay) {
-      build_low_delay_windows();
-      return;
-    }
     std::vector<double> sqrt_hann(n_fft);
     for (int i = 0; i < n_fft; ++i) {
       sqrt_hann[i] = std::sqrt(0.5 - 0.5 * std::cos(2.0 * pi * i / n_fft));  // periodic
+    }
+    fit_window_.assign(low_delay ? n_fft : 0, 0.0f);
+    if (low_delay) {
+      std::copy(sqrt_hann.begin(), sqrt_hann.end(), fit_window_.begin());
+      build_low_delay_windows();
+      return;
     }
     // Overlap-added squared window; constant (n_fft / hop / 2) for a periodic Hann. The
     // synthesis window also takes the inverse FFT's 1 / n_fft.
@@ -77,12 +82,18 @@ class FrameTransform {
   int synthesis_length() const noexcept { return synthesis_length_; }
   int hop() const noexcept { return hop_; }
   int n_bins() const noexcept { return n_fft_ / 2 + 1; }
+  // Whether the windows are the low-delay pair (the fit then has its own window).
+  bool low_delay() const noexcept { return !fit_window_.empty(); }
 
   // [audio-thread] spectrum[0..n_bins) = rfft(analysis_window * frame[0..n_fft)).
   void analyze(const float* frame, Complex* spectrum) noexcept {
-    float* windowed = fft_.time();
-    for (int i = 0; i < n_fft_; ++i) windowed[i] = frame[i] * analysis_window_[i];
-    fft_.forward(spectrum);
+    windowed_fft(frame, analysis_window_.data(), spectrum);
+  }
+
+  // [audio-thread] With the low-delay windows: spectrum = rfft(sqrt_hann * frame), the
+  // frame as the symmetric analysis sees it (what the models are fitted on).
+  void analyze_for_fit(const float* frame, Complex* spectrum) noexcept {
+    windowed_fft(frame, fit_window_.data(), spectrum);
   }
 
   // [audio-thread] accumulator[0..n_fft) += synthesis_window * irfft(spectrum).
@@ -93,6 +104,13 @@ class FrameTransform {
   }
 
  private:
+  // [audio-thread]
+  void windowed_fft(const float* frame, const float* window, Complex* spectrum) noexcept {
+    float* windowed = fft_.time();
+    for (int i = 0; i < n_fft_; ++i) windowed[i] = frame[i] * window[i];
+    fft_.forward(spectrum);
+  }
+
   // [main-thread]
   void build_low_delay_windows() {
     const double pi = std::acos(-1.0);
@@ -115,6 +133,7 @@ class FrameTransform {
   int synthesis_length_ = 0;
   std::vector<float> analysis_window_;
   std::vector<float> synthesis_window_;  // includes the inverse FFT's 1 / n_fft
+  std::vector<float> fit_window_;        // low delay only: the symmetric sqrt-Hann
   RealFft fft_;
 };
 
@@ -131,6 +150,8 @@ class StreamingStft {
     n_channels_ = n_channels;
     input_frame_.assign(n_fft, 0.0f);
     spectrum_.assign(transform_.n_bins(), Complex(0.0f, 0.0f));
+    fit_spectrum_.assign(transform_.low_delay() ? transform_.n_bins() : 0,
+                         Complex(0.0f, 0.0f));
     channel_spectra_.assign(static_cast<std::size_t>(n_channels) * transform_.n_bins(),
                             Complex(0.0f, 0.0f));
     accumulators_.assign(static_cast<std::size_t>(n_channels) * n_fft, 0.0f);
@@ -156,6 +177,12 @@ class StreamingStft {
   int synthesis_length() const noexcept { return transform_.synthesis_length(); }
   int latency_samples() const noexcept { return transform_.synthesis_length() - 1; }
   FrameTransform& transform() noexcept { return transform_; }
+  // [audio-thread] From the frame callback: the newest frame's spectrum for fitting the
+  // models, through the symmetric window; the mixture passed to the callback itself when
+  // the windows are symmetric.
+  const Complex* fit_spectrum() const noexcept {
+    return transform_.low_delay() ? fit_spectrum_.data() : spectrum_.data();
+  }
 
   // [audio-thread] From the frame callback: channel c's output for this frame is the
   // input itself (its spectrum must be the mixture, unchanged). Its hop of output is then
@@ -221,6 +248,9 @@ class StreamingStft {
     const int n_fft = transform_.n_fft();
     const int hop = transform_.hop();
     const int n_bins = transform_.n_bins();
+    if (transform_.low_delay()) {
+      transform_.analyze_for_fit(input_frame_.data(), fit_spectrum_.data());
+    }
     transform_.analyze(input_frame_.data(), spectrum_.data());
     on_frame(static_cast<const Complex*>(spectrum_.data()), channel_spectra_.data());
     for (int c = 0; c < n_channels_; ++c) {
@@ -244,6 +274,7 @@ class StreamingStft {
   int n_channels_ = 0;
   std::vector<float> input_frame_;       // the last n_fft input samples, oldest first
   std::vector<Complex> spectrum_;        // n_bins
+  std::vector<Complex> fit_spectrum_;    // n_bins with the low-delay windows, else empty
   std::vector<Complex> channel_spectra_; // n_channels x n_bins
   std::vector<float> accumulators_;      // n_channels x n_fft overlap-add sums
   std::vector<float> ready_;             // n_channels x hop finished samples

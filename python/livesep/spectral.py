@@ -15,7 +15,7 @@ from livesep.errors import ParameterError
 
 __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
            "check_stft_settings", "soft_masks", "fit_bands", "pool_bands", "LATENCIES",
-           "low_delay_geometry", "low_delay_magnitude"]
+           "low_delay_geometry"]
 
 #: The latency modes and their bounds on the algorithmic latency in seconds (None: the
 #: frames' own, n_fft - 1 samples).
@@ -234,16 +234,3 @@ def low_delay_geometry(*, sr: int, n_fft: int, hop_length: int, latency: str
         raise ParameterError(f"latency {latency!r} ({1000 * bound:g} ms) leaves fewer than 4 "
                              f"samples at {sr} Hz")
     return synthesis // 2, synthesis
-
-
-def low_delay_magnitude(y: npt.ArrayLike, *, n_fft: int, hop_length: int
-                        ) -> npt.NDArray[np.float32]:
-    """Magnitude frames of ``y`` as the engine analyses them in a low-delay mode: the
-    asymmetric analysis window of :func:`low_delay_windows`, frame ``k`` ending at sample
-    ``(k + 1) hop_length`` (zeros before the start), shape ``(n_fft // 2 + 1, T)``."""
-    analysis, _ = low_delay_windows(n_fft, hop_length)
-    x = np.asarray(y, dtype=np.float32)
-    padded = np.concatenate([np.zeros(n_fft - hop_length, np.float32), x,
-                             np.zeros(-x.size % hop_length, np.float32)])
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    return np.abs(np.fft.rfft(frames * analysis, axis=1)).T.astype(np.float32)

@@ -183,22 +183,23 @@ class JackServer:
 
         True when jackd blamed some client, and each time it blamed livesep's client the
         machine had just stalled: ``witness`` saw a stall in the ``MESSAGE_DELAY`` before the
-        message, or (livesep's client ``Triggered``, not yet run) jackd's own driver woke late
-        then too. ``Triggered`` alone is not enough: a callback that overran by more than a
-        period leaves its client still busy, hence ``Triggered``, at the next cycle. Waits
-        ``MESSAGE_DELAY`` past ``end`` for jackd's messages to come in.
+        message, or jackd's own driver woke late then too. The driver runs above every client
+        and, the server being asynchronous, never waits for them: only the machine can make it
+        late, and a cycle it began late leaves its clients ``Running`` or ``Triggered`` at the
+        next. Without that, ``Triggered`` alone is not enough: a callback that overran by more
+        than a period leaves its client still busy, hence ``Triggered``, at the next cycle.
+        Waits ``MESSAGE_DELAY`` past ``end`` for jackd's messages to come in.
         """
         time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
         blamed = self.late_clients(start, end + MESSAGE_DELAY)
         driver_late = [when for when, client, _ in blamed if client == DRIVER]
 
-        def excused(when: float, blamed_client: str, state: str) -> bool:
+        def excused(when: float, blamed_client: str, _state: str) -> bool:
             if blamed_client != client:
                 return True
             if witness is not None and witness.stalled_between(when - MESSAGE_DELAY, when):
                 return True
-            return state == "Triggered" and any(abs(when - late) <= MESSAGE_DELAY
-                                                for late in driver_late)
+            return any(abs(when - late) <= MESSAGE_DELAY for late in driver_late)
 
         return bool(blamed) and all(excused(*blame) for blame in blamed)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.jack_harness import JackServer, play_and_record
+from helpers.jack_harness import JackServer, StallWitness, play_and_record
 from helpers.lv2 import at_rate, tool
 from livesep import load_preset
 from livesep.engine import create_separator
@@ -73,7 +73,7 @@ def test_jalv_streams_without_xruns(lv2_path: Path, tmp_path: Path, rate: int,
         recorded.append(time.monotonic())
         output.append(stop(jalv[0]))
 
-    with JackServer(rate, PERIOD) as server, stopping(jalv):
+    with StallWitness() as witness, JackServer(rate, PERIOD) as server, stopping(jalv):
         started = time.monotonic()
         result = play_and_record(
             server, x, tmp_path, target_channels=2, client=CLIENT, tail=TAIL,
@@ -83,9 +83,10 @@ def test_jalv_streams_without_xruns(lv2_path: Path, tmp_path: Path, rate: int,
         # The stream: from the mixture's first sample to the end of the recording (jalv's
         # start and the ports' connection come before).
         stream = (recorded[0] - x.size / rate - TAIL, recorded[0])
-        blamed = server.late_clients(*stream)
-        machine = server.blamed_elsewhere(*stream, client=CLIENT)
-        at_start = server.late_clients(started, stream[0])
+    # jackd's messages are all in once it has stopped, and the witness's stalls once it has.
+    blamed = server.late_clients(*stream)
+    at_start = server.late_clients(started, stream[0])
+    machine = server.blamed_elsewhere(*stream, witness=witness, client=CLIENT)
     said = output[0]
     reported = re.findall(r"latency (\d+) samples", said)  # the plugin's log, via jalv
     assert reported, said

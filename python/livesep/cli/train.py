@@ -47,10 +47,9 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--n-fft", type=int, default=512, help="STFT frame (default: %(default)s)")
     train.add_argument("--hop", type=int, default=None, help="STFT hop (default: 128)")
     train.add_argument("--latency", choices=("standard", "low", "ultra"), default="standard",
-                       help="the latency mode the preset is for: low and ultra train on frames "
-                            "analysed as the engine does in that mode (its low-delay window, "
-                            "at its hop), which separates better there than a standard "
-                            "preset does (default: %(default)s)")
+                       help="the latency mode the preset is for: low and ultra train at the "
+                            "hop that mode runs (so that N-HMM transitions are learned at "
+                            "that rate) instead of --hop (default: %(default)s)")
     train.add_argument("--iterations", type=int, default=None, metavar="N",
                        help="NMF updates or N-HMM EM iterations (default: 200 / 15)")
     train.add_argument("--beta", type=float, default=1.0,
@@ -130,7 +129,7 @@ def _run_train(args: argparse.Namespace) -> int:
         n_states=_default(states, 20 if args.model == "nhmm" else 1),
         n_frames=_default(args.frames, 4 if args.model == "nmfd" else 1),
         sr=args.sr, n_fft=args.n_fft, hop_length=_hop(args), n_iter=args.iterations,
-        beta=args.beta, seed=args.seed, low_delay=args.latency != "standard")
+        beta=args.beta, seed=args.seed)
     overrides: dict[str, dict[str, int]] = {}
     for field, values in (("n_components", component_overrides), ("n_states", state_overrides)):
         for source, value in values.items():

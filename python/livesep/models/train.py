@@ -56,10 +56,6 @@ class TrainSettings:
         (semi-supervised separation); it must have one state.
     n_frames : int
         NMFD only: frames per convolutive patch (tau).
-    low_delay : bool
-        Analyse the training audio as the engine does in its low-latency modes (the
-        asymmetric window of :func:`livesep.spectral.low_delay_windows` at ``hop_length``,
-        at most ``n_fft // 4``), so that the model learns the features those modes see.
     """
 
     model: str = "nhmm"
@@ -73,7 +69,6 @@ class TrainSettings:
     seed: int = 0
     adaptive: bool = False
     n_frames: int = 1
-    low_delay: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -96,9 +91,6 @@ class TrainSettings:
         if not 1000 <= self.sr <= 384000:
             raise ParameterError(f"sr must be in [1000, 384000] Hz, got {self.sr!r}")
         spectral.check_stft_settings(self.n_fft, self.hop_length)
-        if self.low_delay and self.hop_length > self.n_fft // 4:
-            raise ParameterError(f"low-delay training needs hop_length <= n_fft // 4 = "
-                                 f"{self.n_fft // 4}, got {self.hop_length!r}")
         if self.n_iter is not None and not 1 <= self.n_iter <= 100000:
             raise ParameterError(f"n_iter must be in [1, 100000], got {self.n_iter!r}")
         if self.beta not in (0.0, 1.0, 2.0):
@@ -140,8 +132,8 @@ def collect_audio_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return files
 
 
-def training_spectrogram(files: Sequence[Path], *, sr: int, n_fft: int, hop_length: int,
-                         low_delay: bool = False) -> tuple[npt.NDArray[np.float32], float]:
+def training_spectrogram(files: Sequence[Path], *, sr: int, n_fft: int, hop_length: int
+                         ) -> tuple[npt.NDArray[np.float32], float]:
     """Magnitude frames of every file, silent frames removed.
 
     Returns
@@ -151,16 +143,14 @@ def training_spectrogram(files: Sequence[Path], *, sr: int, n_fft: int, hop_leng
         Audio kept, in seconds (T frames of hop_length).
     """
     return signals_spectrogram([audio.load(file, sr=sr)[0] for file in files], sr=sr,
-                               n_fft=n_fft, hop_length=hop_length, low_delay=low_delay)
+                               n_fft=n_fft, hop_length=hop_length)
 
 
 def signals_spectrogram(signals: Sequence[npt.ArrayLike], *, sr: int, n_fft: int,
-                        hop_length: int, low_delay: bool = False
-                        ) -> tuple[npt.NDArray[np.float32], float]:
+                        hop_length: int) -> tuple[npt.NDArray[np.float32], float]:
     """As :func:`training_spectrogram`, for mono signals at ``sr``."""
-    analyse = spectral.low_delay_magnitude if low_delay else spectral.magnitude
-    V = np.concatenate([analyse(np.asarray(y, dtype=np.float32), n_fft=n_fft,
-                                hop_length=hop_length) for y in signals], axis=1)
+    V = np.concatenate([spectral.magnitude(np.asarray(y, dtype=np.float32), n_fft=n_fft,
+                                           hop_length=hop_length) for y in signals], axis=1)
     energy = (V.astype(np.float64) ** 2).sum(axis=0)
     loud = energy > energy.max() * 10.0 ** (-SILENCE_DB / 10.0) if energy.max() > 0 else energy > 0
     V = np.ascontiguousarray(V[:, loud])
@@ -200,8 +190,7 @@ def train_source(name: str, files: Sequence[Path], settings: TrainSettings, *,
         If a file cannot be read.
     """
     V, seconds = training_spectrogram(files, sr=settings.sr, n_fft=settings.n_fft,
-                                      hop_length=settings.hop_length,
-                                      low_delay=settings.low_delay)
+                                      hop_length=settings.hop_length)
     return spectrogram_source(name, V, seconds, settings, progress=progress, provenance={
         **dict(provenance or {}), "files": [str(file) for file in files][:200],
         "n_files": len(files)})
@@ -225,7 +214,6 @@ def spectrogram_source(name: str, V: npt.NDArray[np.float32], seconds: float,
         "seed": settings.seed,
         "iterations": settings.iterations,
         "model": settings.model,
-        **({"low_delay": True} if settings.low_delay else {}),
     }
     if settings.model == "nmfd":
         result = train_nmfd(V, n_components=settings.n_components, n_lags=settings.n_frames,

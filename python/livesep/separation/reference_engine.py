@@ -255,6 +255,12 @@ class NumpyStream:
         ``on_frame(spectrum (n_bins,) complex64) -> (n_channels, n_bins)`` spectra.
     low_delay : bool, keyword-only
         The asymmetric windows of :func:`livesep.spectral.low_delay_windows`.
+
+    Attributes
+    ----------
+    fit_spectrum : np.ndarray, shape (n_bins,), complex64
+        Within ``on_frame``: the frame through the symmetric analysis window, what a model
+        is fitted on (the spectrum ``on_frame`` got, unless low delay).
     """
 
     def __init__(self, *, n_fft: int, hop_length: int, n_channels: int,
@@ -262,9 +268,11 @@ class NumpyStream:
                  low_delay: bool = False) -> None:
         self.n_fft, self.hop, self.n_channels = n_fft, hop_length, n_channels
         self.on_frame = on_frame
+        self.fit_window: npt.NDArray[np.float32] | None = None
         if low_delay:
             window, synthesis = spectral.low_delay_windows(n_fft, hop_length)
             self.synthesis_length = 2 * hop_length
+            self.fit_window = spectral.analysis_window(n_fft).astype(F32)
         else:
             window = spectral.analysis_window(n_fft)
             synthesis = spectral.synthesis_window(n_fft, hop_length)
@@ -311,6 +319,8 @@ class NumpyStream:
 
     def _run_frame(self) -> None:
         spectrum = np.fft.rfft(self.frame * self.window).astype(np.complex64)
+        self.fit_spectrum = spectrum if self.fit_window is None else \
+            np.fft.rfft(self.frame * self.fit_window).astype(np.complex64)
         frames = np.fft.irfft(np.asarray(self.on_frame(spectrum)), n=self.n_fft, axis=1)
         self.accumulators += frames.astype(F32) * self.synthesis
         first = self.n_fft - self.synthesis_length
@@ -356,6 +366,6 @@ class ReferenceSeparator:
         return self.stream.process(x)
 
     def _separate_frame(self, spectrum: npt.NDArray[np.complex64]) -> npt.NDArray[np.complex64]:
-        estimates = self.filter.process_frame(np.abs(spectrum))
+        estimates = self.filter.process_frame(np.abs(self.stream.fit_spectrum))
         self.masks = soft_masks(estimates, power=self.settings.mask_power)
         return spectrum[None, :] * self.masks

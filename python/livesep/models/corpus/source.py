@@ -71,9 +71,6 @@ def train_source_chunked(name: str, files: Sequence[Path], settings: TrainSettin
         raise ParameterError(f"only N-HMM and NMF sources are trained in chunks on a cluster, "
                              f"got model={settings.model!r} (train it without --workers and "
                              f"--scheduler)")
-    if settings.low_delay:
-        raise ParameterError("low-delay training (latency low or ultra) is not done in chunks "
-                             "on a cluster (train it without --workers and --scheduler)")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="livesep-train-") as temporary:
         result = train_files(files, model=settings.model, beta=settings.beta,
