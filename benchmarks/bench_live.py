@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,7 +27,13 @@ import numpy as np
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT / "tests"))
 
-from helpers.jack_harness import jack_available, play_and_record, serving  # noqa: E402
+from helpers.jack_harness import (  # noqa: E402
+    StallWitness,
+    jack_available,
+    overran_before,
+    play_and_record,
+    serving,
+)
 from helpers.presets import noise, random_preset  # noqa: E402
 from livesep import presets  # noqa: E402
 from livesep.engine import LATENCIES, EngineSettings  # noqa: E402
@@ -36,18 +43,28 @@ from livesep.live.stats import LiveStats  # noqa: E402
 # (device rate, JACK period): a 48 kHz device resampled for a 16 kHz preset, and the
 # preset's own rate.
 CONFIGS = [(48000, 256), (16000, 128)]
+# Lateness (s) the stall witness reports: well under the shortest period run here.
+WITNESS_THRESHOLD = 0.0005
 
 
 def run(rate: int, period: int, preset: presets.Preset, seconds: float,
-        latency: str) -> LiveStats:
+        latency: str, *, attribute: bool) -> tuple[LiveStats, int | None]:
+    """The stream's statistics and, with ``attribute``, how many of its xruns livesep's own
+    work caused: one of its callbacks before the xrun overran a period, the stalls a
+    real-time witness saw aside (``overran_before``). The witness wakes every millisecond
+    above the JACK graph, so it adds xruns of its own at short periods."""
     live = LiveSeparator(preset, output="stems", settings=EngineSettings(latency=latency))
     captured: list[LiveStats] = []
-    with serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
+    with (StallWitness(threshold=WITNESS_THRESHOLD) if attribute else nullcontext()) as witness, \
+            serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
         play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
                         target_channels=min(2, preset.n_sources), lead_in=0.5, tail=0.2,
                         start_target=live.start,
                         before_exit=lambda: captured.append(live.stop()))
-    return captured[0]
+    if witness is None:
+        return captured[0], None
+    return captured[0], sum(overran_before(live, record, period / rate, witness)
+                            for record in live.xrun_records())
 
 
 def callback_overhead(calls: int = 20000) -> str:
@@ -119,6 +136,9 @@ def main() -> int:
                              "components, the shipped presets' size)")
     parser.add_argument("--no-load", action="store_true", help="no busy process beside")
     parser.add_argument("--json", default=None, help="also write the numbers here")
+    parser.add_argument("--attribute", action="store_true",
+                        help="also count the xruns livesep's own work caused, with a stall "
+                             "witness beside the stream (which adds xruns at short periods)")
     parser.add_argument("--latency", choices=tuple(LATENCIES), default="standard",
                         help="the engine's latency mode (default: %(default)s)")
     parser.add_argument("--config", action="append", default=None, metavar="RATE/PERIOD",
@@ -139,9 +159,13 @@ def main() -> int:
     print(callback_overhead(), flush=True)
     try:
         for rate, period in configs:
-            stats = run(rate, period, preset, args.seconds, args.latency)
+            stats, caused = run(rate, period, preset, args.seconds, args.latency,
+                                attribute=args.attribute)
             print(report(rate, period, stats), flush=True)
-            results[f"{rate}/{period}"] = asdict(stats)
+            if caused is not None:
+                print(f"  {'xruns livesep caused':<22} {caused} (a callback of its own overran "
+                      f"its period, machine stalls aside)", flush=True)
+            results[f"{rate}/{period}"] = {**asdict(stats), "xruns_livesep": caused}
     finally:
         if hog is not None:
             hog.kill()
