@@ -58,7 +58,7 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
-from bench_voice import json_ready  # the benchmarks' folder is the script's own
+from bench_voice import json_ready, wide_console  # the benchmarks' folder is the script's own
 from livesep import audio
 from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
@@ -331,9 +331,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
-    if not console.is_terminal:  # a file or a pipe: wide enough for every column
-        console = Console(width=120)
+    console = wide_console()
     started = time.perf_counter()
     parts = list(dict.fromkeys(args.part or PARTS))
     specs = {"voice": args.voice_preset or DEFAULT_PRESETS["voice"],

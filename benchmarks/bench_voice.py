@@ -352,11 +352,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def wide_console() -> Console:
+    """A console for the tables; into a file or a pipe, wide enough for every column."""
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
-    if not console.is_terminal:  # a file or a pipe: wide enough for every column
-        console = Console(width=120)
+    console = wide_console()
     started = time.perf_counter()
     try:
         specs = args.preset or [DEFAULT_PRESET]

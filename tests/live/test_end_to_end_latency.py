@@ -14,6 +14,8 @@ from livesep import load_preset
 from livesep.engine import EngineSettings
 from livesep.live import LiveSeparator
 
+# The README's test command installs jackd and JACK-Client, so this runs in CI; a machine
+# without them cannot host the server at all.
 pytestmark = pytest.mark.skipif(not jack_available(), reason="needs jackd and JACK-Client")
 
 RATE, PERIOD = 48000, 64
