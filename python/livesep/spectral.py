@@ -15,11 +15,18 @@ from livesep.errors import ParameterError
 
 __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
            "check_stft_settings", "soft_masks", "fit_bands", "pool_bands", "LATENCIES",
-           "low_delay_geometry"]
+           "low_delay_geometry",
+           "noise_floor", "floor_columns", "FLOOR_SMOOTHING_SECONDS", "FLOOR_RISE_DB_PER_SECOND"]
 
 #: The latency modes and their bounds on the algorithmic latency in seconds (None: the
 #: frames' own, n_fft - 1 samples).
 LATENCIES = {"standard": None, "low": 0.008, "ultra": 0.003}
+#: The noise floor tracker's smoothing of the power over time (a one-pole time constant)
+#: and the fastest its floor may rise.
+FLOOR_SMOOTHING_SECONDS = 0.036
+FLOOR_RISE_DB_PER_SECOND = 10.0
+#: Frames whose magnitudes sum to no more than this are silent: the tracker skips them.
+SILENT_MASS = 1e-20
 
 
 def check_stft_settings(n_fft: int, hop_length: int) -> None:
@@ -234,3 +241,68 @@ def low_delay_geometry(*, sr: int, n_fft: int, hop_length: int, latency: str
         raise ParameterError(f"latency {latency!r} ({1000 * bound:g} ms) leaves fewer than 4 "
                              f"samples at {sr} Hz")
     return synthesis // 2, synthesis
+
+
+def noise_floor(magnitudes: npt.ArrayLike, *, sr: int, hop_length: int
+                ) -> npt.NDArray[np.float64]:
+    """The stationary noise under a stream of frames, tracked causally as the engine does.
+
+    Per bin, the power ``p = |X|^2`` is smoothed over time, ``S_t = a S_{t-1} + (1 - a) p_t``
+    with ``a = exp(-hop / (sr * FLOOR_SMOOTHING_SECONDS))``, and the floor follows it down at
+    once but rises by at most ``FLOOR_RISE_DB_PER_SECOND``:
+    ``N_t = min(S_t, r N_{t-1})``, ``r = 10^(rise * hop / (10 sr))``. Speech comes and goes
+    faster than the floor may rise, so the floor stays under it, on the noise. The first
+    frame that is not silent sets ``S = N = p``; silent frames (magnitudes summing to at
+    most 1e-20) leave both unchanged and get the last floor (zeros before any sound).
+
+    Parameters
+    ----------
+    magnitudes : array-like, shape (T, F)
+        Frames of magnitudes, in stream order.
+    sr, hop_length : int, keyword-only
+        The frames' sample rate and hop, which set the time constants.
+
+    Returns
+    -------
+    numpy.ndarray, shape (T, F)
+        The floor's magnitudes, ``sqrt(N_t)``, per frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hum = np.ones((200, 3))
+    >>> hum[100:110] *= 10.0  # a loud word over the hum
+    >>> floor = noise_floor(hum, sr=16000, hop_length=128)
+    >>> bool(np.all(floor[100:110] < 1.2))
+    True
+    """
+    X = np.asarray(magnitudes, dtype=np.float64)
+    if X.ndim != 2 or not isinstance(sr, (int, np.integer)) or sr < 1 or \
+            not isinstance(hop_length, (int, np.integer)) or hop_length < 1:
+        raise ParameterError(f"magnitudes must be (T, F) with sr and hop_length positive "
+                             f"integers, got shape {X.shape}, sr={sr!r}, "
+                             f"hop_length={hop_length!r}")
+    a = np.exp(-hop_length / (sr * FLOOR_SMOOTHING_SECONDS))
+    rise = 10.0 ** (FLOOR_RISE_DB_PER_SECOND * hop_length / (10.0 * sr))
+    out = np.zeros_like(X)
+    smoothed = floor = None
+    for t, frame in enumerate(X):
+        if frame.sum() > SILENT_MASS:
+            power = frame ** 2
+            if smoothed is None or floor is None:
+                smoothed, floor = power.copy(), power.copy()
+            else:
+                smoothed = a * smoothed + (1.0 - a) * power
+                floor = np.minimum(smoothed, floor * rise)
+        if floor is not None:
+            out[t] = np.sqrt(floor)
+    return out
+
+
+def floor_columns(floor: npt.ArrayLike, weight: float) -> npt.NDArray[np.float64]:
+    """The dictionary column a source with a noise floor gets each frame: the floor (T, F)
+    scaled to sum to ``weight`` per frame (a flat column where the floor is zero)."""
+    N = np.asarray(floor, dtype=np.float64)
+    total = N.sum(axis=-1, keepdims=True)
+    flat = np.full_like(N, 1.0 / N.shape[-1])
+    return weight * np.where(total > 1e-30, N / np.where(total > 1e-30, total, 1.0), flat)
