@@ -124,7 +124,8 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
                    float likelihood_counts, float reseed_floor, float epsilon,
                    const py::object& adaptive, float forgetting, float adaptation_prior,
                    const py::object& frames_object, const py::object& layers_object,
-                   const py::object& encoder, const py::object& bands) {
+                   const py::object& encoder, const py::object& bands,
+                   const py::object& floors) {
   auto model = std::make_shared<livesep::Model>();
   const auto per_source = [&](const py::object& given, const char* name, int fallback) {
     std::vector<int> values(sources.size(), fallback);
@@ -195,6 +196,7 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
     model->encoder = convert_encoder(encoder.cast<py::dict>());
     livesep::ModelRuntime runtime_probe(model, 2.0f);
   }
+  if (!floors.is_none()) livesep::add_floors(*model, floors.cast<std::vector<float>>());
   if (!bands.is_none()) livesep::fit_on_bands(*model, bands.cast<std::vector<int>>());
   return PyModel{model};
 }
@@ -213,6 +215,8 @@ encoder (a dict of float32 arrays, see livesep.presets.Encoder) replaces the act
 fit with a recurrent encoder; every source then has one state and W (1, F, K_s).
 bands (edges, 0 to F) fits the activations on bins summed into those bands, the masks
 staying at full resolution; not with an encoder, adaptive or convolutive sources.
+floors (one weight per source, 0 for none) gives a source one more component, a noise
+floor tracked from the stream and rewritten every frame, whose column sums to the weight.
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
@@ -220,7 +224,8 @@ staying at full resolution; not with an encoder, adaptive or convolutive sources
            py::arg("epsilon") = 1e-9f, py::arg("adaptive") = py::none(),
            py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
            py::arg("frames") = py::none(), py::arg("layers") = py::none(),
-           py::arg("encoder") = py::none(), py::arg("bands") = py::none())
+           py::arg("encoder") = py::none(), py::arg("bands") = py::none(),
+           py::arg("floors") = py::none())
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {
@@ -237,6 +242,11 @@ staying at full resolution; not with an encoder, adaptive or convolutive sources
       })
       .def_property_readonly("has_encoder", [](const PyModel& self) {
         return self.model->encoder != nullptr;
+      })
+      .def_property_readonly("floors", [](const PyModel& self) {
+        std::vector<float> weights;
+        for (const auto& source : self.model->sources) weights.push_back(source.floor_weight);
+        return weights;
       })
       .def_property_readonly("adaptive", [](const PyModel& self) {
         std::vector<bool> flags;

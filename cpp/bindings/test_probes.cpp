@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "livesep/alloc_counter.h"
+#include "livesep/model.h"
 #include "livesep/nfhmm.h"
 #include "livesep/nmf.h"
 #include "livesep/stft.h"
@@ -129,6 +130,29 @@ py::tuple filter_frames(const PyModel& model, const py::handle& V_object) {
   return py::make_tuple(estimates, posteriors, evaluated);
 }
 
+// Test-only: a model's runtime (noise floors included) on frames V (T, F) of real spectra,
+// one every frame_seconds; returns the masks after each frame (T, S, F).
+py::array_t<float> runtime_masks(const PyModel& model, const py::handle& V_object,
+                                 double frame_seconds) {
+  auto V = checked_float32(V_object, "V", 2, false);
+  livesep::ModelRuntime runtime(model.model, 2.0f);
+  const int n_bins = runtime.n_bins();
+  const int n_sources = runtime.n_sources();
+  if (V.shape(1) != n_bins) throw ParameterError("V must be (T, n_bins)");
+  runtime.set_frame_period(frame_seconds);
+  const py::ssize_t t_max = V.shape(0);
+  py::array_t<float> masks({t_max, static_cast<py::ssize_t>(n_sources),
+                            static_cast<py::ssize_t>(n_bins)});
+  std::vector<livesep::Complex> spectrum(n_bins);
+  for (py::ssize_t t = 0; t < t_max; ++t) {
+    for (int f = 0; f < n_bins; ++f) spectrum[f] = livesep::Complex(V.data()[t * n_bins + f], 0.0f);
+    runtime.process_frame(spectrum.data());
+    std::copy(runtime.masks().begin(), runtime.masks().end(),
+              masks.mutable_data() + t * n_sources * n_bins);
+  }
+  return masks;
+}
+
 }  // namespace
 
 void bind_test_probes(py::module_& internal) {
@@ -146,6 +170,9 @@ void bind_test_probes(py::module_& internal) {
                "The C++ activation solver on one frame; returns the updated h.");
   internal.def("filter_frames", &filter_frames, py::arg("model"), py::arg("V"),
                "Run the factorial filter on frames V (T, F): estimates, posteriors, evaluated.");
+  internal.def("runtime_masks", &runtime_masks, py::arg("model"), py::arg("V"),
+               py::arg("frame_seconds"),
+               "A model's runtime on frames V (T, F), one every frame_seconds: masks (T, S, F).");
   internal.def("stream_spectra", &stream_spectra, py::arg("x"), py::kw_only(), py::arg("n_fft"),
                py::arg("hop_length"), py::arg("block_size"),
                "Analysis spectra (n_frames, n_bins) the streaming STFT produces for x.");

@@ -13,6 +13,7 @@
 #include "livesep/bands.h"
 #include "livesep/encoder.h"
 #include "livesep/errors.h"
+#include "livesep/floor.h"
 #include "livesep/nfhmm.h"
 #include "livesep/stft.h"
 
@@ -46,6 +47,31 @@ inline void fit_on_bands(Model& model, std::vector<int> edges) {
     model.fit_sources.push_back(pool_source(source, edges));
   }
   model.band_edges = std::move(edges);
+}
+
+// [main-thread] Gives each source with a weight above 0 a noise floor column (floor.h); call
+// before fit_on_bands. Not for adaptive or convolutive sources, nor with an encoder.
+inline void add_floors(Model& model, const std::vector<float>& weights) {
+  if (weights.size() != model.sources.size()) {
+    throw ParameterError("floors needs one weight per source (" +
+                         std::to_string(model.sources.size()) + "), got " +
+                         std::to_string(weights.size()));
+  }
+  for (std::size_t s = 0; s < weights.size(); ++s) {
+    const float weight = weights[s];
+    if (!(weight >= 0.0f) || !std::isfinite(weight)) {
+      throw ParameterError("a floor weight must be finite and >= 0, got " +
+                           std::to_string(weight) + " for source " + std::to_string(s));
+    }
+    if (weight == 0.0f) continue;
+    const SourceModel& source = model.sources[s];
+    if (source.adaptive || source.n_frames > 1 || model.encoder || model.banded()) {
+      throw ParameterError("a noise floor needs a source that neither adapts nor spans frames, "
+                           "a model without an encoder, and to come before the bands; source " +
+                           std::to_string(s) + " does not");
+    }
+    add_floor_column(model.sources[s], weight);
+  }
 }
 
 // [main-thread] One source from W (blocks, F, K), A (Q, Q) and pi (Q,), row-major, into the
@@ -107,6 +133,12 @@ class ModelRuntime {
     const int n_bins = model_->n_bins();
     const int n_sources = model_->n_sources();
     if (model_->encoder) prepare_encoder();
+    for (const SourceModel& source : sources_) floors_ = floors_ || source.floor_weight > 0.0f;
+    if (floors_) {
+      floor_.prepare(model_->n_bins(), kDefaultFramePeriod);
+      floor_column_.assign(model_->sources.front().n_rows, 0.0f);
+      if (model_->banded()) full_sources_ = model_->sources;
+    }
     if (model_->banded()) {
       const std::size_t n_bands = model_->band_edges.size() - 1;
       band_magnitudes_.assign(n_bands, 0.0f);
@@ -122,6 +154,11 @@ class ModelRuntime {
 
   int n_sources() const noexcept { return model_->n_sources(); }
   int n_bins() const noexcept { return model_->n_bins(); }
+  // [main-thread] The time between frames (hop / sample rate), which sets the noise floor's
+  // time constants; the separator sets it from its stream.
+  void set_frame_period(double seconds) {
+    if (floors_) floor_.set_frame_period(seconds);
+  }
   FactorialFilter& filter() noexcept { return filter_; }
   const FactorialFilter& filter() const noexcept { return filter_; }
 
@@ -147,6 +184,7 @@ class ModelRuntime {
       adapters_[s].reset(trained.dictionaries.data());
     }
     filter_.reset();
+    floor_.reset();
     if (model_->encoder) encoder_.reset();
     std::fill(masks_.begin(), masks_.end(), 1.0f / n_sources());
   }
@@ -162,6 +200,7 @@ class ModelRuntime {
       const float re = mixture[f].real(), im = mixture[f].imag();
       magnitudes_[f] = std::sqrt(re * re + im * im);
     }
+    if (floors_) track_floor();
     if (model_->encoder) {
       encode_frame();
     } else if (model_->banded()) {
@@ -247,11 +286,28 @@ class ModelRuntime {
     for (int s = 0; s < n_sources(); ++s) {
       float* estimate = estimates_.data() + static_cast<std::size_t>(s) * n_bins;
       if (heard) {
-        full_estimate(model_->sources[s], filter_.weighted_activations(s), filter_.mass(),
+        full_estimate(floors_ ? full_sources_[s] : model_->sources[s],
+                      filter_.weighted_activations(s), filter_.mass(),
                       padded_estimate_.data(), estimate);
       } else {
         std::fill(estimate, estimate + n_bins, 0.0f);
       }
+    }
+  }
+
+  // [audio-thread] The noise floor under this frame, as the floor column of the sources that
+  // have one (pooled into bands for a banded fit, full resolution for its estimates).
+  void track_floor() noexcept {
+    if (!floor_.update(magnitudes_.data())) return;
+    for (std::size_t s = 0; s < sources_.size(); ++s) {
+      const float weight = sources_[s].floor_weight;
+      if (!(weight > 0.0f)) continue;
+      floor_.write_column(weight, floor_column_.data());
+      if (model_->banded()) {
+        write_floor_column(full_sources_[s], floor_column_.data());
+        pool_bands(floor_column_.data(), model_->band_edges, floor_column_.data());
+      }
+      write_floor_column(sources_[s], floor_column_.data());
     }
   }
 
@@ -266,8 +322,15 @@ class ModelRuntime {
     }
   }
 
+  // Until the separator says otherwise: a 128-sample hop at 16 kHz.
+  static constexpr double kDefaultFramePeriod = 0.008;
+
   std::shared_ptr<const Model> model_;
   std::vector<SourceModel> sources_;
+  bool floors_ = false;                   // a source has a noise floor column
+  NoiseFloorTracker floor_;
+  AlignedFloats floor_column_;            // full.n_rows: a source's column (pooled in place)
+  std::vector<SourceModel> full_sources_;  // banded with floors: the estimates' own copy
   std::vector<DictionaryAdapter> adapters_;
   float mask_power_;
   FactorialFilter filter_;

@@ -47,6 +47,7 @@ struct SourceModel {
   std::vector<float> transitions;   // n_states x n_states, row-major: A(from, to)
   std::vector<float> initial;       // n_states
   bool adaptive = false;            // learns its dictionary online (one state only)
+  float floor_weight = 0.0f;        // > 0: its last component is a noise floor (floor.h)
 
   AlignedFloats tiled;               // dictionaries again, in row tiles (tile_dictionary)
 

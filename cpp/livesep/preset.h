@@ -1,4 +1,4 @@
-// Reading livesep preset files (format "livesep-preset", versions 1 to 3) in C++, without
+// Reading livesep preset files (format "livesep-preset", versions 1 to 4) in C++, without
 // Python: the same .npz files livesep writes (livesep.presets), checked as the Python reader
 // checks them (format, version, fields, shapes against meta and n_fft, finite non-negative
 // values, columns / rows summing to 1), then converted into the engine's Model with the
@@ -24,6 +24,7 @@ struct PresetLimits {
   static constexpr int kMaxSources = 16, kMaxFrames = 64, kMaxLayers = 64;
   static constexpr std::int64_t kMaxElements = std::int64_t{64} << 20;
   static constexpr double kSumTolerance = 1e-3;
+  static constexpr double kMaxFloorWeight = 1e6;
 };
 
 // The engine defaults of livesep.engine.EngineSettings, resolved per preset.
@@ -61,6 +62,7 @@ class PresetReader {
     std::string name;
     int n_states = 1, n_components = 1, frames = 1, layers = 0;
     bool adaptive = false;
+    float floor = 0.0f;
   };
 
   explicit PresetReader(const NpzFile& file) : file_(file) {}
@@ -126,10 +128,10 @@ class PresetReader {
     Preset preset;
     preset.path = file_.path();
     preset.version = static_cast<int>(version_value.number);
-    if (preset.version < 1 || preset.version > 3) {
+    if (preset.version < 1 || preset.version > 4) {
       fail("version: the file is livesep-preset version " + show(version_value) +
-           ", but this reader reads versions 1, 2 and 3 only" +
-           (version_value.number > 3 ? "; a newer livesep wrote it, upgrade livesep" : ""));
+           ", but this reader reads versions 1 to 4 only" +
+           (version_value.number > 4 ? "; a newer livesep wrote it, upgrade livesep" : ""));
     }
     preset.name = text(field(meta, "name", "meta"), "name");
     preset.sr = integer(field(meta, "sr", "meta"), "sr", PresetLimits::kMinRate,
@@ -210,6 +212,9 @@ class PresetReader {
     }
     FactorialFilter probe;  // an impossible geometry fails here, not on the audio thread
     try {
+      std::vector<float> floors;
+      for (const Entry& entry : entries) floors.push_back(entry.floor);
+      add_floors(*built, floors);
       probe.prepare(built->sources, built->settings);
       if (built->encoder) ModelRuntime runtime_probe(built, 2.0f);
     } catch (const ParameterError& error) {
@@ -226,7 +231,7 @@ class PresetReader {
     for (const auto& item : value.fields) {
       const std::string& key = item.first;
       if (key != "name" && key != "n_states" && key != "n_components" && key != "adaptive" &&
-          key != "frames" && key != "layers" && key != "provenance") {
+          key != "frames" && key != "layers" && key != "floor" && key != "provenance") {
         fail(label + ": unexpected field '" + key + "'");
       }
     }
@@ -248,6 +253,22 @@ class PresetReader {
     if (const JsonValue* layers = value.find("layers")) {
       if (version < 2) fail(label + ".layers is not a field of version 1 files");
       result.layers = integer(*layers, label + ".layers", 0, PresetLimits::kMaxLayers);
+    }
+    if (const JsonValue* floor = value.find("floor")) {
+      if (version < 4) {
+        fail(label + ".floor is not a field of version " + std::to_string(version) +
+             " files: noise floors came with version 4");
+      }
+      if (floor->kind != JsonValue::Kind::Number || !(floor->number > 0.0) ||
+          !(floor->number <= PresetLimits::kMaxFloorWeight)) {
+        fail(label + ".floor must be a number in (0, " +
+             std::to_string(static_cast<int>(PresetLimits::kMaxFloorWeight)) + "], got " +
+             show(*floor));
+      }
+      if (result.adaptive || result.frames > 1) {
+        fail(label + ": a source with a floor neither adapts nor spans frames");
+      }
+      result.floor = static_cast<float>(floor->number);
     }
     const bool special = result.frames > 1 || result.layers > 0;
     if (special && result.n_states != 1) {

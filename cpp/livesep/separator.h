@@ -83,7 +83,10 @@ class Separator {
                            : config.output == OutputMode::Stereo ? 2
                                                                  : 1;
     stft_.prepare(config.n_fft, config.hop, n_channels, config.synthesis_length);
-    if (model) check_geometry(*model, config.n_sources);
+    if (model) {
+      check_geometry(*model, config.n_sources);
+      model->set_frame_period(static_cast<double>(config.hop) / config.sample_rate);
+    }
     layout_ = SnapshotLayout{stft_.n_bins(), config.n_sources};
     snapshots_.prepare(config.snapshot_capacity, layout_.record_floats());
     timings_.prepare(config.timing_capacity, 2);
@@ -103,6 +106,7 @@ class Separator {
     if (!prepared_) throw ParameterError("the separator is not prepared");
     if (!model) throw ParameterError("swap_model needs a model");
     check_geometry(*model, config_.n_sources);
+    model->set_frame_period(static_cast<double>(config_.hop) / config_.sample_rate);
     collect_retired();
     delete pending_.exchange(model.release(), std::memory_order_acq_rel);
   }

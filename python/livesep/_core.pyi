@@ -29,6 +29,7 @@ class Model:
         layers: list[int] | None = None,
         encoder: dict[str, Any] | None = None,
         bands: list[int] | None = None,
+        floors: list[float] | None = None,
     ) -> None: ...
     @property
     def band_edges(self) -> list[int]: ...
@@ -46,6 +47,8 @@ class Model:
     def has_encoder(self) -> bool: ...
     @property
     def adaptive(self) -> list[bool]: ...
+    @property
+    def floors(self) -> list[float]: ...
 
 class Separator:
     """Streaming separator: mono in, one channel per source out, any block size."""
@@ -211,6 +214,10 @@ class _internal:
     def filter_frames(
         model: Model, V: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32]]: ...
+    @staticmethod
+    def runtime_masks(
+        model: Model, V: npt.NDArray[np.float32], frame_seconds: float
+    ) -> npt.NDArray[np.float32]: ...
     @staticmethod
     def stream_spectra(
         x: npt.NDArray[np.float32], *, n_fft: int, hop_length: int, block_size: int

@@ -221,7 +221,8 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                  adaptation_prior=settings.adaptation_prior,
                  encoder=(preset.encoder.engine_weights() if preset.encoder is not None
                           else None),
-                 bands=fit_band_edges(preset, settings))
+                 bands=fit_band_edges(preset, settings),
+                 floors=[source.floor for source in preset.sources])
 
 
 def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None:

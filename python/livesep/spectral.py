@@ -15,8 +15,8 @@ from livesep.errors import ParameterError
 
 __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
            "check_stft_settings", "soft_masks", "fit_bands", "pool_bands", "LATENCIES",
-           "low_delay_geometry",
-           "noise_floor", "floor_columns", "FLOOR_SMOOTHING_SECONDS", "FLOOR_RISE_DB_PER_SECOND"]
+           "low_delay_geometry", "NoiseFloor", "noise_floor", "floor_columns",
+           "FLOOR_SMOOTHING_SECONDS", "FLOOR_RISE_DB_PER_SECOND"]
 
 #: The latency modes and their bounds on the algorithmic latency in seconds (None: the
 #: frames' own, n_fft - 1 samples).
@@ -243,9 +243,9 @@ def low_delay_geometry(*, sr: int, n_fft: int, hop_length: int, latency: str
     return synthesis // 2, synthesis
 
 
-def noise_floor(magnitudes: npt.ArrayLike, *, sr: int, hop_length: int
-                ) -> npt.NDArray[np.float64]:
-    """The stationary noise under a stream of frames, tracked causally as the engine does.
+class NoiseFloor:
+    """The stationary noise under a stream of frames, tracked causally as the engine does
+    (cpp/livesep/floor.h), one frame at a time.
 
     Per bin, the power ``p = |X|^2`` is smoothed over time, ``S_t = a S_{t-1} + (1 - a) p_t``
     with ``a = exp(-hop / (sr * FLOOR_SMOOTHING_SECONDS))``, and the floor follows it down at
@@ -253,19 +253,63 @@ def noise_floor(magnitudes: npt.ArrayLike, *, sr: int, hop_length: int
     ``N_t = min(S_t, r N_{t-1})``, ``r = 10^(rise * hop / (10 sr))``. Speech comes and goes
     faster than the floor may rise, so the floor stays under it, on the noise. The first
     frame that is not silent sets ``S = N = p``; silent frames (magnitudes summing to at
-    most 1e-20) leave both unchanged and get the last floor (zeros before any sound).
+    most 1e-20) change nothing.
+
+    Parameters
+    ----------
+    sr, hop_length : int, keyword-only
+        The frames' sample rate and hop, which set the time constants.
+    """
+
+    def __init__(self, *, sr: int, hop_length: int) -> None:
+        if not isinstance(sr, (int, np.integer)) or sr < 1 or \
+                not isinstance(hop_length, (int, np.integer)) or hop_length < 1:
+            raise ParameterError(f"sr and hop_length must be positive integers, got sr={sr!r}, "
+                                 f"hop_length={hop_length!r}")
+        self.smoothing = np.exp(-hop_length / (sr * FLOOR_SMOOTHING_SECONDS))
+        self.rise = 10.0 ** (FLOOR_RISE_DB_PER_SECOND * hop_length / (10.0 * sr))
+        self.smoothed: npt.NDArray[np.float64] | None = None
+        self.floor: npt.NDArray[np.float64] | None = None
+
+    def reset(self) -> None:
+        """Forget the floor: the next sounding frame starts it again."""
+        self.smoothed = self.floor = None
+
+    def update(self, frame: npt.ArrayLike) -> bool:
+        """Track one frame of magnitudes (F,); False for a silent frame, which changes
+        nothing."""
+        x = np.asarray(frame, dtype=np.float64)
+        mass = x.sum()
+        if not (mass > SILENT_MASS and np.isfinite(mass)):
+            return False
+        power = x ** 2
+        if self.smoothed is None or self.floor is None:
+            self.smoothed, self.floor = power, power.copy()
+        else:
+            self.smoothed = self.smoothing * self.smoothed + (1.0 - self.smoothing) * power
+            self.floor = np.minimum(self.smoothed, self.rise * self.floor)
+        return True
+
+    def magnitudes(self) -> npt.NDArray[np.float64] | None:
+        """The floor's magnitudes ``sqrt(N)`` (F,), or None before any sound."""
+        return None if self.floor is None else np.sqrt(self.floor)
+
+
+def noise_floor(magnitudes: npt.ArrayLike, *, sr: int, hop_length: int
+                ) -> npt.NDArray[np.float64]:
+    """:class:`NoiseFloor` over a whole stream of frames, from a fresh start.
 
     Parameters
     ----------
     magnitudes : array-like, shape (T, F)
         Frames of magnitudes, in stream order.
     sr, hop_length : int, keyword-only
-        The frames' sample rate and hop, which set the time constants.
+        The frames' sample rate and hop.
 
     Returns
     -------
     numpy.ndarray, shape (T, F)
-        The floor's magnitudes, ``sqrt(N_t)``, per frame.
+        The floor's magnitudes after each frame (zeros before any sound).
 
     Examples
     --------
@@ -277,27 +321,16 @@ def noise_floor(magnitudes: npt.ArrayLike, *, sr: int, hop_length: int
     True
     """
     X = np.asarray(magnitudes, dtype=np.float64)
-    if X.ndim != 2 or not isinstance(sr, (int, np.integer)) or sr < 1 or \
-            not isinstance(hop_length, (int, np.integer)) or hop_length < 1:
-        raise ParameterError(f"magnitudes must be (T, F) with sr and hop_length positive "
-                             f"integers, got shape {X.shape}, sr={sr!r}, "
-                             f"hop_length={hop_length!r}")
-    a = np.exp(-hop_length / (sr * FLOOR_SMOOTHING_SECONDS))
-    rise = 10.0 ** (FLOOR_RISE_DB_PER_SECOND * hop_length / (10.0 * sr))
+    if X.ndim != 2:
+        raise ParameterError(f"magnitudes must be (T, F), got shape {X.shape}")
+    tracker = NoiseFloor(sr=sr, hop_length=hop_length)
     out = np.zeros_like(X)
-    smoothed = floor = None
     for t, frame in enumerate(X):
-        if frame.sum() > SILENT_MASS:
-            power = frame ** 2
-            if smoothed is None or floor is None:
-                smoothed, floor = power.copy(), power.copy()
-            else:
-                smoothed = a * smoothed + (1.0 - a) * power
-                floor = np.minimum(smoothed, floor * rise)
+        tracker.update(frame)
+        floor = tracker.magnitudes()
         if floor is not None:
-            out[t] = np.sqrt(floor)
+            out[t] = floor
     return out
-
 
 def floor_columns(floor: npt.ArrayLike, weight: float) -> npt.NDArray[np.float64]:
     """The dictionary column a source with a noise floor gets each frame: the floor (T, F)

@@ -147,3 +147,62 @@ def unfolded_estimates(dictionaries: list[np.ndarray], V: np.ndarray, *, beta: f
         for s, W in enumerate(dictionaries):
             estimates[t, s] = W[layers].astype(np.float64) @ h[edges[s]:edges[s + 1]] * mass
     return estimates
+
+
+def noise_floor(V: np.ndarray, *, frame_seconds: float) -> np.ndarray:
+    """The noise floor tracker of cpp/livesep/floor.h, bin by bin in plain loops: per bin the
+    power smoothed with a = exp(-period / 36 ms), the floor min(smoothed, r * floor) with r
+    10 dB/s; the first sounding frame sets both; silent frames (sum <= 1e-20) change
+    nothing. Returns the floor's magnitudes after each frame (T, F), zeros before any
+    sound."""
+    a = np.exp(-frame_seconds / 0.036)
+    r = 10.0 ** (10.0 * frame_seconds / 10.0)
+    out = np.zeros(V.shape)
+    smoothed = [0.0] * V.shape[1]
+    floor = [0.0] * V.shape[1]
+    started = False
+    for t in range(V.shape[0]):
+        if V[t].astype(np.float64).sum() > 1e-20:
+            for f in range(V.shape[1]):
+                power = float(V[t, f]) ** 2
+                if not started:
+                    smoothed[f] = floor[f] = power
+                else:
+                    smoothed[f] = a * smoothed[f] + (1.0 - a) * power
+                    floor[f] = min(smoothed[f], r * floor[f])
+            started = True
+        if started:
+            out[t] = np.sqrt(floor)
+    return out
+
+
+def floored_unfolded_masks(dictionaries: list[np.ndarray], floors: list[float], V: np.ndarray,
+                           *, frame_seconds: float, epsilon: float = 1e-9) -> np.ndarray:
+    """Unfolded sources (W_s (L + 1, F, K_s)), source s with a noise floor column of weight
+    floors[s] (0: none) appended to every layer: the tracker's floor scaled to sum to the
+    weight. KL, flat start, one update per layer; masks V_s^2 / sum_j V_j^2 (even where all
+    are zero, and for a silent frame). Returns (T, S, F)."""
+    floor = noise_floor(V, frame_seconds=frame_seconds)
+    n_sources, n_bins = len(dictionaries), V.shape[1]
+    layers = dictionaries[0].shape[0] - 1
+    masks = np.full((V.shape[0], n_sources, n_bins), 1.0 / n_sources)
+    for t, v in enumerate(V.astype(np.float64)):
+        mass = v.sum()
+        if mass > 1e-20:
+            total = floor[t].sum()
+            column = floor[t] / total if total > 1e-30 else np.full(n_bins, 1.0 / n_bins)
+            blocks = [np.concatenate([W.astype(np.float64), np.repeat(
+                (weight * column)[None, :, None], layers + 1, axis=0)], axis=2) if weight
+                else W.astype(np.float64) for W, weight in zip(dictionaries, floors)]
+            edges = np.cumsum([0] + [W.shape[2] for W in blocks])
+            h = np.full(edges[-1], 1.0 / edges[-1])
+            for layer in range(layers):
+                D = np.concatenate([W[layer] for W in blocks], axis=1)
+                h = update_activations(D, v / mass, h, beta=1, l1=0.0, n_iter=1,
+                                       epsilon=epsilon)
+            estimates = np.stack([W[layers] @ h[edges[s]:edges[s + 1]]
+                                  for s, W in enumerate(blocks)]) ** 2
+            total_power = estimates.sum(axis=0)
+            masks[t] = np.where(total_power > 1e-30, estimates / np.where(
+                total_power > 1e-30, total_power, 1.0), 1.0 / n_sources)
+    return masks

@@ -304,6 +304,9 @@ MIN_ROOM_SECONDS = 3.0
 #: The models enrolment trains: the voice as an N-HMM of 20 states, the room of 4.
 VOICE_SETTINGS = TrainSettings(model="nhmm", n_states=20, n_components=10)
 ROOM_SETTINGS = TrainSettings(model="nhmm", n_states=4, n_components=10)
+#: The weight of the noise floor the room's model tracks in the stream (SourceModel.floor):
+#: 10 s of a room is a small sample of it, and the floor follows the room as it plays.
+ROOM_FLOOR = 30.0
 
 
 def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
@@ -332,7 +335,8 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
     Returns
     -------
     Preset
-        Sources ``speech`` and ``noise``, model "nhmm", at the base's settings.
+        Sources ``speech`` and ``noise``, model "nhmm", at the base's settings; the noise
+        also tracks the room's noise floor as it plays (``floor`` :data:`ROOM_FLOOR`).
 
     Raises
     ------
@@ -380,6 +384,7 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
             base.source_names[index], V, kept, settings,
             progress=part_of(progress, step / len(given), (step + 1) / len(given)),
             provenance={"enrolled": label, "base": base.name})
+    sources[1] = replace(sources[1], floor=ROOM_FLOOR)
     taught = " and ".join(f"a {label}" for label, *_ in given)
     return base.with_sources(sources, name=name, model="nhmm",
                              description=f"{base.name!r} taught {taught}")

@@ -22,6 +22,7 @@ from livesep.presets.format import (
     FORMAT_VERSIONS,
     MAX_ELEMENTS,
     MAX_ENCODER_LAYERS,
+    MAX_FLOOR_WEIGHT,
     MAX_FRAMES,
     MAX_HIDDEN,
     MAX_LAYERS,
@@ -45,6 +46,7 @@ __all__ = [
     "check_label",
     "check_encoder_entry",
     "check_layers",
+    "check_floor",
     "check_model_arrays",
     "check_provenance",
     "check_settings",
@@ -214,6 +216,9 @@ def check_source_entry(label: str, entry: object, *, version: int) -> dict[str, 
     extra = sorted(set(entry) - set(SOURCE_FIELDS) - set(SOURCE_OPTIONAL))
     if extra:
         raise Invalid(f"{label}: unexpected field(s) {', '.join(map(repr, extra))}")
+    if "floor" in entry and version < FORMAT_VERSIONS[3]:
+        raise Invalid(f"{label}.floor ({show(entry['floor'])}) is not a field of version "
+                      f"{version} files: noise floors came with version {FORMAT_VERSIONS[3]}")
     if "layers" in entry and version < FORMAT_VERSIONS[1]:
         raise Invalid(f"{label}.layers ({show(entry['layers'])}) is not a field of version "
                       f"{version} files: unfolded sources came with version "
@@ -228,8 +233,12 @@ def check_source_entry(label: str, entry: object, *, version: int) -> dict[str, 
                           adaptive=adaptive)
     layers = check_layers(f"{label}.layers", entry.get("layers", 0), frames=frames,
                           adaptive=adaptive, n_states=n_states)
+    floor = check_floor(f"{label}.floor", entry.get("floor", 0.0), frames=frames,
+                        adaptive=adaptive)
+    if "floor" in entry and floor == 0.0:
+        raise Invalid(f"{label}.floor is 0: a source without a floor leaves the field out")
     return {"name": name, "n_states": n_states, "n_components": n_components,
-            "adaptive": adaptive, "frames": frames, "layers": layers,
+            "adaptive": adaptive, "frames": frames, "layers": layers, "floor": floor,
             "provenance": check_provenance(f"{label}.provenance", entry.get("provenance", {}))}
 
 
@@ -301,6 +310,21 @@ def check_layers(name: str, value: object, *, frames: int, adaptive: bool,
         raise Invalid(f"{name} is {layers} but the source is adaptive; an unfolded source's "
                       f"dictionaries are fixed, as trained")
     return layers
+
+
+def check_floor(name: str, value: object, *, frames: int, adaptive: bool) -> float:
+    """A source's ``floor``: 0 (none), or the weight of the noise floor column the engine
+    gives it (a source of one frame that does not adapt)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise Invalid(f"{name} must be a number, got {show(value)} ({type_name(value)})")
+    floor = float(value)
+    if not 0.0 <= floor <= MAX_FLOOR_WEIGHT:
+        raise Invalid(f"{name} must be in [0, {MAX_FLOOR_WEIGHT:g}], got {show(value)}")
+    if floor > 0.0 and (frames > 1 or adaptive):
+        raise Invalid(f"{name} is {floor:g} but the source "
+                      f"{'spans frames' if frames > 1 else 'adapts'}; a noise floor is for a "
+                      f"source of one frame that does not adapt")
+    return floor
 
 
 def check_model_arrays(W: npt.NDArray[np.float32], A: npt.NDArray[np.float32],

@@ -102,7 +102,9 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
             states = f"unfolded, {source.layers} layers"
         lines.append(f"  - {source.name}: {states} x {source.n_components} components, "
                      f"{source.n_parameters} parameters ({_human_bytes(source.nbytes)}), "
-                     f"{'adaptive' if source.adaptive else 'fixed'}")
+                     f"{'adaptive' if source.adaptive else 'fixed'}"
+                     + (f", + a noise floor tracked from the stream (weight {source.floor:g})"
+                        if source.floor else ""))
         if source.provenance:
             lines.append("      training:")
             lines.extend(f"        {key}: {_summary(value)}"

@@ -35,9 +35,10 @@ __all__ = [
 #: The ``format`` field of every preset file.
 FORMAT_NAME = "livesep-preset"
 #: The file format versions this livesep reads: 1; 2, which added unfolded sources
-#: (``layers``); 3, which added recurrent encoders (model ``"nae"``). A preset is written in
+#: (``layers``); 3, which added recurrent encoders (model ``"nae"``); 4, which added noise
+#: floors (``floor``). A preset is written in
 #: the oldest version that holds it, so that an older livesep still reads every other preset.
-FORMAT_VERSIONS = (1, 2, 3)
+FORMAT_VERSIONS = (1, 2, 3, 4)
 #: The newest of them.
 FORMAT_VERSION = FORMAT_VERSIONS[-1]
 #: The only analysis window the engine uses.
@@ -52,6 +53,8 @@ MAX_ELEMENTS = 64 * 2**20
 MAX_FRAMES = 64
 #: Most layers (unfolded updates) of an unfolded source.
 MAX_LAYERS = 64
+#: Largest weight of a source's noise floor column.
+MAX_FLOOR_WEIGHT = 1e6
 #: Most units per recurrent layer of an encoder, and most recurrent layers.
 MAX_HIDDEN, MAX_ENCODER_LAYERS = 4096, 16
 #: Sample rates a preset may declare, in Hz.
@@ -74,7 +77,7 @@ PRESET_OPTIONAL = ("encoder",)
 #: The required fields of a source's entry in ``meta["sources"]``.
 SOURCE_FIELDS = ("name", "n_states", "n_components")
 #: The optional fields of a source's entry.
-SOURCE_OPTIONAL = ("adaptive", "frames", "layers", "provenance")
+SOURCE_OPTIONAL = ("adaptive", "frames", "layers", "floor", "provenance")
 #: The name of an array entry (without ``.npy``).
 ARRAY_KEY = re.compile(r"source(0|[1-9][0-9]*)\.(W|A|pi)")
 

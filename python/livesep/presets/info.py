@@ -49,7 +49,8 @@ class SourceInfo:
     ``frames`` is 1, or the length of a convolutive source's templates (it then has one
     state and W is shaped (frames, n_bins, n_components)). ``layers`` is 0, or the layers of
     an unfolded source (it then has one state and one frame, and W is shaped (layers + 1,
-    n_bins, n_components)).
+    n_bins, n_components)). ``floor`` is 0, or the weight of the noise floor column the
+    engine adds to the source.
     """
 
     name: str
@@ -60,6 +61,7 @@ class SourceInfo:
     provenance: dict[str, Any]
     frames: int = 1
     layers: int = 0
+    floor: float = 0.0
 
     @property
     def n_parameters(self) -> int:

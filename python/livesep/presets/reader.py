@@ -348,7 +348,7 @@ def load_meta(path: str | os.PathLike[str]) -> PresetInfo:
         sources=tuple(SourceInfo(name=s["name"], n_states=s["n_states"], n_bins=n_bins,
                                  n_components=s["n_components"], adaptive=s["adaptive"],
                                  provenance=s["provenance"], frames=s["frames"],
-                                 layers=s["layers"])
+                                 layers=s["layers"], floor=s["floor"])
                       for s in meta["sources"]))
 
 
@@ -405,7 +405,7 @@ def load(path: str | os.PathLike[str]) -> Preset:
         try:
             sources.append(SourceModel(entry["name"], W=W, A=A, pi=pi,
                                        adaptive=entry["adaptive"], frames=entry["frames"],
-                                       layers=entry["layers"],
+                                       layers=entry["layers"], floor=entry["floor"],
                                        provenance=entry["provenance"]))
         except ParameterError as error:  # pragma: no cover - checked above
             fail(file, f"sources[{index}]: {error}")

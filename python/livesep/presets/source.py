@@ -16,6 +16,7 @@ from livesep.presets.checks import (
     Invalid,
     as_float32,
     check_bool,
+    check_floor,
     check_frames,
     check_layers,
     check_model_arrays,
@@ -60,6 +61,12 @@ class SourceModel:
         0 (the default), or the layers (1 to 64) of an unfolded source; such a source has
         one state and one frame, is not adaptive, and is trained together with the other
         sources of its preset, all unfolded alike. See :meth:`from_unfolded`.
+    floor : float, keyword-only
+        0 (the default), or the weight of a noise floor column: the engine gives the source
+        one more component, the stationary noise it tracks in the stream
+        (:func:`livesep.spectral.noise_floor`) rewritten every frame in every block, its
+        column summing to ``floor`` (the frame sums to one). For a noise source that should
+        follow a room it was not trained on; not with ``frames > 1`` or ``adaptive``.
     provenance : dict, keyword-only
         How the model was trained, as free-form JSON: by convention ``files``,
         ``seconds``, ``iterations``, ``log_likelihood``, ``seed``, ``settings``. numpy
@@ -83,6 +90,7 @@ class SourceModel:
     adaptive: bool = False
     frames: int = 1
     layers: int = 0
+    floor: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -94,12 +102,13 @@ class SourceModel:
             layers = check_layers("layers", self.layers, frames=frames, adaptive=adaptive)
             check_model_arrays(W, A, pi, prefix="", frames=frames, layers=layers)
             check_frames("frames", frames, n_states=A.shape[0], adaptive=adaptive)
+            floor = check_floor("floor", self.floor, frames=frames, adaptive=adaptive)
             provenance = check_provenance("provenance", self.provenance)
         except Invalid as error:
             raise ParameterError(f"source {show(self.name)}: {error}") from None
         for key, value in (("name", name), ("W", W), ("A", A), ("pi", pi),
                            ("adaptive", adaptive), ("frames", frames), ("layers", layers),
-                           ("provenance", provenance)):
+                           ("floor", floor), ("provenance", provenance)):
             object.__setattr__(self, key, value)
 
     @classmethod
@@ -161,7 +170,7 @@ class SourceModel:
                    provenance=dict(provenance or {}))
 
     @classmethod
-    def from_unfolded(cls, name: str, W: npt.ArrayLike, *,
+    def from_unfolded(cls, name: str, W: npt.ArrayLike, *, floor: float = 0.0,
                       provenance: Mapping[str, Any] | None = None) -> SourceModel:
         """An unfolded NMF (deep NMF) model: one dictionary per layer of the fit, one state.
 
@@ -179,8 +188,9 @@ class SourceModel:
         W : array-like, shape (layers + 1, n_bins, n_components)
             ``W[l]`` the dictionary of layer ``l`` (``l < layers``), ``W[layers]`` the one of
             the estimate; every column ``W[l, :, k]`` sums to 1. ``layers`` is 1 to 64.
-        provenance : keyword-only
-            As for :class:`SourceModel`.
+        floor, provenance : keyword-only
+            As for :class:`SourceModel`; the floor column joins every layer and the
+            estimate.
 
         Returns
         -------
@@ -193,7 +203,7 @@ class SourceModel:
                                  f"(layers + 1, n_bins, n_components) with layers >= 1, got "
                                  f"shape {dictionary.shape}")
         return cls(name, W=dictionary, A=np.ones((1, 1), np.float32),
-                   pi=np.ones(1, np.float32), layers=dictionary.shape[0] - 1,
+                   pi=np.ones(1, np.float32), layers=dictionary.shape[0] - 1, floor=floor,
                    provenance=dict(provenance or {}))
 
     @property
@@ -231,6 +241,7 @@ class SourceModel:
             return NotImplemented
         return (self.name == other.name and self.adaptive == other.adaptive
                 and self.frames == other.frames and self.layers == other.layers
+                and self.floor == other.floor
                 and self.provenance == other.provenance
                 and all(np.array_equal(getattr(self, key), getattr(other, key))
                         for key in ARRAYS))
@@ -240,6 +251,7 @@ class SourceModel:
     def __repr__(self) -> str:
         frames = f", frames={self.frames}" if self.frames > 1 else ""
         layers = f", unfolded, {self.layers} layers" if self.layers else ""
+        floor = f", floor={self.floor:g}" if self.floor else ""
         return (f"SourceModel({self.name!r}, n_states={self.n_states}, "
                 f"n_bins={self.n_bins}, n_components={self.n_components}, "
-                f"adaptive={self.adaptive}{frames}{layers})")
+                f"adaptive={self.adaptive}{frames}{layers}{floor})")

@@ -138,7 +138,8 @@ class Preset(PresetSizes):
             raise Invalid(f"the encoder takes {self.encoder.n_bins} bins but n_fft="
                           f"{self.n_fft} gives {self.n_fft // 2 + 1}")
         components = tuple(s.n_components for s in sources)
-        plain = all(s.frames == 1 and not s.layers and not s.adaptive for s in sources)
+        plain = all(s.frames == 1 and not s.layers and not s.adaptive and not s.floor
+                    for s in sources)
         if self.encoder.n_components != components or not plain:
             raise Invalid(f"the encoder's outputs ({list(self.encoder.n_components)} "
                           f"components) must be the sources' activations: plain sources with "
@@ -210,8 +211,10 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
     """The ``meta`` JSON object of a preset file, as a dict."""
     return {
         "format": FORMAT_NAME,
-        # The oldest version that holds the preset: 3 for an encoder, 2 for unfolded sources.
-        "version": FORMAT_VERSIONS[2 if preset.encoder is not None else
+        # The oldest version that holds the preset: 4 for a noise floor, 3 for an encoder, 2
+        # for unfolded sources.
+        "version": FORMAT_VERSIONS[3 if any(s.floor for s in preset.sources) else
+                                   2 if preset.encoder is not None else
                                    1 if any(s.layers for s in preset.sources) else 0],
         "name": preset.name,
         "description": preset.description,
@@ -226,6 +229,7 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
                      "n_components": source.n_components, "adaptive": source.adaptive,
                      **({"frames": source.frames} if source.frames > 1 else {}),
                      **({"layers": source.layers} if source.layers else {}),
+                     **({"floor": source.floor} if source.floor else {}),
                      "provenance": source.provenance} for source in preset.sources],
         **({"encoder": {"hidden": preset.encoder.n_hidden, "layers": preset.encoder.n_layers}}
            if preset.encoder is not None else {}),

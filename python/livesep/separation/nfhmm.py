@@ -29,19 +29,26 @@ class JointFits:
     """Warm-started KL fits of every joint state, frame after frame, vectorised over states.
 
     Activations live per source as arrays shaped (Q_1, ..., Q_S, K_s), so that source s's
-    contribution for every joint state is one batched product with its Q_s dictionaries.
+    contribution for every joint state is one batched product with its Q_s dictionaries. A
+    source with a noise floor has it as its last column in every state, from the ``floor``
+    given to :meth:`step`, as in the engine.
     """
 
     def __init__(self, preset: Preset, settings: EngineSettings) -> None:
         settings = settings.resolved(preset)
         refuse_convolutive(preset, "the N-FHMM reference")
         refuse_unfolded(preset, "the N-FHMM reference")
-        self.W = [source.W.astype(np.float64) for source in preset.sources]
+        self.weights = [source.floor for source in preset.sources]
+        self.W = [np.pad(source.W.astype(np.float64), ((0, 0), (0, 0), (0, 1))) if source.floor
+                  else source.W.astype(np.float64) for source in preset.sources]
         self.shape = tuple(source.n_states for source in preset.sources)
         self.n_iter, self.counts = settings.n_iter, settings.likelihood_counts
-        self.total = sum(source.n_components for source in preset.sources)
+        self.total = sum(W.shape[2] for W in self.W)
         self.floor = settings.reseed_floor / self.total
         self.column_sums = [W.sum(axis=1) for W in self.W]  # (Q_s, K_s)
+        for sums, weight in zip(self.column_sums, self.weights):
+            if weight:
+                sums[:, -1] = weight
         self.H = [np.full(self.shape + (W.shape[2],), 1.0 / self.total) for W in self.W]
 
     def _per_source(self, s: int, x: Array, W: Array) -> Array:
@@ -56,11 +63,15 @@ class JointFits:
         return sum(self._per_source(s, H, np.swapaxes(W, 1, 2))
                    for s, (H, W) in enumerate(zip(self.H, self.W))) + 1e-9
 
-    def step(self, v: Array) -> tuple[Array, float]:
-        """Fit frame v (F,); returns the log-likelihoods (Q_1, ..., Q_S) and the frame mass."""
+    def step(self, v: Array, floor: Array | None = None) -> tuple[Array, float]:
+        """Fit frame v (F,) (with ``floor`` (F,), the noise floor under it, for sources that
+        have one); returns the log-likelihoods (Q_1, ..., Q_S) and the frame mass."""
         mass = float(v.sum())
         if not mass > 1e-20:
             return np.zeros(self.shape), 0.0
+        for W, weight in zip(self.W, self.weights):
+            if weight and floor is not None:
+                W[:, :, -1] = spectral.floor_columns(floor, weight)
         frame = v / mass
         self.H = [np.maximum(H, self.floor) for H in self.H]
         for _ in range(self.n_iter):
@@ -101,8 +112,10 @@ def joint_fits(preset: Preset, settings: EngineSettings, V: Array
     """Frame by frame over V (F, T): the warm-started fits of every joint state, their
     log-likelihoods (Q_1, ..., Q_S) and the frame's mass, as the exact online filter fits."""
     fits = JointFits(preset, settings)
-    for v in V.T:
-        log_likelihoods, mass = fits.step(v)
+    floors = spectral.noise_floor(V.T, sr=preset.sr, hop_length=preset.hop_length) \
+        if any(source.floor for source in preset.sources) else None
+    for t, v in enumerate(V.T):
+        log_likelihoods, mass = fits.step(v, None if floors is None else floors[t])
         yield fits, log_likelihoods, mass
 
 

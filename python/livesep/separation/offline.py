@@ -58,7 +58,7 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
     elif preset.sources[0].layers:
         stems = separate_offline_unfolded(y, preset, beta=settings.beta, l1=settings.l1,
                                           mask_power=settings.mask_power)
-    elif preset.model == "nmf":
+    elif preset.model == "nmf" and not any(source.floor for source in preset.sources):
         stems = separate_offline_nmf(y, preset, beta=settings.beta, l1=settings.l1,
                                      mask_power=settings.mask_power)
     else:
@@ -96,11 +96,17 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
     Raises
     ------
     ParameterError
-        For a bad signal, unfolded sources, or with convolutive sources and ``beta`` not 1
-        or 2 or ``l1`` > 0.
+        For a bad signal, unfolded sources, a noise floor, or with convolutive sources and
+        ``beta`` not 1 or 2 or ``l1`` > 0.
     """
     signal = check_signal(y)
     refuse_unfolded(preset, "batch NMF")
+    floored = [source.name for source in preset.sources if source.floor]
+    if floored:
+        raise ParameterError(f"batch NMF holds every dictionary fixed, but "
+                             f"{', '.join(map(repr, floored))} of preset {preset.name!r} "
+                             f"track a noise floor frame by frame; use separate_offline (the "
+                             f"N-FHMM reference) or the online engine")
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     V = np.abs(X).astype(np.float64)
     if any(source.frames > 1 for source in preset.sources):
@@ -203,8 +209,9 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
     """Unfolded (deep NMF) sources: the engine's layered fit of every frame, all frames at
     once, in numpy (:class:`~livesep.separation.reference_fit.UnfoldedFit`).
 
-    The fit starts afresh every frame, so this is what the online engine computes, within
-    float32 rounding, without its latency.
+    The fit starts afresh every frame and a noise floor (a source's ``floor``) is tracked
+    causally through the frames in order, so this is what the online engine computes,
+    within float32 rounding, without its latency.
 
     Parameters
     ----------
@@ -230,7 +237,10 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
     signal = check_signal(y)
     fit = UnfoldedFit(preset, beta=beta, l1=l1)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
-    estimates = fit.estimates(np.abs(X).T).transpose(1, 2, 0)  # (S, F, T)
+    V = np.abs(X).T
+    floor = spectral.noise_floor(V, sr=preset.sr, hop_length=preset.hop_length) \
+        if any(source.floor for source in preset.sources) else None
+    estimates = fit.estimates(V, floor).transpose(1, 2, 0)  # (S, F, T)
     return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
 
 

@@ -79,7 +79,13 @@ class ReferenceFilter:
         self.unfolded = (UnfoldedFit(preset, beta=settings.beta, l1=settings.l1,
                                      bands=self.bands)
                          if preset.sources[0].layers else None)
-        self.W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
+        hop = latency_geometry(preset, settings.latency)[0]
+        self.noise_floor = spectral.NoiseFloor(sr=preset.sr, hop_length=hop) \
+            if any(s.floor for s in preset.sources) else None
+        self.floor_weights = [F32(s.floor) for s in preset.sources]
+        # A source with a noise floor has it as its last column, rewritten every frame.
+        self.W = [np.ascontiguousarray(np.pad(s.W, ((0, 0), (0, 0), (0, 1))) if s.floor
+                                       else s.W, dtype=F32) for s in preset.sources]
         # The fit's dictionaries: summed over the bands when fitting on bands.
         self.W_fit = (self.W if self.bands is None else [np.ascontiguousarray(
             spectral.pool_bands(W.swapaxes(1, 2), self.bands).swapaxes(1, 2)) for W in self.W])
@@ -97,6 +103,9 @@ class ReferenceFilter:
         self.column_sums = np.concatenate(
             [W.sum(axis=1, dtype=F32)[self.states[:, s]] for s, W in enumerate(self.W)],
             axis=1)  # (J, K_total)
+        for s, weight in enumerate(self.floor_weights):
+            if weight:
+                self.column_sums[:, self.offsets[s + 1] - 1] = weight
         self.floor = F32(settings.reseed_floor) / F32(self.total_components)
         # Every joint state's dictionary [W_1[q_1] ... W_S[q_S]] side by side, when that
         # fits in memory: one contiguous gather per frame instead of S strided ones.
@@ -109,9 +118,24 @@ class ReferenceFilter:
     def reset(self) -> None:
         """Forget the past: the next frame starts from the initial distributions."""
         self.alpha = np.zeros(self.n_joint, dtype=F32)
+        if self.noise_floor is not None:
+            self.noise_floor.reset()
         self.table = np.full((self.n_joint, self.total_components),
                              F32(1.0) / F32(self.total_components), dtype=F32)
         self.first_frame = True
+
+    def _write_floor_columns(self, floor: Floats | None) -> None:
+        """The floor under this frame as the floor column of every source that has one."""
+        for s, weight in enumerate(self.floor_weights):
+            if not weight or floor is None:
+                continue
+            column = spectral.floor_columns(floor, float(weight)).astype(F32)
+            self.W[s][:, :, -1] = column
+            fitted = column if self.bands is None else spectral.pool_bands(column, self.bands)
+            if self.bands is not None:
+                self.W_fit[s][:, :, -1] = fitted
+            if self.joint_dictionaries is not None:
+                self.joint_dictionaries[:, :, self.offsets[s + 1] - 1] = fitted
 
     def _predict(self) -> Floats:
         if self.first_frame:
@@ -164,6 +188,9 @@ class ReferenceFilter:
             Each source's estimate in the units of ``v`` (zero for a silent frame).
         """
         v = np.asarray(v, dtype=F32)
+        if self.noise_floor is not None and self.noise_floor.update(v) \
+                and self.unfolded is None:
+            self._write_floor_columns(self.noise_floor.magnitudes())
         predicted = self._predict()
         mass = v.sum(dtype=F32)
         estimates = np.zeros((len(self.W), self.n_bins), dtype=F32)
@@ -174,7 +201,8 @@ class ReferenceFilter:
         if self.unfolded is not None:  # the one joint state takes the whole posterior
             self.alpha = np.ones(1, dtype=F32)
             self.n_evaluated = 1
-            return self.unfolded.estimates(v[None])[0]
+            floor = None if self.noise_floor is None else self.noise_floor.magnitudes()
+            return self.unfolded.estimates(v[None], None if floor is None else floor[None])[0]
         frame = (v if self.bands is None else spectral.pool_bands(v, self.bands)) / mass
         selected = self._select(predicted)
         self.n_evaluated = selected.size

@@ -51,8 +51,11 @@ class UnfoldedFit:
 
     For each frame the activations of all sources start flat (1 / K_total), layer ``l``
     makes one multiplicative update (β-divergence, l1, epsilon as the engine's fits) with
-    ``[W_1[l] ... W_S[l]]``, and source ``s``'s estimate is ``W_s[L] h_s``. Nothing carries
-    over from frame to frame: the online engine and offline separation compute the same.
+    ``[W_1[l] ... W_S[l]]``, and source ``s``'s estimate is ``W_s[L] h_s``. A source with a
+    noise floor (``floor`` > 0) has one more column in every layer, last among its own: the
+    frame's floor scaled to sum to its weight (:func:`livesep.spectral.floor_columns`). Only
+    the floor carries over from frame to frame, so the online engine and offline separation
+    compute the same.
 
     Parameters
     ----------
@@ -65,36 +68,69 @@ class UnfoldedFit:
         full resolution. None fits every bin.
     """
 
+    #: Frames fitted at once when the dictionaries differ per frame (a noise floor).
+    CHUNK = 128
+
     def __init__(self, preset: Preset, *, beta: float, l1: float,
                  bands: Sequence[int] | None = None) -> None:
         self.layers = preset.sources[0].layers
         if self.layers == 0:
             raise ParameterError(f"preset {preset.name!r} has no unfolded sources (layers 0)")
         self.beta, self.l1 = beta, l1
-        W = [np.ascontiguousarray(s.W, dtype=F32) for s in preset.sources]
+        self.floors = [F32(s.floor) for s in preset.sources]
+        # Every source's dictionaries with a zero column where its floor goes.
+        W = [np.ascontiguousarray(np.pad(s.W, ((0, 0), (0, 0), (0, 1))) if s.floor else s.W,
+                                  dtype=F32) for s in preset.sources]
         self.dictionaries = np.concatenate(W, axis=2)  # (L + 1, F, K_total)
-        self.kl_denominators = self.dictionaries.sum(axis=1, dtype=F32) + F32(l1)
         self.edges = np.cumsum([0] + [w.shape[2] for w in W])
+        self.floor_columns = [int(b) - 1 for b, w in zip(self.edges[1:], self.floors) if w]
+        self.kl_denominators = self.dictionaries.sum(axis=1, dtype=F32)
+        self.kl_denominators[:, self.floor_columns] = [w for w in self.floors if w]
+        self.kl_denominators += F32(l1)
         self.bands = bands
         self.fit_dictionaries = (self.dictionaries if bands is None else np.ascontiguousarray(
             spectral.pool_bands(self.dictionaries.swapaxes(1, 2), bands).swapaxes(1, 2)))
 
-    def estimates(self, V: npt.ArrayLike) -> Floats:
+    def estimates(self, V: npt.ArrayLike, floor: npt.ArrayLike | None = None) -> Floats:
         """Each source's estimate of frames V (T, F) of magnitudes, shape (T, S, F), float32;
-        zero for silent frames (sum not above 1e-20, or not finite), as the engine's."""
+        zero for silent frames (sum not above 1e-20, or not finite), as the engine's.
+        ``floor`` (T, F): the noise floor under each frame (:class:`livesep.spectral.
+        NoiseFloor`), needed when a source has one."""
         frames = np.asarray(V, dtype=F32)
+        if self.floor_columns and (floor is None or np.shape(floor) != frames.shape):
+            raise ParameterError(f"a preset with a noise floor needs the floor under each "
+                                 f"frame, shape {frames.shape}, got "
+                                 f"{None if floor is None else np.shape(floor)}")
         mass = frames.sum(axis=1, dtype=F32)
-        heard = (mass > 1e-20) & np.isfinite(mass)
-        fitted = frames if self.bands is None else spectral.pool_bands(frames, self.bands)
-        rows = (fitted[heard] / mass[heard, None])[:, None, :]  # (T', 1, F or bands)
-        total = self.dictionaries.shape[2]
-        h = np.full((rows.shape[0], total), F32(1.0) / F32(total), dtype=F32)
-        for layer in range(self.layers):
-            h = multiplicative_updates(self.fit_dictionaries[layer][None], h, rows,
-                                       self.kl_denominators[layer][None], beta=self.beta,
-                                       l1=self.l1, n_iter=1)
+        heard = np.flatnonzero((mass > 1e-20) & np.isfinite(mass))
         estimates = np.zeros((frames.shape[0], self.edges.size - 1, frames.shape[1]), F32)
-        last = self.dictionaries[self.layers]
-        for s, (a, b) in enumerate(zip(self.edges[:-1], self.edges[1:])):
-            estimates[heard, s] = (h[:, a:b] @ last[:, a:b].T) * mass[heard, None]
+        chunk = self.CHUNK if self.floor_columns else max(1, heard.size)
+        for first in range(0, heard.size, chunk):
+            chosen = heard[first:first + chunk]
+            fit = self.fit_dictionaries[:, None]  # (L + 1, 1, F or bands, K_total)
+            last = self.dictionaries[self.layers][None]  # (1, F, K_total)
+            if self.floor_columns:  # the frames' own dictionaries, with their floors
+                fit = np.repeat(fit, chosen.size, axis=1)
+                last = np.repeat(last, chosen.size, axis=0)
+                for column in self.floor_columns:
+                    scaled = spectral.floor_columns(np.asarray(floor)[chosen],
+                                                    float(self._weight(column))).astype(F32)
+                    last[:, :, column] = scaled
+                    fit[:, :, :, column] = scaled if self.bands is None else \
+                        spectral.pool_bands(scaled, self.bands)
+            fitted = frames[chosen] if self.bands is None else \
+                spectral.pool_bands(frames[chosen], self.bands)
+            rows = (fitted / mass[chosen, None])[:, None, :]  # (B, 1, F or bands)
+            h = np.full((chosen.size, fit.shape[-1]), F32(1.0) / F32(fit.shape[-1]), F32)
+            for layer in range(self.layers):
+                h = multiplicative_updates(fit[layer], h, rows,
+                                           self.kl_denominators[layer][None], beta=self.beta,
+                                           l1=self.l1, n_iter=1)
+            for s, (a, b) in enumerate(zip(self.edges[:-1], self.edges[1:])):
+                estimates[chosen, s] = np.matmul(last[:, :, a:b], h[:, a:b, None])[:, :, 0] \
+                    * mass[chosen, None]
         return estimates
+
+    def _weight(self, column: int) -> F32:
+        """The floor weight of the source whose floor is ``column``."""
+        return self.floors[int(np.searchsorted(self.edges[1:], column, side="right"))]

@@ -1,0 +1,131 @@
+// A noise floor a source can hold as one more dictionary column, rewritten every frame: the
+// stationary part of what the microphone hears, tracked causally (livesep.spectral.noise_floor
+// is the numpy reference). Per bin, the power p = |X|^2 is smoothed over time,
+//   S_t = a S_{t-1} + (1 - a) p_t,        a = exp(-frame period / 36 ms),
+// and the floor follows it down at once but rises by at most 10 dB/s:
+//   N_t = min(S_t, r N_{t-1}),            r = 10^(10 dB/s x frame period / 10).
+// Speech comes and goes faster than the floor may rise, so the floor stays on the noise
+// beneath it; a noise model trained on other rooms then has the room's own hum, hiss or
+// rumble to explain it with. The column is sqrt(N) scaled to sum to the source's floor
+// weight (its activation starts and updates like every other). The first sounding frame sets
+// S = N = p; silent frames (magnitudes summing to at most 1e-20) change nothing.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "livesep/nfhmm.h"
+#include "livesep/nmf.h"
+
+namespace livesep {
+
+class NoiseFloorTracker {
+ public:
+  static constexpr double kSmoothingSeconds = 0.036;
+  static constexpr double kRiseDecibelsPerSecond = 10.0;
+  static constexpr float kSilentMass = 1e-20f;
+
+  // [main-thread] For frames of n_bins magnitudes, one every frame_seconds.
+  void prepare(int n_bins, double frame_seconds) {
+    smoothed_.assign(n_bins, 0.0f);
+    floor_.assign(n_bins, 0.0f);
+    set_frame_period(frame_seconds);
+    reset();
+  }
+
+  // [main-thread] The time between frames, which sets the time constants.
+  void set_frame_period(double frame_seconds) {
+    smoothing_ = static_cast<float>(std::exp(-frame_seconds / kSmoothingSeconds));
+    rise_ = static_cast<float>(std::pow(10.0, kRiseDecibelsPerSecond * frame_seconds / 10.0));
+  }
+
+  // [audio-thread] Forget the floor: the next sounding frame starts it again.
+  void reset() noexcept { started_ = false; }
+
+  // [audio-thread] Tracks one frame of magnitudes (n_bins); false for a silent frame, which
+  // changes nothing.
+  bool update(const float* magnitudes) noexcept {
+    const int n_bins = static_cast<int>(floor_.size());
+    float mass = 0.0f;
+    for (int f = 0; f < n_bins; ++f) mass += magnitudes[f];
+    if (!(mass > kSilentMass) || !std::isfinite(mass)) return false;
+    if (!started_) {
+      for (int f = 0; f < n_bins; ++f) smoothed_[f] = floor_[f] = magnitudes[f] * magnitudes[f];
+      started_ = true;
+      return true;
+    }
+    const float a = smoothing_, b = 1.0f - smoothing_;
+    for (int f = 0; f < n_bins; ++f) {
+      smoothed_[f] = a * smoothed_[f] + b * magnitudes[f] * magnitudes[f];
+      floor_[f] = std::min(smoothed_[f], rise_ * floor_[f]);
+    }
+    return true;
+  }
+
+  // [audio-thread] column[0..n_bins) = sqrt(N) scaled to sum to weight (flat where N is 0).
+  void write_column(float weight, float* column) const noexcept {
+    const int n_bins = static_cast<int>(floor_.size());
+    double total = 0.0;
+    for (int f = 0; f < n_bins; ++f) {
+      column[f] = std::sqrt(floor_[f]);
+      total += column[f];
+    }
+    if (!(total > 1e-30)) {
+      std::fill(column, column + n_bins, weight / static_cast<float>(n_bins));
+      return;
+    }
+    const float scale = static_cast<float>(weight / total);
+    for (int f = 0; f < n_bins; ++f) column[f] *= scale;
+  }
+
+ private:
+  std::vector<float> smoothed_;
+  std::vector<float> floor_;
+  float smoothing_ = 0.0f;
+  float rise_ = 1.0f;
+  bool started_ = false;
+};
+
+// [main-thread] Gives `source` its floor column: one more component, last in every block,
+// zero until the first frame writes it, with column sum `weight`.
+inline void add_floor_column(SourceModel& source, float weight) {
+  const int k = source.n_components;
+  const std::size_t rows = static_cast<std::size_t>(source.n_rows);
+  const std::size_t blocks = source.dictionaries.size() / source.block_floats();
+  AlignedFloats dictionaries(blocks * rows * (k + 1), 0.0f);
+  std::vector<float> column_sums(blocks * (k + 1), weight);
+  for (std::size_t block = 0; block < blocks; ++block) {
+    std::copy_n(source.dictionary(static_cast<int>(block)), rows * k,
+                dictionaries.data() + block * rows * (k + 1));
+    std::copy_n(source.column_sums.data() + block * k, k, column_sums.data() + block * (k + 1));
+  }
+  source.dictionaries = std::move(dictionaries);
+  source.column_sums = std::move(column_sums);
+  source.n_components = k + 1;
+  source.floor_weight = weight;
+  source.tile();
+}
+
+// [audio-thread] Writes column (n_bins floats; the padding rows stay zero) as the source's
+// last component in every block, in both layouts.
+inline void write_floor_column(SourceModel& source, const float* column) noexcept {
+  const int k = source.n_components;
+  const int blocks = static_cast<int>(source.dictionaries.size() / source.block_floats());
+  for (int block = 0; block < blocks; ++block) {
+    float* columns = source.dictionaries.data() + static_cast<std::size_t>(block) *
+                                                      source.block_floats();
+    std::copy_n(column, source.n_bins, columns + static_cast<std::size_t>(k - 1) * source.n_rows);
+    float* tiled = source.tiled.data() + static_cast<std::size_t>(block) * source.block_floats();
+    detail::for_each_tile(source.n_rows, false, [&](int first, int lanes) {
+      const int row = first * detail::kLaneFloats;
+      const int height = lanes * detail::kLaneFloats;
+      float* out = tiled + static_cast<std::ptrdiff_t>(row) * k +
+                   static_cast<std::ptrdiff_t>(k - 1) * height;
+      const float* in = columns + static_cast<std::size_t>(k - 1) * source.n_rows + row;
+      std::copy(in, in + height, out);
+    });
+  }
+}
+
+}  // namespace livesep
