@@ -33,8 +33,8 @@ want speech-noise-nmf && train speech-noise-nmf --model nmf --components 32 --se
   --source "speech=$speech" --source "noise=$noise" \
   --description "A voice (any speaker) in background noise. Speech: KL-NMF, 32 components, eight klettres-data readers; noise: KL-NMF, 32 components, breath, seashore, helicopter, applause and cymbals."
 want speech-noise-nhmm && train speech-noise-nhmm --model nhmm --components 10 --states 20 \
-  --states noise=4 --seed 0 --source "speech=$speech" --source "noise=$noise" \
-  --description "A voice (any speaker) in background noise. Speech: N-HMM, 20 states x 10 components, eight klettres-data readers; noise: N-HMM, 4 states x 10 components, breath, seashore, helicopter, applause and cymbals."
+  --states noise=4 --floor noise=30 --seed 0 --source "speech=$speech" --source "noise=$noise" \
+  --description "A voice (any speaker) in background noise. Speech: N-HMM, 20 states x 10 components, eight klettres-data readers; noise: N-HMM, 4 states x 10 components, breath, seashore, helicopter, applause and cymbals, and the noise floor tracked from the stream."
 want male-female-nmf && train male-female-nmf --model nmf --components 32 --seed 0 \
   --source "male=$s/da/train.wav" --source "female=$s/en_GB/train.wav" \
   --description "Two known speakers: klettres-data readers da (male) and en_GB (female). KL-NMF, 32 components each."

@@ -97,6 +97,14 @@ def test_train_takes_per_source_sizes(sources: dict[str, Path], tmp_path: Path) 
     assert [(s.n_states, s.n_components) for s in preset.sources] == [(3, 4), (2, 2)]
 
 
+def test_train_gives_a_source_a_noise_floor(sources: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "floor.npz"
+    assert main(["train", "--out", str(out), "--source", f"low={sources['low']}", "--source",
+                 f"high={sources['high']}", "--states", "2", "--floor", "high=12.5",
+                 "--iterations", "2", "--quiet"]) == 0
+    assert [s.floor for s in presets.load(out).sources] == [0.0, 12.5]
+
+
 def test_train_convolutive_sources(sources: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "nmfd.npz"
     assert main(["train", "--out", str(out), "--source", f"high={sources['high']}",
@@ -133,6 +141,10 @@ def test_train_is_deterministic_for_a_seed(sources: dict[str, Path], tmp_path: P
         (["--source", "x={notaudio}"], "not a readable audio file"),
         (["--source", "x={high}", "--states", "y=3"], "unknown source"),
         (["--source", "x={high}", "--states", "x=many"], "NAME=INTEGER"),
+        (["--source", "x={high}", "--floor", "30"], "--floor must be NAME=NUMBER, got '30'"),
+        (["--source", "x={high}", "--floor", "x=loud"], "NAME=NUMBER"),
+        (["--source", "x={high}", "--floor", "y=3"], "unknown source"),
+        (["--source", "x={high}", "--floor", "x=-2"], "got -2"),
         (["--source", "x={high}", "--model", "nmfd", "--frames", "1"], "frames"),
         (["--source", "x={high}", "--model", "nmf", "--frames", "3"], "frames"),
     ],

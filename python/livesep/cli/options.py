@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +12,7 @@ from livesep.engine import LATENCIES, EngineSettings
 from livesep.errors import ParameterError
 
 __all__ = ["add_cluster", "add_quality", "add_strength", "cluster_settings", "engine_settings",
-           "per_source_ints", "strength"]
+           "per_source_floats", "per_source_ints", "strength"]
 
 
 def add_quality(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +80,21 @@ def engine_settings(args: argparse.Namespace) -> EngineSettings:
     return replace(defaults, beam=defaults.beam if args.beam is None else args.beam,
                    n_iter=args.iterations, latency=args.latency,
                    bands_above=args.bands_above)
+
+
+def per_source_floats(option: str, values: list[str]) -> dict[str, float]:
+    """``["noise=30"]`` → {"noise": 30.0}: values for named sources only."""
+    per_source: dict[str, float] = {}
+    for value in values:
+        name, separator, number = value.rpartition("=")
+        try:
+            parsed = float(number)
+        except ValueError:
+            parsed = math.nan
+        if not separator or not name.strip() or not math.isfinite(parsed):
+            raise ParameterError(f"{option} must be NAME=NUMBER, got {value!r}")
+        per_source[name.strip()] = parsed
+    return per_source
 
 
 def per_source_ints(option: str, values: list[str]) -> tuple[int | None, dict[str, int]]:

@@ -6,7 +6,7 @@ import argparse
 from contextlib import ExitStack
 from functools import partial
 
-from livesep.cli.options import add_cluster, cluster_settings, per_source_ints
+from livesep.cli.options import add_cluster, cluster_settings, per_source_floats, per_source_ints
 from livesep.cli.output import fraction_bar
 from livesep.errors import ParameterError
 from livesep.files import check_output_file
@@ -42,6 +42,11 @@ def add_train(commands: argparse._SubParsersAction) -> None:
                        help="let the engine keep learning this source from what it hears "
                             "(semi-supervised: e.g. an unknown room noise); it must have one "
                             "state (repeatable)")
+    train.add_argument("--floor", action="append", default=[], metavar="NAME=W",
+                       help="let source NAME also track the stationary noise under the "
+                            "stream (a hum, hiss or rumble of a room it was not trained on) as "
+                            "one more dictionary column of weight W, e.g. --floor noise=30 as "
+                            "the shipped voice presets (repeatable)")
     train.add_argument("--sr", type=int, default=16000, help="sample rate in Hz (default: "
                                                              "%(default)s)")
     train.add_argument("--n-fft", type=int, default=512, help="STFT frame (default: %(default)s)")
@@ -155,7 +160,8 @@ def _run_train(args: argparse.Namespace) -> int:
         update = stack.enter_context(fraction_bar("training", enabled=not args.quiet))
         preset = train_preset(sources, settings,
                               name=args.name or out.stem, description=args.description,
-                              overrides=overrides, trainer=trainer, progress=update)
+                              overrides=overrides, trainer=trainer,
+                              floors=per_source_floats("--floor", args.floor), progress=update)
     presets.save(preset, out)
     print(presets.describe(out))
     return 0

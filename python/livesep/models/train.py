@@ -18,6 +18,7 @@ from livesep.models.nhmm import train_nhmm
 from livesep.models.nmf import nmf
 from livesep.models.nmfd import train_nmfd
 from livesep.presets import Preset, SourceModel, load_preset
+from livesep.presets.format import MAX_FLOOR_WEIGHT
 from livesep.progress import Progress, part_of
 
 __all__ = ["TrainSettings", "collect_audio_files", "training_spectrogram", "signals_spectrogram",
@@ -241,6 +242,7 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
                  settings: TrainSettings, *, name: str, description: str = "",
                  overrides: Mapping[str, Mapping[str, Any]] | None = None,
                  trainer: Callable[..., SourceModel] | None = None,
+                 floors: Mapping[str, float] | None = None,
                  progress: Progress | None = None) -> Preset:
     """Train every source and bundle them into a preset.
 
@@ -256,6 +258,9 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
     trainer : callable, optional, keyword-only
         Called as :func:`train_source` is (the default) to train each source, e.g.
         :func:`livesep.models.corpus.source.train_source_chunked` on a cluster.
+    floors : mapping of str to float, keyword-only
+        Per source name, the weight of a noise floor the engine tracks for it as it plays
+        (:attr:`livesep.presets.SourceModel.floor`), e.g. ``{"noise": 30.0}``.
     name, description : str, keyword-only
         The preset's title and free-text description.
     progress : callable, optional, keyword-only
@@ -271,24 +276,33 @@ def train_preset(sources: Mapping[str, Sequence[str | os.PathLike[str]]],
             f"({', '.join(map(repr, sources)) or 'none'}); give what to keep and what to "
             f"remove, e.g. a voice and the noise of its room")
     overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(sources))
+    floors = dict(floors or {})
+    unknown = sorted((set(overrides) | set(floors)) - set(sources))
     if unknown:
         raise ParameterError(f"settings given for unknown source(s) {', '.join(unknown)}; the "
                              f"sources are {', '.join(sources)}")
     per_source = {}
     for source in sources:
         changes = dict(overrides.get(source, {}))
-        fixed = sorted(set(changes) & {"sr", "n_fft", "hop_length", "model", "seed",
-                                       "low_delay"})
+        fixed = sorted(set(changes) & {"sr", "n_fft", "hop_length", "model", "seed"})
         if fixed:
             raise ParameterError(f"source {source!r}: {', '.join(fixed)} must be the same for "
                                  "every source")
         per_source[source] = replace(settings, **changes)
+    for source, weight in floors.items():
+        if not 0.0 <= weight <= MAX_FLOOR_WEIGHT:
+            raise ParameterError(f"the noise floor of source {source!r} must be a weight in "
+                                 f"[0, {MAX_FLOOR_WEIGHT:g}], got {weight:g}")
+        if weight > 0 and (per_source[source].adaptive or per_source[source].model == "nmfd"):
+            raise ParameterError(f"source {source!r} adapts or is convolutive; a noise floor "
+                                 f"is for a source of one frame that does not adapt")
     files = {source: collect_audio_files(paths) for source, paths in sources.items()}
     train = trainer or train_source
     models = [train(source, source_files, per_source[source],
                            progress=part_of(progress, i / len(files), (i + 1) / len(files)))
               for i, (source, source_files) in enumerate(files.items())]
+    models = [replace(model, floor=floors[model.name]) if model.name in floors else model
+              for model in models]
     summary = ", ".join(f"{m.name} ({m.n_states} x {m.n_components})" for m in models)
     return Preset(name, description=description or f"Trained by livesep train: {summary}.",
                   sr=settings.sr, n_fft=settings.n_fft, hop_length=settings.hop_length,
