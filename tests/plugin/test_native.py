@@ -3,6 +3,7 @@ resampling chain against the Python package on every shipped preset."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from helpers.lv2 import at_rate, tool
 from helpers.preset_files import members_of, pack, unpack
-from helpers.presets import random_encoder_preset
+from helpers.presets import random_encoder_preset, random_unfolded_preset
 from livesep import load_preset
 from livesep.presets import save
 from livesep.presets.shipped import shipped_presets
@@ -87,3 +88,29 @@ def test_cpp_reader_runs_a_recurrent_encoder_preset(native_build: Path, tmp_path
         [str(native_build / "livesep_separate_raw"), str(older), str(rate), "333",
          str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
     assert refused.returncode == 1 and "recurrent encoders came with version 3" in refused.stderr
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_cpp_reader_runs_a_noise_floor(native_build: Path, tmp_path: Path, rate: int,
+                                       speech_in_noise: tuple[np.ndarray, int]) -> None:
+    made = random_unfolded_preset((5, 4), 3, seed=2)
+    preset = dataclasses.replace(made, sources=[
+        made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
+    path = save(preset, tmp_path / "floor.npz")
+    x = at_rate(speech_in_noise, rate)[: 2 * rate]
+    x.tofile(tmp_path / "in.f32")
+    command = [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
+               str(tmp_path / "in.f32"), str(tmp_path / "out.f32")]
+    latency = int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, 2).T
+    expected = separate_online(x, preset, sr=rate)
+    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
+                               rtol=0)
+    plain = separate_online(x, made, sr=rate)
+    assert np.abs(plain - expected).max() > 1e-3  # the floor was read and used
+    meta, arrays = unpack(path)
+    meta["version"] = 3
+    older = pack(tmp_path / "v3.npz", members_of(meta, arrays))
+    command[1] = str(older)
+    refused = subprocess.run(command, capture_output=True, text=True)
+    assert refused.returncode == 1 and "noise floors came with version 4" in refused.stderr
