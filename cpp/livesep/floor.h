@@ -2,17 +2,24 @@
 // stationary part of what the microphone hears, tracked causally (livesep.spectral.noise_floor
 // is the numpy reference). Per bin, the power p = |X|^2 is smoothed over time,
 //   S_t = a S_{t-1} + (1 - a) p_t,        a = exp(-frame period / 36 ms),
-// and the floor follows it down at once but rises by at most 10 dB/s:
-//   N_t = min(S_t, r N_{t-1}),            r = 10^(10 dB/s x frame period / 10).
+// and the floor follows it down at once but rises by at most 10 dB/s, or up to the least S of
+// the last 1.5 s (minimum statistics) when that is higher:
+//   N_t = min(S_t, max(r N_{t-1}, W_t)),  r = 10^(10 dB/s x frame period / 10),
+// W_t the least S over the sub-window under way and the last six complete ones of 0.25 s.
 // Speech comes and goes faster than the floor may rise, so the floor stays on the noise
 // beneath it; a noise model trained on other rooms then has the room's own hum, hiss or
 // rumble to explain it with. The column is sqrt(N) scaled to sum to the source's floor
 // weight (its activation starts and updates like every other). The first sounding frame sets
-// S = N = p; silent frames (magnitudes summing to at most 1e-20) change nothing.
+// S = N = p; for the first 0.5 s of sound the floor may rise at 100 dB/s, so that a stream
+// which starts in a fade or a quiet moment finds the room's level at once rather than in
+// seconds; the window bounds how long a floor that started too low (a near-silent start, a
+// fan switched on) takes to find the room: 1.5 s. Silent frames (magnitudes summing to at
+// most 1e-20) change nothing.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "livesep/nfhmm.h"
@@ -24,24 +31,36 @@ class NoiseFloorTracker {
  public:
   static constexpr double kSmoothingSeconds = 0.036;
   static constexpr double kRiseDecibelsPerSecond = 10.0;
+  static constexpr double kStartSeconds = 0.5;
+  static constexpr double kStartRiseDecibelsPerSecond = 100.0;
+  static constexpr double kSubwindowSeconds = 0.25;
+  static constexpr int kSubwindows = 6;
   static constexpr float kSilentMass = 1e-20f;
 
   // [main-thread] For frames of n_bins magnitudes, one every frame_seconds.
   void prepare(int n_bins, double frame_seconds) {
     smoothed_.assign(n_bins, 0.0f);
     floor_.assign(n_bins, 0.0f);
+    current_.assign(n_bins, 0.0f);
+    older_.assign(n_bins, 0.0f);
+    minima_.assign(static_cast<std::size_t>(kSubwindows) * n_bins, 0.0f);
     set_frame_period(frame_seconds);
     reset();
   }
 
   // [main-thread] The time between frames, which sets the time constants.
   void set_frame_period(double frame_seconds) {
+    frame_seconds_ = frame_seconds;
     smoothing_ = static_cast<float>(std::exp(-frame_seconds / kSmoothingSeconds));
     rise_ = static_cast<float>(std::pow(10.0, kRiseDecibelsPerSecond * frame_seconds / 10.0));
+    start_rise_ = static_cast<float>(
+        std::pow(10.0, kStartRiseDecibelsPerSecond * frame_seconds / 10.0));
+    subwindow_frames_ = std::max(1, static_cast<int>(std::lround(kSubwindowSeconds /
+                                                                 frame_seconds)));
   }
 
   // [audio-thread] Forget the floor: the next sounding frame starts it again.
-  void reset() noexcept { started_ = false; }
+  void reset() noexcept { heard_ = 0; }
 
   // [audio-thread] Tracks one frame of magnitudes (n_bins); false for a silent frame, which
   // changes nothing.
@@ -50,17 +69,47 @@ class NoiseFloorTracker {
     float mass = 0.0f;
     for (int f = 0; f < n_bins; ++f) mass += magnitudes[f];
     if (!(mass > kSilentMass) || !std::isfinite(mass)) return false;
-    if (!started_) {
-      for (int f = 0; f < n_bins; ++f) smoothed_[f] = floor_[f] = magnitudes[f] * magnitudes[f];
-      started_ = true;
+    if (heard_ == 0) {
+      for (int f = 0; f < n_bins; ++f) {
+        smoothed_[f] = floor_[f] = current_[f] = magnitudes[f] * magnitudes[f];
+      }
+      std::fill(older_.begin(), older_.end(), std::numeric_limits<float>::max());
+      heard_ = 1;
+      counted_ = 1;
+      stored_ = 0;
+      next_ = 0;
       return true;
     }
+    // Sounding frames are counted through the start only.
+    const bool starting = static_cast<double>(heard_) * frame_seconds_ < kStartSeconds;
+    if (starting) ++heard_;
     const float a = smoothing_, b = 1.0f - smoothing_;
+    const float rise = starting ? start_rise_ : rise_;
     for (int f = 0; f < n_bins; ++f) {
       smoothed_[f] = a * smoothed_[f] + b * magnitudes[f] * magnitudes[f];
-      floor_[f] = std::min(smoothed_[f], rise_ * floor_[f]);
+      current_[f] = std::min(current_[f], smoothed_[f]);
+      const float window = std::min(current_[f], older_[f]);
+      floor_[f] = std::min(smoothed_[f], std::max(rise * floor_[f], window));
     }
+    if (++counted_ == subwindow_frames_) close_subwindow();
     return true;
+  }
+
+  // [audio-thread] Stores the sub-window's least S (over the oldest when all are full) and
+  // starts the next.
+  void close_subwindow() noexcept {
+    const std::size_t n_bins = floor_.size();
+    std::copy(current_.begin(), current_.end(),
+              minima_.begin() + static_cast<std::ptrdiff_t>(next_ * n_bins));
+    next_ = (next_ + 1) % kSubwindows;
+    stored_ = std::min(stored_ + 1, kSubwindows);
+    std::fill(older_.begin(), older_.end(), std::numeric_limits<float>::max());
+    for (int w = 0; w < stored_; ++w) {
+      const float* minimum = minima_.data() + static_cast<std::size_t>(w) * n_bins;
+      for (std::size_t f = 0; f < n_bins; ++f) older_[f] = std::min(older_[f], minimum[f]);
+    }
+    std::fill(current_.begin(), current_.end(), std::numeric_limits<float>::max());
+    counted_ = 0;
   }
 
   // [audio-thread] column[0..n_bins) = sqrt(N) scaled to sum to weight (flat where N is 0).
@@ -82,9 +131,18 @@ class NoiseFloorTracker {
  private:
   std::vector<float> smoothed_;
   std::vector<float> floor_;
+  std::vector<float> current_;  // least S of the sub-window under way
+  std::vector<float> older_;    // least S of the complete sub-windows kept
+  std::vector<float> minima_;   // kSubwindows x n_bins: each kept sub-window's least S
+  double frame_seconds_ = 0.0;
   float smoothing_ = 0.0f;
   float rise_ = 1.0f;
-  bool started_ = false;
+  float start_rise_ = 1.0f;
+  int heard_ = 0;  // sounding frames since the reset, counted through the start
+  int subwindow_frames_ = 1;
+  int counted_ = 0;  // sounding frames in the sub-window under way
+  int stored_ = 0;   // complete sub-windows kept, at most kSubwindows
+  int next_ = 0;     // the slot of minima_ the next one goes to
 };
 
 // [main-thread] Gives `source` its floor column: one more component, last in every block,

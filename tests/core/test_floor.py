@@ -46,7 +46,10 @@ def test_the_runtime_matches_the_slow_reference(sr: int, weights: tuple[float, .
     n_fft, hop = GEOMETRY[sr]
     preset = with_floors(random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop,
                                                 seed=3), weights)
-    x = hum_with_bursts(sr // 2, sr)
+    # A near-silent whistle first: the floor starts far too low and of another shape, and
+    # must find the hum within the window.
+    quiet = (1e-4 * np.sin(2 * np.pi * 3000 * np.arange(sr * 3 // 10) / sr)).astype(np.float32)
+    x = np.concatenate([quiet, hum_with_bursts(sr * 22 // 10, sr)])
     V = np.ascontiguousarray(spectral.magnitude(x, n_fft=n_fft, hop_length=hop).T)
     V[2] = 0.0  # a silent frame before the first sound
     V[9] = 0.0
@@ -107,6 +110,25 @@ def test_the_floor_stays_on_the_hum_under_the_bursts(sr: int) -> None:
     # 300 ms of a burst 20 dB over the hum lift the floor by at most 10 dB/s x 0.3 s = 3 dB.
     assert np.all(floor[during, hum_bin] <= quiet[during, hum_bin] * 10 ** (3.2 / 20))
     assert np.all(V[during].sum(axis=1) > 3 * floor[during].sum(axis=1))
+
+
+@pytest.mark.parametrize("sr", sorted(GEOMETRY))
+def test_a_floor_that_started_too_low_finds_the_room_within_the_window(sr: int) -> None:
+    n_fft, hop = GEOMETRY[sr]
+    steady = noise(4 * sr, seed=5)
+    quiet = 1e-5 * noise(2 * sr, seed=6)  # 100 dB down: far below what 10 dB/s can climb
+    floor = spectral.noise_floor(
+        spectral.magnitude(np.concatenate([quiet, steady]), n_fft=n_fft, hop_length=hop).T,
+        sr=sr, hop_length=hop)
+    settled = spectral.noise_floor(spectral.magnitude(steady, n_fft=n_fft, hop_length=hop).T,
+                                   sr=sr, hop_length=hop)
+    start = 2 * sr // hop
+    # 1.75 s after the noise began (the window and a sub-window) the floors agree within 6 dB.
+    after = slice(start + round(1.8 * sr / hop), start + round(3.5 * sr / hop))
+    ratio = floor[after].sum(axis=1) / settled[after.start - start:after.stop - start].sum(axis=1)
+    assert np.all(np.abs(20 * np.log10(ratio)) < 6), 20 * np.log10(ratio)
+    before = slice(start + 2, start + round(1.0 * sr / hop))
+    assert np.all(floor[before].sum(axis=1) < 0.1 * settled[2:before.stop - start].sum(axis=1))
 
 
 def test_reset_forgets_the_floor_and_nothing_is_allocated() -> None:

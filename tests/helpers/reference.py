@@ -152,25 +152,40 @@ def unfolded_estimates(dictionaries: list[np.ndarray], V: np.ndarray, *, beta: f
 def noise_floor(V: np.ndarray, *, frame_seconds: float) -> np.ndarray:
     """The noise floor tracker of cpp/livesep/floor.h, bin by bin in plain loops: per bin the
     power smoothed with a = exp(-period / 36 ms), the floor min(smoothed, r * floor) with r
-    10 dB/s; the first sounding frame sets both; silent frames (sum <= 1e-20) change
+    10 dB/s, or 100 dB/s for the frames within 0.5 s of the first sounding frame, which sets
+    both, but never below the least smoothed power of the sub-window under way and the last six
+    complete ones of 0.25 s (rounded to frames); silent frames (sum <= 1e-20) change
     nothing. Returns the floor's magnitudes after each frame (T, F), zeros before any
     sound."""
     a = np.exp(-frame_seconds / 0.036)
-    r = 10.0 ** (10.0 * frame_seconds / 10.0)
+    slow, fast = 10.0 ** (10.0 * frame_seconds / 10.0), 10.0 ** (100.0 * frame_seconds / 10.0)
+    subwindow = max(1, int(np.floor(0.25 / frame_seconds + 0.5)))
+    heard = counted = 0
+    current = [np.inf] * V.shape[1]
+    closed: list[list[float]] = []  # each complete sub-window's least smoothed power per bin
     out = np.zeros(V.shape)
     smoothed = [0.0] * V.shape[1]
     floor = [0.0] * V.shape[1]
     started = False
     for t in range(V.shape[0]):
         if V[t].astype(np.float64).sum() > 1e-20:
+            r = fast if heard * frame_seconds < 0.5 else slow
+            heard += 1
             for f in range(V.shape[1]):
                 power = float(V[t, f]) ** 2
                 if not started:
-                    smoothed[f] = floor[f] = power
+                    smoothed[f] = floor[f] = current[f] = power
                 else:
                     smoothed[f] = a * smoothed[f] + (1.0 - a) * power
-                    floor[f] = min(smoothed[f], r * floor[f])
+                    current[f] = min(current[f], smoothed[f])
+                    window = min([current[f]] + [kept[f] for kept in closed[-6:]])
+                    floor[f] = min(smoothed[f], max(r * floor[f], window))
             started = True
+            counted += 1
+            if counted == subwindow:
+                closed.append(list(current))
+                current = [np.inf] * V.shape[1]
+                counted = 0
         if started:
             out[t] = np.sqrt(floor)
     return out
