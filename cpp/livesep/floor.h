@@ -10,11 +10,9 @@
 // beneath it; a noise model trained on other rooms then has the room's own hum, hiss or
 // rumble to explain it with. The column is sqrt(N) scaled to sum to the source's floor
 // weight (its activation starts and updates like every other). The first sounding frame sets
-// S = N = p; for the first 0.5 s of sound the floor may rise at 100 dB/s, so that a stream
-// which starts in a fade or a quiet moment finds the room's level at once rather than in
-// seconds; the window bounds how long a floor that started too low (a near-silent start, a
-// fan switched on) takes to find the room: 1.5 s. Silent frames (magnitudes summing to at
-// most 1e-20) change nothing.
+// S = N = p; the window bounds how long a floor that started too low (a stream that starts in
+// a fade or near silence, a fan switched on) takes to find the room: about 2 s. Silent frames
+// (magnitudes summing to at most 1e-20) change nothing.
 #pragma once
 
 #include <algorithm>
@@ -31,8 +29,6 @@ class NoiseFloorTracker {
  public:
   static constexpr double kSmoothingSeconds = 0.036;
   static constexpr double kRiseDecibelsPerSecond = 10.0;
-  static constexpr double kStartSeconds = 0.5;
-  static constexpr double kStartRiseDecibelsPerSecond = 100.0;
   static constexpr double kSubwindowSeconds = 0.25;
   static constexpr int kSubwindows = 6;
   static constexpr float kSilentMass = 1e-20f;
@@ -50,17 +46,14 @@ class NoiseFloorTracker {
 
   // [main-thread] The time between frames, which sets the time constants.
   void set_frame_period(double frame_seconds) {
-    frame_seconds_ = frame_seconds;
     smoothing_ = static_cast<float>(std::exp(-frame_seconds / kSmoothingSeconds));
     rise_ = static_cast<float>(std::pow(10.0, kRiseDecibelsPerSecond * frame_seconds / 10.0));
-    start_rise_ = static_cast<float>(
-        std::pow(10.0, kStartRiseDecibelsPerSecond * frame_seconds / 10.0));
-    subwindow_frames_ = std::max(1, static_cast<int>(std::lround(kSubwindowSeconds /
-                                                                 frame_seconds)));
+    subwindow_frames_ = std::max(
+        1, static_cast<int>(std::floor(kSubwindowSeconds / frame_seconds + 0.5)));
   }
 
   // [audio-thread] Forget the floor: the next sounding frame starts it again.
-  void reset() noexcept { heard_ = 0; }
+  void reset() noexcept { started_ = false; }
 
   // [audio-thread] Tracks one frame of magnitudes (n_bins); false for a silent frame, which
   // changes nothing.
@@ -69,27 +62,23 @@ class NoiseFloorTracker {
     float mass = 0.0f;
     for (int f = 0; f < n_bins; ++f) mass += magnitudes[f];
     if (!(mass > kSilentMass) || !std::isfinite(mass)) return false;
-    if (heard_ == 0) {
+    if (!started_) {
       for (int f = 0; f < n_bins; ++f) {
         smoothed_[f] = floor_[f] = current_[f] = magnitudes[f] * magnitudes[f];
       }
       std::fill(older_.begin(), older_.end(), std::numeric_limits<float>::max());
-      heard_ = 1;
+      started_ = true;
       counted_ = 1;
       stored_ = 0;
       next_ = 0;
       return true;
     }
-    // Sounding frames are counted through the start only.
-    const bool starting = static_cast<double>(heard_) * frame_seconds_ < kStartSeconds;
-    if (starting) ++heard_;
     const float a = smoothing_, b = 1.0f - smoothing_;
-    const float rise = starting ? start_rise_ : rise_;
     for (int f = 0; f < n_bins; ++f) {
       smoothed_[f] = a * smoothed_[f] + b * magnitudes[f] * magnitudes[f];
       current_[f] = std::min(current_[f], smoothed_[f]);
       const float window = std::min(current_[f], older_[f]);
-      floor_[f] = std::min(smoothed_[f], std::max(rise * floor_[f], window));
+      floor_[f] = std::min(smoothed_[f], std::max(rise_ * floor_[f], window));
     }
     if (++counted_ == subwindow_frames_) close_subwindow();
     return true;
@@ -134,11 +123,9 @@ class NoiseFloorTracker {
   std::vector<float> current_;  // least S of the sub-window under way
   std::vector<float> older_;    // least S of the complete sub-windows kept
   std::vector<float> minima_;   // kSubwindows x n_bins: each kept sub-window's least S
-  double frame_seconds_ = 0.0;
   float smoothing_ = 0.0f;
   float rise_ = 1.0f;
-  float start_rise_ = 1.0f;
-  int heard_ = 0;  // sounding frames since the reset, counted through the start
+  bool started_ = false;
   int subwindow_frames_ = 1;
   int counted_ = 0;  // sounding frames in the sub-window under way
   int stored_ = 0;   // complete sub-windows kept, at most kSubwindows

@@ -16,8 +16,8 @@ from livesep.errors import ParameterError
 __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "magnitude",
            "check_stft_settings", "soft_masks", "fit_bands", "pool_bands", "LATENCIES",
            "low_delay_geometry", "NoiseFloor", "noise_floor", "floor_columns",
-           "FLOOR_SMOOTHING_SECONDS", "FLOOR_RISE_DB_PER_SECOND", "FLOOR_START_SECONDS",
-           "FLOOR_START_RISE_DB_PER_SECOND", "FLOOR_SUBWINDOW_SECONDS", "FLOOR_SUBWINDOWS"]
+           "FLOOR_SMOOTHING_SECONDS", "FLOOR_RISE_DB_PER_SECOND", "FLOOR_SUBWINDOW_SECONDS",
+           "FLOOR_SUBWINDOWS"]
 
 #: The latency modes and their bounds on the algorithmic latency in seconds (None: the
 #: frames' own, n_fft - 1 samples).
@@ -26,9 +26,6 @@ LATENCIES = {"standard": None, "low": 0.008, "ultra": 0.003}
 #: and the fastest its floor may rise.
 FLOOR_SMOOTHING_SECONDS = 0.036
 FLOOR_RISE_DB_PER_SECOND = 10.0
-#: For this long after its first sound the floor may rise faster, to find the room's level.
-FLOOR_START_SECONDS = 0.5
-FLOOR_START_RISE_DB_PER_SECOND = 100.0
 #: The floor never stays under the least smoothed power of the last
 #: FLOOR_SUBWINDOWS x FLOOR_SUBWINDOW_SECONDS (and the sub-window under way).
 FLOOR_SUBWINDOW_SECONDS = 0.25
@@ -263,12 +260,8 @@ class NoiseFloor:
     under way and the last ``FLOOR_SUBWINDOWS`` complete ones of ``FLOOR_SUBWINDOW_SECONDS``
     (rounded to whole frames). Speech comes and goes faster than the floor may rise, so the
     floor stays under it, on the noise, and a floor that started too low finds the room
-    within the window. The first
-    frame that is not silent sets ``S = N = p``; the frames after it while ``j * hop / sr <
-    FLOOR_START_SECONDS`` (``j`` of them came before since the first) rise at
-    ``FLOOR_START_RISE_DB_PER_SECOND``, so that a stream starting in a fade or a quiet moment
-    finds the room's level at once. Silent frames (magnitudes summing to at most 1e-20)
-    change nothing.
+    within the window. The first frame that is not silent sets ``S = N = p``; silent frames
+    (magnitudes summing to at most 1e-20) change nothing.
 
     Parameters
     ----------
@@ -281,13 +274,13 @@ class NoiseFloor:
                 not isinstance(hop_length, (int, np.integer)) or hop_length < 1:
             raise ParameterError(f"sr and hop_length must be positive integers, got sr={sr!r}, "
                                  f"hop_length={hop_length!r}")
-        self.period = hop_length / sr
         self.smoothing = np.exp(-hop_length / (sr * FLOOR_SMOOTHING_SECONDS))
         self.rise = 10.0 ** (FLOOR_RISE_DB_PER_SECOND * hop_length / (10.0 * sr))
-        self.start_rise = 10.0 ** (FLOOR_START_RISE_DB_PER_SECOND * hop_length / (10.0 * sr))
-        # Rounded half away from zero, as the engine's lround.
-        self.subwindow_frames = max(1, int(np.floor(FLOOR_SUBWINDOW_SECONDS / self.period + 0.5)))
-        self.heard = self.counted = 0
+        # The engine's very operations (the period in seconds first), so that a sub-window
+        # of exactly half a frame more rounds alike.
+        self.subwindow_frames = max(1, int(np.floor(FLOOR_SUBWINDOW_SECONDS / (hop_length / sr)
+                                                    + 0.5)))
+        self.counted = 0
         self.current = self.older = np.zeros(0)
         self.minima: list[npt.NDArray[np.float64]] = []
         self.smoothed: npt.NDArray[np.float64] | None = None
@@ -296,7 +289,6 @@ class NoiseFloor:
     def reset(self) -> None:
         """Forget the floor: the next sounding frame starts it again."""
         self.smoothed = self.floor = None
-        self.heard = 0
 
     def update(self, frame: npt.ArrayLike) -> bool:
         """Track one frame of magnitudes (F,); False for a silent frame, which changes
@@ -310,15 +302,12 @@ class NoiseFloor:
             self.smoothed, self.floor, self.current = power, power.copy(), power.copy()
             self.older = np.full_like(power, np.inf)
             self.minima = []
-            self.heard = self.counted = 1
+            self.counted = 1
             return True
-        starting = self.heard * self.period < FLOOR_START_SECONDS
-        self.heard += starting
         self.smoothed = self.smoothing * self.smoothed + (1.0 - self.smoothing) * power
         self.current = np.minimum(self.current, self.smoothed)
         window = np.minimum(self.current, self.older)
-        rise = self.start_rise if starting else self.rise
-        self.floor = np.minimum(self.smoothed, np.maximum(rise * self.floor, window))
+        self.floor = np.minimum(self.smoothed, np.maximum(self.rise * self.floor, window))
         self.counted += 1
         if self.counted == self.subwindow_frames:
             self.minima = [*self.minima, self.current][-FLOOR_SUBWINDOWS:]

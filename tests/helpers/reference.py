@@ -152,15 +152,14 @@ def unfolded_estimates(dictionaries: list[np.ndarray], V: np.ndarray, *, beta: f
 def noise_floor(V: np.ndarray, *, frame_seconds: float) -> np.ndarray:
     """The noise floor tracker of cpp/livesep/floor.h, bin by bin in plain loops: per bin the
     power smoothed with a = exp(-period / 36 ms), the floor min(smoothed, r * floor) with r
-    10 dB/s, or 100 dB/s for the frames within 0.5 s of the first sounding frame, which sets
-    both, but never below the least smoothed power of the sub-window under way and the last six
-    complete ones of 0.25 s (rounded to frames); silent frames (sum <= 1e-20) change
-    nothing. Returns the floor's magnitudes after each frame (T, F), zeros before any
+    10 dB/s but never below the least smoothed power of the sub-window under way and the last
+    six complete ones of 0.25 s (rounded to frames); the first sounding frame sets both;
+    silent frames (sum <= 1e-20) change nothing. Returns the floor's magnitudes after each frame (T, F), zeros before any
     sound."""
     a = np.exp(-frame_seconds / 0.036)
-    slow, fast = 10.0 ** (10.0 * frame_seconds / 10.0), 10.0 ** (100.0 * frame_seconds / 10.0)
-    subwindow = max(1, int(np.floor(0.25 / frame_seconds + 0.5)))
-    heard = counted = 0
+    r = 10.0 ** (10.0 * frame_seconds / 10.0)
+    subwindow = max(1, int(np.floor(0.25 / frame_seconds + 0.5)))  # frames, half rounded up
+    counted = 0
     current = [np.inf] * V.shape[1]
     closed: list[list[float]] = []  # each complete sub-window's least smoothed power per bin
     out = np.zeros(V.shape)
@@ -169,8 +168,6 @@ def noise_floor(V: np.ndarray, *, frame_seconds: float) -> np.ndarray:
     started = False
     for t in range(V.shape[0]):
         if V[t].astype(np.float64).sum() > 1e-20:
-            r = fast if heard * frame_seconds < 0.5 else slow
-            heard += 1
             for f in range(V.shape[1]):
                 power = float(V[t, f]) ** 2
                 if not started:
