@@ -90,9 +90,9 @@ def main() -> int:
     with player, recorder:
         print("ready", flush=True)  # the test starts livesep now; its ports appear below
         targets_in = _wait_for_ports(player, args.input_prefix or f"{args.client}:in_",
-                                     is_input=True)
+                                     is_input=True, count=args.input_port + 1)
         targets_out = _wait_for_ports(player, args.output_prefix or f"{args.client}:out_",
-                                      is_input=False)
+                                      is_input=False, count=len(in_ports))
         target_in = targets_in[args.input_port]
         for source in player.get_all_connections(target_in):
             player.disconnect(source, target_in)
@@ -122,18 +122,20 @@ def _prefer_realtime(priority: int = 1) -> None:
         pass  # not permitted: the test may then see xruns on a loaded machine
 
 
-def _wait_for_ports(client: jack.Client, prefix: str, *, is_input: bool,
+def _wait_for_ports(client: jack.Client, prefix: str, *, is_input: bool, count: int,
                     timeout: float = 10.0) -> list[jack.Port]:
+    """The target's first ``count`` ports: a client registers its ports one by one, so
+    seeing the first is not seeing them all."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ports = [port for port in client.get_ports(is_audio=True, is_input=is_input,
                                                    is_output=not is_input)
                  if port.name.startswith(prefix)]
-        if ports:
+        if len(ports) >= count:
             return sorted(ports, key=lambda port: (len(port.name), port.name))  # in_2 < in_10
         time.sleep(0.05)
     names = [port.name for port in client.get_ports()]
-    raise SystemExit(f"no ports {prefix}* (ports: {names})")
+    raise SystemExit(f"fewer than {count} ports {prefix}* (ports: {names})")
 
 
 if __name__ == "__main__":
