@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from livesep.engine import LATENCIES, EngineSettings
 from livesep.errors import ParameterError
 
 __all__ = ["add_cluster", "add_quality", "add_strength", "cluster_settings", "engine_settings",
            "per_source_floats", "per_source_ints", "strength"]
+
+Number = TypeVar("Number", int, float)
 
 
 def add_quality(parser: argparse.ArgumentParser) -> None:
@@ -82,34 +85,41 @@ def engine_settings(args: argparse.Namespace) -> EngineSettings:
                    bands_above=args.bands_above)
 
 
-def per_source_floats(option: str, values: list[str]) -> dict[str, float]:
-    """``["noise=30"]`` → {"noise": 30.0}: values for named sources only."""
-    per_source: dict[str, float] = {}
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
+
+
+def _per_source(option: str, values: list[str], parse: Callable[[str], Number],
+                kind: str, *, default_allowed: bool) -> tuple[Number | None, dict[str, Number]]:
+    """Parse ``NAME=VALUE`` items (and bare defaults when allowed) with *parse*."""
+    default: Number | None = None
+    per_source: dict[str, Number] = {}
     for value in values:
         name, separator, number = value.rpartition("=")
         try:
-            parsed = float(number)
+            parsed = parse(number)
         except ValueError:
-            parsed = math.nan
-        if not separator or not name.strip() or not math.isfinite(parsed):
-            raise ParameterError(f"{option} must be NAME=NUMBER, got {value!r}")
-        per_source[name.strip()] = parsed
-    return per_source
-
-
-def per_source_ints(option: str, values: list[str]) -> tuple[int | None, dict[str, int]]:
-    """``["20", "noise=4"]`` → (20, {"noise": 4}): a default and per-source values."""
-    default: int | None = None
-    per_source: dict[str, int] = {}
-    for value in values:
-        name, separator, number = value.rpartition("=")
-        try:
-            parsed = int(number)
-        except ValueError:
-            raise ParameterError(f"{option} must be an integer or NAME=INTEGER, got {value!r}"
-                                 ) from None
-        if separator:
+            parsed = None
+        named = bool(separator and name.strip())
+        if parsed is None or (separator and not named) or not (named or default_allowed):
+            expected = (f"an {kind.lower()} or NAME={kind}" if default_allowed
+                        else f"NAME={kind}")
+            raise ParameterError(f"{option} must be {expected}, got {value!r}")
+        if named:
             per_source[name.strip()] = parsed
         else:
             default = parsed
     return default, per_source
+
+
+def per_source_floats(option: str, values: list[str]) -> dict[str, float]:
+    """``["noise=30"]`` → {"noise": 30.0}: values for named sources only."""
+    return _per_source(option, values, _finite, "NUMBER", default_allowed=False)[1]
+
+
+def per_source_ints(option: str, values: list[str]) -> tuple[int | None, dict[str, int]]:
+    """``["20", "noise=4"]`` → (20, {"noise": 4}): a default and per-source values."""
+    return _per_source(option, values, int, "INTEGER", default_allowed=True)
