@@ -125,7 +125,7 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
                    const py::object& adaptive, float forgetting, float adaptation_prior,
                    const py::object& frames_object, const py::object& layers_object,
                    const py::object& encoder, const py::object& bands,
-                   const py::object& floors) {
+                   const py::object& floors, double mask_smoothing) {
   auto model = std::make_shared<livesep::Model>();
   const auto per_source = [&](const py::object& given, const char* name, int fallback) {
     std::vector<int> values(sources.size(), fallback);
@@ -197,6 +197,8 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
     livesep::ModelRuntime runtime_probe(model, 2.0f);
   }
   if (!floors.is_none()) livesep::add_floors(*model, floors.cast<std::vector<float>>());
+  livesep::MaskSmoother::check(mask_smoothing);
+  model->mask_smoothing = mask_smoothing;
   if (!bands.is_none()) livesep::fit_on_bands(*model, bands.cast<std::vector<int>>());
   return PyModel{model};
 }
@@ -217,6 +219,8 @@ bands (edges, 0 to F) fits the activations on bins summed into those bands, the 
 staying at full resolution; not with an encoder, adaptive or convolutive sources.
 floors (one weight per source, 0 for none) gives a source one more component, a noise
 floor tracked from the stream and rewritten every frame, whose column sums to the weight.
+mask_smoothing (seconds, 0 for none) smooths the masks over time, each weighted by the power
+it acts on (livesep.spectral.MaskSmoother).
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
@@ -225,7 +229,7 @@ floor tracked from the stream and rewritten every frame, whose column sums to th
            py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
            py::arg("frames") = py::none(), py::arg("layers") = py::none(),
            py::arg("encoder") = py::none(), py::arg("bands") = py::none(),
-           py::arg("floors") = py::none())
+           py::arg("floors") = py::none(), py::arg("mask_smoothing") = 0.0)
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {
@@ -247,6 +251,9 @@ floor tracked from the stream and rewritten every frame, whose column sums to th
         std::vector<float> weights;
         for (const auto& source : self.model->sources) weights.push_back(source.floor_weight);
         return weights;
+      })
+      .def_property_readonly("mask_smoothing", [](const PyModel& self) {
+        return self.model->mask_smoothing;
       })
       .def_property_readonly("adaptive", [](const PyModel& self) {
         std::vector<bool> flags;

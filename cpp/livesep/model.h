@@ -15,6 +15,7 @@
 #include "livesep/errors.h"
 #include "livesep/floor.h"
 #include "livesep/nfhmm.h"
+#include "livesep/smoothing.h"
 #include "livesep/stft.h"
 
 namespace livesep {
@@ -32,6 +33,9 @@ struct Model {
   // estimates and masks.
   std::vector<int> band_edges;
   std::vector<SourceModel> fit_sources;
+
+  // The masks' smoothing over time (smoothing.h): its time constant in seconds, 0 for none.
+  double mask_smoothing = 0.0;
 
   int n_sources() const noexcept { return static_cast<int>(sources.size()); }
   int n_bins() const noexcept { return sources.empty() ? 0 : sources.front().n_bins; }
@@ -149,15 +153,17 @@ class ModelRuntime {
     estimates_.assign(static_cast<std::size_t>(n_sources) * n_bins, 0.0f);
     masks_.assign(static_cast<std::size_t>(n_sources) * n_bins, 1.0f / n_sources);
     totals_.assign(n_bins, 0.0f);
+    smoother_.prepare(n_sources, n_bins, model_->mask_smoothing, kDefaultFramePeriod);
     reset();
   }
 
   int n_sources() const noexcept { return model_->n_sources(); }
   int n_bins() const noexcept { return model_->n_bins(); }
   // [main-thread] The time between frames (hop / sample rate), which sets the noise floor's
-  // time constants; the separator sets it from its stream.
+  // and the mask smoothing's time constants; the separator sets it from its stream.
   void set_frame_period(double seconds) {
     if (floors_) floor_.set_frame_period(seconds);
+    smoother_.set_frame_period(seconds);
   }
   FactorialFilter& filter() noexcept { return filter_; }
   const FactorialFilter& filter() const noexcept { return filter_; }
@@ -186,11 +192,13 @@ class ModelRuntime {
     filter_.reset();
     floor_.reset();
     if (model_->encoder) encoder_.reset();
+    smoother_.reset();
     std::fill(masks_.begin(), masks_.end(), 1.0f / n_sources());
   }
 
   // [audio-thread] Filters the mixture frame and updates masks (n_sources x n_bins): soft
-  // masks M_s = Vhat_s^p / sum_j Vhat_j^p, an even split where every estimate is zero.
+  // masks M_s = Vhat_s^p / sum_j Vhat_j^p, an even split where every estimate is zero, then
+  // smoothed over time when the model says so (smoothing.h).
   void process_frame(const Complex* mixture) noexcept {
     const int n_bins = this->n_bins();
     const int n_sources = this->n_sources();
@@ -232,6 +240,7 @@ class ModelRuntime {
         source_mask[f] = usable ? source_mask[f] / total[f] : even;
       }
     }
+    smoother_.process(magnitudes_.data(), mask);
   }
 
  private:
@@ -337,6 +346,7 @@ class ModelRuntime {
   std::vector<float> magnitudes_;
   std::vector<float> estimates_;
   std::vector<float> masks_;
+  MaskSmoother smoother_;
   std::vector<float> totals_;  // per bin: the sum of the sources' mask numerators
   EncoderState encoder_;
   std::vector<float> activations_;   // the encoder's output, the sources' side by side

@@ -20,6 +20,11 @@ __all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTP
 #: with its own warm start) and presets with one joint state (plain or convolutive NMF).
 STATE_ITERATIONS, STATE_FLOOR = 10, 1e-3
 SINGLE_STATE_ITERATIONS, SINGLE_STATE_FLOOR = 100, 1.0
+#: Default mask smoothing over time (seconds): a frame-wise fit of one joint state knows no
+#: time and its masks flicker; an N-HMM's states carry time already.
+STATE_SMOOTHING, SINGLE_STATE_SMOOTHING = 0.0, 0.03
+#: The longest mask smoothing time constant, in seconds.
+MAX_SMOOTHING = 10.0
 #: Most activation updates per frame, and most joint states per frame's beam (0: every one).
 MAX_ITERATIONS = 1000
 MAX_BEAM = 1 << 20
@@ -79,6 +84,13 @@ class EngineSettings:
         bin. Ignored for presets with a recurrent encoder, adaptive or convolutive sources.
     bands_per_octave : int
         Bands per octave above ``bands_above``.
+    smoothing : float or None
+        Time constant (seconds) of the masks' smoothing over time: each source's share of
+        the recent power, ``M'_s = smooth(M_s |X|^2) / smooth(|X|^2)`` with one-pole
+        smoothing (:class:`livesep.spectral.MaskSmoother`), against the flicker (musical
+        noise) of masks fitted frame by frame. 0 for none. None: the preset's default,
+        0.03 s for presets with one joint state (NMF, unfolded, recurrent encoder), 0 for
+        N-HMM presets, whose states carry time already.
 
     Examples
     --------
@@ -99,6 +111,7 @@ class EngineSettings:
     latency: str = "standard"
     bands_above: float | None = None
     bands_per_octave: int = 12
+    smoothing: float | None = None
 
     def __post_init__(self) -> None:
         if self.latency not in LATENCIES:
@@ -121,6 +134,8 @@ class EngineSettings:
         if self.bands_above is not None:
             check_float("bands_above", self.bands_above, low=0.0, low_open=True)
         check_int("bands_per_octave", self.bands_per_octave, low=1, high=96)
+        if self.smoothing is not None:
+            check_float("smoothing", self.smoothing, low=0.0, high=MAX_SMOOTHING)
 
     def exact(self) -> EngineSettings:
         """The same settings evaluating every joint state."""
@@ -133,7 +148,9 @@ class EngineSettings:
             SINGLE_STATE_ITERATIONS if single else STATE_ITERATIONS)
         floor = self.reseed_floor if self.reseed_floor is not None else (
             SINGLE_STATE_FLOOR if single else STATE_FLOOR)
-        return replace(self, n_iter=n_iter, reseed_floor=floor)
+        smoothing = self.smoothing if self.smoothing is not None else (
+            SINGLE_STATE_SMOOTHING if single else STATE_SMOOTHING)
+        return replace(self, n_iter=n_iter, reseed_floor=floor, smoothing=smoothing)
 
 
 def latency_geometry(preset: Preset, latency: str = "standard") -> tuple[int, int]:
@@ -222,7 +239,8 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                  encoder=(preset.encoder.engine_weights() if preset.encoder is not None
                           else None),
                  bands=fit_band_edges(preset, settings),
-                 floors=[source.floor for source in preset.sources])
+                 floors=[source.floor for source in preset.sources],
+                 mask_smoothing=settings.smoothing)
 
 
 def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None:

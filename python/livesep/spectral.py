@@ -17,7 +17,7 @@ __all__ = ["analysis_window", "synthesis_window", "n_frames", "stft", "istft", "
            "check_stft_settings", "soft_masks", "fit_bands", "pool_bands", "LATENCIES",
            "low_delay_geometry", "NoiseFloor", "noise_floor", "floor_columns",
            "FLOOR_SMOOTHING_SECONDS", "FLOOR_RISE_DB_PER_SECOND", "FLOOR_SUBWINDOW_SECONDS",
-           "FLOOR_SUBWINDOWS"]
+           "FLOOR_SUBWINDOWS", "MaskSmoother", "smooth_masks"]
 
 #: The latency modes and their bounds on the algorithmic latency in seconds (None: the
 #: frames' own, n_fft - 1 samples).
@@ -365,3 +365,56 @@ def floor_columns(floor: npt.ArrayLike, weight: float) -> npt.NDArray[np.float64
     total = N.sum(axis=-1, keepdims=True)
     flat = np.full_like(N, 1.0 / N.shape[-1])
     return weight * np.where(total > 1e-30, N / np.where(total > 1e-30, total, 1.0), flat)
+
+
+class MaskSmoother:
+    """Masks smoothed over time as the engine smooths them (cpp/livesep/smoothing.h), frame
+    by frame in float32: per source s and bin f, with ``p = |X|^2``, ``num_s = a num_s +
+    (1 - a) M_s p``, ``den = a den + (1 - a) p``, ``M'_s = num_s / den`` (where ``den`` is
+    not above 1e-30 or not finite, the frame's own masks, and the bin starts afresh),
+    ``a = exp(-hop_length / (sr * seconds))``; ``seconds`` 0 leaves the masks as they are.
+    The masks still sum to 1."""
+
+    def __init__(self, *, seconds: float, sr: int, hop_length: int) -> None:
+        self.coefficient = np.float32(np.exp(-hop_length / sr / seconds) if seconds > 0 else 0)
+        self.active = seconds > 0
+        self.weighted: npt.NDArray[np.float32] | None = None
+        self.power: npt.NDArray[np.float32] | None = None
+
+    def process(self, masks: npt.ArrayLike, magnitudes: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Smoothed masks (S, F) from one frame's masks (S, F) and magnitudes (F,)."""
+        M = np.asarray(masks, dtype=np.float32)
+        if not self.active:
+            return M
+        a, b = self.coefficient, np.float32(1) - self.coefficient
+        p = np.square(np.asarray(magnitudes, dtype=np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):
+            power = b * p if self.power is None else a * self.power + b * p
+            weighted = b * (M * p) if self.weighted is None else a * self.weighted + b * (M * p)
+            usable = (power > np.float32(1e-30)) & (power <= np.finfo(np.float32).max)
+            smoothed = np.where(usable, weighted / np.where(usable, power, 1), M)
+        self.power, self.weighted = np.where(usable, power, 0), np.where(usable, weighted, 0)
+        return smoothed
+
+
+def smooth_masks(masks: npt.ArrayLike, magnitudes: npt.ArrayLike, *, seconds: float, sr: int,
+                 hop_length: int) -> npt.NDArray[np.float32]:
+    """:class:`MaskSmoother` over masks (S, F, T) and the magnitudes (F, T) they act on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flicker = np.array([[[1.0, 0.0, 1.0, 0.0]], [[0.0, 1.0, 0.0, 1.0]]])  # (2, 1, 4)
+    >>> smoothed = smooth_masks(flicker, np.ones((1, 4)), seconds=0.03, sr=16000,
+    ...                         hop_length=128)
+    >>> np.round(smoothed[0, 0].astype(np.float64), 2).tolist()
+    [1.0, 0.43, 0.67, 0.43]
+    """
+    M = np.asarray(masks, dtype=np.float32)
+    X = np.asarray(magnitudes, dtype=np.float32)
+    if M.ndim != 3 or X.shape != M.shape[1:]:
+        raise ParameterError(f"masks must be (S, F, T) and magnitudes (F, T), got shapes "
+                             f"{M.shape} and {X.shape}")
+    smoother = MaskSmoother(seconds=seconds, sr=sr, hop_length=hop_length)
+    return np.stack([smoother.process(M[:, :, t], X[:, t]) for t in range(M.shape[2])], axis=2
+                    ) if M.shape[2] else M

@@ -42,7 +42,7 @@ def test_online_equals_the_numpy_reference(sr: int, n_fft: int, hop: int,
                              block_size=hop if block_size == "hop" else int(block_size))
     offline = separate_offline(x, preset, settings=settings)
     np.testing.assert_array_equal(offline, separate_offline_recurrent(
-        x, preset, mask_power=mask_power))
+        x, preset, mask_power=mask_power, smoothing=settings.resolved(preset).smoothing))
     assert online.shape == offline.shape == (2, x.size)
     np.testing.assert_allclose(online, offline, atol=2e-5 * np.abs(x).max())
     np.testing.assert_allclose(online.sum(axis=0), x, atol=1e-5)

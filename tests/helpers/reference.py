@@ -154,8 +154,8 @@ def noise_floor(V: np.ndarray, *, frame_seconds: float) -> np.ndarray:
     power smoothed with a = exp(-period / 36 ms), the floor min(smoothed, r * floor) with r
     10 dB/s but never below the least smoothed power of the sub-window under way and the last
     six complete ones of 0.25 s (rounded to frames); the first sounding frame sets both;
-    silent frames (sum <= 1e-20) change nothing. Returns the floor's magnitudes after each frame (T, F), zeros before any
-    sound."""
+    silent frames (sum <= 1e-20) change nothing. Returns the floor's magnitudes after each
+    frame (T, F), zeros before any sound."""
     a = np.exp(-frame_seconds / 0.036)
     r = 10.0 ** (10.0 * frame_seconds / 10.0)
     subwindow = max(1, int(np.floor(0.25 / frame_seconds + 0.5)))  # frames, half rounded up
@@ -218,3 +218,25 @@ def floored_unfolded_masks(dictionaries: list[np.ndarray], floors: list[float], 
             masks[t] = np.where(total_power > 1e-30, estimates / np.where(
                 total_power > 1e-30, total_power, 1.0), 1.0 / n_sources)
     return masks
+
+
+def smoothed_masks(masks: np.ndarray, V: np.ndarray, *, seconds: float, frame_seconds: float
+                   ) -> np.ndarray:
+    """Masks (T, S, F) smoothed over time, bin by bin: each source's share of the recent
+    power, num / den with num = a num + (1 - a) M p and den = a den + (1 - a) p, p = V^2,
+    a = exp(-frame_seconds / seconds); where den is not above 1e-30 or not finite, the
+    frame's masks pass and the bin starts again from zero."""
+    a = np.exp(-frame_seconds / seconds)
+    out = np.array(masks, dtype=np.float64)
+    T, S, F = out.shape
+    for f in range(F):
+        num, den = [0.0] * S, 0.0
+        for t in range(T):
+            p = float(V[t, f]) ** 2
+            den = a * den + (1 - a) * p
+            usable = 1e-30 < den <= np.finfo(np.float32).max
+            for s in range(S):
+                num[s] = a * num[s] + (1 - a) * out[t, s, f] * p if usable else 0.0
+                out[t, s, f] = num[s] / den if usable else out[t, s, f]
+            den = den if usable else 0.0
+    return out

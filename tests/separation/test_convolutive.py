@@ -78,6 +78,8 @@ def test_the_separator_masks_are_the_reference_estimates_masks() -> None:
                                                 n_iter=settings.n_iter,
                                                 floor=settings.reseed_floor)
     masks = spectral.soft_masks(np.moveaxis(expected, 0, -1), power=settings.mask_power)
+    assert settings.smoothing > 0  # the separator smooths one-state masks by default
+    masks = spectral.smooth_masks(masks, V.T, seconds=settings.smoothing, sr=SR, hop_length=HOP)
     np.testing.assert_allclose(snapshots["masks"], np.moveaxis(masks, -1, 0), atol=1e-4)
     latency = separator.latency_samples()
     assert np.max(np.abs(y.sum(axis=0)[latency:] - x[:-latency])) < 1e-5

@@ -42,7 +42,8 @@ def test_offline_equals_online(components: tuple[int, ...], layers: int,
 def test_the_offline_fit_is_explicit() -> None:
     preset = random_unfolded_preset((5, 4), 3)
     x = noise(4000, seed=3)
-    np.testing.assert_array_equal(separate_offline_unfolded(x, preset),
+    smoothing = EngineSettings().resolved(preset).smoothing
+    np.testing.assert_array_equal(separate_offline_unfolded(x, preset, smoothing=smoothing),
                                   separate_offline(x, preset))
     with pytest.raises(ParameterError, match="no unfolded sources"):
         separate_offline_unfolded(x, random_preset((1, 1)))

@@ -19,8 +19,8 @@ Number = TypeVar("Number", int, float)
 
 
 def add_quality(parser: argparse.ArgumentParser) -> None:
-    """Add ``--beam``, ``--iterations`` (the engine's work per frame), ``--latency`` and
-    ``--bands-above``."""
+    """Add ``--beam``, ``--iterations`` (the engine's work per frame), ``--latency``,
+    ``--bands-above`` and ``--smoothing``."""
     parser.add_argument("--beam", type=int, default=None, metavar="B",
                         help="joint states evaluated per frame, 0 for all (default: 128)")
     parser.add_argument("--iterations", type=int, default=None, metavar="N",
@@ -35,6 +35,10 @@ def add_quality(parser: argparse.ArgumentParser) -> None:
                         help="fit the activations on bands of 1/12 octave above this "
                              "frequency instead of on every bin: cheaper, most of all at 44.1 "
                              "and 48 kHz; the masks keep every bin (default: every bin)")
+    parser.add_argument("--smoothing", type=float, default=None, metavar="SECONDS",
+                        help="time constant of the masks' smoothing over time, against "
+                             "flicker (musical noise); 0 for none (default: 0.03 for NMF and "
+                             "unfolded presets such as voice, 0 for N-HMM presets)")
 
 
 def add_strength(parser: argparse.ArgumentParser) -> None:
@@ -77,12 +81,12 @@ def strength(args: argparse.Namespace) -> float:
 
 
 def engine_settings(args: argparse.Namespace) -> EngineSettings:
-    """Engine settings from --beam / --iterations / --latency / --bands-above, defaults
-    otherwise."""
+    """Engine settings from --beam / --iterations / --latency / --bands-above /
+    --smoothing, defaults otherwise."""
     defaults = EngineSettings()
     return replace(defaults, beam=defaults.beam if args.beam is None else args.beam,
                    n_iter=args.iterations, latency=args.latency,
-                   bands_above=args.bands_above)
+                   bands_above=args.bands_above, smoothing=args.smoothing)
 
 
 def _finite(text: str) -> float:

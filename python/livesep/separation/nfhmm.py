@@ -175,7 +175,8 @@ def separate_offline_nfhmm(y: npt.ArrayLike, preset: Preset, *,
     preset : Preset
         The trained sources.
     settings : EngineSettings, optional
-        n_iter, likelihood_counts, reseed_floor and mask_power are used; beam is not.
+        n_iter, likelihood_counts, reseed_floor, mask_power and smoothing are used; beam is
+        not.
     progress : callable, optional
         Called with the fraction done.
 
@@ -195,4 +196,5 @@ def separate_offline_nfhmm(y: npt.ArrayLike, preset: Preset, *,
         if progress is not None:
             progress(0.5 + 0.5 * (t + 1) / T)
     masks = soft_masks(estimates, power=settings.mask_power)
-    return apply_masks(X, masks, preset, signal.size)
+    return apply_masks(X, masks, preset, signal.size,
+                       smoothing=settings.resolved(preset).smoothing or 0.0)

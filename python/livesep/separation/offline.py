@@ -50,17 +50,17 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
     -------
     np.ndarray, shape (n_sources, n), float32
     """
-    settings = settings or EngineSettings()
+    settings = (settings or EngineSettings()).resolved(preset)
+    masks = {"mask_power": settings.mask_power, "smoothing": settings.smoothing}
     if any(source.adaptive for source in preset.sources):
-        stems = separate_offline_semi(y, preset, mask_power=settings.mask_power)
+        stems = separate_offline_semi(y, preset, **masks)
     elif preset.encoder is not None:
-        stems = separate_offline_recurrent(y, preset, mask_power=settings.mask_power)
+        stems = separate_offline_recurrent(y, preset, **masks)
     elif preset.sources[0].layers:
         stems = separate_offline_unfolded(y, preset, beta=settings.beta, l1=settings.l1,
-                                          mask_power=settings.mask_power)
+                                          **masks)
     elif preset.model == "nmf" and not any(source.floor for source in preset.sources):
-        stems = separate_offline_nmf(y, preset, beta=settings.beta, l1=settings.l1,
-                                     mask_power=settings.mask_power)
+        stems = separate_offline_nmf(y, preset, beta=settings.beta, l1=settings.l1, **masks)
     else:
         return separate_offline_nfhmm(y, preset, settings=settings, progress=progress)
     if progress is not None:
@@ -69,8 +69,8 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
 
 
 def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
-                         beta: float = 1.0, l1: float = 0.0, mask_power: float = 2.0
-                         ) -> npt.NDArray[np.float32]:
+                         beta: float = 1.0, l1: float = 0.0, mask_power: float = 2.0,
+                         smoothing: float = 0.0) -> npt.NDArray[np.float32]:
     """Batch supervised NMF: every state's dictionary of every source side by side, fixed;
     activations fitted over all frames at once.
 
@@ -88,6 +88,8 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
         Activation fit settings (see :func:`livesep.models.nmf.fit_activations`).
     mask_power : float, keyword-only
         Soft-mask exponent.
+    smoothing : float, keyword-only
+        The masks' smoothing over time in seconds, as the engine's (0 for none).
 
     Returns
     -------
@@ -111,7 +113,8 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
     V = np.abs(X).astype(np.float64)
     if any(source.frames > 1 for source in preset.sources):
         estimates = _convolutive_nmf(V, preset, n_iter=n_iter, beta=beta, l1=l1)
-        return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
+        return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size,
+                       smoothing=smoothing)
     blocks = [np.concatenate(list(source.W.astype(np.float64)), axis=1)
               for source in preset.sources]
     W = np.concatenate(blocks, axis=1)
@@ -121,7 +124,8 @@ def separate_offline_nmf(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
         k = block.shape[1]
         estimates.append(block @ H[offset:offset + k])
         offset += k
-    return apply_masks(X, soft_masks(np.stack(estimates), power=mask_power), preset, signal.size)
+    return apply_masks(X, soft_masks(np.stack(estimates), power=mask_power), preset, signal.size,
+                       smoothing=smoothing)
 
 
 def _convolutive_nmf(V: Array, preset: Preset, *, n_iter: int, beta: float, l1: float
@@ -154,7 +158,8 @@ def _convolutive_nmf(V: Array, preset: Preset, *, n_iter: int, beta: float, l1: 
 
 
 def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200,
-                          mask_power: float = 2.0) -> npt.NDArray[np.float32]:
+                          mask_power: float = 2.0, smoothing: float = 0.0
+                          ) -> npt.NDArray[np.float32]:
     """Semi-supervised batch NMF: the known sources' dictionaries stay fixed, the adaptive
     sources' dictionaries are learned on the mixture itself (starting from the preset's).
 
@@ -171,6 +176,8 @@ def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200
         KL multiplicative updates of the activations and the adaptive dictionaries.
     mask_power : float, keyword-only
         Soft-mask exponent.
+    smoothing : float, keyword-only
+        The masks' smoothing over time in seconds, as the engine's (0 for none).
 
     Returns
     -------
@@ -200,12 +207,13 @@ def separate_offline_semi(y: npt.ArrayLike, preset: Preset, *, n_iter: int = 200
         W[:, learned] /= scale
         H[learned] *= scale[:, None]
     estimates = np.stack([W[:, a:b] @ H[a:b] for a, b in zip(edges[:-1], edges[1:])])
-    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
+    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size,
+                       smoothing=smoothing)
 
 
 def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float = 1.0,
-                              l1: float = 0.0, mask_power: float = 2.0
-                              ) -> npt.NDArray[np.float32]:
+                              l1: float = 0.0, mask_power: float = 2.0,
+                              smoothing: float = 0.0) -> npt.NDArray[np.float32]:
     """Unfolded (deep NMF) sources: the engine's layered fit of every frame, all frames at
     once, in numpy (:class:`~livesep.separation.reference_fit.UnfoldedFit`).
 
@@ -224,6 +232,8 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
         :class:`~livesep.engine.EngineSettings`.
     mask_power : float, keyword-only
         Soft-mask exponent.
+    smoothing : float, keyword-only
+        The masks' smoothing over time in seconds, as the engine's (0 for none).
 
     Returns
     -------
@@ -241,11 +251,12 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
     floor = spectral.noise_floor(V, sr=preset.sr, hop_length=preset.hop_length) \
         if any(source.floor for source in preset.sources) else None
     estimates = fit.estimates(V, floor).transpose(1, 2, 0)  # (S, F, T)
-    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
+    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size,
+                       smoothing=smoothing)
 
 
-def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: float = 2.0
-                               ) -> npt.NDArray[np.float32]:
+def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: float = 2.0,
+                               smoothing: float = 0.0) -> npt.NDArray[np.float32]:
     """A model ``"nae"`` preset: its recurrent encoder over every frame in order, in numpy
     (:func:`livesep.models.nae.recurrent_estimates`).
 
@@ -260,6 +271,8 @@ def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: 
         Model ``"nae"``.
     mask_power : float, keyword-only
         Soft-mask exponent.
+    smoothing : float, keyword-only
+        The masks' smoothing over time in seconds, as the engine's (0 for none).
 
     Returns
     -------
@@ -273,4 +286,5 @@ def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: 
     signal = check_signal(y)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     estimates = recurrent_estimates(preset, np.abs(X).T).transpose(1, 2, 0)  # (S, F, T)
-    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size)
+    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size,
+                       smoothing=smoothing)

@@ -25,6 +25,7 @@ frame are fitted together as one batch of ``(B, F, K)`` dictionaries.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -359,7 +360,8 @@ class NumpyStream:
 
 
 class ReferenceSeparator:
-    """Streaming STFT → filter → masks → overlap-add, any block size, like the engine.
+    """Streaming STFT → filter → masks (smoothed over time as the settings say) →
+    overlap-add, any block size, like the engine.
 
     Parameters
     ----------
@@ -375,6 +377,9 @@ class ReferenceSeparator:
         self.n_sources = preset.n_sources
         self.masks = np.full((self.n_sources, preset.n_bins), 1.0 / self.n_sources, dtype=F32)
         hop, synthesis = latency_geometry(preset, self.settings.latency)
+        self.new_smoother = partial(spectral.MaskSmoother, seconds=self.settings.smoothing,
+                                    sr=preset.sr, hop_length=hop)
+        self.smoother = self.new_smoother()
         self.stream = NumpyStream(n_fft=preset.n_fft, hop_length=hop,
                                   n_channels=self.n_sources, on_frame=self._separate_frame,
                                   low_delay=synthesis != 0)
@@ -387,6 +392,7 @@ class ReferenceSeparator:
         """Back to silence, as right after construction."""
         self.stream.reset()
         self.filter.reset()
+        self.smoother = self.new_smoother()
         self.masks[:] = 1.0 / self.n_sources
 
     def process(self, x: npt.ArrayLike) -> Floats:
@@ -394,6 +400,8 @@ class ReferenceSeparator:
         return self.stream.process(x)
 
     def _separate_frame(self, spectrum: npt.NDArray[np.complex64]) -> npt.NDArray[np.complex64]:
-        estimates = self.filter.process_frame(np.abs(self.stream.fit_spectrum))
-        self.masks = soft_masks(estimates, power=self.settings.mask_power)
+        magnitudes = np.abs(self.stream.fit_spectrum)
+        estimates = self.filter.process_frame(magnitudes)
+        self.masks = self.smoother.process(soft_masks(estimates, power=self.settings.mask_power),
+                                           magnitudes)
         return spectrum[None, :] * self.masks

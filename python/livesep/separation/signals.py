@@ -55,8 +55,13 @@ def refuse_unfolded(preset: Preset, method: str) -> None:
 
 
 def apply_masks(X: npt.NDArray[np.complex64], masks: npt.NDArray[np.float64], preset: Preset,
-                length: int) -> npt.NDArray[np.float32]:
-    """Each mask (S, F, T) on the mixture STFT X (F, T), back to ``length`` samples each."""
+                length: int, *, smoothing: float = 0.0) -> npt.NDArray[np.float32]:
+    """Each mask (S, F, T) on the mixture STFT X (F, T), back to ``length`` samples each;
+    ``smoothing`` seconds smooth the masks over time first, as the engine does
+    (:func:`livesep.spectral.smooth_masks`)."""
+    if smoothing > 0:
+        masks = spectral.smooth_masks(masks, np.abs(X), seconds=smoothing, sr=preset.sr,
+                                      hop_length=preset.hop_length)
     return np.stack([spectral.istft(X * mask, n_fft=preset.n_fft, hop_length=preset.hop_length,
                                     length=length) for mask in masks])
 
