@@ -37,11 +37,13 @@ inline void latency_geometry(const Preset& preset, int mode, int& hop, int& synt
   hop = synthesis / 2;
 }
 
-// [main-thread] livesep.engine.build_model at a shorter hop: transitions (1 - r) I + r A and
-// adaptive forgetting^r, with r the ratio of the hops, so that time constants stay in seconds.
-inline std::shared_ptr<const Model> at_hop_ratio(const Model& trained, double ratio,
+// [main-thread] livesep.engine.build_model with low-delay windows at a shorter hop:
+// transitions (1 - r) I + r A and adaptive forgetting^r, with r the ratio of the hops, so that
+// time constants stay in seconds; no mask smoothing by default (EngineSettings.resolved).
+inline std::shared_ptr<const Model> at_low_delay(const Model& trained, double ratio,
                                                  double forgetting) {
   auto model = std::make_shared<Model>(trained);
+  model->mask_smoothing = PresetInference{}.state_smoothing;
   for (SourceModel& source : model->sources) {
     const int q = source.n_states;
     for (int i = 0; i < q; ++i) {
@@ -71,8 +73,8 @@ class Stream {
     config.sample_rate = preset_.sr;
     config.n_fft = preset_.n_fft;
     latency_geometry(preset_, mode_, config.hop, config.synthesis_length);
-    if (config.hop != preset_.hop) {
-      preset_.model = at_hop_ratio(*preset_.model, static_cast<double>(config.hop) / preset_.hop,
+    if (config.synthesis_length != 0) {
+      preset_.model = at_low_delay(*preset_.model, static_cast<double>(config.hop) / preset_.hop,
                                    PresetInference{}.forgetting);
     }
     config.n_sources = preset_.n_sources();
@@ -113,8 +115,8 @@ class Stream {
     Preset adopted = other;
     int hop = 0, synthesis = 0;
     latency_geometry(other, mode_, hop, synthesis);
-    if (hop != other.hop) {
-      adopted.model = at_hop_ratio(*other.model, static_cast<double>(hop) / other.hop,
+    if (synthesis != 0) {
+      adopted.model = at_low_delay(*other.model, static_cast<double>(hop) / other.hop,
                                    PresetInference{}.forgetting);
     }
     separator_.swap_model(std::make_unique<ModelRuntime>(adopted.model, adopted.mask_power));

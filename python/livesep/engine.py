@@ -21,7 +21,8 @@ __all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTP
 STATE_ITERATIONS, STATE_FLOOR = 10, 1e-3
 SINGLE_STATE_ITERATIONS, SINGLE_STATE_FLOOR = 100, 1.0
 #: Default mask smoothing over time (seconds): a frame-wise fit of one joint state knows no
-#: time and its masks flicker; an N-HMM's states carry time already.
+#: time and its masks flicker; an N-HMM's states carry time already. Only with the preset's
+#: own (symmetric) windows: see :meth:`EngineSettings.resolved`.
 STATE_SMOOTHING, SINGLE_STATE_SMOOTHING = 0.0, 0.03
 #: The longest mask smoothing time constant, in seconds.
 MAX_SMOOTHING = 10.0
@@ -89,8 +90,10 @@ class EngineSettings:
         the recent power, ``M'_s = smooth(M_s |X|^2) / smooth(|X|^2)`` with one-pole
         smoothing (:class:`livesep.spectral.MaskSmoother`), against the flicker (musical
         noise) of masks fitted frame by frame. 0 for none. None: the preset's default,
-        0.03 s for presets with one joint state (NMF, unfolded, recurrent encoder), 0 for
-        N-HMM presets, whose states carry time already.
+        0.03 s for presets with one joint state (NMF, unfolded, recurrent encoder) at the
+        preset's own frames, 0 for N-HMM presets, whose states carry time already, and with
+        the low-delay windows of ``"low"`` and ``"ultra"``, where the smoothing's lag costs
+        more than the flicker it removes.
 
     Examples
     --------
@@ -148,8 +151,11 @@ class EngineSettings:
             SINGLE_STATE_ITERATIONS if single else STATE_ITERATIONS)
         floor = self.reseed_floor if self.reseed_floor is not None else (
             SINGLE_STATE_FLOOR if single else STATE_FLOOR)
+        # Low-delay windows follow the signal closely; the smoothing's lag costs them more
+        # than the flicker it removes.
+        low_delay = latency_geometry(preset, self.latency)[1] != 0
         smoothing = self.smoothing if self.smoothing is not None else (
-            SINGLE_STATE_SMOOTHING if single else STATE_SMOOTHING)
+            SINGLE_STATE_SMOOTHING if single and not low_delay else STATE_SMOOTHING)
         return replace(self, n_iter=n_iter, reseed_floor=floor, smoothing=smoothing)
 
 

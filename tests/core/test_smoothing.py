@@ -96,9 +96,13 @@ def test_the_stream_matches_the_reference_engine(sr: int, block_size: int, laten
                                x[:x.size - separator.latency_samples()], atol=1e-5)
 
 
-def test_the_defaults_smooth_one_state_presets_only() -> None:
+def test_the_defaults_smooth_one_state_presets_at_their_own_frames_only() -> None:
     nmf, nhmm = random_preset((1, 1), 6), random_preset((3, 2), 4)
     assert EngineSettings().resolved(nmf).smoothing == 0.03
+    assert EngineSettings(latency="low").resolved(nmf).smoothing == 0.0
+    assert EngineSettings(latency="ultra", smoothing=0.02).resolved(nmf).smoothing == 0.02
+    short = random_preset((1, 1), 6, n_fft=32, hop_length=8)  # 2 ms frames: already low
+    assert EngineSettings(latency="low").resolved(short).smoothing == 0.03
     assert EngineSettings().resolved(random_unfolded_preset((5, 4), 3)).smoothing == 0.03
     assert EngineSettings().resolved(nhmm).smoothing == 0.0
     assert EngineSettings(smoothing=0.1).resolved(nhmm).smoothing == 0.1
