@@ -213,6 +213,7 @@ def test_no_progress_line_before_an_error(tmp_path: Path, preset_file: Path,
     (["--iterations", "-1"], "--iterations must be in [0, 1000], got -1"),
     (["--blocksize", "0"], "--blocksize must be in [1, 65536], got 0"),
     (["--beam", "-3"], "--beam must be in [0, 1048576], got -3"),
+    (["--smoothing", "-1"], "--smoothing must be a finite number >= 0 and <= 10, got -1.0"),
 ])
 def test_messages_name_the_flags_typed(args: list[str], message: str, tmp_path: Path,
                                        preset_file: Path,

@@ -48,6 +48,7 @@ FLAGS = {
     "scratch": "--scratch",
     "seconds": "--seconds",
     "seed": "--seed",
+    "smoothing": "--smoothing",
     "sr": "--sr",
     "state_gains": "--state-gain",
     "workers": "--workers",

@@ -38,7 +38,8 @@ def add_quality(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoothing", type=float, default=None, metavar="SECONDS",
                         help="time constant of the masks' smoothing over time, against "
                              "flicker (musical noise); 0 for none (default: 0.03 for NMF and "
-                             "unfolded presets such as voice, 0 for N-HMM presets)")
+                             "unfolded presets such as voice at standard latency, otherwise "
+                             "0)")
 
 
 def add_strength(parser: argparse.ArgumentParser) -> None:
