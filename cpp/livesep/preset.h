@@ -34,7 +34,7 @@ struct PresetInference {
   float mask_power = 2.0f;
   int state_iterations = 10, single_state_iterations = 100;
   float state_floor = 1e-3f, single_state_floor = 1.0f;
-  double state_smoothing = 0.0, single_state_smoothing = 0.03;  // seconds
+  double single_state_smoothing = 0.03;  // seconds; none for N-HMM presets
   double forgetting = 0.99;  // as livesep passes it, a double cast to float by the engine
   float adaptation_prior = 1.0f;
 };
@@ -206,7 +206,7 @@ class PresetReader {
     settings.likelihood_counts = inference.likelihood_counts;
     settings.forgetting = static_cast<float>(inference.forgetting);
     settings.adaptation_prior = inference.adaptation_prior;
-    built->mask_smoothing = single ? inference.single_state_smoothing : inference.state_smoothing;
+    built->mask_smoothing = single ? inference.single_state_smoothing : 0.0;
     if (encoder_size.hidden > 0) {
       std::vector<int> components;
       for (const Entry& entry : entries) components.push_back(entry.n_components);

@@ -43,7 +43,7 @@ inline void latency_geometry(const Preset& preset, int mode, int& hop, int& synt
 inline std::shared_ptr<const Model> at_low_delay(const Model& trained, double ratio,
                                                  double forgetting) {
   auto model = std::make_shared<Model>(trained);
-  model->mask_smoothing = PresetInference{}.state_smoothing;
+  model->mask_smoothing = 0.0;
   for (SourceModel& source : model->sources) {
     const int q = source.n_states;
     for (int i = 0; i < q; ++i) {

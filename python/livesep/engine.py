@@ -20,10 +20,10 @@ __all__ = ["EngineSettings", "build_model", "create_separator", "warm_up", "OUTP
 #: with its own warm start) and presets with one joint state (plain or convolutive NMF).
 STATE_ITERATIONS, STATE_FLOOR = 10, 1e-3
 SINGLE_STATE_ITERATIONS, SINGLE_STATE_FLOOR = 100, 1.0
-#: Default mask smoothing over time (seconds): a frame-wise fit of one joint state knows no
-#: time and its masks flicker; an N-HMM's states carry time already. Only with the preset's
-#: own (symmetric) windows: see :meth:`EngineSettings.resolved`.
-STATE_SMOOTHING, SINGLE_STATE_SMOOTHING = 0.0, 0.03
+#: Default mask smoothing over time (seconds) for one joint state, whose frame-wise fit knows
+#: no time and whose masks flicker; none for N-HMM presets, whose states carry time already,
+#: nor with low-delay windows (:meth:`EngineSettings.resolved`).
+SINGLE_STATE_SMOOTHING = 0.03
 #: The longest mask smoothing time constant, in seconds.
 MAX_SMOOTHING = 10.0
 #: Most activation updates per frame, and most joint states per frame's beam (0: every one).
@@ -155,7 +155,7 @@ class EngineSettings:
         # than the flicker it removes.
         low_delay = latency_geometry(preset, self.latency)[1] != 0
         smoothing = self.smoothing if self.smoothing is not None else (
-            SINGLE_STATE_SMOOTHING if single and not low_delay else STATE_SMOOTHING)
+            SINGLE_STATE_SMOOTHING if single and not low_delay else 0.0)
         return replace(self, n_iter=n_iter, reseed_floor=floor, smoothing=smoothing)
 
 
