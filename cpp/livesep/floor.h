@@ -101,16 +101,17 @@ class NoiseFloorTracker {
     counted_ = 0;
   }
 
-  // [audio-thread] column[0..n_bins) = sqrt(N) scaled to sum to weight (flat where N is 0).
-  void write_column(float weight, float* column) const noexcept {
+  // [audio-thread] column[0..n_bins) = sqrt(N) scaled so that its first fit_bins sum to
+  // weight (flat where N is 0 there): the bins the model fits on (fitted_bins).
+  void write_column(float weight, int fit_bins, float* column) const noexcept {
     const int n_bins = static_cast<int>(floor_.size());
     double total = 0.0;
     for (int f = 0; f < n_bins; ++f) {
       column[f] = std::sqrt(floor_[f]);
-      total += column[f];
+      if (f < fit_bins) total += column[f];
     }
     if (!(total > 1e-30)) {
-      std::fill(column, column + n_bins, weight / static_cast<float>(n_bins));
+      std::fill(column, column + n_bins, weight / static_cast<float>(fit_bins));
       return;
     }
     const float scale = static_cast<float>(weight / total);
@@ -152,22 +153,53 @@ inline void add_floor_column(SourceModel& source, float weight) {
   source.tile();
 }
 
+// [main-thread] The bins a model's fit covers: one past the last row that any layer of an
+// unfolded source uses (a full-band preset may fit on the band below a few kHz and estimate
+// the rest from the same activations), else every bin. A floor column joins the fit on
+// these bins only, where the dictionaries can share what it explains.
+inline int fitted_bins(const std::vector<SourceModel>& sources) {
+  if (sources.empty()) return 0;
+  int covered = sources.front().n_bins;
+  if (sources.front().n_layers == 0) return covered;
+  covered = 0;
+  for (const SourceModel& source : sources) {
+    const int k = source.n_components - (source.floor_weight > 0.0f ? 1 : 0);
+    for (int layer = 0; layer < source.n_layers; ++layer) {
+      const float* columns = source.dictionary(layer);
+      for (int c = 0; c < k; ++c) {
+        const float* column = columns + static_cast<std::size_t>(c) * source.n_rows;
+        for (int f = source.n_bins - 1; f >= covered; --f) {
+          if (column[f] != 0.0f) {
+            covered = f + 1;
+            break;
+          }
+        }
+      }
+    }
+  }
+  return std::max(covered, 1);
+}
+
 // [audio-thread] Writes column (n_bins floats; the padding rows stay zero) as the source's
-// last component in every block, in both layouts.
-inline void write_floor_column(SourceModel& source, const float* column) noexcept {
+// last component in every block, in both layouts; an unfolded source's layers get it on
+// their first fit_bins only (fitted_bins), its estimate on every bin.
+inline void write_floor_column(SourceModel& source, const float* column, int fit_bins) noexcept {
   const int k = source.n_components;
   const int blocks = static_cast<int>(source.dictionaries.size() / source.block_floats());
   for (int block = 0; block < blocks; ++block) {
     float* columns = source.dictionaries.data() + static_cast<std::size_t>(block) *
                                                       source.block_floats();
-    std::copy_n(column, source.n_bins, columns + static_cast<std::size_t>(k - 1) * source.n_rows);
+    float* floor = columns + static_cast<std::size_t>(k - 1) * source.n_rows;
+    const int kept = block < source.n_layers ? std::min(fit_bins, source.n_bins) : source.n_bins;
+    std::copy_n(column, kept, floor);
+    std::fill(floor + kept, floor + source.n_bins, 0.0f);
     float* tiled = source.tiled.data() + static_cast<std::size_t>(block) * source.block_floats();
     detail::for_each_tile(source.n_rows, false, [&](int first, int lanes) {
       const int row = first * detail::kLaneFloats;
       const int height = lanes * detail::kLaneFloats;
       float* out = tiled + static_cast<std::ptrdiff_t>(row) * k +
                    static_cast<std::ptrdiff_t>(k - 1) * height;
-      const float* in = columns + static_cast<std::size_t>(k - 1) * source.n_rows + row;
+      const float* in = floor + row;
       std::copy(in, in + height, out);
     });
   }

@@ -140,6 +140,7 @@ class ModelRuntime {
     for (const SourceModel& source : sources_) floors_ = floors_ || source.floor_weight > 0.0f;
     if (floors_) {
       floor_.prepare(model_->n_bins(), kDefaultFramePeriod);
+      fit_bins_ = fitted_bins(model_->sources);
       floor_column_.assign(model_->sources.front().n_rows, 0.0f);
       if (model_->banded()) full_sources_ = model_->sources;
     }
@@ -311,12 +312,15 @@ class ModelRuntime {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       const float weight = sources_[s].floor_weight;
       if (!(weight > 0.0f)) continue;
-      floor_.write_column(weight, floor_column_.data());
+      floor_.write_column(weight, fit_bins_, floor_column_.data());
       if (model_->banded()) {
-        write_floor_column(full_sources_[s], floor_column_.data());
+        write_floor_column(full_sources_[s], floor_column_.data(), fit_bins_);
+        std::fill(floor_column_.begin() + fit_bins_, floor_column_.begin() + n_bins(), 0.0f);
         pool_bands(floor_column_.data(), model_->band_edges, floor_column_.data());
+        write_floor_column(sources_[s], floor_column_.data(), sources_[s].n_bins);
+      } else {
+        write_floor_column(sources_[s], floor_column_.data(), fit_bins_);
       }
-      write_floor_column(sources_[s], floor_column_.data());
     }
   }
 
@@ -338,6 +342,7 @@ class ModelRuntime {
   std::vector<SourceModel> sources_;
   bool floors_ = false;                   // a source has a noise floor column
   NoiseFloorTracker floor_;
+  int fit_bins_ = 0;                      // the bins the fit covers (fitted_bins)
   AlignedFloats floor_column_;            // full.n_rows: a source's column (pooled in place)
   std::vector<SourceModel> full_sources_;  // banded with floors: the estimates' own copy
   std::vector<DictionaryAdapter> adapters_;

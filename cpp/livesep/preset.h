@@ -329,8 +329,9 @@ class PresetReader {
                              "(" + layout + ", n_fft // 2 + 1, n_components)" + of, total);
     const NpyArray A = array(prefix + ".A", {q, q}, "(n_states, n_states)" + of, total);
     const NpyArray pi = array(prefix + ".pi", {q}, "(n_states,)" + of, total);
-    // A convolutive source's template sums to 1 over its lags and bins together.
-    const int groups = entry.frames > 1 ? 1 : blocks;
+    // A convolutive source's template sums to 1 over its lags and bins together; an unfolded
+    // source's estimate block (its last) keeps the column scale it was trained with.
+    const int groups = entry.frames > 1 ? 1 : entry.layers > 0 ? entry.layers : blocks;
     for (int g = 0; g < groups; ++g) {
       for (int c = 0; c < k; ++c) {
         double sum = 0.0;

@@ -138,8 +138,7 @@ def istft(spectrogram: npt.ArrayLike, *, n_fft: int = 512, hop_length: int = 128
         raise ParameterError(f"spectrogram must be shaped (n_fft // 2 + 1, n_frames) = "
                              f"({n_fft // 2 + 1}, T), got shape {spec.shape}")
     frames = np.fft.irfft(spec.T, n=n_fft, axis=1) * synthesis_window(n_fft, hop_length)
-    total = (spec.shape[1] - 1) * hop_length + n_fft
-    out = np.zeros(total)
+    out = np.zeros((spec.shape[1] - 1) * hop_length + n_fft)
     for shift in range(n_fft // hop_length):
         # Frames k = shift, shift + ratio, ... do not overlap each other: add them in one go.
         chunk = frames[shift::n_fft // hop_length].reshape(-1)
@@ -358,12 +357,13 @@ def noise_floor(magnitudes: npt.ArrayLike, *, sr: int, hop_length: int
             out[t] = floor
     return out
 
-def floor_columns(floor: npt.ArrayLike, weight: float) -> npt.NDArray[np.float64]:
-    """The dictionary column a source with a noise floor gets each frame: the floor (T, F)
-    scaled to sum to ``weight`` per frame (a flat column where the floor is zero)."""
+def floor_columns(floor: npt.ArrayLike, weight: float, *, fit_bins: int | None = None
+                  ) -> npt.NDArray[np.float64]:
+    """A noise floor's dictionary column per frame: the floor (T, F) scaled so that its first
+    ``fit_bins`` (default all) sum to ``weight`` (flat where they are zero)."""
     N = np.asarray(floor, dtype=np.float64)
-    total = N.sum(axis=-1, keepdims=True)
-    flat = np.full_like(N, 1.0 / N.shape[-1])
+    total = N[..., :fit_bins].sum(axis=-1, keepdims=True)
+    flat = np.full_like(N, 1.0 / N[..., :fit_bins].shape[-1])
     return weight * np.where(total > 1e-30, N / np.where(total > 1e-30, total, 1.0), flat)
 
 

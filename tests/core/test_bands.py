@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import reference
 from helpers.presets import noise, random_encoder_preset, random_preset, random_unfolded_preset
 from livesep import ParameterError, spectral
-from livesep._core import Model
+from livesep._core import Model, _internal
 from livesep.engine import EngineSettings, build_model, create_separator, fit_band_edges
 from livesep.presets import Preset, SourceModel
 from livesep.separation.reference_engine import ReferenceSeparator
@@ -118,3 +119,26 @@ def test_bad_band_settings_show_the_value() -> None:
         EngineSettings(bands_above=-1.0)
     with pytest.raises(ParameterError, match="bands_per_octave"):
         EngineSettings(bands_per_octave=0)
+
+
+@pytest.mark.parametrize(("sr", "n_fft", "hop"), [(16000, 512, 128), (48000, 1536, 384)])
+def test_an_unfolded_preset_fitted_on_fewer_bins_is_fitted_on_them_alone(
+        sr: int, n_fft: int, hop: int) -> None:
+    # Layers zero above fit_bins: those bins fit as one band, where every layer is zero, so
+    # the fit is the same in fewer rows, and the masks those of a fit on every bin.
+    fit_bins = (n_fft // 2 + 1) // 3
+    preset = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=2,
+                                    fit_bins=fit_bins)
+    assert preset.fit_bins == fit_bins
+    assert fit_band_edges(preset, EngineSettings()) == [*range(fit_bins + 1), preset.n_bins]
+    assert fit_band_edges(random_unfolded_preset(sr=sr, n_fft=n_fft, hop_length=hop),
+                          EngineSettings()) is None
+    chosen = fit_band_edges(preset, EngineSettings(bands_above=1000.0))
+    assert chosen == spectral.fit_bands(sr=sr, n_fft=n_fft, above=1000.0).tolist()
+    V = np.ascontiguousarray(spectral.magnitude(noise(sr // 2, seed=3), n_fft=n_fft,
+                                                hop_length=hop).T)
+    unsmoothed = EngineSettings(smoothing=0.0)
+    got = _internal.runtime_masks(build_model(preset, unsmoothed), V, hop / sr)
+    every_bin = reference.floored_unfolded_masks([s.W for s in preset.sources], [0.0, 0.0], V,
+                                                 frame_seconds=hop / sr)
+    np.testing.assert_allclose(got, every_bin, atol=2e-4)

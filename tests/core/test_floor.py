@@ -40,12 +40,20 @@ def hum_with_bursts(n: int, sr: int, seed: int = 0) -> np.ndarray:
     return x
 
 
+def low_fit_bins(n_fft: int) -> int:
+    """A fit on the lowest third of the bins (at 48 kHz with 1536-sample frames, up to 8 kHz)."""
+    return (n_fft // 2 + 1) // 3
+
+
 @pytest.mark.parametrize("sr", sorted(GEOMETRY))
 @pytest.mark.parametrize("weights", [(0.0, 30.0), (5.0, 30.0)])
-def test_the_runtime_matches_the_slow_reference(sr: int, weights: tuple[float, ...]) -> None:
+@pytest.mark.parametrize("low_fit", [False, True], ids=["every-bin", "low-fit"])
+def test_the_runtime_matches_the_slow_reference(sr: int, weights: tuple[float, ...],
+                                                low_fit: bool) -> None:
     n_fft, hop = GEOMETRY[sr]
+    fit_bins = low_fit_bins(n_fft) if low_fit else None
     preset = with_floors(random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop,
-                                                seed=3), weights)
+                                                seed=3, fit_bins=fit_bins), weights)
     # A near-silent whistle first: the floor starts far too low and of another shape, and
     # must find the hum within the window.
     quiet = (1e-4 * np.sin(2 * np.pi * 3000 * np.arange(sr * 3 // 10) / sr)).astype(np.float32)
@@ -56,7 +64,7 @@ def test_the_runtime_matches_the_slow_reference(sr: int, weights: tuple[float, .
     unsmoothed = EngineSettings(smoothing=0.0)
     got = _internal.runtime_masks(build_model(preset, unsmoothed), V, hop / sr)
     want = reference.floored_unfolded_masks([s.W for s in preset.sources], list(weights), V,
-                                            frame_seconds=hop / sr)
+                                            frame_seconds=hop / sr, fit_bins=fit_bins)
     np.testing.assert_allclose(got, want, atol=2e-4)
     plain = _internal.runtime_masks(build_model(with_floors(preset, (0.0, 0.0)), unsmoothed), V,
                                     hop / sr)
@@ -66,13 +74,14 @@ def test_the_runtime_matches_the_slow_reference(sr: int, weights: tuple[float, .
 @pytest.mark.parametrize("sr", sorted(GEOMETRY))
 @pytest.mark.parametrize("block_size", [1, 77, 128])
 @pytest.mark.parametrize("latency", ["standard", "low"])
-@pytest.mark.parametrize("kind", ["unfolded", "nhmm"])
+@pytest.mark.parametrize("kind", ["unfolded", "unfolded-low-fit", "nhmm"])
 def test_the_stream_matches_the_reference_engine(sr: int, block_size: int, latency: str,
                                                  kind: str) -> None:
     n_fft, hop = GEOMETRY[sr]
-    made = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=4) \
-        if kind == "unfolded" else random_preset((3, 2), 4, sr=sr, n_fft=n_fft, hop_length=hop,
-                                                 seed=4)
+    fit_bins = low_fit_bins(n_fft) if kind == "unfolded-low-fit" else None
+    made = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=4,
+                                  fit_bins=fit_bins) if kind.startswith("unfolded") else \
+        random_preset((3, 2), 4, sr=sr, n_fft=n_fft, hop_length=hop, seed=4)
     preset = with_floors(made, (0.0, 30.0))
     settings = EngineSettings(latency=latency)
     x = hum_with_bursts(sr * 3 // 10, sr, seed=1)
@@ -84,6 +93,25 @@ def test_the_stream_matches_the_reference_engine(sr: int, block_size: int, laten
                           for i in range(0, x.size, block_size)], axis=1)
     np.testing.assert_allclose(got, want, atol=5e-5 * np.abs(want).max())
     np.testing.assert_allclose(stream.masks, separator.masks(), atol=5e-5)
+
+
+@pytest.mark.parametrize("sr", sorted(GEOMETRY))
+def test_a_fit_on_the_low_band_is_deaf_to_the_band_above(sr: int) -> None:
+    # The floor column joins the fit on the bins the layers cover, scaled over those bins:
+    # what sounds above them changes the masks there only.
+    n_fft, hop = GEOMETRY[sr]
+    fit_bins = low_fit_bins(n_fft)
+    preset = with_floors(random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop,
+                                                seed=6, fit_bins=fit_bins), (0.0, 30.0))
+    V = np.ascontiguousarray(spectral.magnitude(hum_with_bursts(sr * 2, sr, seed=3),
+                                                n_fft=n_fft, hop_length=hop).T)
+    louder = V.copy()
+    louder[:, fit_bins:] *= np.random.default_rng(0).uniform(0.0, 20.0, louder[:, fit_bins:].shape)
+    model = build_model(preset, EngineSettings())
+    masks = _internal.runtime_masks(model, V, hop / sr)
+    changed = _internal.runtime_masks(model, louder, hop / sr)
+    np.testing.assert_allclose(changed[:, :, :fit_bins], masks[:, :, :fit_bins], atol=1e-4)
+    assert np.abs(changed[:, :, fit_bins:] - masks[:, :, fit_bins:]).max() > 0.05
 
 
 def test_bands_take_the_floor_pooled_and_estimate_with_it_in_full() -> None:

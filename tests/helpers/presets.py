@@ -35,14 +35,20 @@ def noise(n: int, seed: int = 0) -> np.ndarray:
 
 def random_unfolded_preset(n_components: tuple[int, ...] = (5, 4), layers: int = 3, *,
                            sr: int = 16000, n_fft: int = 512, hop_length: int = 128,
-                           seed: int = 0) -> Preset:
-    """A preset of unfolded sources with random sparse layer dictionaries."""
+                           seed: int = 0, fit_bins: int | None = None) -> Preset:
+    """A preset of unfolded sources with random sparse layer dictionaries. With ``fit_bins``
+    the layers cover the bins below it only, and the estimate every bin, at three times the
+    scale of a normalised column (a full-band estimate from a fit on fewer bins)."""
     rng = np.random.default_rng(seed)
     sources = []
     for index, k in enumerate(n_components):
         W = rng.random((layers + 1, n_fft // 2 + 1, k)) ** 6 + 1e-6
-        sources.append(SourceModel.from_unfolded(f"source{index}",
-                                                 W / W.sum(axis=1, keepdims=True)))
+        if fit_bins is not None:
+            W[:-1, fit_bins:] = 0.0
+        W /= W.sum(axis=1, keepdims=True)
+        if fit_bins is not None:
+            W[-1] *= 3.0
+        sources.append(SourceModel.from_unfolded(f"source{index}", W))
     return Preset("unfolded", sr=sr, n_fft=n_fft, hop_length=hop_length, model="nmf",
                   sources=sources)
 

@@ -189,23 +189,28 @@ def noise_floor(V: np.ndarray, *, frame_seconds: float) -> np.ndarray:
 
 
 def floored_unfolded_masks(dictionaries: list[np.ndarray], floors: list[float], V: np.ndarray,
-                           *, frame_seconds: float, epsilon: float = 1e-9) -> np.ndarray:
+                           *, frame_seconds: float, fit_bins: int | None = None,
+                           epsilon: float = 1e-9) -> np.ndarray:
     """Unfolded sources (W_s (L + 1, F, K_s)), source s with a noise floor column of weight
-    floors[s] (0: none) appended to every layer: the tracker's floor scaled to sum to the
-    weight. KL, flat start, one update per layer; masks V_s^2 / sum_j V_j^2 (even where all
-    are zero, and for a silent frame). Returns (T, S, F)."""
+    floors[s] (0: none) appended to every layer: the tracker's floor scaled so that its
+    first fit_bins (all when None) sum to the weight, zero above them in the layers, whole
+    in the estimate. KL, flat start, one update per layer; masks V_s^2 / sum_j V_j^2 (even
+    where all are zero, and for a silent frame). Returns (T, S, F)."""
     floor = noise_floor(V, frame_seconds=frame_seconds)
     n_sources, n_bins = len(dictionaries), V.shape[1]
+    fit_bins = n_bins if fit_bins is None else fit_bins
     layers = dictionaries[0].shape[0] - 1
     masks = np.full((V.shape[0], n_sources, n_bins), 1.0 / n_sources)
     for t, v in enumerate(V.astype(np.float64)):
         mass = v.sum()
         if mass > 1e-20:
-            total = floor[t].sum()
-            column = floor[t] / total if total > 1e-30 else np.full(n_bins, 1.0 / n_bins)
-            blocks = [np.concatenate([W.astype(np.float64), np.repeat(
-                (weight * column)[None, :, None], layers + 1, axis=0)], axis=2) if weight
-                else W.astype(np.float64) for W, weight in zip(dictionaries, floors)]
+            total = floor[t][:fit_bins].sum()
+            column = floor[t] / total if total > 1e-30 else np.full(n_bins, 1.0 / fit_bins)
+            fitted = np.where(np.arange(n_bins) < fit_bins, column, 0.0)
+            per_block = np.stack([fitted] * layers + [column])[:, :, None]  # (L + 1, F, 1)
+            blocks = [np.concatenate([W.astype(np.float64), weight * per_block], axis=2)
+                      if weight else W.astype(np.float64)
+                      for W, weight in zip(dictionaries, floors)]
             edges = np.cumsum([0] + [W.shape[2] for W in blocks])
             h = np.full(edges[-1], 1.0 / edges[-1])
             for layer in range(layers):

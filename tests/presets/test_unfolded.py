@@ -133,8 +133,8 @@ def test_from_unfolded() -> None:
     ({"pi": [0.5, 0.5]}, ["pi", "(1,)", "(2,)"]),
     ({"frames": 3}, ["layers is 2", "3 frames", "one frame"]),
     ({"adaptive": True}, ["layers is 2", "adaptive"]),
-    ({"W": layered(2, 2) * np.array([1.0, 1.0, 1.5])[:, None, None]},
-     ["W", "column W[2, :, ", "(layer 2, component ", "sums to 1.5"]),
+    ({"W": layered(2, 2) * np.array([1.0, 1.5, 1.0])[:, None, None]},
+     ["W", "column W[1, :, ", "(layer 1, component ", "sums to 1.5"]),
 ])
 def test_unfolded_source_rejects(kwargs: dict[str, Any], needles: list[str]) -> None:
     settings: dict[str, Any] = {"W": layered(2, 2), "A": [[1.0]], "pi": [1.0], "layers": 2}
@@ -143,6 +143,20 @@ def test_unfolded_source_rejects(kwargs: dict[str, Any], needles: list[str]) -> 
         SourceModel("voice", **settings)
     for needle in needles:
         assert needle in str(caught.value), str(caught.value)
+
+
+def test_an_unfolded_estimate_keeps_the_scale_it_was_trained_with(tmp_path: Path) -> None:
+    # The last block makes the estimate from the fitted activations; only the layers' columns
+    # are distributions. A full-band estimate from a fit on fewer bins has larger columns.
+    W = layered(2, 3)
+    W[:-1, F // 2:] = 0.0
+    W[:-1] /= W[:-1].sum(axis=1, keepdims=True)
+    W[-1] *= np.array([0.5, 2.0, 7.0])
+    preset = _preset(SourceModel.from_unfolded("voice", W),
+                     SourceModel.from_unfolded("noise", layered(2, 2, seed=1)))
+    loaded = load(save(preset, tmp_path / "scaled.npz"))
+    np.testing.assert_array_equal(loaded.source("voice").W, W.astype(np.float32))
+    assert_valid(loaded)
 
 
 def _preset(*sources: SourceModel, model: str = "nmf") -> Preset:

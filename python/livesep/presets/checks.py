@@ -335,7 +335,9 @@ def check_model_arrays(W: npt.NDArray[np.float32], A: npt.NDArray[np.float32],
     With ``frames > 1`` (a convolutive source) ``W`` holds one block per time lag and the
     source has one state; each template ``W[:, :, k]`` sums to 1 over lags and bins together.
     With ``layers > 0`` (an unfolded source) ``W`` holds ``layers + 1`` blocks, one per
-    layer, and the source has one state; each column of each block sums to 1.
+    layer, and the source has one state; each column of each layer's block sums to 1. The
+    last block makes the source's estimate from the fitted activations, so its columns keep
+    the scale they were trained with (a full-band estimate from a fit on fewer bins).
     """
     layout = "layers + 1" if layers else "frames" if frames > 1 else "n_states"
     if W.ndim != 3 or min(W.shape, default=0) < 1:
@@ -363,7 +365,7 @@ def check_model_arrays(W: npt.NDArray[np.float32], A: npt.NDArray[np.float32],
                    "template W[:, :, {0}] (component {0}, over lags and bins)")
     else:
         block = "layer" if layers else "state"
-        check_sums(W.sum(axis=1, dtype=np.float64), prefix + "W",
+        check_sums(W[:layers or None].sum(axis=1, dtype=np.float64), prefix + "W",
                    f"column W[{{0}}, :, {{1}}] ({block} {{0}}, component {{1}})")
     check_sums(A.sum(axis=1, dtype=np.float64), prefix + "A", "row {0}")
     check_sums(pi.sum(dtype=np.float64, keepdims=True), prefix + "pi", "the distribution")

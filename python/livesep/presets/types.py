@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from livesep.checks import show, type_name
 from livesep.errors import ParameterError
 from livesep.presets.checks import Invalid, check_settings, check_source_list, json_default
@@ -144,6 +146,17 @@ class Preset(PresetSizes):
             raise Invalid(f"the encoder's outputs ({list(self.encoder.n_components)} "
                           f"components) must be the sources' activations: plain sources with "
                           f"those components, got {list(components)}")
+
+    @property
+    def fit_bins(self) -> int:
+        """The bins the fit covers: for unfolded sources, one past the last row any layer's
+        dictionary uses (a full-band preset may fit on the band below a few kHz and make its
+        estimates of every bin from the same activations); every bin otherwise."""
+        if not self.sources[0].layers:
+            return self.n_bins
+        used = np.flatnonzero(np.any([np.any(s.W[:-1] != 0, axis=(0, 2))
+                                      for s in self.sources], axis=0))
+        return int(used[-1]) + 1 if used.size else 1
 
     def source(self, name: str) -> SourceModel:
         """The source called ``name`` (exactly); :class:`ParameterError` if there is none."""

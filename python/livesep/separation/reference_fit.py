@@ -53,9 +53,10 @@ class UnfoldedFit:
     makes one multiplicative update (β-divergence, l1, epsilon as the engine's fits) with
     ``[W_1[l] ... W_S[l]]``, and source ``s``'s estimate is ``W_s[L] h_s``. A source with a
     noise floor (``floor`` > 0) has one more column in every layer, last among its own: the
-    frame's floor scaled to sum to its weight (:func:`livesep.spectral.floor_columns`). Only
-    the floor carries over from frame to frame, so the online engine and offline separation
-    compute the same.
+    frame's floor scaled to sum to its weight over the bins the layers cover
+    (:func:`livesep.spectral.floor_columns`, :attr:`Preset.fit_bins`), zero above them in the
+    layers. Only the floor carries over from frame to frame, so the online engine and
+    offline separation compute the same.
 
     Parameters
     ----------
@@ -84,6 +85,7 @@ class UnfoldedFit:
         self.dictionaries = np.concatenate(W, axis=2)  # (L + 1, F, K_total)
         self.edges = np.cumsum([0] + [w.shape[2] for w in W])
         self.floor_columns = [int(b) - 1 for b, w in zip(self.edges[1:], self.floors) if w]
+        self.fit_bins = preset.fit_bins
         self.kl_denominators = self.dictionaries.sum(axis=1, dtype=F32)
         self.kl_denominators[:, self.floor_columns] = [w for w in self.floors if w]
         self.kl_denominators += F32(l1)
@@ -113,9 +115,11 @@ class UnfoldedFit:
                 fit = np.repeat(fit, chosen.size, axis=1)
                 last = np.repeat(last, chosen.size, axis=0)
                 for column in self.floor_columns:
-                    scaled = spectral.floor_columns(np.asarray(floor)[chosen],
-                                                    float(self._weight(column))).astype(F32)
+                    scaled = spectral.floor_columns(
+                        np.asarray(floor)[chosen], float(self._weight(column)),
+                        fit_bins=self.fit_bins).astype(F32)
                     last[:, :, column] = scaled
+                    scaled[:, self.fit_bins:] = 0.0
                     fit[:, :, :, column] = scaled if self.bands is None else \
                         spectral.pool_bands(scaled, self.bands)
             fitted = frames[chosen] if self.bands is None else \
