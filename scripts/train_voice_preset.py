@@ -19,15 +19,18 @@ noises never heard (docs/voice.md).
         [--floor 30]
 
 ``--sr`` sets the preset's rate and the rate the corpus is read at; the frames stay 32 ms
-with an 8 ms hop (16000 Hz: 512 / 128; 48000 Hz: 1536 / 384). The full-band preset
-``voice-48k`` is trained from a corpus built at 48 kHz (so that its speech keeps the
-klettres recordings' content above 8 kHz), on 1800 s of mixtures rather than 3600: each
-frame has three times the bins, and 1800 s took 27 minutes and 15 GB at peak on the 2-core
-development machine, so 3600 s would need about 30 GB::
+with an 8 ms hop (16000 Hz: 512 / 128; 48000 Hz: 1536 / 384).
+
+``--extend PRESET`` makes a full-band preset from a trained one at a lower rate instead of
+training anew (livesep.models.unfolded.fullband): its layers keep fitting the band they were
+trained on, with the same dictionaries, and its estimates learn the bins above from
+``--seconds`` of mixtures at ``--sr``. The shipped ``voice-48k`` is ``voice`` extended, from
+a corpus built at 48 kHz (so that its speech keeps the klettres recordings' content above
+8 kHz)::
 
     python scripts/build_corpus.py --out corpus48 --sr 48000
     python scripts/train_voice_preset.py --corpus corpus48 --sr 48000 --name voice-48k \
-        --seconds 1800 --out presets/voice-48k.npz
+        --extend presets/voice.npz --seconds 1800 --epochs 30 --out presets/voice-48k.npz
 """
 
 from __future__ import annotations
@@ -42,8 +45,15 @@ import numpy as np
 
 from livesep import audio, presets
 from livesep.models.nmf import nmf
-from livesep.models.unfolded import mixture_frames, train_unfolded
+from livesep.models.unfolded import (
+    MixtureFrames,
+    UnfoldedModel,
+    extend_estimates,
+    mixture_frames,
+    train_unfolded,
+)
 from livesep.presets import Preset, SourceModel
+from livesep.progress import Progress
 from livesep.threads import blas_threads
 
 READERS = ("en", "da", "en_GB", "nl", "pt_BR", "he", "tn", "ml")
@@ -68,6 +78,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--floor", type=float, default=30.0,
                         help="weight of the noise source's noise floor (0: none)")
+    parser.add_argument("--extend", type=Path, metavar="PRESET",
+                        help="extend this preset, trained at a lower rate, to --sr")
     args = parser.parse_args()
     sr = args.sr
     n_fft, hop = FRAMES[sr]
@@ -83,15 +95,6 @@ def main() -> int:
                                 seconds=args.seconds, seed=args.seed)
         print(f"{len(frames.mixture)} training frames ({time.perf_counter() - started:.0f} s)",
               flush=True)
-        rng = np.random.default_rng(args.seed)
-        starts = []
-        for kind, k in (("speech", args.speech_components), ("noise", args.noise_components)):
-            chosen = getattr(frames, kind)[rng.choice(len(frames.mixture), 40000,
-                                                      replace=False)].T
-            loud = chosen.sum(axis=0) > 1e-6
-            starts.append(nmf(chosen[:, loud], n_components=k, n_iter=100,
-                              seed=args.seed).W)
-        print(f"starting dictionaries ({time.perf_counter() - started:.0f} s)", flush=True)
         epoch_steps = [0.0]
 
         def report(fraction: float) -> None:
@@ -100,13 +103,16 @@ def main() -> int:
                 print(f"  {100 * fraction:.0f}% ({time.perf_counter() - started:.0f} s)",
                       flush=True)
 
-        model = train_unfolded(frames.mixture, np.stack([frames.speech, frames.noise]), starts,
-                               layers=args.layers, epochs=args.epochs, seed=args.seed,
-                               progress=report)
+        if args.extend is not None:
+            model = extended(args.extend, frames, sr=sr, n_fft=n_fft, epochs=args.epochs,
+                             seed=args.seed, progress=report)
+        else:
+            model = trained(frames, args, progress=report)
     provenance = {"readers": list(READERS), "noises": list(NOISES), "seconds": args.seconds,
-                  "layers": args.layers, "epochs": args.epochs, "seed": args.seed,
+                  "layers": model.layers, "epochs": args.epochs, "seed": args.seed,
                   "floor": args.floor,
-                  "trainer": "livesep.models.unfolded",
+                  "trainer": "livesep.models.unfolded" if args.extend is None else
+                  f"livesep.models.unfolded.fullband, from {args.extend.name}",
                   "training_seconds": round(time.perf_counter() - started)}
     # The 16 kHz preset keeps its description; another rate says what it adds.
     description = DESCRIPTION if sr == 16000 else \
@@ -119,6 +125,36 @@ def main() -> int:
     presets.save(preset, args.out)
     print(presets.describe(args.out))
     return 0
+
+
+def trained(frames: MixtureFrames, args: argparse.Namespace, *, progress: Progress
+            ) -> UnfoldedModel:
+    """The unfolded model trained anew: KL-NMF starting dictionaries, then end to end."""
+    rng = np.random.default_rng(args.seed)
+    starts = []
+    for kind, k in (("speech", args.speech_components), ("noise", args.noise_components)):
+        chosen = getattr(frames, kind)[rng.choice(len(frames.mixture), 40000, replace=False)].T
+        loud = chosen.sum(axis=0) > 1e-6
+        starts.append(nmf(chosen[:, loud], n_components=k, n_iter=100, seed=args.seed).W)
+    print("starting dictionaries", flush=True)
+    return train_unfolded(frames.mixture, np.stack([frames.speech, frames.noise]), starts,
+                          layers=args.layers, epochs=args.epochs, seed=args.seed,
+                          progress=progress)
+
+
+def extended(path: Path, frames: MixtureFrames, *, sr: int, n_fft: int, epochs: int, seed: int,
+             progress: Progress) -> UnfoldedModel:
+    """The unfolded preset at ``path`` extended to frames of ``n_fft`` samples at ``sr``."""
+    lower = presets.load(path)
+    if not lower.sources[0].layers or lower.source_names != ("speech", "noise"):
+        sys.exit(f"{path}: --extend needs an unfolded preset of speech and noise")
+    if lower.sr >= sr or lower.n_fft * sr != n_fft * lower.sr:
+        sys.exit(f"{path}: --extend needs a preset below {sr} Hz with frames of the same "
+                 f"length in seconds ({n_fft / sr * 1000:g} ms), got {lower.sr} Hz and "
+                 f"{lower.n_fft} samples")
+    model = UnfoldedModel(tuple(source.W for source in lower.sources))
+    return extend_estimates(model, frames.mixture, np.stack([frames.speech, frames.noise]),
+                            epochs=epochs, seed=seed, progress=progress)
 
 
 if __name__ == "__main__":

@@ -51,3 +51,15 @@ def test_the_16k_counterpart_at_48k_loses_the_high_band(name: str) -> None:
     stems = separate_online(x, load_preset(COUNTERPART[name]), sr=SR)
     assert stems.shape == (2, x.size)
     assert high_band_energy(stems.sum(axis=0)) < 1e-3 * high_band_energy(x)
+
+
+def test_voice_48k_fits_the_band_voice_fits_and_estimates_the_rest() -> None:
+    # voice-48k is voice extended (livesep.models.unfolded.fullband): the same layers on the
+    # 257 bins both frames share, nothing above them, and estimates of every bin.
+    full, lower = load_preset("voice-48k"), load_preset("voice")
+    for wide, narrow in zip(full.sources, lower.sources):
+        low_bins = narrow.W.shape[1]
+        np.testing.assert_array_equal(wide.W[:, :low_bins], narrow.W)
+        assert not wide.W[:-1, low_bins:].any()
+        assert wide.W[-1, low_bins:].sum(axis=0).min() > 0.0
+        assert wide.floor == narrow.floor
