@@ -148,15 +148,21 @@ def test_unfolded_source_rejects(kwargs: dict[str, Any], needles: list[str]) -> 
 def test_an_unfolded_estimate_keeps_the_scale_it_was_trained_with(tmp_path: Path) -> None:
     # The last block makes the estimate from the fitted activations; only the layers' columns
     # are distributions. A full-band estimate from a fit on fewer bins has larger columns.
-    W = layered(2, 3)
-    W[:-1, F // 2:] = 0.0
-    W[:-1] /= W[:-1].sum(axis=1, keepdims=True)
+    W, noise = layered(2, 3), layered(2, 2, seed=1)
+    for dictionary in (W, noise):
+        dictionary[:-1, F // 2:] = 0.0
+        dictionary[:-1] /= dictionary[:-1].sum(axis=1, keepdims=True)
     W[-1] *= np.array([0.5, 2.0, 7.0])
     preset = _preset(SourceModel.from_unfolded("voice", W),
-                     SourceModel.from_unfolded("noise", layered(2, 2, seed=1)))
+                     SourceModel.from_unfolded("noise", noise))
     loaded = load(save(preset, tmp_path / "scaled.npz"))
     np.testing.assert_array_equal(loaded.source("voice").W, W.astype(np.float32))
     assert_valid(loaded)
+    top = (F // 2 - 1) * SR / N_FFT
+    assert loaded.fit_bins == F // 2
+    assert f"fitted on the {F // 2} bins up to {top:g} Hz; its estimates cover all {F}" \
+        in describe(loaded)
+    assert "fitted on" not in describe(make_unfolded_preset())
 
 
 def _preset(*sources: SourceModel, model: str = "nmf") -> Preset:
