@@ -19,10 +19,17 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from livesep.checks import check_float, check_int, check_seed
+from livesep.checks import check_seed
 from livesep.errors import ParameterError
-from livesep.models.optim import Adam
-from livesep.models.unfolded.model import SOFTPLUS_LINEAR, UnfoldedModel, _forward
+from livesep.models.unfolded.model import (
+    UnfoldedModel,
+    _forward,
+    check_training,
+    descend,
+    mask_cost,
+    per_mass,
+    softplus_inverse,
+)
 from livesep.progress import Progress
 
 __all__ = ["extend_estimates", "upper_band_loss"]
@@ -59,17 +66,7 @@ def upper_band_loss(theta: Array, h: Array, x: Array, targets: Array, ks: Sequen
     W = np.logaddexp(0.0, theta)
     edges = np.cumsum([0, *ks])
     estimates = np.stack([h[:, a:b] @ W[:, a:b].T for a, b in zip(edges, edges[1:])])
-    powered = estimates ** 2
-    total = powered.sum(axis=0) + 1e-30
-    masks = powered / total
-    masked = masks * x
-    tiny = 1e-8
-    error = (masked + tiny) ** compress - (targets + tiny) ** compress
-    batch = x.shape[0]
-    cost = float(np.sum(error ** 2) / batch)
-    d_masks = 2.0 * error * compress * (masked + tiny) ** (compress - 1.0) / batch * x
-    # M_s = P_s / T with P_s = V_s^2: dM_s/dV_j = 2 V_j (delta_sj - M_s) / T.
-    d_estimates = 2.0 * estimates * (d_masks - np.sum(d_masks * masks, axis=0)) / total
+    cost, d_estimates = mask_cost(estimates, x, targets, compress=compress, mask_floor=1e-30)
     d_W = np.concatenate([d_estimates[s].T @ h[:, a:b]
                           for s, (a, b) in enumerate(zip(edges, edges[1:]))], axis=1)
     return cost, d_W * -np.expm1(-W)
@@ -114,10 +111,7 @@ def extend_estimates(model: UnfoldedModel, frames: npt.ArrayLike, sources: npt.A
     >>> wide.dictionaries[0].shape, float(abs(wide.dictionaries[0][:2, 5:]).max())
     ((3, 9, 2), 0.0)
     """
-    check_int("epochs", epochs, low=0)
-    check_int("batch", batch, low=1)
-    check_float("learning_rate", learning_rate, low=0.0, low_open=True)
-    check_float("compress", compress, low=0.0, high=1.0, low_open=True)
+    check_training(epochs, batch, learning_rate, compress)
     rng = np.random.default_rng(check_seed(seed))
     x = np.asarray(frames, dtype=np.float64)
     targets = np.asarray(sources, dtype=np.float64)
@@ -127,9 +121,7 @@ def extend_estimates(model: UnfoldedModel, frames: npt.ArrayLike, sources: npt.A
         raise ParameterError(f"frames must be (T, F) with F above the model's {fit_bins} bins "
                              f"and sources (S, T, F) with one per source of the model, got "
                              f"{x.shape} and {targets.shape}")
-    mass = x.sum(axis=1, keepdims=True)
-    keep = mass[:, 0] > 1e-20
-    x, targets = x[keep] / mass[keep], targets[:, keep] / mass[keep]
+    x, targets = per_mass(x, targets)
     ks = [W.shape[2] for W in model.dictionaries]
     layers = np.concatenate(model.dictionaries, axis=2).astype(np.float64)
     padded = np.zeros((layers.shape[0], x.shape[1], layers.shape[2]))
@@ -140,21 +132,10 @@ def extend_estimates(model: UnfoldedModel, frames: npt.ArrayLike, sources: npt.A
     edges = np.cumsum([0, *ks])
     start = np.concatenate([_kl_rows(h[:, a:b], upper_targets[s])
                             for s, (a, b) in enumerate(zip(edges, edges[1:]))], axis=1)
-    theta = np.where(start < SOFTPLUS_LINEAR, np.log(np.expm1(np.clip(
-        start, 1e-12, SOFTPLUS_LINEAR))), start)
-    optimizer = Adam([theta], learning_rate=learning_rate)
-    steps = max(1, epochs * (len(x) // batch))
-    done = 0
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for first in range(0, len(x) - batch + 1, batch):
-            chosen = order[first:first + batch]
-            _, grad = upper_band_loss(theta, h[chosen], upper[chosen], upper_targets[:, chosen],
-                                      ks, compress=compress)
-            optimizer.step([theta], [grad])
-            done += 1
-            if progress is not None:
-                progress(done / steps)
+    theta = softplus_inverse(start)
+    descend(theta, len(x), lambda chosen: upper_band_loss(
+        theta, h[chosen], upper[chosen], upper_targets[:, chosen], ks, compress=compress)[1],
+        epochs=epochs, batch=batch, learning_rate=learning_rate, rng=rng, progress=progress)
     padded[-1, fit_bins:] = np.logaddexp(0.0, theta)
     return UnfoldedModel(tuple(np.ascontiguousarray(padded[:, :, a:b], dtype=np.float32)
                                for a, b in zip(edges, edges[1:])))

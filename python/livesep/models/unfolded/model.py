@@ -21,7 +21,7 @@ updates, frame by frame, in C++.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +84,64 @@ def unfolded_masks(x: npt.ArrayLike, model: UnfoldedModel) -> Array:
     return powered / (powered.sum(axis=0) + MASK_FLOOR)
 
 
+def mask_cost(estimates: Array, x: Array, targets: Array, *, compress: float,
+              mask_floor: float) -> tuple[float, Array]:
+    """The cost of the masks ``V_s^2 / sum_j V_j^2`` of ``estimates`` (S, B, F) on frames
+    ``x`` (B, F) against the sources ``targets`` (S, B, F), on magnitudes compressed by
+    ``compress``, per frame; with its gradient with respect to the estimates."""
+    powered = estimates ** 2
+    total = powered.sum(axis=0) + mask_floor
+    masks = powered / total
+    masked = masks * x
+    tiny = 1e-8
+    error = (masked + tiny) ** compress - (targets + tiny) ** compress
+    batch = x.shape[0]
+    cost = float(np.sum(error ** 2) / batch)
+    d_masks = 2.0 * error * compress * (masked + tiny) ** (compress - 1.0) / batch * x
+    # M_s = P_s / T with P_s = V_s^2: dM_s/dV_j = 2 V_j (delta_sj - M_s) / T.
+    return cost, 2.0 * estimates * (d_masks - np.sum(d_masks * masks, axis=0)) / total
+
+
+def check_training(epochs: int, batch: int, learning_rate: float, compress: float) -> None:
+    """The settings every training here shares, checked."""
+    check_int("epochs", epochs, low=0)
+    check_int("batch", batch, low=1)
+    check_float("learning_rate", learning_rate, low=0.0, low_open=True)
+    check_float("compress", compress, low=0.0, high=1.0, low_open=True)
+
+
+def per_mass(x: Array, targets: Array) -> tuple[Array, Array]:
+    """Frames (T, F) and their sources (S, T, F) scaled by each frame's mass; silent frames
+    (mass not above 1e-20) left out."""
+    mass = x.sum(axis=1, keepdims=True)
+    keep = mass[:, 0] > 1e-20
+    return x[keep] / mass[keep], targets[:, keep] / mass[keep]
+
+
+def softplus_inverse(y: Array) -> Array:
+    """theta with softplus(theta) = y (y > 0; at least 1e-12). Beyond SOFTPLUS_LINEAR,
+    where expm1 overflows, softplus^-1(y) is y itself to double precision."""
+    return np.where(y < SOFTPLUS_LINEAR, np.log(np.expm1(np.clip(y, 1e-12, SOFTPLUS_LINEAR))),
+                    y)
+
+
+def descend(theta: Array, n_frames: int, gradient: Callable[[npt.NDArray[np.intp]], Array], *,
+            epochs: int, batch: int, learning_rate: float, rng: np.random.Generator,
+            progress: Progress | None) -> None:
+    """Adam on ``theta`` in place: ``epochs`` passes over ``n_frames`` frames in a random
+    order, ``batch`` at a time, ``gradient(chosen)`` the gradient for the frames chosen."""
+    optimizer = Adam([theta], learning_rate=learning_rate)
+    steps = max(1, epochs * (n_frames // batch))
+    done = 0
+    for _ in range(epochs):
+        order = rng.permutation(n_frames)
+        for first in range(0, n_frames - batch + 1, batch):
+            optimizer.step([theta], [gradient(order[first:first + batch])])
+            done += 1
+            if progress is not None:
+                progress(done / steps)
+
+
 def unfolded_loss(theta: Array, x: Array, targets: Array, ks: Sequence[int], *,
                   compress: float = 0.5, gradient: bool = True
                   ) -> tuple[float, Array | None]:
@@ -92,21 +150,10 @@ def unfolded_loss(theta: Array, x: Array, targets: Array, ks: Sequence[int], *,
     (L + 1, F, K)."""
     W, positive, sums = _normalised(theta)
     h, models, estimates = _forward(x, W, ks)
-    powered = estimates ** 2
-    total = powered.sum(axis=0) + MASK_FLOOR
-    masks = powered / total
-    masked = masks * x
-    tiny = 1e-8
-    error = (masked + tiny) ** compress - (targets + tiny) ** compress
-    batch = x.shape[0]
-    cost = float(np.sum(error ** 2) / batch)
+    cost, d_estimates = mask_cost(estimates, x, targets, compress=compress,
+                                  mask_floor=MASK_FLOOR)
     if not gradient:
         return cost, None
-    d_masked = 2.0 * error * compress * (masked + tiny) ** (compress - 1.0) / batch
-    d_masks = d_masked * x
-    # M_s = P_s / T with P_s = V_s^2: dM_s/dV_j = 2 V_j (delta_sj - M_s) / T.
-    weighted = np.sum(d_masks * masks, axis=0)
-    d_estimates = 2.0 * estimates * (d_masks - weighted) / total
     d_W = np.zeros_like(W)
     edges = np.cumsum([0, *ks])
     d_h = np.empty_like(h[-1])
@@ -159,10 +206,7 @@ def train_unfolded(frames: npt.ArrayLike, sources: npt.ArrayLike,
     UnfoldedModel
     """
     check_int("layers", layers, low=1, high=64)
-    check_int("epochs", epochs, low=0)
-    check_int("batch", batch, low=1)
-    check_float("learning_rate", learning_rate, low=0.0, low_open=True)
-    check_float("compress", compress, low=0.0, high=1.0, low_open=True)
+    check_training(epochs, batch, learning_rate, compress)
     rng = np.random.default_rng(check_seed(seed))
     x = np.asarray(frames, dtype=np.float64)
     targets = np.asarray(sources, dtype=np.float64)
@@ -170,9 +214,7 @@ def train_unfolded(frames: npt.ArrayLike, sources: npt.ArrayLike,
         raise ParameterError(f"frames must be (T, F) and sources (S, T, F) with one starting "
                              f"dictionary per source, got {x.shape}, {targets.shape} and "
                              f"{len(init)}")
-    mass = x.sum(axis=1, keepdims=True)
-    keep = mass[:, 0] > 1e-20
-    x, targets = x[keep] / mass[keep], targets[:, keep] / mass[keep]
+    x, targets = per_mass(x, targets)
     starts = []
     for start in init:
         W = np.asarray(start, dtype=np.float64)
@@ -183,25 +225,17 @@ def train_unfolded(frames: npt.ArrayLike, sources: npt.ArrayLike,
         starts.append(np.maximum(W / W.sum(axis=1, keepdims=True), 1e-8))
     ks = [W.shape[2] for W in starts]
     joined = np.concatenate(starts, axis=2)
-    # softplus^-1 of the start, scaled to entries near one (the normalisation undoes it). A
-    # peaked column scales to as much as F (769 bins at 48 kHz), where expm1 overflows;
-    # there softplus^-1(y) is y itself to double precision.
-    scaled = joined * joined.shape[1]
-    theta = np.where(scaled < SOFTPLUS_LINEAR, np.log(np.expm1(np.minimum(
-        scaled, SOFTPLUS_LINEAR))), scaled)
-    optimizer = Adam([theta], learning_rate=learning_rate)
-    steps = max(1, epochs * (len(x) // batch))
-    done = 0
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for first in range(0, len(x) - batch + 1, batch):
-            chosen = order[first:first + batch]
-            _, grad = unfolded_loss(theta, x[chosen], targets[:, chosen], ks,
-                                    compress=compress)
-            optimizer.step([theta], [grad])
-            done += 1
-            if progress is not None:
-                progress(done / steps)
+    # The start scaled to entries near one (the normalisation undoes it); a peaked column
+    # scales to as much as F (769 bins at 48 kHz).
+    theta = softplus_inverse(joined * joined.shape[1])
+
+    def gradient(chosen: npt.NDArray[np.intp]) -> Array:
+        grad = unfolded_loss(theta, x[chosen], targets[:, chosen], ks, compress=compress)[1]
+        assert grad is not None
+        return grad
+
+    descend(theta, len(x), gradient, epochs=epochs, batch=batch, learning_rate=learning_rate,
+            rng=rng, progress=progress)
     W = _normalised(theta)[0].astype(np.float32)
     edges = np.cumsum([0, *ks])
     return UnfoldedModel(tuple(np.ascontiguousarray(W[:, :, a:b])
