@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,23 @@ inline void fit_on_bands(Model& model, std::vector<int> edges) {
     model.fit_sources.push_back(pool_source(source, edges));
   }
   model.band_edges = std::move(edges);
+}
+
+// [main-thread] The bands a model is fitted on when none are asked for
+// (livesep.engine.fit_band_edges): for unfolded sources whose layers cover fewer bins than
+// their estimates (fitted_bins), each covered bin and one band above, where every layer is
+// zero: the same fit in fewer rows. Empty (every bin) for any other model.
+inline std::vector<int> covered_band_edges(const Model& model) {
+  if (model.encoder || model.banded()) return {};
+  for (const SourceModel& source : model.sources) {
+    if (source.adaptive || source.n_frames > 1) return {};
+  }
+  const int n_bins = model.n_bins(), covered = fitted_bins(model.sources);
+  if (covered >= n_bins - 1) return {};
+  std::vector<int> edges(static_cast<std::size_t>(covered) + 1);
+  std::iota(edges.begin(), edges.end(), 0);
+  edges.push_back(n_bins);
+  return edges;
 }
 
 // [main-thread] Gives each source with a weight above 0 a noise floor column (floor.h); call

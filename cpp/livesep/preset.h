@@ -217,6 +217,9 @@ class PresetReader {
       std::vector<float> floors;
       for (const Entry& entry : entries) floors.push_back(entry.floor);
       add_floors(*built, floors);
+      if (std::vector<int> edges = covered_band_edges(*built); !edges.empty()) {
+        fit_on_bands(*built, std::move(edges));
+      }
       probe.prepare(built->sources, built->settings);
       if (built->encoder) ModelRuntime runtime_probe(built, 2.0f);
     } catch (const ParameterError& error) {

@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,7 +35,11 @@ namespace {
 
 constexpr const char* kUri = "urn:livesep:separator";
 constexpr const char* kPresetUri = "urn:livesep:separator#preset";
+// The default presets in the bundle: the full-band one for hosts at kFullBandRate and above
+// (livesep.presets.default_preset), when the bundle has it.
 constexpr const char* kDefaultPreset = "presets/voice.npz";
+constexpr const char* kFullBandPreset = "presets/voice-48k.npz";
+constexpr int kFullBandRate = 44100;
 constexpr std::size_t kMaxPath = 4096;
 
 enum Port : std::uint32_t {
@@ -90,8 +95,11 @@ class Plugin {
     }
     lv2_log_logger_init(&logger_, map_, log_);
     if (!bundle_.empty() && bundle_.back() != '/') bundle_ += '/';
-    std::unique_ptr<Stream> first = build(bundle_ + kDefaultPreset);
-    if (first) path_ = bundle_ + kDefaultPreset;
+    const std::string full_band = bundle_ + kFullBandPreset;
+    const std::string preset = rate_ >= kFullBandRate && std::ifstream(full_band).good()
+                                   ? full_band : bundle_ + kDefaultPreset;
+    std::unique_ptr<Stream> first = build(preset);
+    if (first) path_ = preset;
     stream_ = first.release();
   }
 

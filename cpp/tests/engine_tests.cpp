@@ -108,6 +108,16 @@ void test_preset(const std::string& path) {
   CHECK(worst < 1e-5);
 }
 
+// A full-band preset whose layers stop at 8 kHz is fitted on those bins and one band above,
+// as the Python engine fits it; a 16 kHz preset on every bin.
+void test_covered_bands(const std::string& presets) {
+  const livesep::Preset wide = livesep::PresetReader::load(presets + "/voice-48k.npz");
+  const std::vector<int>& edges = wide.model->band_edges;
+  CHECK(edges.size() == 259 && edges[257] == 257 && edges.back() == 769);
+  CHECK(wide.model->fit_sources.front().n_bins == 258);
+  CHECK(!livesep::PresetReader::load(presets + "/voice.npz").model->banded());
+}
+
 void test_rate_chain(int device_rate, int engine_rate) {
   const livesep::ChainDesign chain = livesep::design_chain(device_rate, engine_rate, 511);
   for (const livesep::ResamplerDesign* design : {&chain.down, &chain.up}) {
@@ -173,7 +183,8 @@ int main(int argc, char** argv) {
   }
   const std::string presets = argv[1], scratch = argv[2];
   test_stft_reconstructs_with_exact_latency();
-  for (const char* name : {"speech-noise-nhmm", "speech-noise-nmf", "bass-drums-nmfd", "voice"}) {
+  for (const char* name : {"speech-noise-nhmm", "speech-noise-nmf", "bass-drums-nmfd", "voice",
+                           "voice-48k"}) {
     try {
       test_preset(presets + "/" + name + ".npz");
     } catch (const std::exception& error) {
@@ -181,6 +192,7 @@ int main(int argc, char** argv) {
       ++failures;
     }
   }
+  test_covered_bands(presets);
   for (int rate : {44100, 48000, 22050}) test_rate_chain(rate, 16000);
   test_bad_presets(presets + "/speech-noise-nmf.npz", scratch);
   std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);

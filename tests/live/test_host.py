@@ -207,11 +207,26 @@ def run_against_file_path(server: JackServer, tmp_path: Path, *, input_channel: 
     assert 0 < stats.cpu_load < 0.5 and stats.engine.max < stats.callback.max
 
 
+def default_preset_banner(server: JackServer) -> str:
+    """The banner of ``livesep live`` without ``--preset`` on ``server``."""
+    done = subprocess.run([sys.executable, "-m", "livesep.cli", "live", "--duration", "0.3"],
+                          env=dict(os.environ, **server.env), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[0]
+
+
 class TestAt48kWith16kPreset:
     RATE, PERIOD = 48000, 256
 
     def test_live_path_equals_file_path(self, server: JackServer, tmp_path: Path) -> None:
         run_against_file_path(server, tmp_path, input_channel=0)
+
+    def test_without_a_preset_the_full_band_default_runs_at_the_device_rate(
+            self, server: JackServer) -> None:
+        banner = default_preset_banner(server)
+        assert banner.startswith("livesep live: voice-48k (speech, noise)"), banner
+        assert "at 48000 Hz; latency" in banner and "resampled" not in banner, banner
 
     @pytest.mark.parametrize("options, message", [
         ({"input_device": "nosuch"}, "no input device matches 'nosuch'"),
@@ -355,6 +370,12 @@ def finish(process: subprocess.Popen[str], *, timeout: float) -> tuple[str, str]
 
 class TestAt16k:
     RATE, PERIOD = 16000, 128
+
+    def test_without_a_preset_the_default_runs_at_the_device_rate(
+            self, server: JackServer) -> None:
+        banner = default_preset_banner(server)
+        assert banner.startswith("livesep live: voice (speech, noise)"), banner
+        assert "at 16000 Hz; latency" in banner and "resampled" not in banner, banner
 
     def test_live_path_equals_file_path(self, server: JackServer, tmp_path: Path) -> None:
         run_against_file_path(server, tmp_path, input_channel=1)

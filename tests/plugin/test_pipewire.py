@@ -14,6 +14,7 @@ import soundfile as sf
 from helpers.lv2 import at_rate
 from helpers.pipewire_harness import FAKE_MIC, headless_pipewire
 from livesep import load_preset
+from livesep.presets import default_preset
 from livesep.separation.online import separate_online
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ def test_the_virtual_source_delivers_separated_speech(
         assert recorder.returncode is not None
     clean, recorded_rate = sf.read(tmp_path / "clean.wav", dtype="float32")
     assert recorded_rate == rate
-    speech = separate_online(x, load_preset("voice"), sr=rate)[0]
+    speech = separate_online(x, load_preset(default_preset(rate)), sr=rate)[0]
     # Where the separated speech sits in the recording: the best match of a second of it;
     # then block by block (a cycle the loaded machine dropped shifts what follows).
     probe = speech[rate:2 * rate]

@@ -18,7 +18,7 @@ import pytest
 from livesep import audio
 from livesep.evaluation import metrics
 from livesep.evaluation.voice import make_noise, voice_mixtures
-from livesep.presets import DEFAULT_PRESET
+from livesep.presets import DEFAULT_PRESET, FULL_BAND_PRESET, default_preset, shipped
 from livesep.presets.shipped import load_preset
 from livesep.separation.online import separate_online
 
@@ -50,6 +50,24 @@ def scores(corpus: Path) -> list[tuple[str, float, float, float, float]]:
 def test_the_default_is_the_voice_preset() -> None:
     preset = load_preset(DEFAULT_PRESET)
     assert preset.source_names == ("speech", "noise") and preset.sr == SR
+
+
+@pytest.mark.parametrize("rate, expected", [(None, "voice"), (8000, "voice"), (16000, "voice"),
+                                            (32000, "voice"), (44100, "voice-48k"),
+                                            (48000, "voice-48k"), (96000, "voice-48k")])
+def test_the_default_for_a_rate_keeps_the_full_band_from_44_1_khz(rate: int | None,
+                                                                  expected: str) -> None:
+    assert default_preset(rate) == expected
+    preset = load_preset(expected)
+    assert preset.source_names == ("speech", "noise")
+    assert preset.sr == (48000 if expected == FULL_BAND_PRESET else SR)
+
+
+def test_without_the_full_band_preset_the_default_is_the_16_khz_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = [path for path in shipped.shipped_presets() if path.stem != FULL_BAND_PRESET]
+    monkeypatch.setattr(shipped, "shipped_presets", lambda: kept)
+    assert default_preset(48000) == DEFAULT_PRESET
 
 
 def test_speech_sdr_beats_the_input_on_every_unseen_mixture(

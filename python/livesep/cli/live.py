@@ -36,7 +36,8 @@ def add_live_commands(commands: argparse._SubParsersAction) -> None:
                "latency: run the device at the preset's rate to avoid it.")
     live.add_argument("--preset", default=None, metavar="P",
                       help="a preset file, or the name of a shipped preset (default: the "
-                           "voice preset, a voice in any noise)")
+                           "voice preset, a voice in any noise: voice-48k, its full-band "
+                           "version, when the devices run at 44.1 kHz or above, else voice)")
     live.add_argument("--input-device", default=None, metavar="D",
                       help="input device number or part of its name (default: the default "
                            "input; see `livesep devices`)")
@@ -131,8 +132,9 @@ def _run_plugin_install(args: argparse.Namespace) -> int:
 def _run_live(args: argparse.Namespace) -> int:
     from livesep import presets
     from livesep.errors import ParameterError
+    from livesep.live import devices
     from livesep.live.host import LiveSeparator
-    from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
+    from livesep.presets.shipped import default_preset, resolve_preset
 
     if args.duration is not None and not args.duration > 0:
         raise ParameterError(f"--duration must be > 0 seconds, got {args.duration!r}")
@@ -143,7 +145,10 @@ def _run_live(args: argparse.Namespace) -> int:
         except ValueError:
             raise ParameterError(f"--device-latency must be low, high or seconds, got "
                                  f"{latency!r}") from None
-    preset = presets.load(resolve_preset(args.preset or DEFAULT_PRESET))
+    # Without --preset, the default for the rate the devices will run at.
+    preset = presets.load(resolve_preset(args.preset or default_preset(
+        args.samplerate or devices.resolve_device(args.output_device,
+                                                  "output").default_samplerate)))
     settings = engine_settings(args)
     live = LiveSeparator(
         preset, settings=settings, input_device=args.input_device,

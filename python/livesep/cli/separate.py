@@ -42,8 +42,9 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
                           help="the audio file to separate, or a folder, glob or list of them")
     separate.add_argument("--preset", default=None, metavar="P",
                           help="a preset file, or the name of a shipped preset (default: the "
-                               "voice preset, a voice in any noise; or --model "
-                               "for blind separation)")
+                               "voice preset, a voice in any noise: voice-48k, its full-band "
+                               "version, for a file at 44.1 kHz or above, voice for one "
+                               "below and for many files; or --model for blind separation)")
     separate.add_argument("--out-dir", required=True, metavar="DIR",
                           help="folder for the stems (created if missing)")
     separate.add_argument("--mode", choices=("online", "offline"), default="online",
@@ -71,7 +72,7 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
 
 def _run_separate(args: argparse.Namespace) -> int:
     from livesep import audio, presets
-    from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
+    from livesep.presets.shipped import default_preset, resolve_preset
     from livesep.scale.batch import is_batch_input
     from livesep.separation.files import separate_file
 
@@ -86,8 +87,9 @@ def _run_separate(args: argparse.Namespace) -> int:
     if args.scheduler is not None or args.workers is not None:
         raise ParameterError(f"--scheduler and --workers run a batch (MIX a folder, glob or "
                              f"list of files); {args.mixture} is one file")
-    preset = presets.load(resolve_preset(args.preset or DEFAULT_PRESET))
-    audio.info(args.mixture)  # a missing or unreadable input fails before any progress bar
+    # A missing or unreadable input fails before any progress bar; its rate picks the default.
+    rate = audio.info(args.mixture).sr
+    preset = presets.load(resolve_preset(args.preset or default_preset(rate)))
     with fraction_bar(f"separating ({args.mode})", enabled=not args.quiet) as update:
         report = separate_file(args.mixture, preset, args.out_dir, mode=args.mode,
                                settings=engine_settings(args), block_size=args.blocksize,

@@ -3,7 +3,8 @@
 The build (CMake, ``cpp/lv2/``) puts the bundle (the plugin, ``manifest.ttl`` and
 ``livesep.ttl``) into the package beside the engine module, ``livesep/data/livesep.lv2``.
 :func:`install_plugin` copies it into an LV2 folder with the shipped presets in its
-``presets/`` folder, where the plugin finds its default preset (``presets/voice.npz``).
+``presets/`` folder, where the plugin finds its default preset (``presets/voice-48k.npz``,
+full band, at 44.1 kHz and above; ``presets/voice.npz`` below).
 """
 
 from __future__ import annotations

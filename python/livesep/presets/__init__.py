@@ -105,13 +105,22 @@ from livesep.presets.format import (
 )
 from livesep.presets.info import PresetInfo, SourceInfo
 from livesep.presets.reader import load, load_meta
-from livesep.presets.shipped import DEFAULT_PRESET, load_preset, resolve_preset, shipped_presets
+from livesep.presets.shipped import (
+    DEFAULT_PRESET,
+    FULL_BAND_PRESET,
+    default_preset,
+    load_preset,
+    resolve_preset,
+    shipped_presets,
+)
 from livesep.presets.source import SourceModel
 from livesep.presets.types import Preset
 from livesep.presets.writer import save
 
 __all__ = [
     "DEFAULT_PRESET",
+    "FULL_BAND_PRESET",
+    "default_preset",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "FORMAT_VERSIONS",

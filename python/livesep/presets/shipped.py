@@ -10,12 +10,17 @@ from livesep.errors import PresetError
 from livesep.presets.reader import load
 from livesep.presets.types import Preset
 
-__all__ = ["DEFAULT_PRESET", "shipped_presets_dir", "shipped_presets", "resolve_preset",
-           "load_preset"]
+__all__ = ["DEFAULT_PRESET", "FULL_BAND_PRESET", "default_preset", "shipped_presets_dir",
+           "shipped_presets", "resolve_preset", "load_preset"]
 
 #: The shipped preset used when none is named: a voice, any speaker, in any noise (sources
 #: ``speech`` and ``noise``).
 DEFAULT_PRESET = "voice"
+#: The default's full-band version (48 kHz), used when none is named for audio at 44.1 kHz
+#: and above: the same separation below 8 kHz, and the band above kept.
+FULL_BAND_PRESET = "voice-48k"
+#: The lowest rate :func:`default_preset` takes the full-band version for.
+FULL_BAND_RATE = 44100
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -34,6 +39,25 @@ def shipped_presets() -> list[Path]:
     folder = shipped_presets_dir()
     found = sorted(folder.glob("*.npz")) if folder else []
     return sorted(found, key=lambda path: (path.stem != DEFAULT_PRESET, path.name))
+
+
+def default_preset(sr: float | None = None) -> str:
+    """The shipped preset used when none is named, for audio at ``sr`` Hz.
+
+    :data:`FULL_BAND_PRESET` at 44.1 kHz and above when it is shipped (no resampling at
+    48 kHz, and stems up to 20 kHz), else :data:`DEFAULT_PRESET`, whose stems hold nothing
+    above 8 kHz. ``None`` (the rate is not known) gives :data:`DEFAULT_PRESET`.
+
+    Examples
+    --------
+    >>> from livesep.presets import default_preset
+    >>> default_preset(16000), default_preset(48000)
+    ('voice', 'voice-48k')
+    """
+    if sr is not None and sr >= FULL_BAND_RATE and any(
+            path.stem == FULL_BAND_PRESET for path in shipped_presets()):
+        return FULL_BAND_PRESET
+    return DEFAULT_PRESET
 
 
 def resolve_preset(spec: str | os.PathLike[str]) -> Path:
