@@ -31,7 +31,7 @@ from livesep.gui.views import NO_SIGNAL_HINT, SILENT_FILE_HINT, LiveViews
 from livesep.gui.workers import ExportBar
 from livesep.live.remote import InProcessSeparator, RemoteSeparator
 from livesep.live.stats import LiveStats, source_levels
-from livesep.presets import Preset, default_preset, shipped_presets
+from livesep.presets import Preset, default_preset
 
 __all__ = ["MainWindow", "FRAME_INTERVAL_MS"]
 
@@ -169,8 +169,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.preset_panel.select(str(chosen))
         elif self.preset_panel.list.count():  # the default for the devices' rate
             name = default_preset(panel.stream_rate())
-            if any(path.stem == name for path in shipped_presets()):
-                self.preset_panel.select(name)
+            listed = [path for path in self.preset_panel.paths if path.stem == name]
+            if listed:
+                self.preset_panel.select(listed[0])
             else:
                 self.preset_panel.list.setCurrentRow(0)
         remembered = get("audio/file")
