@@ -6,7 +6,8 @@ engine in livesep through ``Separator.process`` (at the preset's rate) or the li
 ``RateBridge`` around it (at a device rate). Both run the same preset over the same real
 audio (a corpus mixture of a voice in noise) in blocks of the same size, interleaved block
 by block so that machine load falls on both alike, each block timed from Python. Also
-measured: the plugin's instantiate time (reading its default preset, voice.npz, included).
+measured: the plugin's instantiate time (reading its default preset included: voice.npz at
+16 kHz, voice-48k.npz at 44.1 and 48 kHz, livesep.presets.default_preset).
 
     python benchmarks/bench_plugin.py [--seconds S] [--block N] [--corpus DIR]
 """
@@ -32,6 +33,7 @@ from livesep import load_preset  # noqa: E402
 from livesep.engine import create_separator  # noqa: E402
 from livesep.live.bridge import RateBridge  # noqa: E402
 from livesep.live.plugin import BUNDLE_NAME, install_plugin  # noqa: E402
+from livesep.presets import default_preset  # noqa: E402
 from livesep.resampling import resample  # noqa: E402
 
 
@@ -75,7 +77,7 @@ class PluginHost:
 
 def measure(bundle: Path, x: np.ndarray, rate: int, block: int) -> dict[str, float]:
     """Per-block times (median and 99th percentile, seconds) of plugin and engine."""
-    preset = load_preset("voice")
+    preset = load_preset(default_preset(rate))  # the plugin's default at that rate
     plugin = PluginHost(bundle, rate, block)
     separator = create_separator(preset)
     bridge = RateBridge(rate, preset.sr, preset.n_sources,
@@ -111,7 +113,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         bundle = install_plugin(folder)
         assert bundle.name == BUNDLE_NAME
-        print(f"voice preset, blocks of {args.block}, {args.seconds:g} s of a voice in noise")
+        print(f"the default voice preset for the rate, blocks of {args.block}, "
+              f"{args.seconds:g} s of a voice in noise")
         print(f"{'host rate':>9} {'instantiate':>12} {'plugin':>10} {'engine':>10} {'ratio':>6}"
               f" {'plugin p99':>11} {'engine p99':>11} {'deadline':>9}")
         for rate in (16000, 44100, 48000):
