@@ -96,6 +96,25 @@ def test_batch_separates_like_single_files_and_resumes(
     assert redo.is_file()
 
 
+@pytest.mark.parametrize("rates, expected", [((16000, 16000), "voice"),
+                                             ((16000, 48000), "voice-48k")])
+def test_without_a_preset_a_batch_keeps_the_full_band_if_an_input_has_it(
+        tmp_path: Path, client: Any, rates: tuple[int, ...], expected: str) -> None:
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    for index, sr in enumerate(rates):
+        audio.write(tmp_path / "in" / f"{index}.wav",
+                    0.1 * rng.standard_normal(sr // 2).astype(np.float32), sr=sr)
+    (tmp_path / "in" / "corrupt.wav").write_bytes(b"RIFF")  # failed, not a rate
+    out = tmp_path / "out"
+    assert main(["separate", str(tmp_path / "in"), "--out-dir", str(out), "--quiet",
+                 "--scheduler", client.scheduler.address]) == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert Path(manifest["settings"]["preset"]) == resolve_preset(expected)
+    for index, sr in enumerate(rates):
+        assert audio.info(out / str(index) / "speech.wav").sr == sr
+
+
 def test_a_worker_killed_mid_batch(speech_clips: list[Path], tmp_path: Path,
                                    client: Any) -> None:
     # Eight 8-second inputs: long enough that a worker is busy when one is killed.

@@ -19,7 +19,7 @@ from livesep.cli.options import (
     strength,
 )
 from livesep.cli.output import fraction_bar
-from livesep.errors import ParameterError
+from livesep.errors import LivesepError, ParameterError
 
 __all__ = ["add_separate"]
 
@@ -43,8 +43,8 @@ def add_separate(commands: argparse._SubParsersAction) -> None:
     separate.add_argument("--preset", default=None, metavar="P",
                           help="a preset file, or the name of a shipped preset (default: the "
                                "voice preset, a voice in any noise: voice-48k, its full-band "
-                               "version, for a file at 44.1 kHz or above, voice for one "
-                               "below and for many files; or --model for blind separation)")
+                               "version, for a file at 44.1 kHz or above (for many files: "
+                               "if any is), else voice; or --model for blind separation)")
     separate.add_argument("--out-dir", required=True, metavar="DIR",
                           help="folder for the stems (created if missing)")
     separate.add_argument("--mode", choices=("online", "offline"), default="online",
@@ -111,15 +111,29 @@ def _run_separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _highest_rate(items: list[Any]) -> int | None:
+    """The highest rate among the batch's readable inputs (None if none is): one preset runs
+    them all, and the full-band default keeps the band above 8 kHz of those that have it."""
+    from livesep import audio
+
+    rates = []
+    for item in items:
+        try:
+            rates.append(audio.info(item.source).sr)
+        except LivesepError:  # the batch reports the file as failed
+            continue
+    return max(rates, default=None)
+
+
 def _run_batch(args: argparse.Namespace) -> int:
     from livesep.files import check_output_folder
-    from livesep.presets.shipped import DEFAULT_PRESET, resolve_preset
+    from livesep.presets.shipped import default_preset, resolve_preset
     from livesep.scale import batch_items, dask_client, run_batch
 
-    preset = resolve_preset(args.preset or DEFAULT_PRESET)
-    load_cached(str(preset))  # a bad preset fails here, not on every worker
     out_dir = check_output_folder(args.out_dir, error=ParameterError)
     items = batch_items(args.mixture, out_dir)
+    preset = resolve_preset(args.preset or default_preset(_highest_rate(items)))
+    load_cached(str(preset))  # a bad preset fails here, not on every worker
     job = partial(separate_job, preset=str(preset), mode=args.mode,
                   settings=engine_settings(args), block_size=args.blocksize,
                   strength=strength(args), per_state=args.per_state,
