@@ -31,7 +31,7 @@ from livesep.gui.views import NO_SIGNAL_HINT, SILENT_FILE_HINT, LiveViews
 from livesep.gui.workers import ExportBar
 from livesep.live.remote import InProcessSeparator, RemoteSeparator
 from livesep.live.stats import LiveStats, source_levels
-from livesep.presets import Preset, default_preset
+from livesep.presets import Preset
 
 __all__ = ["MainWindow", "FRAME_INTERVAL_MS"]
 
@@ -167,13 +167,8 @@ class MainWindow(QtWidgets.QMainWindow):
         chosen = preset or get("preset")
         if chosen:  # a preset that went away: the panel's dialog says so
             self.preset_panel.select(str(chosen))
-        elif self.preset_panel.list.count():  # the default for the devices' rate
-            name = default_preset(panel.stream_rate())
-            listed = [path for path in self.preset_panel.paths if path.stem == name]
-            if listed:
-                self.preset_panel.select(listed[0])
-            else:
-                self.preset_panel.list.setCurrentRow(0)
+        elif self.preset_panel.list.count():
+            self.preset_panel.list.setCurrentRow(0)
         remembered = get("audio/file")
         target = file if file is not None else (remembered if remembered and
                                                 Path(str(remembered)).is_file() else None)
