@@ -23,6 +23,9 @@ SECONDS = 3.0
 CLICK_EVERY = 0.25  # seconds between clicks
 #: The issue's bound on the end-to-end delay at ``low`` with 64-frame blocks.
 LOW_BOUND = 0.012
+#: Runs tried for one in which every click can be found: on this VM, stalls of a few
+#: milliseconds against 1.3 ms periods sometimes shift the recording against the playback.
+ATTEMPTS = 3
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +47,28 @@ def clicks() -> tuple[np.ndarray, np.ndarray]:
 def test_clicks_come_out_as_late_as_reported(server: JackServer, tmp_path: Path,
                                              latency: str, preset: str) -> None:
     x, at = clicks()
-    live = LiveSeparator(load_preset(preset), settings=EngineSettings(latency=latency),
-                         output="mono")
-    try:
-        played = play_and_record(server, x, tmp_path, target_channels=1,
-                                 start_target=live.start, before_exit=live.stop)
-    finally:
-        stats = live.stop()
-    assert live.device_rate == RATE
-    out = played.recording[:, 0]
-    delays = []
-    for click in at:
-        start = played.play_start + int(click) - played.record_start
-        window = np.abs(out[start:start + int(0.1 * RATE)])
-        delays.append(int(np.argmax(window)))
-        assert window.max() > 0.1  # the click came through (the masks sum to one)
-    measured = float(np.median(delays))
+    for attempt in range(ATTEMPTS):
+        live = LiveSeparator(load_preset(preset), settings=EngineSettings(latency=latency),
+                             output="mono")
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        try:
+            played = play_and_record(server, x, folder, target_channels=1,
+                                     start_target=live.start, before_exit=live.stop)
+        finally:
+            stats = live.stop()
+        assert live.device_rate == RATE
+        out = played.recording[:, 0]
+        windows = [np.abs(out[start:start + int(0.1 * RATE)]) for start in
+                   played.play_start + at - played.record_start]
+        # Every click comes through (the masks sum to one), unless a cycle the machine
+        # dropped shifted the recording against the clicks played: then run again.
+        if all(window.max() > 0.1 for window in windows):
+            break
+    else:
+        pytest.fail(f"clicks went missing in every one of {ATTEMPTS} runs (last: "
+                    f"{stats.xruns})")
+    measured = float(np.median([int(np.argmax(window)) for window in windows]))
     reported = round(stats.latency.total * RATE)  # whole samples, not float rounding
     assert abs(measured - reported) <= PERIOD, (latency, measured, reported, stats.latency)
     if latency == "low":
