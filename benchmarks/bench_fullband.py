@@ -347,6 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = corpus_manifest(args.corpus)
         for part in parts:
             presets = [load_preset(spec) for spec in specs[part]]
+            names = [p.name for p in presets]
+            if len(set(names)) < len(names):
+                raise ParameterError(f"two {part} presets are named alike ({', '.join(names)}): "
+                                     f"rows are named by preset, so rename one")
             console.print(f"{part}: " + "; ".join(
                 f"{p.name} at {p.sr} Hz, {p.n_fft} / {p.hop_length}" for p in presets),
                 highlight=False)

@@ -57,11 +57,14 @@ want piano-sax-nhmm && train piano-sax-nhmm --model nhmm --components 10 --state
   --source "piano=$corpus/instruments/piano/train.wav" --source "sax=$corpus/instruments/alto_sax/train.wav" \
   --description "Piano and alto sax (FluidR3_GM). N-HMM, 20 states x 10 components each."
 if want bass-drums-nhmm-48k; then
+  # bass-drums-nhmm extended to 48 kHz (scripts/extend_preset.py): the same fit on the band
+  # below 7.2 kHz, each source's spectrum above 8 kHz from its training material at 48 kHz.
   [ -f "$corpus48/manifest.json" ] || .venv/bin/python scripts/build_corpus.py --out "$corpus48" \
     --sr 48000 --only instruments,drums --quiet
-  train bass-drums-nhmm-48k --model nhmm --components 10 --states 20 --seed 0 \
-    --sr 48000 --n-fft 1536 --hop 384 \
+  echo "== bass-drums-nhmm-48k"
+  .venv/bin/python scripts/extend_preset.py presets/bass-drums-nhmm.npz --sr 48000 \
     --source "bass=$corpus48/instruments/finger_bass/train.wav" \
-    --source "drums=$corpus48/drums/train.wav" \
-    --description "Finger bass (FluidR3_GM) over acoustic and electronic drum kits (hydrogen), full band at 48 kHz (1536 / 384 frames). N-HMM, 20 states x 10 components each."
+    --source "drums=$corpus48/drums/train.wav" --name bass-drums-nhmm-48k \
+    --description "Finger bass (FluidR3_GM) over acoustic and electronic drum kits (hydrogen), full band at 48 kHz (1536 / 384 frames): bass-drums-nhmm (N-HMM, 20 states x 10 components each) fitted on the bins up to 7.2 kHz, each source's mean spectrum above 8 kHz from its training material at 48 kHz." \
+    --out presets/bass-drums-nhmm-48k.npz
 fi

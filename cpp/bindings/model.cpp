@@ -215,8 +215,9 @@ frames (one per source) gives a convolutive source's lags, W (frames, F, K); lay
 per source, all 0 or all the same L > 0) makes every source unfolded, W (L + 1, F, K).
 encoder (a dict of float32 arrays, see livesep.presets.Encoder) replaces the activation
 fit with a recurrent encoder; every source then has one state and W (1, F, K_s).
-bands (edges, 0 to F) fits the activations on bins summed into those bands, the masks
-staying at full resolution; not with an encoder, adaptive or convolutive sources.
+bands (edges from 0 up to at most F) fits the activations on bins summed into those bands
+(bins above the last edge left out), the masks staying at full resolution; not with an
+encoder, adaptive or convolutive sources.
 floors (one weight per source, 0 for none) gives a source one more component, a noise
 floor tracked from the stream and rewritten every frame, whose column sums to the weight.
 mask_smoothing (seconds, 0 for none) smooths the masks over time, each weighted by the power

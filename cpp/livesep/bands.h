@@ -14,10 +14,11 @@
 
 namespace livesep {
 
-// [main-thread] Checks band edges for n_bins bins: 0 = edges[0] < edges[1] < ... =
-// edges[B] = n_bins, B >= 2.
+// [main-thread] Checks band edges for n_bins bins: 0 = edges[0] < edges[1] < ... <
+// edges[B] <= n_bins, B >= 2. Bins from edges[B] up are left out of the fit (a preset's
+// fit_bins); the estimates still cover them.
 inline void check_band_edges(const std::vector<int>& edges, int n_bins) {
-  bool valid = edges.size() >= 3 && edges.front() == 0 && edges.back() == n_bins;
+  bool valid = edges.size() >= 3 && edges.front() == 0 && edges.back() <= n_bins;
   for (std::size_t b = 1; valid && b < edges.size(); ++b) valid = edges[b] > edges[b - 1];
   if (!valid) {
     std::string shown;
@@ -25,8 +26,9 @@ inline void check_band_edges(const std::vector<int>& edges, int n_bins) {
       shown += (b ? ", " : "") + std::to_string(edges[b]);
     }
     if (edges.size() > 8) shown += ", ...";
-    throw ParameterError("band edges must rise from 0 to the " + std::to_string(n_bins) +
-                         " bins with at least two bands, got [" + shown + "] (" +
+    throw ParameterError("band edges must rise from 0 to at most the " +
+                         std::to_string(n_bins) + " bins with at least two bands, got [" +
+                         shown + "] (" +
                          std::to_string(edges.size()) + " edges)");
   }
 }
@@ -42,7 +44,8 @@ inline void pool_bands(const float* in, const std::vector<int>& edges, float* ou
 }
 
 // [main-thread] A source's dictionaries summed over the bands: the model the banded fit
-// uses (same states, transitions and column sums).
+// uses (same states and transitions; the same column sums, over the bands' bins only when
+// they leave the top bins out).
 inline SourceModel pool_source(const SourceModel& full, const std::vector<int>& edges) {
   check_band_edges(edges, full.n_bins);
   if (full.adaptive || full.n_frames > 1) {
@@ -61,6 +64,11 @@ inline SourceModel pool_source(const SourceModel& full, const std::vector<int>& 
                                                        banded.block_floats() +
                       static_cast<std::size_t>(k) * banded.n_rows;
       pool_bands(column, edges, pooled);
+      if (edges.back() < full.n_bins) {
+        float sum = 0.0f;
+        for (int b = 0; b < n_bands; ++b) sum += pooled[b];
+        banded.column_sums[static_cast<std::size_t>(block) * full.n_components + k] = sum;
+      }
     }
   }
   banded.tile();

@@ -71,6 +71,28 @@ inline std::vector<int> covered_band_edges(const Model& model) {
   return edges;
 }
 
+// [main-thread] Makes the model fit its activations on its lowest fit_bins bins only (a
+// preset's fit_bins) and estimate every bin from them. Only for plain sources: no encoder,
+// adaptation, frames, layers or floor.
+inline void fit_lower_bins(Model& model, int fit_bins) {
+  bool plain = !model.encoder && !model.banded();
+  for (const SourceModel& source : model.sources) {
+    plain = plain && !source.adaptive && source.n_frames == 1 && source.n_layers == 0 &&
+            source.floor_weight == 0.0f;
+  }
+  if (!plain) {
+    throw ParameterError("fit_bins (" + std::to_string(fit_bins) + ") needs sources without "
+                         "layers, frames, adaptation or a noise floor, and no encoder");
+  }
+  if (fit_bins < 2 || fit_bins >= model.n_bins()) {
+    throw ParameterError("fit_bins must be 2 to " + std::to_string(model.n_bins() - 1) +
+                         ", got " + std::to_string(fit_bins));
+  }
+  std::vector<int> edges(static_cast<std::size_t>(fit_bins) + 1);
+  std::iota(edges.begin(), edges.end(), 0);
+  fit_on_bands(model, std::move(edges));
+}
+
 // [main-thread] Gives each source with a weight above 0 a noise floor column (floor.h); call
 // before fit_on_bands. Not for adaptive or convolutive sources, nor with an encoder.
 inline void add_floors(Model& model, const std::vector<float>& weights) {

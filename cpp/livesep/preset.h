@@ -1,4 +1,4 @@
-// Reading livesep preset files (format "livesep-preset", versions 1 to 4) in C++, without
+// Reading livesep preset files (format "livesep-preset", versions 1 to 5) in C++, without
 // Python: the same .npz files livesep writes (livesep.presets), checked as the Python reader
 // checks them (format, version, fields, shapes against meta and n_fft, finite non-negative
 // values, columns / rows summing to 1), then converted into the engine's Model with the
@@ -129,10 +129,10 @@ class PresetReader {
     Preset preset;
     preset.path = file_.path();
     preset.version = static_cast<int>(version_value.number);
-    if (preset.version < 1 || preset.version > 4) {
+    if (preset.version < 1 || preset.version > 5) {
       fail("version: the file is livesep-preset version " + show(version_value) +
-           ", but this reader reads versions 1 to 4 only" +
-           (version_value.number > 4 ? "; a newer livesep wrote it, upgrade livesep" : ""));
+           ", but this reader reads versions 1 to 5 only" +
+           (version_value.number > 5 ? "; a newer livesep wrote it, upgrade livesep" : ""));
     }
     preset.name = text(field(meta, "name", "meta"), "name");
     preset.sr = integer(field(meta, "sr", "meta"), "sr", PresetLimits::kMinRate,
@@ -152,6 +152,12 @@ class PresetReader {
       fail("model must be 'nmf', 'nhmm' or 'nae', got '" + model + "'");
     }
     const EncoderSize encoder_size = encoder_entry(meta, model, preset.version);
+    const JsonValue* fit_bins = meta.find("fit_bins");
+    if (fit_bins && preset.version < 5) {
+      fail("fit_bins is not a field of version " + std::to_string(preset.version) +
+           " files: fits on the lower bins came with version 5");
+    }
+    const int fit_rows = fit_bins ? integer(*fit_bins, "fit_bins", 2, preset.n_fft / 2) : 0;
     const JsonValue& sources = field(meta, "sources", "meta");
     if (sources.kind != JsonValue::Kind::Array) fail("sources must be a list, got " + show(sources));
     const int count = static_cast<int>(sources.items.size());
@@ -217,7 +223,9 @@ class PresetReader {
       std::vector<float> floors;
       for (const Entry& entry : entries) floors.push_back(entry.floor);
       add_floors(*built, floors);
-      if (std::vector<int> edges = covered_band_edges(*built); !edges.empty()) {
+      if (fit_rows > 0) {
+        fit_lower_bins(*built, fit_rows);
+      } else if (std::vector<int> edges = covered_band_edges(*built); !edges.empty()) {
         fit_on_bands(*built, std::move(edges));
       }
       probe.prepare(built->sources, built->settings);

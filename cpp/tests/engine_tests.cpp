@@ -116,6 +116,11 @@ void test_covered_bands(const std::string& presets) {
   CHECK(edges.size() == 259 && edges[257] == 257 && edges.back() == 769);
   CHECK(wide.model->fit_sources.front().n_bins == 258);
   CHECK(!livesep::PresetReader::load(presets + "/voice.npz").model->banded());
+  // A preset's fit_bins: its bands end there, the bins above left to the estimates.
+  const livesep::Preset lower = livesep::PresetReader::load(presets + "/bass-drums-nhmm-48k.npz");
+  const std::vector<int>& fitted = lower.model->band_edges;
+  CHECK(fitted.size() == 232 && fitted.back() == 231 && lower.model->n_bins() == 769);
+  CHECK(lower.model->fit_sources.front().n_bins == 231);
 }
 
 void test_rate_chain(int device_rate, int engine_rate) {
@@ -184,7 +189,7 @@ int main(int argc, char** argv) {
   const std::string presets = argv[1], scratch = argv[2];
   test_stft_reconstructs_with_exact_latency();
   for (const char* name : {"speech-noise-nhmm", "speech-noise-nmf", "bass-drums-nmfd", "voice",
-                           "voice-48k"}) {
+                           "voice-48k", "bass-drums-nhmm-48k"}) {
     try {
       test_preset(presets + "/" + name + ".npz");
     } catch (const std::exception& error) {

@@ -252,18 +252,25 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
 def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None:
     """The bands ``preset`` is fitted on under ``settings`` (``bands_above``), or None for
     every bin (not set, every bin its own band, or a preset that cannot be fitted on
-    bands: a recurrent encoder, adaptive or convolutive sources). An unfolded preset whose
-    layers cover fewer bins than its estimates (:attr:`Preset.fit_bins`) is fitted on those
-    bins and one band above them, where every layer is zero: the same fit, in fewer rows."""
+    bands: a recurrent encoder, adaptive or convolutive sources). A preset with
+    :attr:`Preset.fit_bins` is fitted on those bins only (its bands end there). An unfolded
+    preset whose layers cover fewer bins than its estimates (:attr:`Preset.fitted_bins`) is
+    fitted on those bins and one band above them, where every layer is zero: the same fit,
+    in fewer rows."""
     if preset.encoder is not None or any(source.adaptive or source.frames > 1
                                          for source in preset.sources):
         return None
-    if settings.bands_above is None:
-        fit_bins = preset.fit_bins
-        return [*range(fit_bins + 1), preset.n_bins] if fit_bins < preset.n_bins - 1 else None
-    edges = fit_bands(sr=preset.sr, n_fft=preset.n_fft, above=settings.bands_above,
-                      per_octave=settings.bands_per_octave)
-    return edges.tolist() if len(edges) - 1 < preset.n_bins else None
+    top = preset.fit_bins
+    if settings.bands_above is not None:
+        edges = fit_bands(sr=preset.sr, n_fft=preset.n_fft, above=settings.bands_above,
+                          per_octave=settings.bands_per_octave).tolist()
+        if top is not None:
+            return [edge for edge in edges if edge < top] + [top]
+        return edges if len(edges) - 1 < preset.n_bins else None
+    if top is not None:
+        return list(range(top + 1))
+    fit_bins = preset.fitted_bins
+    return [*range(fit_bins + 1), preset.n_bins] if fit_bins < preset.n_bins - 1 else None
 
 
 def create_separator(preset: Preset, *, settings: EngineSettings | None = None,

@@ -223,9 +223,9 @@ def fit_bands(*, sr: int, n_fft: int, above: float, per_octave: int = 12
 
 
 def pool_bands(X: npt.ArrayLike, edges: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """Sums of ``X`` over the bands ``edges`` (:func:`fit_bands`) along its last axis."""
-    values = np.asarray(X, dtype=np.float32)
+    """Sums of ``X`` over the bands ``edges`` (:func:`fit_bands`), none above the last."""
     bounds = np.asarray(edges)
+    values = np.asarray(X, dtype=np.float32)[..., :bounds[-1]]
     return np.add.reduceat(values, bounds[:-1], axis=-1).astype(np.float32)
 
 

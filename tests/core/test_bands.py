@@ -4,6 +4,8 @@ does; the band layout covers every bin once."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -53,7 +55,14 @@ PRESETS = {
     "nmf": lambda sr, n_fft, hop: random_preset((1, 1), 6, sr=sr, n_fft=n_fft, hop_length=hop),
     "unfolded": lambda sr, n_fft, hop: random_unfolded_preset(sr=sr, n_fft=n_fft,
                                                               hop_length=hop),
+    "fit_bins": lambda sr, n_fft, hop: lower_fit(random_preset((3, 4), sr=sr, n_fft=n_fft,
+                                                               hop_length=hop)),
 }
+
+
+def lower_fit(preset: Preset) -> Preset:
+    """``preset`` fitted on its lowest third of bins (Preset.fit_bins)."""
+    return dataclasses.replace(preset, fit_bins=preset.n_bins // 3)
 
 
 @pytest.mark.parametrize("kind", sorted(PRESETS))
@@ -105,12 +114,13 @@ def test_bands_above_nyquist_or_unsupported_sources_fit_every_bin() -> None:
 
 
 @pytest.mark.parametrize("edges", [[0, 257], [1, 100, 257], [0, 100, 100, 257],
-                                   [0, 100, 256], [0, 300, 257]])
+                                   [0, 100, 258], [0, 300, 257]])
 def test_bad_band_edges_are_one_clear_error(edges: list[int]) -> None:
     preset = random_preset((2, 2))
     sources = [(s.W.astype(np.float32), s.A.astype(np.float32), s.pi.astype(np.float32))
                for s in preset.sources]
-    with pytest.raises(ParameterError, match="band edges must rise from 0 to the 257 bins"):
+    with pytest.raises(ParameterError,
+                       match="band edges must rise from 0 to at most the 257 bins"):
         Model(sources, bands=edges)
 
 
@@ -129,7 +139,7 @@ def test_an_unfolded_preset_fitted_on_fewer_bins_is_fitted_on_them_alone(
     fit_bins = (n_fft // 2 + 1) // 3
     preset = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=2,
                                     fit_bins=fit_bins)
-    assert preset.fit_bins == fit_bins
+    assert preset.fitted_bins == fit_bins
     assert fit_band_edges(preset, EngineSettings()) == [*range(fit_bins + 1), preset.n_bins]
     assert fit_band_edges(random_unfolded_preset(sr=sr, n_fft=n_fft, hop_length=hop),
                           EngineSettings()) is None
@@ -142,3 +152,41 @@ def test_an_unfolded_preset_fitted_on_fewer_bins_is_fitted_on_them_alone(
     every_bin = reference.floored_unfolded_masks([s.W for s in preset.sources], [0.0, 0.0], V,
                                                  frame_seconds=hop / sr)
     np.testing.assert_allclose(got, every_bin, atol=2e-4)
+
+
+@pytest.mark.parametrize(("sr", "n_fft", "hop"), [GEOMETRIES[0], GEOMETRIES[2]])
+@pytest.mark.parametrize("block_size", [1, 77, 384])
+def test_a_preset_with_fit_bins_matches_the_numpy_reference(sr: int, n_fft: int, hop: int,
+                                                            block_size: int) -> None:
+    preset = lower_fit(random_preset((3, 4), sr=sr, n_fft=n_fft, hop_length=hop))
+    settings = EngineSettings(beam=6)
+    assert fit_band_edges(preset, settings) == list(range(preset.n_bins // 3 + 1))
+    x = noise(sr // 4, seed=5)
+    engine = create_separator(preset, settings=settings)
+    got = np.concatenate([engine.process(x[i:i + block_size])
+                          for i in range(0, x.size, block_size)], axis=1)
+    want = ReferenceSeparator(preset, settings=settings).process(x)
+    np.testing.assert_allclose(got, want, atol=3e-5 * np.abs(want).max())
+    every_bin = create_separator(dataclasses.replace(preset, fit_bins=None),
+                                 settings=settings).process(x)
+    assert np.abs(every_bin - got).max() > 1e-3 * np.abs(got).max()
+
+
+@pytest.mark.parametrize("sr", [16000, 48000])
+def test_a_preset_with_fit_bins_ignores_the_bins_above_them(sr: int) -> None:
+    # Only the bins below fit_bins decide the activations: whatever lies above, the masks
+    # are the same, those above made from the same estimates.
+    n_fft = sr // 1000 * 32
+    preset = lower_fit(random_preset((3, 4), sr=sr, n_fft=n_fft, hop_length=n_fft // 4))
+    V = np.ascontiguousarray(spectral.magnitude(noise(sr // 2, seed=3), n_fft=n_fft,
+                                                hop_length=n_fft // 4).T)
+    louder_above = V.copy()
+    louder_above[:, preset.fit_bins:] *= np.random.default_rng(1).uniform(
+        0.0, 30.0, louder_above[:, preset.fit_bins:].shape).astype(np.float32)
+    model = build_model(preset, EngineSettings(beam=6, smoothing=0.0))
+    masks = _internal.runtime_masks(model, V, 0.008)
+    np.testing.assert_allclose(_internal.runtime_masks(model, louder_above, 0.008), masks,
+                               atol=1e-6)
+    every_bin = build_model(dataclasses.replace(preset, fit_bins=None),
+                            EngineSettings(beam=6, smoothing=0.0))
+    assert np.abs(_internal.runtime_masks(every_bin, louder_above, 0.008) - masks).max() > 0.05

@@ -10,6 +10,7 @@ label and raises (an assertion, or whatever escaped the code under test) on a vi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import faulthandler
 import io
 import json
@@ -596,9 +597,13 @@ LOADER_SECONDS = 5.0
 
 @cache
 def preset_seeds() -> dict[str, bytes]:
-    """Valid preset files: N-HMM beside an adaptive NMF source, N-HMM beside NMFD, and
-    unfolded sources (format version 2)."""
-    presets = {"nhmm+adaptive": make_preset(n_fft=32, hop_length=8, components=(2, 2)),
+    """Valid preset files: N-HMM beside an adaptive NMF source, N-HMM beside NMFD,
+    unfolded sources (format version 2), and plain ones fitted on their lower bins
+    (``fit_bins``, version 5)."""
+    nhmm = make_preset(n_fft=32, hop_length=8, components=(2, 2))
+    fitted_low = dataclasses.replace(nhmm, fit_bins=8, sources=[
+        dataclasses.replace(source, adaptive=False) for source in nhmm.sources])
+    presets = {"nhmm+adaptive": nhmm, "nhmm+fit_bins": fitted_low,
                "nhmm+convolutive": make_convolutive_preset(n_fft=32, hop_length=8),
                "unfolded": make_unfolded_preset(layers=2, n_fft=32, hop_length=8)}
     with tempfile.TemporaryDirectory() as folder:

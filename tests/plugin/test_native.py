@@ -114,3 +114,17 @@ def test_cpp_reader_runs_a_noise_floor(native_build: Path, tmp_path: Path, rate:
     command[1] = str(older)
     refused = subprocess.run(command, capture_output=True, text=True)
     assert refused.returncode == 1 and "noise floors came with version 4" in refused.stderr
+
+
+def test_cpp_reader_refuses_fit_bins_in_an_older_version(native_build: Path,
+                                                        tmp_path: Path) -> None:
+    meta, arrays = unpack(shipped_presets()[SHIPPED.index("bass-drums-nhmm-48k")])
+    assert meta["version"] == 5 and meta["fit_bins"] == 231
+    meta["version"] = 4
+    older = pack(tmp_path / "v4.npz", members_of(meta, arrays))
+    np.zeros(16, np.float32).tofile(tmp_path / "in.f32")
+    refused = subprocess.run(
+        [str(native_build / "livesep_separate_raw"), str(older), "48000", "16",
+         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "fits on the lower bins came with version 5" in refused.stderr

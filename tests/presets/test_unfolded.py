@@ -159,7 +159,7 @@ def test_an_unfolded_estimate_keeps_the_scale_it_was_trained_with(tmp_path: Path
     np.testing.assert_array_equal(loaded.source("voice").W, W.astype(np.float32))
     assert_valid(loaded)
     top = (F // 2 - 1) * SR / N_FFT
-    assert loaded.fit_bins == F // 2
+    assert loaded.fitted_bins == F // 2
     assert f"fitted on the {F // 2} bins up to {top:g} Hz; its estimates cover all {F}" \
         in describe(loaded)
     assert "fitted on" not in describe(make_unfolded_preset())
@@ -263,8 +263,8 @@ UNFOLDED_CASES = [
                  id="model-nhmm"),
     pytest.param(set_meta("version", 1), ["sources[0].layers (3)", "version 1",
                                          "came with version 2"], True, id="version-1"),
-    pytest.param(set_meta("version", 5), ["version 5", "reads versions 1, 2, 3 and 4",
-                                         "upgrade livesep"], True, id="version-5"),
+    pytest.param(set_meta("version", 6), ["version 6", "reads versions 1, 2, 3, 4 and 5",
+                                         "upgrade livesep"], True, id="version-6"),
     pytest.param(_all_layers(4), ["source0.W", "(4, 33, 3)", "(5, 33, 3)", "layers + 1"],
                  True, id="layers-vs-W"),
     pytest.param(change_array("source0.W", lambda w: w[:3]),

@@ -1,6 +1,6 @@
-"""The shipped full-band presets: trained at 48 kHz, they separate 48 kHz input as live, the
-engine alone (no resampling), into stems that sum to the input, its band above 8 kHz
-included, which their 16 kHz counterparts run at 48 kHz cannot give back."""
+"""The shipped full-band presets: extended from 16 kHz ones to 48 kHz, they separate 48 kHz
+input as live, the engine alone (no resampling), into stems that sum to the input, its band
+above 8 kHz included, which their 16 kHz counterparts run at 48 kHz cannot give back."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from livesep.separation.online import separate_online
 SR = 48000
 #: Each full-band preset and its sources.
 FULL_BAND = {"voice-48k": ("speech", "noise"), "bass-drums-nhmm-48k": ("bass", "drums")}
-#: The 16 kHz preset each was trained after.
+#: The 16 kHz preset each was extended from.
 COUNTERPART = {"voice-48k": "voice", "bass-drums-nhmm-48k": "bass-drums-nhmm"}
 HIGH_BAND_HZ = 8000.0
 
@@ -63,3 +63,18 @@ def test_voice_48k_fits_the_band_voice_fits_and_estimates_the_rest() -> None:
         assert not wide.W[:-1, low_bins:].any()
         assert wide.W[-1, low_bins:].sum(axis=0).min() > 0.0
         assert wide.floor == narrow.floor
+
+
+def test_bass_drums_48k_fits_the_band_bass_drums_fits_and_estimates_the_rest() -> None:
+    # bass-drums-nhmm-48k is bass-drums-nhmm extended (livesep.presets.extend): its
+    # dictionaries and transitions in the 257 bins both frames share, fitted up to 7.2 kHz,
+    # and above 8 kHz each source's mean spectrum there: the drums bring most of it.
+    full, lower = load_preset("bass-drums-nhmm-48k"), load_preset("bass-drums-nhmm")
+    assert full.fit_bins == 231 and full.fitted_bins == 231
+    for wide, narrow in zip(full.sources, lower.sources):
+        below = wide.W[:, :narrow.n_bins]
+        np.testing.assert_allclose(below / below.sum(axis=1, keepdims=True), narrow.W,
+                                   rtol=1e-4, atol=1e-8)
+        np.testing.assert_array_equal(wide.A, narrow.A)
+    bass, drums = (s.provenance["extended"]["upper_share"] for s in full.sources)
+    assert drums > 100 * bass

@@ -20,12 +20,13 @@ that reads the mixture's frames in order and gives every source's activations, i
 the activation fit (:mod:`livesep.presets.encoder` has its equations). Its weights are
 trained with the dictionaries, on mixtures.
 
-File format ``livesep-preset``, versions 1 to 3
+File format ``livesep-preset``, versions 1 to 5
 -----------------------------------------------
 Version 2 adds unfolded sources (the field ``layers``), version 3 recurrent encoders (the
-field ``encoder`` and the ``encoder.*`` arrays); each is written only for presets that have
-them, every other preset as version 1, which older livesep reads too. A file of a version
-this livesep does not know is refused.
+field ``encoder`` and the ``encoder.*`` arrays), version 4 noise floors (a source's
+``floor``), version 5 a fit on the lower bins (``fit_bins``); each is written only for
+presets that have them, every other preset in the oldest version that holds it, which older
+livesep reads too. A file of a version this livesep does not know is refused.
 
 One ``.npz`` file (a zip of ``.npy`` members, written compressed by :func:`save`; stored
 members are accepted too). It is always read with ``allow_pickle=False``. Its entries:
@@ -33,19 +34,25 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
 ``meta``
     A 0-d numpy unicode array (``<U…``) holding one JSON object::
 
-        {"format": "livesep-preset", "version": 1 | 2 | 3,
+        {"format": "livesep-preset", "version": 1 | 2 | 3 | 4 | 5,
          "name": str, "description": str,
          "sr": int, "n_fft": int, "hop_length": int, "window": "sqrt-hann",
          "model": "nmf" | "nhmm" | "nae",
          "created": ISO 8601 date or date-time, "livesep_version": str,
          "sources": [{"name": str, "n_states": Q, "n_components": K,
-                      "adaptive": bool, "frames": τ, "layers": L,
+                      "adaptive": bool, "frames": τ, "layers": L, "floor": w,
                       "provenance": {...}}, ...],
-         "encoder": {"hidden": H, "layers": L}}
+         "encoder": {"hidden": H, "layers": L},
+         "fit_bins": B}
 
-    ``adaptive`` (default false), ``frames`` (default 1), ``layers`` (default 0) and
-    ``provenance`` (default ``{}``) may be left out; every other field is required and no
-    other field is allowed.
+    ``adaptive`` (default false), ``frames`` (default 1), ``layers`` (default 0), ``floor``
+    (default 0), ``provenance`` (default ``{}``), ``encoder`` and ``fit_bins`` may be left
+    out; every other field is required and no other field is allowed. ``floor`` (version 4
+    on) is the weight of a noise floor column the engine tracks from the stream, in (0,
+    1e6], for a source that neither adapts nor spans frames. ``fit_bins`` (version 5 on,
+    ``B`` in [2, F - 1]) fits the activations on the lowest ``B`` bins only, the estimates
+    still covering every bin, for sources without layers, frames or adaptation and no
+    encoder.
     ``provenance`` is free-form JSON; the trainers use the keys ``files``, ``seconds``,
     ``iterations``, ``log_likelihood``, ``seed`` and ``settings``. ``frames`` is written
     only for a convolutive source: ``τ`` in [2, 64], with ``n_states`` 1 and ``adaptive``
@@ -58,8 +65,9 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
     Source ``i`` (its position in ``meta["sources"]``), shape ``(Q, F, K)``, float32; each
     column ``W[q, :, k]`` sums to 1. For a convolutive source ``(τ, F, K)``, each template
     ``W[:, :, k]`` summing to 1. For an unfolded source ``(L + 1, F, K)``: ``W[l]`` the
-    dictionary of layer ``l`` and ``W[L]`` the estimate's, each column ``W[l, :, k]``
-    summing to 1.
+    dictionary of layer ``l`` and ``W[L]`` the estimate's, each column of a layer
+    ``W[l, :, k]`` (``l < L``) summing to 1; the estimate's keep the scale they were
+    trained with.
 ``source{i}.A``
     Shape ``(Q, Q)``, float32, rows sum to 1.
 ``source{i}.pi``
@@ -83,8 +91,9 @@ This module is the public interface; the code lives beside it, one concern a mod
 array validation), :mod:`livesep.presets.source` (:class:`SourceModel`),
 :mod:`livesep.presets.types` (:class:`Preset` and its ``meta``),
 :mod:`livesep.presets.info` (:class:`PresetInfo`, :class:`SourceInfo`),
-:mod:`livesep.presets.reader` (:func:`load`, :func:`load_meta`) and
-:mod:`livesep.presets.describe` (:func:`describe`). Import from here.
+:mod:`livesep.presets.reader` (:func:`load`, :func:`load_meta`),
+:mod:`livesep.presets.describe` (:func:`describe`) and :mod:`livesep.presets.extend`
+(:func:`extend_band`: a preset at a higher rate). Import from here.
 """
 
 from __future__ import annotations
@@ -92,6 +101,7 @@ from __future__ import annotations
 from livesep.presets.compose import combine
 from livesep.presets.describe import describe
 from livesep.presets.encoder import Encoder
+from livesep.presets.extend import extend_band
 from livesep.presets.format import (
                                     FORMAT_NAME,
                                     FORMAT_VERSION,
@@ -136,6 +146,7 @@ __all__ = [
     "SourceInfo",
     "SourceModel",
     "combine",
+    "extend_band",
     "describe",
     "load",
     "load_meta",

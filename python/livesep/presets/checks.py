@@ -205,6 +205,31 @@ def check_encoder_entry(value: object, *, version: int, model: object) -> dict[s
                                 high=MAX_ENCODER_LAYERS, error=Invalid)}
 
 
+def check_fit_bins_entry(value: object, *, version: int) -> int | None:
+    """``meta["fit_bins"]`` (absent: None), in version 5 files; the preset checks the rest
+    (:func:`check_fit_bins`)."""
+    if value is None:
+        return None
+    if version < FORMAT_VERSIONS[4]:
+        raise Invalid(f"fit_bins ({show(value)}) is not a field of version {version} files: "
+                      f"fits on the lower bins came with version {FORMAT_VERSIONS[4]}")
+    return check_int("fit_bins", value, low=2, high=MAX_ELEMENTS, error=Invalid)
+
+
+def check_fit_bins(value: object, *, n_bins: int, plain: bool) -> int | None:
+    """A preset's ``fit_bins``: None (every bin, or an unfolded preset's own), or the 2 to
+    ``n_bins - 1`` lowest bins, which the activations are fitted on while the estimates
+    cover every bin. Only for ``plain`` sources (no layers, frames, adaptation, floor or
+    encoder), whose dictionaries serve both."""
+    if value is None:
+        return None
+    bins = check_int("fit_bins", value, low=2, high=n_bins - 1, error=Invalid)
+    if not plain:
+        raise Invalid(f"fit_bins ({bins}) needs sources without layers, frames, adaptation or "
+                      f"a noise floor, and no encoder")
+    return bins
+
+
 def check_source_entry(label: str, entry: object, *, version: int) -> dict[str, Any]:
     """One source's entry of ``meta["sources"]`` in a file of format ``version``: its fields
     checked, the optional ones filled in."""

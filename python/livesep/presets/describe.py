@@ -86,10 +86,11 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
                  f"({1000 * preset.n_fft / preset.sr:.1f} ms), hop {preset.hop_length} "
                  f"({1000 * preset.hop_length / preset.sr:.1f} ms), window {preset.window}, "
                  f"{preset.n_bins} bins")
-    if isinstance(preset, Preset) and preset.fit_bins < preset.n_bins:
-        top = (preset.fit_bins - 1) * preset.sr / preset.n_fft
-        lines.append(f"  fitted on the {preset.fit_bins} bins up to {top:g} Hz; its estimates "
-                     f"cover all {preset.n_bins}")
+    if isinstance(preset, Preset) and preset.fitted_bins < preset.n_bins:
+        bins = preset.fitted_bins
+        top = (bins - 1) * preset.sr / preset.n_fft
+        lines.append(f"  fitted on the {bins} bins up to {top:g} Hz; its estimates cover all "
+                     f"{preset.n_bins}")
     lines.append(f"  created {preset.created} by livesep {preset.livesep_version}")
     lines.append(f"  {preset.n_sources} source{'s' if preset.n_sources != 1 else ''}, "
                  f"{preset.n_parameters} parameters ({_human_bytes(preset.nbytes)} as float32)")

@@ -36,9 +36,10 @@ __all__ = [
 FORMAT_NAME = "livesep-preset"
 #: The file format versions this livesep reads: 1; 2, which added unfolded sources
 #: (``layers``); 3, which added recurrent encoders (model ``"nae"``); 4, which added noise
-#: floors (``floor``). A preset is written in
-#: the oldest version that holds it, so that an older livesep still reads every other preset.
-FORMAT_VERSIONS = (1, 2, 3, 4)
+#: floors (``floor``); 5, which added a fit on the lower bins (``fit_bins``). A preset is
+#: written in the oldest version that holds it, so that an older livesep still reads every
+#: other preset.
+FORMAT_VERSIONS = (1, 2, 3, 4, 5)
 #: The newest of them.
 FORMAT_VERSION = FORMAT_VERSIONS[-1]
 #: The only analysis window the engine uses.
@@ -72,8 +73,9 @@ ARRAYS = ("W", "A", "pi")
 #: The fields of ``meta``, all required.
 PRESET_FIELDS = ("format", "version", "name", "description", "sr", "n_fft", "hop_length",
                  "window", "model", "created", "livesep_version", "sources")
-#: The optional fields of ``meta`` (from version 3 on): a recurrent encoder's sizes.
-PRESET_OPTIONAL = ("encoder",)
+#: The optional fields of ``meta``: a recurrent encoder's sizes (from version 3 on); the bins
+#: the activations are fitted on, from the lowest (from version 5 on).
+PRESET_OPTIONAL = ("encoder", "fit_bins")
 #: The required fields of a source's entry in ``meta["sources"]``.
 SOURCE_FIELDS = ("name", "n_states", "n_components")
 #: The optional fields of a source's entry.

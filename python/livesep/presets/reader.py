@@ -23,6 +23,7 @@ from livesep.presets.checks import (
     Invalid,
     as_float32,
     check_encoder_entry,
+    check_fit_bins_entry,
     check_model_arrays,
     check_settings,
     check_source_entry,
@@ -186,6 +187,7 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
                           f"got {len(sources)}")
         meta["encoder"] = check_encoder_entry(meta.get("encoder"), version=version,
                                               model=meta["model"])
+        meta["fit_bins"] = check_fit_bins_entry(meta.get("fit_bins"), version=version)
         checked = [check_source_entry(f"sources[{index}]", entry, version=version)
                    for index, entry in enumerate(sources)]
         check_source_list([s["name"] for s in checked], [s["n_states"] for s in checked],
@@ -358,8 +360,8 @@ def load(path: str | os.PathLike[str]) -> Preset:
     Parameters
     ----------
     path : str or path-like
-        A file written by :func:`livesep.presets.save` (format ``livesep-preset`` version 1
-        or 2).
+        A file written by :func:`livesep.presets.save` (format ``livesep-preset``, one of
+        :data:`~livesep.presets.format.FORMAT_VERSIONS`).
 
     Returns
     -------
@@ -378,10 +380,9 @@ def load(path: str | os.PathLike[str]) -> Preset:
         rows of A / pi not summing to 1, ``frames`` out of [1, 64] or beside several states
         or adaptation, ``layers`` out of [0, 64], beside several states, frames or
         adaptation, in a version 1 file, or differing between sources (or model not
-        ``"nmf"``) when any is unfolded,
-        shapes inconsistent with each other, with n_fft or with meta, invalid
-        sr / n_fft / hop_length, oversized arrays, duplicate source names, or 0 or more
-        than 16 sources.
+        ``"nmf"``) when any is unfolded, a field newer than the file's version, shapes
+        inconsistent with each other, with n_fft or with meta, invalid sr / n_fft /
+        hop_length, oversized arrays, duplicate source names, or 0 or more than 16 sources.
     """
     file, meta, arrays = read_container(path, with_arrays=True)
     encoder = None
@@ -413,7 +414,7 @@ def load(path: str | os.PathLike[str]) -> Preset:
         return Preset(meta["name"], description=meta["description"], sr=meta["sr"],
                       n_fft=meta["n_fft"], hop_length=meta["hop_length"],
                       window=meta["window"], model=meta["model"], sources=tuple(sources),
-                      encoder=encoder, created=meta["created"],
+                      encoder=encoder, fit_bins=meta["fit_bins"], created=meta["created"],
                       livesep_version=meta["livesep_version"])
     except ParameterError as error:  # pragma: no cover - checked above
         fail(file, str(error))

@@ -14,7 +14,13 @@ import numpy as np
 
 from livesep.checks import show, type_name
 from livesep.errors import ParameterError
-from livesep.presets.checks import Invalid, check_settings, check_source_list, json_default
+from livesep.presets.checks import (
+    Invalid,
+    check_fit_bins,
+    check_settings,
+    check_source_list,
+    json_default,
+)
 from livesep.presets.encoder import Encoder
 from livesep.presets.format import (
     FORMAT_NAME,
@@ -61,6 +67,13 @@ class Preset(PresetSizes):
     encoder : Encoder or None, keyword-only
         Model ``"nae"``'s recurrent encoder (:mod:`livesep.presets.encoder`), whose outputs
         are the sources' activations.
+    fit_bins : int or None, keyword-only
+        Fit the activations on the lowest ``fit_bins`` bins only (2 to ``n_fft // 2``), and
+        make the estimates of every bin from them: a full-band preset that separates like
+        one at a lower rate and gives the band above to the sources its dictionaries put
+        there. None fits every bin (an unfolded preset, its layers' own bins:
+        :attr:`fitted_bins`). Only for plain sources (no layers, frames, adaptation, floor or
+        encoder).
     created : str, keyword-only
         ISO 8601 date or date-time; defaults to now (UTC).
     livesep_version : str, keyword-only
@@ -82,6 +95,7 @@ class Preset(PresetSizes):
     model: str
     sources: tuple[SourceModel, ...]
     encoder: Encoder | None = None
+    fit_bins: int | None = None
     created: str = field(default_factory=_now)
     livesep_version: str = field(default_factory=running_version)
 
@@ -109,6 +123,10 @@ class Preset(PresetSizes):
                     raise Invalid(f"sources[{index}] ({source.name!r}) has {source.n_bins} "
                                   f"bins but n_fft={self.n_fft} needs {n_bins}")
             self._check_encoder(sources)
+            plain = self.encoder is None and not any(
+                s.layers or s.frames > 1 or s.adaptive or s.floor for s in sources)
+            object.__setattr__(self, "fit_bins", check_fit_bins(
+                self.fit_bins, n_bins=self.n_fft // 2 + 1, plain=plain))
             total = sum(source.n_parameters for source in sources) + (
                 self.encoder.n_parameters if self.encoder is not None else 0)
             if total > MAX_ELEMENTS:
@@ -148,10 +166,13 @@ class Preset(PresetSizes):
                           f"those components, got {list(components)}")
 
     @property
-    def fit_bins(self) -> int:
-        """The bins the fit covers: for unfolded sources, one past the last row any layer's
-        dictionary uses (a full-band preset may fit on the band below a few kHz and make its
-        estimates of every bin from the same activations); every bin otherwise."""
+    def fitted_bins(self) -> int:
+        """The bins the fit covers: :attr:`fit_bins` when set; for unfolded sources, one past
+        the last row any layer's dictionary uses (a full-band preset may fit on the band
+        below a few kHz and make its estimates of every bin from the same activations);
+        every bin otherwise."""
+        if self.fit_bins is not None:
+            return self.fit_bins
         if not self.sources[0].layers:
             return self.n_bins
         used = np.flatnonzero(np.any([np.any(s.W[:-1] != 0, axis=(0, 2))
@@ -213,6 +234,8 @@ class Preset(PresetSizes):
                             + (f" (unfolded, {s.layers} layers)" if s.layers else "")
                             for s in self.sources)
         encoder = f", encoder={self.encoder!r}" if self.encoder is not None else ""
+        if self.fit_bins is not None:
+            encoder += f", fit_bins={self.fit_bins}"
         return (f"Preset({self.name!r}, model={self.model!r}, sr={self.sr}, "
                 f"n_fft={self.n_fft}, hop_length={self.hop_length}, sources={{{sources}}}"
                 f"{encoder})")
@@ -224,9 +247,10 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
     """The ``meta`` JSON object of a preset file, as a dict."""
     return {
         "format": FORMAT_NAME,
-        # The oldest version that holds the preset: 4 for a noise floor, 3 for an encoder, 2
-        # for unfolded sources.
-        "version": FORMAT_VERSIONS[3 if any(s.floor for s in preset.sources) else
+        # The oldest version that holds the preset: 5 for a fit on the lower bins, 4 for a
+        # noise floor, 3 for an encoder, 2 for unfolded sources.
+        "version": FORMAT_VERSIONS[4 if preset.fit_bins is not None else
+                                   3 if any(s.floor for s in preset.sources) else
                                    2 if preset.encoder is not None else
                                    1 if any(s.layers for s in preset.sources) else 0],
         "name": preset.name,
@@ -246,6 +270,7 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
                      "provenance": source.provenance} for source in preset.sources],
         **({"encoder": {"hidden": preset.encoder.n_hidden, "layers": preset.encoder.n_layers}}
            if preset.encoder is not None else {}),
+        **({"fit_bins": preset.fit_bins} if preset.fit_bins is not None else {}),
     }
 
 

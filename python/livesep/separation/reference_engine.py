@@ -101,8 +101,11 @@ class ReferenceFilter:
         self.total_components = int(self.offsets[-1])
         # Joint state j = (q_1, ..., q_S) row-major, as the engine numbers them.
         self.states = np.stack(np.unravel_index(np.arange(self.n_joint), self.shape), axis=1)
+        # Bands that end below the top bin (Preset.fit_bins) leave those rows out of the fit.
+        summed = self.W_fit if self.bands is not None and self.bands[-1] < self.n_bins \
+            else self.W
         self.column_sums = np.concatenate(
-            [W.sum(axis=1, dtype=F32)[self.states[:, s]] for s, W in enumerate(self.W)],
+            [W.sum(axis=1, dtype=F32)[self.states[:, s]] for s, W in enumerate(summed)],
             axis=1)  # (J, K_total)
         for s, weight in enumerate(self.floor_weights):
             if weight:
@@ -193,7 +196,8 @@ class ReferenceFilter:
                 and self.unfolded is None:
             self._write_floor_columns(self.noise_floor.magnitudes())
         predicted = self._predict()
-        mass = v.sum(dtype=F32)
+        fitted = v if self.bands is None else spectral.pool_bands(v, self.bands)
+        mass = fitted.sum(dtype=F32)
         estimates = np.zeros((len(self.W), self.n_bins), dtype=F32)
         if not (mass > 1e-20 and np.isfinite(mass)):
             self.alpha = predicted
@@ -204,7 +208,7 @@ class ReferenceFilter:
             self.n_evaluated = 1
             floor = None if self.noise_floor is None else self.noise_floor.magnitudes()
             return self.unfolded.estimates(v[None], None if floor is None else floor[None])[0]
-        frame = (v if self.bands is None else spectral.pool_bands(v, self.bands)) / mass
+        frame = fitted / mass
         selected = self._select(predicted)
         self.n_evaluated = selected.size
         h, model = self._fit(selected, frame)

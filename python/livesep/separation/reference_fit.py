@@ -54,7 +54,7 @@ class UnfoldedFit:
     ``[W_1[l] ... W_S[l]]``, and source ``s``'s estimate is ``W_s[L] h_s``. A source with a
     noise floor (``floor`` > 0) has one more column in every layer, last among its own: the
     frame's floor scaled to sum to its weight over the bins the layers cover
-    (:func:`livesep.spectral.floor_columns`, :attr:`Preset.fit_bins`), zero above them in the
+    (:func:`livesep.spectral.floor_columns`, :attr:`Preset.fitted_bins`), zero above them in the
     layers. Only the floor carries over from frame to frame, so the online engine and
     offline separation compute the same.
 
@@ -85,7 +85,7 @@ class UnfoldedFit:
         self.dictionaries = np.concatenate(W, axis=2)  # (L + 1, F, K_total)
         self.edges = np.cumsum([0] + [w.shape[2] for w in W])
         self.floor_columns = [int(b) - 1 for b, w in zip(self.edges[1:], self.floors) if w]
-        self.fit_bins = preset.fit_bins
+        self.fit_bins = preset.fitted_bins
         self.kl_denominators = self.dictionaries.sum(axis=1, dtype=F32)
         self.kl_denominators[:, self.floor_columns] = [w for w in self.floors if w]
         self.kl_denominators += F32(l1)
