@@ -17,6 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from livesep import audio
 from livesep.errors import LivesepError
 from livesep.presets import extend_band, load, save
@@ -26,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("preset", type=Path, help="the preset to extend (.npz)")
     parser.add_argument("--sr", type=int, required=True, help="the new rate in Hz")
-    parser.add_argument("--source", action="append", required=True, metavar="NAME=FILE",
-                        help="a recording of one source alone at --sr (once per source)")
+    parser.add_argument("--source", action="append", required=True, metavar="NAME=FILE[,FILE]",
+                        help="recordings of one source alone, resampled to --sr when they are "
+                             "not at it (once per source)")
     parser.add_argument("--fit-below", type=float, metavar="HZ",
                         help="the fit's top frequency (default: 45 %% of the preset's rate)")
     parser.add_argument("--name", help="the new preset's name (default: the original's)")
@@ -37,10 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recordings = {}
         for entry in args.source:
-            name, _, file = entry.partition("=")
-            if not file:
-                parser.error(f"--source needs NAME=FILE, got {entry!r}")
-            recordings[name] = audio.load(file, sr=args.sr)[0]
+            name, _, files = entry.partition("=")
+            if not files:
+                parser.error(f"--source needs NAME=FILE[,FILE], got {entry!r}")
+            recordings[name] = np.concatenate([audio.load(file, sr=args.sr)[0]
+                                               for file in files.split(",")])
         preset = extend_band(load(args.preset), recordings, sr=args.sr,
                              fit_below=args.fit_below, name=args.name,
                              description=args.description)

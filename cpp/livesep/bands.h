@@ -45,7 +45,7 @@ inline void pool_bands(const float* in, const std::vector<int>& edges, float* ou
 
 // [main-thread] A source's dictionaries summed over the bands: the model the banded fit
 // uses (same states and transitions; the same column sums, over the bands' bins only when
-// they leave the top bins out).
+// they leave the top bins out, but for a noise floor's, rewritten to its weight there).
 inline SourceModel pool_source(const SourceModel& full, const std::vector<int>& edges) {
   check_band_edges(edges, full.n_bins);
   if (full.adaptive || full.n_frames > 1) {
@@ -64,7 +64,8 @@ inline SourceModel pool_source(const SourceModel& full, const std::vector<int>& 
                                                        banded.block_floats() +
                       static_cast<std::size_t>(k) * banded.n_rows;
       pool_bands(column, edges, pooled);
-      if (edges.back() < full.n_bins) {
+      const bool floor = full.floor_weight > 0.0f && k == full.n_components - 1;
+      if (edges.back() < full.n_bins && !floor) {
         float sum = 0.0f;
         for (int b = 0; b < n_bands; ++b) sum += pooled[b];
         banded.column_sums[static_cast<std::size_t>(block) * full.n_components + k] = sum;

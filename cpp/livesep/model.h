@@ -41,6 +41,11 @@ struct Model {
   int n_sources() const noexcept { return static_cast<int>(sources.size()); }
   int n_bins() const noexcept { return sources.empty() ? 0 : sources.front().n_bins; }
   bool banded() const noexcept { return !band_edges.empty(); }
+  // The bins the fit covers: up to the last band's edge when the bands stop short of the
+  // top bin (a preset's fit_bins), else fitted_bins (every bin but for unfolded sources).
+  int fit_rows() const {
+    return banded() && band_edges.back() < n_bins() ? band_edges.back() : fitted_bins(sources);
+  }
 };
 
 // [main-thread] Makes the model fit its activations on the bands `edges` (bands.h). Not for
@@ -72,17 +77,16 @@ inline std::vector<int> covered_band_edges(const Model& model) {
 }
 
 // [main-thread] Makes the model fit its activations on its lowest fit_bins bins only (a
-// preset's fit_bins) and estimate every bin from them. Only for plain sources: no encoder,
-// adaptation, frames, layers or floor.
+// preset's fit_bins) and estimate every bin from them; a noise floor joins the fit on those
+// bins. Only for sources without an encoder, adaptation, frames or layers; after add_floors.
 inline void fit_lower_bins(Model& model, int fit_bins) {
   bool plain = !model.encoder && !model.banded();
   for (const SourceModel& source : model.sources) {
-    plain = plain && !source.adaptive && source.n_frames == 1 && source.n_layers == 0 &&
-            source.floor_weight == 0.0f;
+    plain = plain && !source.adaptive && source.n_frames == 1 && source.n_layers == 0;
   }
   if (!plain) {
     throw ParameterError("fit_bins (" + std::to_string(fit_bins) + ") needs sources without "
-                         "layers, frames, adaptation or a noise floor, and no encoder");
+                         "layers, frames or adaptation, and no encoder");
   }
   if (fit_bins < 2 || fit_bins >= model.n_bins()) {
     throw ParameterError("fit_bins must be 2 to " + std::to_string(model.n_bins() - 1) +
@@ -180,7 +184,7 @@ class ModelRuntime {
     for (const SourceModel& source : sources_) floors_ = floors_ || source.floor_weight > 0.0f;
     if (floors_) {
       floor_.prepare(model_->n_bins(), kDefaultFramePeriod);
-      fit_bins_ = fitted_bins(model_->sources);
+      fit_bins_ = model_->fit_rows();
       floor_column_.assign(model_->sources.front().n_rows, 0.0f);
       if (model_->banded()) full_sources_ = model_->sources;
     }

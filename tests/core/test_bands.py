@@ -156,9 +156,15 @@ def test_an_unfolded_preset_fitted_on_fewer_bins_is_fitted_on_them_alone(
 
 @pytest.mark.parametrize(("sr", "n_fft", "hop"), [GEOMETRIES[0], GEOMETRIES[2]])
 @pytest.mark.parametrize("block_size", [1, 77, 384])
+@pytest.mark.parametrize("floor", [0.0, 30.0])
 def test_a_preset_with_fit_bins_matches_the_numpy_reference(sr: int, n_fft: int, hop: int,
-                                                            block_size: int) -> None:
-    preset = lower_fit(random_preset((3, 4), sr=sr, n_fft=n_fft, hop_length=hop))
+                                                            block_size: int,
+                                                            floor: float) -> None:
+    # With a noise floor, its column joins the fit on the fitted bins (summing to its weight
+    # there) and the estimates on every bin.
+    made = random_preset((3, 4), sr=sr, n_fft=n_fft, hop_length=hop)
+    preset = lower_fit(made.with_sources([made.sources[0], dataclasses.replace(
+        made.sources[1], floor=floor)]))
     settings = EngineSettings(beam=6)
     assert fit_band_edges(preset, settings) == list(range(preset.n_bins // 3 + 1))
     x = noise(sr // 4, seed=5)

@@ -12,9 +12,9 @@ import pytest
 
 from helpers.lv2 import at_rate, tool
 from helpers.preset_files import members_of, pack, unpack
-from helpers.presets import random_encoder_preset, random_unfolded_preset
+from helpers.presets import random_encoder_preset, random_preset, random_unfolded_preset
 from livesep import load_preset
-from livesep.presets import save
+from livesep.presets import extend_band, save
 from livesep.presets.shipped import shipped_presets
 from livesep.separation.online import separate_online
 
@@ -128,3 +128,29 @@ def test_cpp_reader_refuses_fit_bins_in_an_older_version(native_build: Path,
          str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
     assert refused.returncode == 1
     assert "fits on the lower bins came with version 5" in refused.stderr
+
+
+@pytest.mark.parametrize("rate", [48000, 44100])
+def test_cpp_reader_runs_fit_bins_beside_a_noise_floor(native_build: Path, tmp_path: Path,
+                                                       rate: int,
+                                                       speech_in_noise: tuple[np.ndarray, int]
+                                                       ) -> None:
+    made = random_preset((3, 2), 4, seed=2)
+    floored = made.with_sources([made.sources[0],
+                                 dataclasses.replace(made.sources[1], floor=30.0)])
+    rng = np.random.default_rng(0)
+    recordings = {name: rng.standard_normal(48000).astype(np.float32)
+                  for name in floored.source_names}
+    preset = extend_band(floored, recordings, sr=48000)
+    path = save(preset, tmp_path / "lower.npz")
+    x = at_rate(speech_in_noise, rate)[: 2 * rate]
+    x.tofile(tmp_path / "in.f32")
+    command = [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
+               str(tmp_path / "in.f32"), str(tmp_path / "out.f32")]
+    latency = int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, 2).T
+    expected = separate_online(x, preset, sr=rate)
+    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
+                               rtol=0)
+    every_bin = separate_online(x, dataclasses.replace(preset, fit_bins=None), sr=rate)
+    assert np.abs(every_bin - expected).max() > 1e-3  # fit_bins was read and used

@@ -3,6 +3,8 @@ it had, the band above given to the sources that bring it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,17 @@ def test_bad_extensions_are_one_clear_error(change: object, needle: str) -> None
     with pytest.raises(ParameterError) as raised:
         change(random_preset((2, 2)), recordings(48000))  # type: ignore[operator]
     assert needle in str(raised.value)
+
+
+def test_a_noise_floor_is_kept_and_joins_the_fit_on_its_bins() -> None:
+    sr = 48000
+    made = random_preset((2, 2))
+    floored = made.with_sources([made.sources[0],
+                                 dataclasses.replace(made.sources[1], floor=30.0)])
+    wide = extend_band(floored, recordings(sr), sr=sr)
+    assert [s.floor for s in wide.sources] == [0.0, 30.0]
+    x = low_hum(sr, 2.0, seed=3) + hiss(sr, 2.0, seed=4)
+    stems = separate_online(x, wide, sr=sr)
+    np.testing.assert_allclose(stems.sum(axis=0), x, atol=1e-5)
+    unfloored = separate_online(x, extend_band(made, recordings(sr), sr=sr), sr=sr)
+    assert np.abs(stems - unfloored).max() > 1e-3 * np.abs(x).max()

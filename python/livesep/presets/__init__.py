@@ -51,8 +51,8 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
     on) is the weight of a noise floor column the engine tracks from the stream, in (0,
     1e6], for a source that neither adapts nor spans frames. ``fit_bins`` (version 5 on,
     ``B`` in [2, F - 1]) fits the activations on the lowest ``B`` bins only, the estimates
-    still covering every bin, for sources without layers, frames or adaptation and no
-    encoder.
+    still covering every bin (a noise floor joins the fit on those bins), for sources
+    without layers, frames or adaptation and no encoder.
     ``provenance`` is free-form JSON; the trainers use the keys ``files``, ``seconds``,
     ``iterations``, ``log_likelihood``, ``seed`` and ``settings``. ``frames`` is written
     only for a convolutive source: ``τ`` in [2, 64], with ``n_states`` 1 and ``adaptive``

@@ -219,14 +219,14 @@ def check_fit_bins_entry(value: object, *, version: int) -> int | None:
 def check_fit_bins(value: object, *, n_bins: int, plain: bool) -> int | None:
     """A preset's ``fit_bins``: None (every bin, or an unfolded preset's own), or the 2 to
     ``n_bins - 1`` lowest bins, which the activations are fitted on while the estimates
-    cover every bin. Only for ``plain`` sources (no layers, frames, adaptation, floor or
-    encoder), whose dictionaries serve both."""
+    cover every bin. Only for ``plain`` sources (no layers, frames, adaptation or encoder),
+    whose dictionaries serve both."""
     if value is None:
         return None
     bins = check_int("fit_bins", value, low=2, high=n_bins - 1, error=Invalid)
     if not plain:
-        raise Invalid(f"fit_bins ({bins}) needs sources without layers, frames, adaptation or "
-                      f"a noise floor, and no encoder")
+        raise Invalid(f"fit_bins ({bins}) needs sources without layers, frames or adaptation, "
+                      f"and no encoder")
     return bins
 
 

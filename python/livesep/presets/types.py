@@ -71,9 +71,9 @@ class Preset(PresetSizes):
         Fit the activations on the lowest ``fit_bins`` bins only (2 to ``n_fft // 2``), and
         make the estimates of every bin from them: a full-band preset that separates like
         one at a lower rate and gives the band above to the sources its dictionaries put
-        there. None fits every bin (an unfolded preset, its layers' own bins:
-        :attr:`fitted_bins`). Only for plain sources (no layers, frames, adaptation, floor or
-        encoder).
+        there; a noise floor joins the fit on those bins. None fits every bin (an unfolded
+        preset, its layers' own bins: :attr:`fitted_bins`). Only for sources without layers,
+        frames or adaptation, and no encoder.
     created : str, keyword-only
         ISO 8601 date or date-time; defaults to now (UTC).
     livesep_version : str, keyword-only
@@ -124,7 +124,7 @@ class Preset(PresetSizes):
                                   f"bins but n_fft={self.n_fft} needs {n_bins}")
             self._check_encoder(sources)
             plain = self.encoder is None and not any(
-                s.layers or s.frames > 1 or s.adaptive or s.floor for s in sources)
+                s.layers or s.frames > 1 or s.adaptive for s in sources)
             object.__setattr__(self, "fit_bins", check_fit_bins(
                 self.fit_bins, n_bins=self.n_fft // 2 + 1, plain=plain))
             total = sum(source.n_parameters for source in sources) + (

@@ -101,9 +101,11 @@ class ReferenceFilter:
         self.total_components = int(self.offsets[-1])
         # Joint state j = (q_1, ..., q_S) row-major, as the engine numbers them.
         self.states = np.stack(np.unravel_index(np.arange(self.n_joint), self.shape), axis=1)
-        # Bands that end below the top bin (Preset.fit_bins) leave those rows out of the fit.
-        summed = self.W_fit if self.bands is not None and self.bands[-1] < self.n_bins \
-            else self.W
+        # Bands that end below the top bin (Preset.fit_bins) leave those rows out of the fit,
+        # where a noise floor's column sums to its weight.
+        self.floor_bins = self.bands[-1] if self.bands is not None \
+            and self.bands[-1] < self.n_bins else None
+        summed = self.W if self.floor_bins is None else self.W_fit
         self.column_sums = np.concatenate(
             [W.sum(axis=1, dtype=F32)[self.states[:, s]] for s, W in enumerate(summed)],
             axis=1)  # (J, K_total)
@@ -133,7 +135,8 @@ class ReferenceFilter:
         for s, weight in enumerate(self.floor_weights):
             if not weight or floor is None:
                 continue
-            column = spectral.floor_columns(floor, float(weight)).astype(F32)
+            column = spectral.floor_columns(floor, float(weight),
+                                            fit_bins=self.floor_bins).astype(F32)
             self.W[s][:, :, -1] = column
             fitted = column if self.bands is None else spectral.pool_bands(column, self.bands)
             if self.bands is not None:
