@@ -30,6 +30,14 @@ Material (48 kHz, deterministic from ``--seed``, from a corpus built at 48 kHz):
   test file (one per test kit, kits never heard in training; its start from the corpus
   manifest), cut to the shorter, at 0 dB, brought to -23 dBFS like the voice mixtures.
 
+With ``--enrolled``, the voice part also runs "learn my voice / my room" per reader x noise
+(``livesep.live.learning.personal_preset``, as ``livesep enrol``): the reader's first
+``--enrol-voice`` seconds (default 30) of ``train.wav`` and ``--enrol-room`` seconds (default
+10) of the noise generated anew (another seed: the same room heard at another time), both at
+48 kHz, make ``enrolled`` (the personal preset at 16 kHz, through the resamplers) and
+``enrolled-48k`` (the same extended over the full band, what both takes at 44.1 kHz or above
+make); the time to build each is printed.
+
 Default: 3 readers x 6 noises x 2 SNRs and 2 bass-drums pairs, presets ``voice`` against
 ``voice-48k`` and ``bass-drums-nhmm`` against ``bass-drums-nhmm-48k`` (80 s on the
 2-core development machine). ``--quick``: readers lt and uk, three noises, the first SNR, one
@@ -38,7 +46,8 @@ kit.
     python scripts/build_corpus.py --out corpus48 --sr 48000 --quiet   # once, about 20 s
     python benchmarks/bench_fullband.py [--corpus corpus48] [--part voice|bass-drums]
         [--voice-preset P ...] [--bass-preset P ...] [--snr DB ...] [--seconds S]
-        [--block-size N] [--quick] [--json FILE]
+        [--block-size N] [--enrolled [--enrol-voice S] [--enrol-room S]] [--quick]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
 from livesep.evaluation import metrics
 from livesep.evaluation.voice import GENERATED_NOISES, LEVEL_DBFS, make_noise, voice_mixtures
+from livesep.live.learning import personal_preset
+from livesep.models.train import ENROLMENT_BASE
 from livesep.presets import Preset
 from livesep.presets.shipped import load_preset
 from livesep.separation.online import separate_online
@@ -102,6 +113,7 @@ class Pair:
     source_names: tuple[str, str]
     mixture: Signal
     references: Signal
+    noise: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,9 +178,40 @@ def voice_pairs(corpus: Path, readers: Sequence[str], noises: Sequence[str],
     signals = {name: make_noise(name, n_noise, sr=SR, seed=seed, talkers=talkers)
                for name in noises}
     speech = {r: load_test(corpus, f"speech/{r}/test.wav") for r in readers}
-    return [Pair(m.name, m.reader, PARTS["voice"], m.mixture, m.references)
+    return [Pair(m.name, m.reader, PARTS["voice"], m.mixture, m.references, m.noise)
             for m in voice_mixtures(speech, signals, sr=SR, snrs=snrs, seconds=seconds,
                                     seed=seed)]
+
+
+def enrolled_rows(corpus: Path, pairs: Sequence[Pair], *, voice_seconds: float,
+                  room_seconds: float, seed: int, block_size: int, console: Console
+                  ) -> list[Row]:
+    """Per reader x noise, the personal presets at 16 and 48 kHz on that group's pairs."""
+    base, rows, built = load_preset(ENROLMENT_BASE), [], []
+    talkers = [load_test(corpus, f"speech/{r}/test.wav") for r in BABBLE_READERS]
+    for reader, noise in dict.fromkeys((pair.group, pair.noise) for pair in pairs):
+        voice = load_test(corpus, f"speech/{reader}/train.wav")[:round(voice_seconds * SR)]
+        room = make_noise(noise, round(room_seconds * SR), sr=SR, seed=seed + 1,
+                          talkers=talkers).astype(np.float32)
+        presets = {}
+        for method, sr in (("enrolled", None), ("enrolled-48k", SR)):
+            with blas_threads(1):
+                started = time.perf_counter()
+                presets[method] = personal_preset((voice, SR), (room, SR), base, sr=sr,
+                                                  name=f"{reader}-{noise}")
+                built.append(time.perf_counter() - started)
+        for method, preset in presets.items():
+            separate = preset_separator(preset, PARTS["voice"], block_size)
+            for pair in (p for p in pairs if (p.group, p.noise) == (reader, noise)):
+                with blas_threads(1):
+                    started = time.perf_counter()
+                    stems = separate(pair.mixture)
+                rows.append(score("voice", pair, method, stems, time.perf_counter() - started))
+        console.print(f"  enrolled: {reader} in {noise}", highlight=False)
+    console.print(f"enrolment: {voice_seconds:g} s of voice, {room_seconds:g} s of room; "
+                  f"built in {np.mean(built):.1f} s on average (max {np.max(built):.1f} s)",
+                  highlight=False)
+    return rows
 
 
 def bass_drums_pairs(corpus: Path, manifest: dict[str, Any], kits: int | None
@@ -323,6 +366,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--block-size", type=int, default=256,
                         help="samples per engine call at 48 kHz (default: %(default)s)")
+    parser.add_argument("--enrolled", action="store_true",
+                        help="the voice part also enrols each reader in each noise, at 16 "
+                             "and 48 kHz")
+    parser.add_argument("--enrol-voice", type=float, default=30.0, metavar="S",
+                        help="seconds of the reader's voice to enrol (default 30)")
+    parser.add_argument("--enrol-room", type=float, default=10.0, metavar="S",
+                        help="seconds of the room to enrol (default 10)")
     parser.add_argument("--quick", action="store_true",
                         help="readers lt and uk, three noises, the first SNR, one kit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
@@ -358,7 +408,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 args.snr[:1] if args.quick else args.snr, args.seconds,
                                 args.seed) if part == "voice" \
                 else bass_drums_pairs(args.corpus, manifest, 1 if args.quick else None)
-            results[part] = run_part(part, pairs, presets, args.block_size, console)
+            rows = run_part(part, pairs, presets, args.block_size, console)
+            if part == "voice" and args.enrolled:
+                order = {pair.name: index for index, pair in enumerate(pairs)}
+                rows = sorted(rows + enrolled_rows(
+                    args.corpus, pairs, voice_seconds=args.enrol_voice,
+                    room_seconds=args.enrol_room, seed=args.seed, block_size=args.block_size,
+                    console=console), key=lambda row: order[row.pair])
+            results[part] = rows
     except LivesepError as error:
         console.print(f"[bold red]error:[/] {error}")
         return 1

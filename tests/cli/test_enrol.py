@@ -14,6 +14,7 @@ from helpers.presets import noise, random_preset, random_unfolded_preset
 from livesep import presets
 from livesep.cli import main
 from livesep.errors import ParameterError
+from livesep.live.learning import personal_preset
 from livesep.models.train import ROOM_FLOOR, enrol
 
 
@@ -24,11 +25,11 @@ def voice_base() -> presets.Preset:
                               in zip(base.sources, ("speech", "noise"))], name="tiny voice")
 
 
-def speechlike(seconds: float, seed: int) -> np.ndarray:
+def speechlike(seconds: float, seed: int, sr: int = 16000) -> np.ndarray:
     """Harmonic bursts: something voiced that starts and stops."""
-    t = np.arange(int(seconds * 16000)) / 16000
+    t = np.arange(int(seconds * sr)) / sr
     f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t + seed)
-    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    phase = 2 * np.pi * np.cumsum(f0) / sr
     voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
     gate = (np.sin(2 * np.pi * 2.5 * t + seed) > -0.7).astype(np.float64)
     return (0.1 * voiced * gate).astype(np.float32)
@@ -121,3 +122,82 @@ def test_cli_mistakes_are_one_line(args: list[str], message: str,
     assert main(["enrol", *filled, "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+@pytest.fixture
+def recordings_48k(tmp_path: Path) -> dict[str, Path]:
+    """The voice and a hissing room at 48 kHz: a band above 8 kHz to learn."""
+    hiss = np.random.default_rng(3).standard_normal(4 * 48000).astype(np.float32)
+    voice, room = tmp_path / "me48.wav", tmp_path / "room48.wav"
+    sf.write(voice, speechlike(15.0, 1, sr=48000), 48000, subtype="FLOAT")
+    sf.write(room, 0.05 * hiss, 48000, subtype="FLOAT")
+    return {"voice": voice, "room": room}
+
+
+def test_recordings_at_48k_make_a_full_band_preset(recordings_48k: dict[str, Path],
+                                                   tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    base = presets.save(voice_base(), tmp_path / "base.npz")
+    out = tmp_path / "mine.npz"
+    common = ["--voice", str(recordings_48k["voice"]), "--room", str(recordings_48k["room"]),
+              "--base", str(base), "--quiet"]
+    assert main(["enrol", *common, "--out", str(out)]) == 0
+    assert "fitted on the 257 bins up to 8000 Hz; its estimates cover all 769" \
+        in capsys.readouterr().out
+    wide = presets.load(out)
+    assert (wide.sr, wide.n_fft, wide.hop_length, wide.fit_bins) == (48000, 1536, 384, 257)
+    assert [s.floor for s in wide.sources] == [0.0, ROOM_FLOOR]
+    # Below, the personal preset at the base's rate, which --sr 16000 makes.
+    assert main(["enrol", *common, "--out", str(tmp_path / "narrow.npz"), "--sr",
+                 "16000"]) == 0
+    narrow = presets.load(tmp_path / "narrow.npz")
+    assert narrow.sr == 16000 and narrow.fit_bins is None
+    for full, low in zip(wide.sources, narrow.sources):
+        below = full.W[:, :low.n_bins]
+        np.testing.assert_allclose(below / below.sum(axis=1, keepdims=True), low.W,
+                                   rtol=1e-4, atol=1e-8)
+    # The room's hiss above 8 kHz goes to the noise stem.
+    assert main(["separate", str(recordings_48k["room"]), "--preset", str(out), "--out-dir",
+                 str(tmp_path / "stems"), "--quiet"]) == 0
+    stems = {name: sf.read(tmp_path / "stems" / f"{name}.wav")[0] for name in ("speech",
+                                                                              "noise")}
+    above = np.fft.rfftfreq(stems["noise"].size, 1 / 48000) > 8000
+
+    def high(x: np.ndarray) -> float:
+        return float(np.sum(np.abs(np.fft.rfft(x)[above]) ** 2))
+
+    assert high(stems["noise"]) > 0.9 * (high(stems["noise"]) + high(stems["speech"]))
+
+
+def test_a_full_band_preset_needs_both_recordings_at_a_full_band_rate(
+        recordings_48k: dict[str, Path], recordings: dict[str, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    base = presets.save(voice_base(), tmp_path / "base.npz")
+    out = tmp_path / "mine.npz"
+    # One recording only: the base's rate, unasked.
+    assert main(["enrol", "--voice", str(recordings_48k["voice"]), "--base", str(base),
+                 "--out", str(out), "--quiet"]) == 0
+    assert presets.load(out).sr == 16000
+    capsys.readouterr()
+    for args, message in (
+            (["--voice", str(recordings_48k["voice"]), "--sr", "48000"],
+             "needs both the voice and the room recorded at 44100 Hz or above; got the voice "
+             "at 48000 Hz, the room missing"),
+            (["--voice", str(recordings_48k["voice"]), "--room", str(recordings["room"]),
+              "--sr", "48000"], "got the voice at 48000 Hz, the room at 16000 Hz"),
+            (["--voice", str(recordings_48k["voice"]), "--sr", "22050"],
+             "--sr must be 16000 (the base's rate) or 48000 (full band), got 22050")):
+        assert main(["enrol", *args, "--base", str(base), "--out", str(out), "--overwrite",
+                     "--quiet"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_personal_preset_extends_takes_at_a_full_band_rate(rate: int) -> None:
+    hiss = np.random.default_rng(3).standard_normal(4 * rate).astype(np.float32)
+    voice, room = (speechlike(15.0, 1, sr=rate), rate), (0.05 * hiss, rate)
+    wide = personal_preset(voice, room, voice_base(), name="mine", sr=48000)
+    assert (wide.sr, wide.fit_bins) == (48000, 257)
+    speech_share, noise_share = (s.provenance["extended"]["upper_share"] for s in wide.sources)
+    assert noise_share > 10 * speech_share

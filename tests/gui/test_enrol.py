@@ -139,6 +139,40 @@ def test_my_voice_and_room_from_files_make_a_preset_that_is_listed_and_chosen(
     dialog.close()
 
 
+def test_with_a_full_band_preset_at_48k_the_personal_preset_is_full_band_too(
+        qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    # It then swaps into a stream running voice-48k (the same frames) without a restart.
+    panel = window.audio_panel
+    panel.rate.setCurrentIndex(panel.rate.findData(16000))
+    assert window.preset_panel.open_file(resolve_preset("voice-48k"))
+    assert window.open_enrol_dialog().full_band is None  # the audio at 16 kHz
+    close_dialogs(window)
+    panel.rate.setCurrentIndex(panel.rate.findData(48000))
+    dialog = window.open_enrol_dialog()
+    assert dialog.full_band == 48000 and dialog.voice.rate == dialog.room.rate == 48000
+    hiss = np.random.default_rng(3).standard_normal(4 * 48000).astype(np.float32)
+    take_file(qtbot, dialog.voice, audio.write(tmp_path / "me.wav", demo_voice(48000),
+                                               sr=48000))
+    take_file(qtbot, dialog.room, audio.write(tmp_path / "room.wav", 0.05 * hiss, sr=48000))
+    dialog.out.setText(str(tmp_path / "my-voice.npz"))
+    dialog.out.setModified(True)
+    with qtbot.waitSignal(dialog.preset_saved, timeout=60000) as saved:
+        qtbot.mouseClick(dialog.build_button, LEFT)
+    mine = presets.load(saved.args[0])
+    assert (mine.sr, mine.n_fft, mine.hop_length, mine.fit_bins) == (48000, 1536, 384, 257)
+    assert window.preset_panel.path == Path(saved.args[0]).resolve()
+    # One take only: the base's rate.
+    dialog.room.take = None
+    dialog.room.changed.emit()
+    dialog.out.setText(str(tmp_path / "voice-only.npz"))
+    assert dialog.build_button.isEnabled()
+    with qtbot.waitSignal(dialog.preset_saved, timeout=60000) as saved:
+        qtbot.mouseClick(dialog.build_button, LEFT)
+    assert presets.load(saved.args[0]).sr == 16000
+    assert not dialogs(window) and not dialogs(dialog)
+    dialog.close()
+
+
 def test_learn_my_room_opens_at_the_room_and_one_step_may_be_skipped_not_both(
         qtbot: Any, window: MainWindow, tiny_voice: Path, recordings: dict[str, Path],
         tmp_path: Path) -> None:

@@ -253,6 +253,28 @@ def test_without_devices_the_message_and_the_state_stay_apart(
     main.close()
 
 
+@pytest.mark.parametrize("rate, expected", [(16000, "voice"), (44100, "voice-48k"),
+                                            (48000, "voice-48k")])
+def test_at_first_the_default_voice_preset_for_the_output_rate_is_chosen(
+        qtbot: Any, settings: QtCore.QSettings, monkeypatch: pytest.MonkeyPatch, rate: int,
+        expected: str) -> None:
+    from livesep.live.devices import DeviceInfo
+
+    found = [DeviceInfo(index=index, name=f"card {index}", hostapi="ALSA",
+                        max_input_channels=2, max_output_channels=2,
+                        default_samplerate=default, default_low_input_latency=0.01,
+                        default_low_output_latency=0.01, is_default_output=index == 1)
+             for index, default in ((0, 8000.0), (1, float(rate)))]
+    monkeypatch.setattr("livesep.gui.audio_panel.devices.list_devices", lambda: found)
+    main = MainWindow(settings=settings)
+    qtbot.addWidget(main)
+    assert main.preset_panel.preset.name == expected
+    assert main.audio_panel.stream_rate() == rate
+    main.audio_panel.output_device.setCurrentIndex(1)  # card 0, by number
+    assert main.audio_panel.stream_rate() == 8000.0
+    main.close()
+
+
 # ---------------------------------------------------------------------- streaming
 @needs_jack
 class TestStreaming:

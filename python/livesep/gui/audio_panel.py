@@ -79,6 +79,7 @@ class AudioPanel(QtWidgets.QGroupBox):
         super().__init__("Audio", parent)
         self.input_device = QtWidgets.QComboBox()
         self.output_device = QtWidgets.QComboBox()
+        self.default_rates: dict[int | None, float] = {}  # by device, from the last scan
         for combo in (self.input_device, self.output_device):
             combo.setSizeAdjustPolicy(
                 QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -162,6 +163,10 @@ class AudioPanel(QtWidgets.QGroupBox):
             release_portaudio()
         if not found and problem is None:
             problem = f"no audio devices: {devices.NO_DEVICES_HINT}"
+        # Each output's default rate, and the default output's under None ("default").
+        self.default_rates = {device.index: device.default_samplerate for device in found}
+        self.default_rates.update({None: device.default_samplerate for device in found
+                                   if device.is_default_output})
         for combo, kind, previous in ((self.input_device, "input", kept[0]),
                                       (self.output_device, "output", kept[1])):
             combo.clear()
@@ -206,6 +211,12 @@ class AudioPanel(QtWidgets.QGroupBox):
     def _source_changed(self) -> None:
         self.from_file.setEnabled(self.file is not None)
         self.input_device.setEnabled(not self.from_file.isChecked())
+
+    def stream_rate(self) -> float | None:
+        """The rate a stream would run at: the one chosen, else the output device's default
+        rate as last scanned (None when not known)."""
+        rate = self.rate.currentData()
+        return float(rate) if rate else self.default_rates.get(self.output_device.currentData())
 
     def choices(self) -> AudioChoices:
         rate = self.rate.currentData()

@@ -22,6 +22,7 @@ from livesep.gui.audio_panel import TakePanel
 from livesep.gui.dialogs import error_dialog
 from livesep.gui.workers import Task
 from livesep.live.learning import (
+    FULL_BAND_SR,
     READING_TEXT,
     ROOM_SECONDS,
     VOICE_BASE,
@@ -30,7 +31,7 @@ from livesep.live.learning import (
     voice_base,
 )
 from livesep.models.train import ENROLMENT_BASE, MIN_ROOM_SECONDS, MIN_VOICE_SECONDS
-from livesep.presets.shipped import resolve_preset
+from livesep.presets.shipped import FULL_BAND_RATE, resolve_preset
 
 __all__ = ["EnrolDialog", "default_folder", "free_file", "STEPS"]
 
@@ -82,6 +83,11 @@ class EnrolDialog(QtWidgets.QDialog):
         The input to record from (None: the default input); ``input_name`` names it.
     seconds, least : (float, float)
         How long the voice and room takes last, and the least that is kept.
+    full_band : int or None
+        The input's rate, 44.1 kHz or above, when the chosen preset is full band: the takes
+        are recorded at it, and with both of them at such a rate the personal preset is made
+        over the full band at :data:`~livesep.live.learning.FULL_BAND_SR`, so that it swaps
+        into that preset's stream without a restart; otherwise at the base's rate.
     """
 
     preset_saved = QtCore.pyqtSignal(object)
@@ -90,7 +96,8 @@ class EnrolDialog(QtWidgets.QDialog):
                  base_presets: Sequence[Path], current: Path | None, folder: Path,
                  input_device: int | None = None, input_name: str = "the default input",
                  seconds: tuple[float, float] = (VOICE_SECONDS, ROOM_SECONDS),
-                 least: tuple[float, float] = (MIN_VOICE_SECONDS, MIN_ROOM_SECONDS)) -> None:
+                 least: tuple[float, float] = (MIN_VOICE_SECONDS, MIN_ROOM_SECONDS),
+                 full_band: int | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Learn my room" if step == "room" else "Learn my voice")
         self.folder = folder
@@ -98,7 +105,9 @@ class EnrolDialog(QtWidgets.QDialog):
         self.fractions: list[float] = []  # progress seen, for the tests
         self.base = QtWidgets.QComboBox()
         self.missing = self._list_bases(base_presets, current)
-        rate = presets.load_meta(self.base.currentData()).sr if self.base.count() else 16000
+        self.full_band = full_band
+        rate = full_band or (presets.load_meta(self.base.currentData()).sr if self.base.count()
+                             else 16000)
         self.voice, self.room = (
             TakePanel(what, seconds=s, least=m, rate=rate, input_device=input_device,
                       input_name=input_name, folder=folder)
@@ -271,10 +280,12 @@ class EnrolDialog(QtWidgets.QDialog):
 
     def _build(self, out: Path) -> None:
         voice, room, base = self.voice.take, self.room.take, Path(self.base.currentData())
+        sr = FULL_BAND_SR if self.full_band and voice and room \
+            and min(voice[1], room[1]) >= FULL_BAND_RATE else None
 
         def job(progress: Callable[[float], None]) -> Path:
             preset = personal_preset(voice, room, presets.load(base), name=out.stem,
-                                     progress=progress)
+                                     progress=progress, sr=sr)
             out.parent.mkdir(parents=True, exist_ok=True)
             return presets.save(preset, out)
 
@@ -286,7 +297,7 @@ class EnrolDialog(QtWidgets.QDialog):
         self.fractions = []
         self.status.setText("learning your "
                             + " and ".join(p.what for p in (self.voice, self.room) if p.take)
-                            + "…")
+                            + (f" (full band, {sr} Hz)" if sr else "") + "…")
         self.task.start()
         self._update()
 

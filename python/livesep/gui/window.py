@@ -29,9 +29,11 @@ from livesep.gui.status import FrameCounter, StatusBar
 from livesep.gui.strips import StrengthKnob, StripsPanel
 from livesep.gui.views import NO_SIGNAL_HINT, SILENT_FILE_HINT, LiveViews
 from livesep.gui.workers import ExportBar
+from livesep.live.learning import FULL_BAND_SR
 from livesep.live.remote import InProcessSeparator, RemoteSeparator
 from livesep.live.stats import LiveStats, source_levels
-from livesep.presets import Preset
+from livesep.presets import Preset, default_preset
+from livesep.presets.shipped import FULL_BAND_RATE
 
 __all__ = ["MainWindow", "FRAME_INTERVAL_MS"]
 
@@ -167,8 +169,13 @@ class MainWindow(QtWidgets.QMainWindow):
         chosen = preset or get("preset")
         if chosen:  # a preset that went away: the panel's dialog says so
             self.preset_panel.select(str(chosen))
-        elif self.preset_panel.list.count():
-            self.preset_panel.list.setCurrentRow(0)
+        elif self.preset_panel.list.count():  # the default for the devices' rate
+            name = default_preset(panel.stream_rate())
+            listed = [path for path in self.preset_panel.paths if path.stem == name]
+            if listed:
+                self.preset_panel.select(listed[0])
+            else:
+                self.preset_panel.list.setCurrentRow(0)
         remembered = get("audio/file")
         target = file if file is not None else (remembered if remembered and
                                                 Path(str(remembered)).is_file() else None)
@@ -367,11 +374,16 @@ class MainWindow(QtWidgets.QMainWindow):
         from livesep.gui.enrol_dialog import EnrolDialog, default_folder
 
         folder = Path(str(self.settings.value("folders/enrol", default_folder())))
+        # With a full-band preset chosen and the audio at such a rate, the personal preset is
+        # made full band too, to swap in.
+        rate, chosen = self.audio_panel.stream_rate(), self.preset_panel.preset
+        wide = chosen is not None and chosen.sr == FULL_BAND_SR and (rate or 0) >= FULL_BAND_RATE
         return self._open_maker(EnrolDialog(
             self, step=step, base_presets=self.preset_panel.paths,
             current=self.preset_panel.path, folder=folder,
             input_device=self.audio_panel.choices().input_device,
-            input_name=self.audio_panel.input_device.currentText(), **options), "enrol")
+            input_name=self.audio_panel.input_device.currentText(),
+            full_band=int(rate) if wide and rate else None, **options), "enrol")
 
     def _open_maker(self, dialog: Any, kind: str) -> QtWidgets.QDialog:
         dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)

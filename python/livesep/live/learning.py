@@ -20,11 +20,13 @@ import numpy.typing as npt
 from livesep.errors import AudioDeviceError, ParameterError
 from livesep.live import devices
 from livesep.models.train import TrainSettings, enrol, train_source
-from livesep.presets import Preset, PresetInfo, SourceModel, combine
+from livesep.presets import Preset, PresetInfo, SourceModel, combine, extend_band
+from livesep.presets.shipped import FULL_BAND_RATE
 from livesep.resampling import resample
 
 __all__ = ["record_input", "learn_source", "learned_preset", "check_take", "voice_base",
-           "personal_preset", "READING_TEXT", "VOICE_SECONDS", "ROOM_SECONDS", "VOICE_BASE"]
+           "personal_preset", "READING_TEXT", "VOICE_SECONDS", "ROOM_SECONDS", "VOICE_BASE",
+           "FULL_BAND_SR"]
 
 Progress = Callable[[float], None]
 Take = tuple[npt.NDArray[np.float32], int]  # mono samples and their rate
@@ -35,6 +37,9 @@ VOICE_SECONDS = 30.0
 ROOM_SECONDS = 10.0
 #: What a preset must be for enrolment to keep its speech or noise model, in words.
 VOICE_BASE = "an N-HMM preset of sources 'speech' and 'noise'"
+#: The rate of a full-band personal preset: the full-band default's (voice-48k), so that one
+#: swaps into a stream running the other.
+FULL_BAND_SR = 48000
 #: A take whose sample peak stays below this (about -80 dBFS) is silence: nothing came in.
 SILENT_PEAK = 1e-4
 #: What the user reads aloud: plain English that takes a little over 30 s at an easy pace,
@@ -212,19 +217,38 @@ def voice_base(info: Preset | PresetInfo) -> bool:
 
 
 def personal_preset(voice: Take | None, room: Take | None, base: Preset, *, name: str,
-                    progress: Progress | None = None) -> Preset:
+                    progress: Progress | None = None, sr: int | None = None) -> Preset:
     """A personal voice preset (:func:`livesep.models.train.enrol`) from takes at any rate:
     models of the user's voice and room, the base's for the one not given.
+
+    With ``sr`` above the base's rate, the preset is made at the base's rate, then extended
+    to ``sr`` over the full band (:func:`livesep.presets.extend_band`, fitted on the base's
+    whole band): the takes, both needed at :data:`~livesep.presets.FULL_BAND_RATE` or above,
+    give each source's spectrum above it.
 
     Raises
     ------
     ParameterError
-        Without either take, with too little of one, or a base that is not
-        :data:`VOICE_BASE`.
+        Without either take, with too little of one, a base that is not
+        :data:`VOICE_BASE`, or for ``sr`` without both takes at a full-band rate.
     """
+    full_band = sr is not None and sr != base.sr
+    if full_band and (voice is None or room is None or min(voice[1], room[1]) < FULL_BAND_RATE):
+        rates = ", ".join(f"the {what} {'missing' if take is None else f'at {take[1]} Hz'}"
+                          for what, take in (("voice", voice), ("room", room)))
+        raise ParameterError(f"a full-band preset at {sr} Hz needs both the voice and the room "
+                             f"recorded at {FULL_BAND_RATE} Hz or above; got {rates}")
     at_rate = [None if take is None else
                resample(take[0], orig_sr=take[1], target_sr=base.sr) if take[1] != base.sr
                else take[0] for take in (voice, room)]
     report = progress or (lambda fraction: None)
     report(-1.0)  # the spectrogram and the N-HMM's initialisation report nothing
-    return enrol(at_rate[0], at_rate[1], base=base, name=name, progress=report)
+    preset = enrol(at_rate[0], at_rate[1], base=base, name=name, progress=report)
+    if not full_band or voice is None or room is None or sr is None:
+        return preset
+    recordings = {source: take[0] if take[1] == sr else resample(take[0], orig_sr=take[1],
+                                                                    target_sr=sr)
+                  for source, take in zip(base.source_names, (voice, room))}
+    # Fitted on the base's whole band: for a voice and a room that did better than stopping
+    # where the resampler's pass band ends (extend_band's default, right for drums).
+    return extend_band(preset, recordings, sr=sr, fit_below=base.sr / 2)
