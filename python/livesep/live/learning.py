@@ -249,6 +249,6 @@ def personal_preset(voice: Take | None, room: Take | None, base: Preset, *, name
     recordings = {source: take[0] if take[1] == sr else resample(take[0], orig_sr=take[1],
                                                                     target_sr=sr)
                   for source, take in zip(base.source_names, (voice, room))}
-    # Fitted on the base's whole band: for a voice and a room that did better than stopping
-    # where the resampler's pass band ends (extend_band's default, right for drums).
+    # A voice and a room separate better fitted on the base's whole band than on its
+    # resampler's pass band (extend_band's default, for drums; docs/voice.md).
     return extend_band(preset, recordings, sr=sr, fit_below=base.sr / 2)

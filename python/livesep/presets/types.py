@@ -233,12 +233,11 @@ class Preset(PresetSizes):
                             + (f" ({s.frames} frames)" if s.frames > 1 else "")
                             + (f" (unfolded, {s.layers} layers)" if s.layers else "")
                             for s in self.sources)
-        encoder = f", encoder={self.encoder!r}" if self.encoder is not None else ""
-        if self.fit_bins is not None:
-            encoder += f", fit_bins={self.fit_bins}"
+        extras = (f", encoder={self.encoder!r}" if self.encoder is not None else "") + (
+            f", fit_bins={self.fit_bins}" if self.fit_bins is not None else "")
         return (f"Preset({self.name!r}, model={self.model!r}, sr={self.sr}, "
                 f"n_fft={self.n_fft}, hop_length={self.hop_length}, sources={{{sources}}}"
-                f"{encoder})")
+                f"{extras})")
 
 
 # --------------------------------------------------------------------------- the meta entry
