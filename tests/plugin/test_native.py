@@ -14,11 +14,26 @@ from helpers.lv2 import at_rate, tool
 from helpers.preset_files import members_of, pack, unpack
 from helpers.presets import random_encoder_preset, random_preset, random_unfolded_preset
 from livesep import load_preset
-from livesep.presets import extend_band, save
+from livesep.presets import Preset, extend_band, save
 from livesep.presets.shipped import shipped_presets
 from livesep.separation.online import separate_online
 
 SHIPPED = [path.stem for path in shipped_presets()]
+
+
+def native_matches_python(native_build: Path, tmp_path: Path, path: Path, preset: Preset,
+                          x: np.ndarray, rate: int) -> np.ndarray:
+    """The stems of ``livesep_separate_raw`` on the preset file equal Python's (returned),
+    its reported latency later, in blocks of 333 samples."""
+    x.tofile(tmp_path / "in.f32")
+    command = [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
+               str(tmp_path / "in.f32"), str(tmp_path / "out.f32")]
+    latency = int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, preset.n_sources).T
+    expected = separate_online(x, preset, sr=rate)
+    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
+                               rtol=0)
+    return expected
 
 
 def test_ctest_passes(native_build: Path) -> None:
@@ -98,21 +113,15 @@ def test_cpp_reader_runs_a_noise_floor(native_build: Path, tmp_path: Path, rate:
         made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
     path = save(preset, tmp_path / "floor.npz")
     x = at_rate(speech_in_noise, rate)[: 2 * rate]
-    x.tofile(tmp_path / "in.f32")
-    command = [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
-               str(tmp_path / "in.f32"), str(tmp_path / "out.f32")]
-    latency = int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, 2).T
-    expected = separate_online(x, preset, sr=rate)
-    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
-                               rtol=0)
+    expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
     plain = separate_online(x, made, sr=rate)
     assert np.abs(plain - expected).max() > 1e-3  # the floor was read and used
     meta, arrays = unpack(path)
     meta["version"] = 3
     older = pack(tmp_path / "v3.npz", members_of(meta, arrays))
-    command[1] = str(older)
-    refused = subprocess.run(command, capture_output=True, text=True)
+    refused = subprocess.run(
+        [str(native_build / "livesep_separate_raw"), str(older), str(rate), "333",
+         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
     assert refused.returncode == 1 and "noise floors came with version 4" in refused.stderr
 
 
@@ -144,13 +153,6 @@ def test_cpp_reader_runs_fit_bins_beside_a_noise_floor(native_build: Path, tmp_p
     preset = extend_band(floored, recordings, sr=48000)
     path = save(preset, tmp_path / "lower.npz")
     x = at_rate(speech_in_noise, rate)[: 2 * rate]
-    x.tofile(tmp_path / "in.f32")
-    command = [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
-               str(tmp_path / "in.f32"), str(tmp_path / "out.f32")]
-    latency = int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, 2).T
-    expected = separate_online(x, preset, sr=rate)
-    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
-                               rtol=0)
+    expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
     every_bin = separate_online(x, dataclasses.replace(preset, fit_bins=None), sr=rate)
     assert np.abs(every_bin - expected).max() > 1e-3  # fit_bins was read and used
