@@ -178,9 +178,6 @@ def extended(path: Path, frames: MixtureFrames, *, sr: int, n_fft: int, epochs: 
     lower = presets.load(path)
     if not lower.sources[0].layers or lower.source_names != ("speech", "noise"):
         sys.exit(f"{path}: --extend needs an unfolded preset of speech and noise")
-    if lower.context is not None:
-        sys.exit(f"{path}: --extend needs a preset fitted on the frame alone (trained with "
-                 f"--context none), got context {list(lower.context)}")
     if lower.sr >= sr or lower.n_fft * sr != n_fft * lower.sr:
         sys.exit(f"{path}: --extend needs a preset below {sr} Hz with frames of the same "
                  f"length in seconds ({n_fft / sr * 1000:g} ms), got {lower.sr} Hz and "

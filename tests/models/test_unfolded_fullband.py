@@ -78,10 +78,3 @@ def test_it_refuses_frames_that_do_not_extend_the_model(
     model = full_band_material()[0]
     with pytest.raises(ParameterError, match=f"above the model's {LOW} bins"):
         extend_estimates(model, np.ones(frames_shape), np.ones(sources_shape))
-
-
-def test_a_model_fitted_on_stacked_frames_is_not_extended() -> None:
-    stacked = UnfoldedModel((np.full((2, 12, 2), 1 / 12), np.full((2, 12, 1), 1 / 12)),
-                            n_bins=6)
-    with pytest.raises(ParameterError, match="stacked frames"):
-        extend_estimates(stacked, np.ones((4, 9)), np.ones((2, 4, 9)), epochs=0)

@@ -112,9 +112,6 @@ def extend_estimates(model: UnfoldedModel, frames: npt.ArrayLike, sources: npt.A
     ((3, 9, 2), 0.0)
     """
     check_training(epochs, batch, learning_rate, compress)
-    if model.n_bins is not None:
-        raise ParameterError("a model fitted on stacked frames (a context) cannot be extended; "
-                             "extend one fitted on the frame alone")
     rng = np.random.default_rng(check_seed(seed))
     x = np.asarray(frames, dtype=np.float64)
     targets = np.asarray(sources, dtype=np.float64)
