@@ -16,11 +16,7 @@ noises never heard (docs/voice.md).
     python scripts/train_voice_preset.py --corpus corpus --out presets/voice.npz
         [--sr 16000] [--name voice] [--seconds 3600] [--layers 10]
         [--speech-components 100] [--noise-components 50] [--epochs 10] [--seed 0]
-        [--floor 30] [--context 0,2,4]
-
-``--context`` fits each layer on the frame stacked with the frames that many hops before it
-(livesep.context; ``none`` for the frame alone): the frame's spectrum and what it does
-over the last tens of milliseconds, which tells a click or a steady hum from a voice.
+        [--floor 30]
 
 ``--sr`` sets the preset's rate and the rate the corpus is read at; the frames stay 32 ms
 with an 8 ms hop (16000 Hz: 512 / 128; 48000 Hz: 1536 / 384).
@@ -47,9 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livesep import audio, presets, spectral
-from livesep.context import check_context, stack_frames
-from livesep.errors import ParameterError
+from livesep import audio, presets
 from livesep.models.nmf import nmf
 from livesep.models.unfolded import (
     MixtureFrames,
@@ -66,8 +60,6 @@ READERS = ("en", "da", "en_GB", "nl", "pt_BR", "he", "tn", "ml")
 NOISES = ("breath", "seashore", "helicopter", "applause", "cymbals")
 #: The rates a voice preset is trained at, with their STFT frame and hop: 32 ms and 8 ms.
 FRAMES = {16000: (512, 128), 48000: (1536, 384)}
-#: Seconds of each training mixture (livesep.models.unfolded.mixture_frames' default).
-SEGMENT = 4.0
 DESCRIPTION = ("A voice, any speaker, in any noise: deep unfolded NMF trained on mixtures of "
                "eight readers and recorded and generic noise.")
 
@@ -86,9 +78,6 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--floor", type=float, default=30.0,
                         help="weight of the noise source's noise floor (0: none)")
-    parser.add_argument("--context", type=lags, default=(0, 2, 4), metavar="LAGS",
-                        help="hops of the frames each layer fits besides the frame, e.g. "
-                             "0,2,4 (default), or none")
     parser.add_argument("--extend", type=Path, metavar="PRESET",
                         help="extend this preset, trained at a lower rate, to --sr")
     args = parser.parse_args()
@@ -103,7 +92,7 @@ def main() -> int:
     noises = [audio.load(args.corpus / "noise" / n / "train.wav", sr=sr)[0] for n in NOISES]
     with blas_threads(1):
         frames = mixture_frames(speech, noises, sr=sr, n_fft=n_fft, hop_length=hop,
-                                seconds=args.seconds, segment=SEGMENT, seed=args.seed)
+                                seconds=args.seconds, seed=args.seed)
         print(f"{len(frames.mixture)} training frames ({time.perf_counter() - started:.0f} s)",
               flush=True)
         epoch_steps = [0.0]
@@ -115,15 +104,13 @@ def main() -> int:
                       flush=True)
 
         if args.extend is not None:
-            args.context = None
             model = extended(args.extend, frames, sr=sr, n_fft=n_fft, epochs=args.epochs,
                              seed=args.seed, progress=report)
         else:
-            segment = spectral.n_frames(int(SEGMENT * sr), n_fft=n_fft, hop_length=hop)
-            model = trained(frames, args, segment=segment, progress=report)
+            model = trained(frames, args, progress=report)
     provenance = {"readers": list(READERS), "noises": list(NOISES), "seconds": args.seconds,
                   "layers": model.layers, "epochs": args.epochs, "seed": args.seed,
-                  "floor": args.floor, "context": args.context,
+                  "floor": args.floor,
                   "trainer": "livesep.models.unfolded" if args.extend is None else
                   f"livesep.models.unfolded.fullband, from {args.extend.name}",
                   "training_seconds": round(time.perf_counter() - started)}
@@ -131,7 +118,7 @@ def main() -> int:
     description = DESCRIPTION if sr == 16000 else \
         f"{DESCRIPTION} Full band at {sr / 1000:g} kHz ({n_fft} / {hop} frames)."
     preset = Preset(args.name, description=description, sr=sr, n_fft=n_fft, hop_length=hop,
-                    model="nmf", context=args.context,
+                    model="nmf",
                     sources=[SourceModel.from_unfolded(name, W, floor=floor, provenance=provenance)
                              for name, W, floor in zip(("speech", "noise"), model.dictionaries,
                                                        (0.0, args.floor))])
@@ -140,35 +127,18 @@ def main() -> int:
     return 0
 
 
-def lags(text: str) -> tuple[int, ...] | None:
-    """``--context``: lags such as 0,2,4, or none."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        return check_context([int(v) for v in text.split(",")])
-    except (ValueError, ParameterError) as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def trained(frames: MixtureFrames, args: argparse.Namespace, *, segment: int,
-            progress: Progress) -> UnfoldedModel:
-    """The unfolded model trained anew: KL-NMF starting dictionaries, then end to end (on
-    the frames stacked with their context, pieces of ``segment`` frames each)."""
-    lag_list = args.context or (0,)
-
-    def stacked(X: np.ndarray) -> np.ndarray:
-        return stack_frames(X, lag_list, segment=segment) if args.context else X
-
+def trained(frames: MixtureFrames, args: argparse.Namespace, *, progress: Progress
+            ) -> UnfoldedModel:
+    """The unfolded model trained anew: KL-NMF starting dictionaries, then end to end."""
     rng = np.random.default_rng(args.seed)
     starts = []
     for kind, k in (("speech", args.speech_components), ("noise", args.noise_components)):
-        rows = rng.choice(len(frames.mixture), 40000, replace=False)
-        chosen = stacked(getattr(frames, kind))[rows].T
-        loud = chosen[:frames.mixture.shape[1]].sum(axis=0) > 1e-6
+        chosen = getattr(frames, kind)[rng.choice(len(frames.mixture), 40000, replace=False)].T
+        loud = chosen.sum(axis=0) > 1e-6
         starts.append(nmf(chosen[:, loud], n_components=k, n_iter=100, seed=args.seed).W)
     print("starting dictionaries", flush=True)
-    return train_unfolded(stacked(frames.mixture), np.stack([frames.speech, frames.noise]),
-                          starts, layers=args.layers, epochs=args.epochs, seed=args.seed,
+    return train_unfolded(frames.mixture, np.stack([frames.speech, frames.noise]), starts,
+                          layers=args.layers, epochs=args.epochs, seed=args.seed,
                           progress=progress)
 
 

@@ -18,8 +18,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "python" / "livesep"
 
-BASE = {"errors", "checks", "audio", "spectral", "context", "resampling", "files", "progress",
-        "bundled", "threads", "version", "_core"}
+BASE = {"errors", "checks", "audio", "spectral", "resampling", "files", "progress", "bundled",
+        "threads", "version", "_core"}
 LAYERS = {"base": 0, "presets": 1, "engine": 2, "models": 2,
           "separation": 3, "live": 3, "evaluation": 3, "scale": 3, "cli": 4, "gui": 4}
 ACROSS_A_LAYER = {("evaluation", "separation"), ("cli", "gui")}

@@ -15,10 +15,10 @@
 
 #include "livesep/errors.h"
 #include "livesep/live_host.h"
+#include "livesep/model.h"
 #include "livesep/nmf.h"
 #include "livesep/rate_bridge.h"
 #include "livesep/ring.h"
-#include "livesep/runtime.h"
 #include "livesep/separator.h"
 
 namespace livesep::bindings {

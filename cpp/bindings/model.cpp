@@ -10,7 +10,6 @@
 #include "livesep/encoder.h"
 #include "livesep/model.h"
 #include "livesep/nfhmm.h"
-#include "livesep/smoothing.h"
 
 namespace livesep::bindings {
 
@@ -126,8 +125,7 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
                    const py::object& adaptive, float forgetting, float adaptation_prior,
                    const py::object& frames_object, const py::object& layers_object,
                    const py::object& encoder, const py::object& bands,
-                   const py::object& floors, double mask_smoothing,
-                   const py::object& context, double context_period) {
+                   const py::object& floors, double mask_smoothing) {
   auto model = std::make_shared<livesep::Model>();
   const auto per_source = [&](const py::object& given, const char* name, int fallback) {
     std::vector<int> values(sources.size(), fallback);
@@ -199,9 +197,6 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
     livesep::ModelRuntime runtime_probe(model, 2.0f);
   }
   if (!floors.is_none()) livesep::add_floors(*model, floors.cast<std::vector<float>>());
-  if (!context.is_none()) {
-    livesep::use_context(*model, context.cast<std::vector<int>>(), context_period);
-  }
   livesep::MaskSmoother::check(mask_smoothing);
   model->mask_smoothing = mask_smoothing;
   if (!bands.is_none()) livesep::fit_on_bands(*model, bands.cast<std::vector<int>>());
@@ -227,9 +222,6 @@ floors (one weight per source, 0 for none) gives a source one more component, a 
 floor tracked from the stream and rewritten every frame, whose column sums to the weight.
 mask_smoothing (seconds, 0 for none) smooths the masks over time, each weighted by the power
 it acts on (livesep.spectral.MaskSmoother).
-context (lags in hops of context_period seconds, rising from 0) fits unfolded sources on
-stacked frames: W (L + 1, F x lags, K), the frame's F rows first, then each lag's; the
-estimates use the last layer's first F rows (livesep.context).
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
@@ -238,8 +230,7 @@ estimates use the last layer's first F rows (livesep.context).
            py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
            py::arg("frames") = py::none(), py::arg("layers") = py::none(),
            py::arg("encoder") = py::none(), py::arg("bands") = py::none(),
-           py::arg("floors") = py::none(), py::arg("mask_smoothing") = 0.0,
-           py::arg("context") = py::none(), py::arg("context_period") = 0.0)
+           py::arg("floors") = py::none(), py::arg("mask_smoothing") = 0.0)
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "livesep/alloc_counter.h"
+#include "livesep/model.h"
 #include "livesep/nfhmm.h"
 #include "livesep/nmf.h"
-#include "livesep/runtime.h"
 #include "livesep/stft.h"
 
 namespace livesep::bindings {

@@ -1,4 +1,4 @@
-// Reading livesep preset files (format "livesep-preset", versions 1 to 6) in C++, without
+// Reading livesep preset files (format "livesep-preset", versions 1 to 5) in C++, without
 // Python: the same .npz files livesep writes (livesep.presets), checked as the Python reader
 // checks them (format, version, fields, shapes against meta and n_fft, finite non-negative
 // values, columns / rows summing to 1), then converted into the engine's Model with the
@@ -6,7 +6,6 @@
 // only; every failure is a PresetError naming the file, the field and the value.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -17,7 +16,6 @@
 #include "livesep/json.h"
 #include "livesep/model.h"
 #include "livesep/npz.h"
-#include "livesep/runtime.h"
 
 namespace livesep {
 
@@ -131,10 +129,10 @@ class PresetReader {
     Preset preset;
     preset.path = file_.path();
     preset.version = static_cast<int>(version_value.number);
-    if (preset.version < 1 || preset.version > 6) {
+    if (preset.version < 1 || preset.version > 5) {
       fail("version: the file is livesep-preset version " + show(version_value) +
-           ", but this reader reads versions 1 to 6 only" +
-           (version_value.number > 6 ? "; a newer livesep wrote it, upgrade livesep" : ""));
+           ", but this reader reads versions 1 to 5 only" +
+           (version_value.number > 5 ? "; a newer livesep wrote it, upgrade livesep" : ""));
     }
     preset.name = text(field(meta, "name", "meta"), "name");
     preset.sr = integer(field(meta, "sr", "meta"), "sr", PresetLimits::kMinRate,
@@ -160,8 +158,6 @@ class PresetReader {
            " files: fits on the lower bins came with version 5");
     }
     const int fit_rows = fit_bins ? integer(*fit_bins, "fit_bins", 2, preset.n_fft / 2) : 0;
-    const std::vector<int> context = context_entry(meta, preset.version);
-    if (!context.empty() && fit_rows > 0) fail("context and fit_bins do not go together");
     const JsonValue& sources = field(meta, "sources", "meta");
     if (sources.kind != JsonValue::Kind::Array) fail("sources must be a list, got " + show(sources));
     const int count = static_cast<int>(sources.items.size());
@@ -202,8 +198,7 @@ class PresetReader {
     bool single = true;
     std::int64_t total = 0;
     for (int s = 0; s < count; ++s) {
-      const int rows = (preset.n_fft / 2 + 1) * std::max<int>(1, static_cast<int>(context.size()));
-      built->sources.push_back(source(entries[s], s, rows, total));
+      built->sources.push_back(source(entries[s], s, preset.n_fft / 2 + 1, total));
       preset.source_names.push_back(entries[s].name);
       single = single && entries[s].n_states == 1;
     }
@@ -228,9 +223,7 @@ class PresetReader {
       std::vector<float> floors;
       for (const Entry& entry : entries) floors.push_back(entry.floor);
       add_floors(*built, floors);
-      if (!context.empty()) {
-        use_context(*built, context, static_cast<double>(preset.hop) / preset.sr);
-      } else if (fit_rows > 0) {
+      if (fit_rows > 0) {
         fit_lower_bins(*built, fit_rows);
       } else if (std::vector<int> edges = covered_band_edges(*built); !edges.empty()) {
         fit_on_bands(*built, std::move(edges));
@@ -371,29 +364,6 @@ class PresetReader {
                                           pi.values.data(), entry.frames, entry.layers);
     built.adaptive = entry.adaptive;
     return built;
-  }
-
-  // A context's lags from meta (none without one); version 6 on, unfolded sources only
-  // (use_context checks the rest).
-  std::vector<int> context_entry(const JsonValue& meta, int version) const {
-    const JsonValue* value = meta.find("context");
-    if (!value) return {};
-    if (version < 6) {
-      fail("context is not a field of version " + std::to_string(version) +
-           " files: fits on stacked frames came with version 6");
-    }
-    if (value->kind != JsonValue::Kind::Array) fail("context must be a list, got " + show(*value));
-    std::vector<int> lags;
-    for (const JsonValue& item : value->items) {
-      lags.push_back(integer(item, "context[" + std::to_string(lags.size()) + "]", 0,
-                             kMaxContextLag));
-    }
-    try {
-      check_context_lags(lags);
-    } catch (const ParameterError& error) {
-      fail(error.what());
-    }
-    return lags;
   }
 
   // Model "nae"'s encoder sizes from meta (0 hidden units without one); version 3 only.

@@ -22,8 +22,8 @@
 
 #include "livesep/denormals.h"
 #include "livesep/errors.h"
+#include "livesep/model.h"
 #include "livesep/ring.h"
-#include "livesep/runtime.h"
 #include "livesep/stft.h"
 
 namespace livesep {

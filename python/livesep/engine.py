@@ -246,21 +246,19 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                           else None),
                  bands=fit_band_edges(preset, settings),
                  floors=[source.floor for source in preset.sources],
-                 mask_smoothing=settings.smoothing,
-                 context=None if preset.context is None else list(preset.context),
-                 context_period=preset.hop_length / preset.sr)
+                 mask_smoothing=settings.smoothing)
 
 
 def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None:
     """The bands ``preset`` is fitted on under ``settings`` (``bands_above``), or None for
     every bin (not set, every bin its own band, or a preset that cannot be fitted on
-    bands: a recurrent encoder, adaptive or convolutive sources, a context). A preset with
+    bands: a recurrent encoder, adaptive or convolutive sources). A preset with
     :attr:`Preset.fit_bins` is fitted on those bins only (its bands end there). An unfolded
     preset whose layers cover fewer bins than its estimates (:attr:`Preset.fitted_bins`) is
     fitted on those bins and one band above them, where every layer is zero: the same fit,
     in fewer rows."""
-    if preset.encoder is not None or preset.context is not None or any(
-            source.adaptive or source.frames > 1 for source in preset.sources):
+    if preset.encoder is not None or any(source.adaptive or source.frames > 1
+                                         for source in preset.sources):
         return None
     top = preset.fit_bins
     if settings.bands_above is not None:

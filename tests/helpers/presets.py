@@ -35,27 +35,22 @@ def noise(n: int, seed: int = 0) -> np.ndarray:
 
 def random_unfolded_preset(n_components: tuple[int, ...] = (5, 4), layers: int = 3, *,
                            sr: int = 16000, n_fft: int = 512, hop_length: int = 128,
-                           seed: int = 0, fit_bins: int | None = None,
-                           context: tuple[int, ...] | None = None,
-                           floors: tuple[float, ...] | None = None) -> Preset:
+                           seed: int = 0, fit_bins: int | None = None) -> Preset:
     """A preset of unfolded sources with random sparse layer dictionaries. With ``fit_bins``
     the layers cover the bins below it only, and the estimate every bin, at three times the
-    scale of a normalised column (a full-band estimate from a fit on fewer bins). With a
-    ``context`` the dictionaries have a block of rows per lag; ``floors`` per source."""
+    scale of a normalised column (a full-band estimate from a fit on fewer bins)."""
     rng = np.random.default_rng(seed)
     sources = []
-    rows = (n_fft // 2 + 1) * len(context or (0,))
     for index, k in enumerate(n_components):
-        W = rng.random((layers + 1, rows, k)) ** 6 + 1e-6
+        W = rng.random((layers + 1, n_fft // 2 + 1, k)) ** 6 + 1e-6
         if fit_bins is not None:
             W[:-1, fit_bins:] = 0.0
         W /= W.sum(axis=1, keepdims=True)
         if fit_bins is not None:
             W[-1] *= 3.0
-        sources.append(SourceModel.from_unfolded(f"source{index}", W,
-                                                 floor=floors[index] if floors else 0.0))
+        sources.append(SourceModel.from_unfolded(f"source{index}", W))
     return Preset("unfolded", sr=sr, n_fft=n_fft, hop_length=hop_length, model="nmf",
-                  sources=sources, context=context)
+                  sources=sources)
 
 
 def random_encoder(n_bins: int, n_components: tuple[int, ...] = (5, 4), *, hidden: int = 8,

@@ -1,17 +1,14 @@
 """Training deep unfolded NMF (livesep.models.unfolded): without a step the dictionaries are
 the starting ones, at 16 kHz's 257 bins and at 48 kHz's 769, a tonal column (all its mass in
 one bin, which scales past exp's range at 769 bins) included; training keeps them finite,
-non-negative and stochastic; the gradient against finite differences, with and without a
-context (stacked frames, masks of the frame itself)."""
+non-negative and stochastic."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from livesep import ParameterError
-from livesep.context import stack_frames
-from livesep.models.unfolded import train_unfolded, unfolded_loss, unfolded_masks
+from livesep.models.unfolded import train_unfolded
 
 #: Bins of the 16 kHz (512-sample) and 48 kHz (1536-sample) frames.
 BINS = [257, 769]
@@ -53,40 +50,3 @@ def test_training_keeps_the_dictionaries_finite_and_stochastic(n_bins: int) -> N
     for trained, start in zip(model.dictionaries, untrained.dictionaries):
         assert np.max(np.abs(trained - start) / start) > 0.01
     assert np.all(np.argmax(model.dictionaries[1][:, :, 0], axis=1) == n_bins // 3)
-
-
-@pytest.mark.parametrize("lags", [1, 3])
-def test_the_gradient_matches_finite_differences(lags: int) -> None:
-    # With a context (lags > 1) the layers fit stacked frames and the estimates are of the
-    # frame's own first rows.
-    rng = np.random.default_rng(lags)
-    n_bins, ks = 6, [3, 2]
-    theta = rng.normal(0, 1, (3, n_bins * lags, sum(ks)))
-    targets = rng.random((2, 5, n_bins))
-    x = np.concatenate([targets.sum(axis=0), rng.random((5, n_bins * (lags - 1)))], axis=1)
-    x, targets = x / x.sum(axis=1, keepdims=True), targets / x.sum(axis=1)[None, :, None]
-    gradient = unfolded_loss(theta, x, targets, ks)[1]
-    assert gradient is not None
-    step = 1e-6
-    for index in [(0, 0, 0), (1, n_bins * lags - 1, 4), (2, 2, 1), (2, n_bins * lags - 1, 3)]:
-        up, down = theta.copy(), theta.copy()
-        up[index] += step
-        down[index] -= step
-        numeric = (unfolded_loss(up, x, targets, ks, gradient=False)[0]
-                   - unfolded_loss(down, x, targets, ks, gradient=False)[0]) / (2 * step)
-        assert gradient[index] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
-
-
-def test_training_on_stacked_frames_makes_masks_of_the_frame() -> None:
-    starts, frames, sources = starts_and_frames(257)
-    context = [0, 2]
-    stacked = stack_frames(frames, context)
-    wide = [np.concatenate([s, s], axis=0) for s in starts]
-    model = train_unfolded(stacked, sources, wide, layers=2, epochs=2, batch=8)
-    assert model.n_bins == 257
-    assert all(d.shape == (3, 2 * 257, w.shape[1]) for d, w in zip(model.dictionaries, wide))
-    masks = unfolded_masks(stacked, model)
-    assert masks.shape == (2, 48, 257)
-    np.testing.assert_allclose(masks.sum(axis=0), 1.0, rtol=1e-6)
-    with pytest.raises(ParameterError, match="frames must be"):
-        train_unfolded(stacked[:, :300], sources, wide, layers=2, epochs=0)

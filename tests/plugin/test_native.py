@@ -156,27 +156,3 @@ def test_cpp_reader_runs_fit_bins_beside_a_noise_floor(native_build: Path, tmp_p
     expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
     every_bin = separate_online(x, dataclasses.replace(preset, fit_bins=None), sr=rate)
     assert np.abs(every_bin - expected).max() > 1e-3  # fit_bins was read and used
-
-
-@pytest.mark.parametrize("rate", [16000, 48000])
-def test_cpp_reader_runs_a_context_beside_a_noise_floor(native_build: Path, tmp_path: Path,
-                                                        rate: int,
-                                                        speech_in_noise: tuple[np.ndarray, int]
-                                                        ) -> None:
-    preset = random_unfolded_preset(context=(0, 2, 4), floors=(0.0, 30.0), seed=3)
-    path = save(preset, tmp_path / "stacked.npz")
-    x = at_rate(speech_in_noise, rate)[: 2 * rate]
-    expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
-    without = dataclasses.replace(preset, context=None, sources=[dataclasses.replace(
-        s, W=s.W[:, :preset.n_bins] / s.W[:, :preset.n_bins].sum(axis=1, keepdims=True))
-        for s in preset.sources])
-    frame_alone = separate_online(x, without, sr=rate)
-    assert np.abs(frame_alone - expected).max() > 1e-3  # the context was read and used
-    meta, arrays = unpack(path)
-    meta["version"] = 5
-    older = pack(tmp_path / "v5.npz", members_of(meta, arrays))
-    refused = subprocess.run(
-        [str(native_build / "livesep_separate_raw"), str(older), str(rate), "333",
-         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
-    assert refused.returncode == 1
-    assert "fits on stacked frames came with version 6" in refused.stderr

@@ -263,7 +263,7 @@ UNFOLDED_CASES = [
                  id="model-nhmm"),
     pytest.param(set_meta("version", 1), ["sources[0].layers (3)", "version 1",
                                          "came with version 2"], True, id="version-1"),
-    pytest.param(set_meta("version", 7), ["version 7", "reads versions 1, 2, 3, 4, 5 and 6",
+    pytest.param(set_meta("version", 6), ["version 6", "reads versions 1, 2, 3, 4 and 5",
                                          "upgrade livesep"], True, id="version-6"),
     pytest.param(_all_layers(4), ["source0.W", "(4, 33, 3)", "(5, 33, 3)", "layers + 1"],
                  True, id="layers-vs-W"),

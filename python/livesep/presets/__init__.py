@@ -20,12 +20,11 @@ that reads the mixture's frames in order and gives every source's activations, i
 the activation fit (:mod:`livesep.presets.encoder` has its equations). Its weights are
 trained with the dictionaries, on mixtures.
 
-File format ``livesep-preset``, versions 1 to 6
+File format ``livesep-preset``, versions 1 to 5
 -----------------------------------------------
 Version 2 adds unfolded sources (the field ``layers``), version 3 recurrent encoders (the
 field ``encoder`` and the ``encoder.*`` arrays), version 4 noise floors (a source's
-``floor``), version 5 a fit on the lower bins (``fit_bins``), version 6 unfolded layers
-fitted on stacked frames (``context``); each is written only for
+``floor``), version 5 a fit on the lower bins (``fit_bins``); each is written only for
 presets that have them, every other preset in the oldest version that holds it, which older
 livesep reads too. A file of a version this livesep does not know is refused.
 
@@ -35,7 +34,7 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
 ``meta``
     A 0-d numpy unicode array (``<U…``) holding one JSON object::
 
-        {"format": "livesep-preset", "version": 1 | 2 | 3 | 4 | 5 | 6,
+        {"format": "livesep-preset", "version": 1 | 2 | 3 | 4 | 5,
          "name": str, "description": str,
          "sr": int, "n_fft": int, "hop_length": int, "window": "sqrt-hann",
          "model": "nmf" | "nhmm" | "nae",
@@ -44,19 +43,16 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
                       "adaptive": bool, "frames": τ, "layers": L, "floor": w,
                       "provenance": {...}}, ...],
          "encoder": {"hidden": H, "layers": L},
-         "fit_bins": B, "context": [0, l_1, ...]}
+         "fit_bins": B}
 
     ``adaptive`` (default false), ``frames`` (default 1), ``layers`` (default 0), ``floor``
-    (default 0), ``provenance`` (default ``{}``), ``encoder``, ``fit_bins`` and ``context``
-    may be left out; every other field is required and no other is allowed. ``floor`` (version 4
+    (default 0), ``provenance`` (default ``{}``), ``encoder`` and ``fit_bins`` may be left
+    out; every other field is required and no other field is allowed. ``floor`` (version 4
     on) is the weight of a noise floor column the engine tracks from the stream, in (0,
     1e6], for a source that neither adapts nor spans frames. ``fit_bins`` (version 5 on,
     ``B`` in [2, F - 1]) fits the activations on the lowest ``B`` bins only, the estimates
     still covering every bin (a noise floor joins the fit on those bins), for sources
-    without layers, frames or adaptation and no encoder. ``context`` (version 6 on, 2 to 8
-    lags in hops rising from 0 to at most 64) fits unfolded layers on the frame stacked with
-    the frames those hops before it: each W is then ``(L + 1, F x lags, K)``
-    (:mod:`livesep.context`).
+    without layers, frames or adaptation and no encoder.
     ``provenance`` is free-form JSON; the trainers use the keys ``files``, ``seconds``,
     ``iterations``, ``log_likelihood``, ``seed`` and ``settings``. ``frames`` is written
     only for a convolutive source: ``τ`` in [2, 64], with ``n_states`` 1 and ``adaptive``

@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep.checks import check_int, show, type_name
-from livesep.context import check_context
 from livesep.errors import ParameterError
 from livesep.presets.format import (
     FORMAT_VERSIONS,
@@ -215,20 +214,6 @@ def check_fit_bins_entry(value: object, *, version: int) -> int | None:
         raise Invalid(f"fit_bins ({show(value)}) is not a field of version {version} files: "
                       f"fits on the lower bins came with version {FORMAT_VERSIONS[4]}")
     return check_int("fit_bins", value, low=2, high=MAX_ELEMENTS, error=Invalid)
-
-
-def check_context_entry(value: object, *, version: int) -> tuple[int, ...] | None:
-    """``meta["context"]`` (absent: None), in version 6 files: lags rising from 0
-    (:func:`livesep.context.check_context`); the preset checks the rest."""
-    if value is None:
-        return None
-    if version < FORMAT_VERSIONS[5]:
-        raise Invalid(f"context ({show(value)}) is not a field of version {version} files: "
-                      f"fits on stacked frames came with version {FORMAT_VERSIONS[5]}")
-    try:
-        return check_context(value)
-    except ParameterError as error:
-        raise Invalid(str(error)) from None
 
 
 def check_fit_bins(value: object, *, n_bins: int, plain: bool) -> int | None:

@@ -91,10 +91,6 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
         top = (bins - 1) * preset.sr / preset.n_fft
         lines.append(f"  fitted on the {bins} bins up to {top:g} Hz; its estimates cover all "
                      f"{preset.n_bins}")
-    if isinstance(preset, Preset) and preset.context is not None:
-        hop_ms = 1000 * preset.hop_length / preset.sr
-        ms = ", ".join(f"{lag * hop_ms:g}" for lag in preset.context[1:])
-        lines.append(f"  each frame fitted beside the frames {ms} ms before it")
     lines.append(f"  created {preset.created} by livesep {preset.livesep_version}")
     lines.append(f"  {preset.n_sources} source{'s' if preset.n_sources != 1 else ''}, "
                  f"{preset.n_parameters} parameters ({_human_bytes(preset.nbytes)} as float32)")

@@ -39,7 +39,7 @@ FORMAT_NAME = "livesep-preset"
 #: floors (``floor``); 5, which added a fit on the lower bins (``fit_bins``). A preset is
 #: written in the oldest version that holds it, so that an older livesep still reads every
 #: other preset.
-FORMAT_VERSIONS = (1, 2, 3, 4, 5, 6)
+FORMAT_VERSIONS = (1, 2, 3, 4, 5)
 #: The newest of them.
 FORMAT_VERSION = FORMAT_VERSIONS[-1]
 #: The only analysis window the engine uses.
@@ -74,9 +74,8 @@ ARRAYS = ("W", "A", "pi")
 PRESET_FIELDS = ("format", "version", "name", "description", "sr", "n_fft", "hop_length",
                  "window", "model", "created", "livesep_version", "sources")
 #: The optional fields of ``meta``: a recurrent encoder's sizes (from version 3 on); the bins
-#: the activations are fitted on, from the lowest (from version 5 on); the lags of stacked
-#: frames an unfolded preset fits (from version 6 on).
-PRESET_OPTIONAL = ("encoder", "fit_bins", "context")
+#: the activations are fitted on, from the lowest (from version 5 on).
+PRESET_OPTIONAL = ("encoder", "fit_bins")
 #: The required fields of a source's entry in ``meta["sources"]``.
 SOURCE_FIELDS = ("name", "n_states", "n_components")
 #: The optional fields of a source's entry.

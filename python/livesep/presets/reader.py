@@ -22,7 +22,6 @@ from livesep.errors import ParameterError, PresetError
 from livesep.presets.checks import (
     Invalid,
     as_float32,
-    check_context_entry,
     check_encoder_entry,
     check_fit_bins_entry,
     check_model_arrays,
@@ -189,7 +188,6 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
         meta["encoder"] = check_encoder_entry(meta.get("encoder"), version=version,
                                               model=meta["model"])
         meta["fit_bins"] = check_fit_bins_entry(meta.get("fit_bins"), version=version)
-        meta["context"] = check_context_entry(meta.get("context"), version=version)
         checked = [check_source_entry(f"sources[{index}]", entry, version=version)
                    for index, entry in enumerate(sources)]
         check_source_list([s["name"] for s in checked], [s["n_states"] for s in checked],
@@ -300,8 +298,7 @@ def read_container(path: object, *, with_arrays: bool
             declared = (f"({layout}, n_fft // 2 + 1, n_components) of sources[{index}]",
                         f"(n_states, n_states) of sources[{index}]",
                         f"(n_states,) of sources[{index}]")
-            rows = n_bins * len(meta["context"] or (0,))  # the frame's and each lag's
-            for key, ndim, shape, meaning in zip(ARRAYS, (3, 2, 1), ((blocks, rows, k),
+            for key, ndim, shape, meaning in zip(ARRAYS, (3, 2, 1), ((blocks, n_bins, k),
                                                                      (q, q), (q,)), declared):
                 name = f"source{index}.{key}"
                 headers[name] = read_header(file, archive, members[name], name)
@@ -369,8 +366,9 @@ def load(path: str | os.PathLike[str]) -> Preset:
     Returns
     -------
     Preset
-        Arrays as read-only float32; W ``(Q, F, K)`` (a convolutive source's ``(frames, F,
-        K)``, an unfolded one's ``(layers + 1, F x lags, K)``), A ``(Q, Q)``, pi ``(Q,)``.
+        Arrays as read-only float32; W ``(Q, F, K)``, A ``(Q, Q)``, pi ``(Q,)`` per source
+        (W ``(frames, F, K)`` for a convolutive source and ``(layers + 1, F, K)`` for an
+        unfolded one, which have one state).
 
     Raises
     ------
@@ -378,11 +376,13 @@ def load(path: str | os.PathLike[str]) -> Preset:
         Naming the file, the field and the value, if the file is missing, not a zip or
         truncated, holds pickled objects, lacks ``meta`` or has bad JSON, is of another
         format or version, has missing, extra or mistyped fields or entries, non-float,
-        non-finite or negative arrays, columns of W / rows of A / pi not summing to 1,
-        ``frames``, ``layers`` or ``context`` out of range or beside what they exclude, a
-        field newer than the file's version, shapes inconsistent with each other, with n_fft
-        or with meta, invalid sr / n_fft / hop_length, oversized arrays, duplicate source
-        names, or 0 or more than 16 sources.
+        non-finite or negative arrays, columns of W (templates of a convolutive source) /
+        rows of A / pi not summing to 1, ``frames`` out of [1, 64] or beside several states
+        or adaptation, ``layers`` out of [0, 64], beside several states, frames or
+        adaptation, in a version 1 file, or differing between sources (or model not
+        ``"nmf"``) when any is unfolded, a field newer than the file's version, shapes
+        inconsistent with each other, with n_fft or with meta, invalid sr / n_fft /
+        hop_length, oversized arrays, duplicate source names, or 0 or more than 16 sources.
     """
     file, meta, arrays = read_container(path, with_arrays=True)
     encoder = None
@@ -414,7 +414,7 @@ def load(path: str | os.PathLike[str]) -> Preset:
         return Preset(meta["name"], description=meta["description"], sr=meta["sr"],
                       n_fft=meta["n_fft"], hop_length=meta["hop_length"],
                       window=meta["window"], model=meta["model"], sources=tuple(sources),
-                      encoder=encoder, fit_bins=meta["fit_bins"], context=meta["context"],
-                      created=meta["created"], livesep_version=meta["livesep_version"])
+                      encoder=encoder, fit_bins=meta["fit_bins"], created=meta["created"],
+                      livesep_version=meta["livesep_version"])
     except ParameterError as error:  # pragma: no cover - checked above
         fail(file, str(error))

@@ -16,7 +16,6 @@ from livesep.checks import show, type_name
 from livesep.errors import ParameterError
 from livesep.presets.checks import (
     Invalid,
-    check_context_entry,
     check_fit_bins,
     check_settings,
     check_source_list,
@@ -75,11 +74,6 @@ class Preset(PresetSizes):
         there; a noise floor joins the fit on those bins. None fits every bin (an unfolded
         preset, its layers' own bins: :attr:`fitted_bins`). Only for sources without layers,
         frames or adaptation, and no encoder.
-    context : tuple of int or None, keyword-only
-        Unfolded sources fitted on stacked frames (:mod:`livesep.context`): lags in hops,
-        rising from 0 (the frame itself); each source's W is then ``(layers + 1, F x lags,
-        K)``, the frame's F rows first, then each lag's, and its estimate uses the last
-        layer's first F rows. None: the frame alone.
     created : str, keyword-only
         ISO 8601 date or date-time; defaults to now (UTC).
     livesep_version : str, keyword-only
@@ -102,7 +96,6 @@ class Preset(PresetSizes):
     sources: tuple[SourceModel, ...]
     encoder: Encoder | None = None
     fit_bins: int | None = None
-    context: tuple[int, ...] | None = None
     created: str = field(default_factory=_now)
     livesep_version: str = field(default_factory=running_version)
 
@@ -124,17 +117,11 @@ class Preset(PresetSizes):
             check_source_list([s.name for s in sources], [s.n_states for s in sources],
                               [s.layers for s in sources], model=self.model,
                               label="sources[{}]")
-            context = check_context_entry(self.context, version=FORMAT_VERSIONS[-1])
-            n_bins = (self.n_fft // 2 + 1) * len(context or (0,))
+            n_bins = self.n_fft // 2 + 1
             for index, source in enumerate(sources):
                 if source.n_bins != n_bins:
-                    need = f"n_fft={self.n_fft} needs {n_bins}" if context is None else \
-                        f"n_fft={self.n_fft} and context={list(context)} need {n_bins}"
                     raise Invalid(f"sources[{index}] ({source.name!r}) has {source.n_bins} "
-                                  f"bins but {need}")
-            if context is not None and not sources[0].layers:
-                raise Invalid(f"a context ({list(context)}) needs unfolded sources")
-            object.__setattr__(self, "context", context)
+                                  f"bins but n_fft={self.n_fft} needs {n_bins}")
             self._check_encoder(sources)
             plain = self.encoder is None and not any(
                 s.layers or s.frames > 1 or s.adaptive for s in sources)
@@ -186,7 +173,7 @@ class Preset(PresetSizes):
         every bin otherwise."""
         if self.fit_bins is not None:
             return self.fit_bins
-        if not self.sources[0].layers or self.context is not None:
+        if not self.sources[0].layers:
             return self.n_bins
         used = np.flatnonzero(np.any([np.any(s.W[:-1] != 0, axis=(0, 2))
                                       for s in self.sources], axis=0))
@@ -247,8 +234,7 @@ class Preset(PresetSizes):
                             + (f" (unfolded, {s.layers} layers)" if s.layers else "")
                             for s in self.sources)
         extras = (f", encoder={self.encoder!r}" if self.encoder is not None else "") + (
-            f", fit_bins={self.fit_bins}" if self.fit_bins is not None else "") + (
-            f", context={self.context}" if self.context is not None else "")
+            f", fit_bins={self.fit_bins}" if self.fit_bins is not None else "")
         return (f"Preset({self.name!r}, model={self.model!r}, sr={self.sr}, "
                 f"n_fft={self.n_fft}, hop_length={self.hop_length}, sources={{{sources}}}"
                 f"{extras})")
@@ -260,10 +246,9 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
     """The ``meta`` JSON object of a preset file, as a dict."""
     return {
         "format": FORMAT_NAME,
-        # The oldest version that holds the preset: 6 for a context, 5 for a fit on the
-        # lower bins, 4 for a noise floor, 3 for an encoder, 2 for unfolded sources.
-        "version": FORMAT_VERSIONS[5 if preset.context is not None else
-                                   4 if preset.fit_bins is not None else
+        # The oldest version that holds the preset: 5 for a fit on the lower bins, 4 for a
+        # noise floor, 3 for an encoder, 2 for unfolded sources.
+        "version": FORMAT_VERSIONS[4 if preset.fit_bins is not None else
                                    3 if any(s.floor for s in preset.sources) else
                                    2 if preset.encoder is not None else
                                    1 if any(s.layers for s in preset.sources) else 0],
@@ -285,7 +270,6 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
         **({"encoder": {"hidden": preset.encoder.n_hidden, "layers": preset.encoder.n_layers}}
            if preset.encoder is not None else {}),
         **({"fit_bins": preset.fit_bins} if preset.fit_bins is not None else {}),
-        **({"context": list(preset.context)} if preset.context is not None else {}),
     }
 
 

@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import spectral
-from livesep.context import stack_frames
 from livesep.engine import EngineSettings
 from livesep.errors import ParameterError
 from livesep.models.nae import recurrent_estimates
@@ -218,9 +217,9 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
     """Unfolded (deep NMF) sources: the engine's layered fit of every frame, all frames at
     once, in numpy (:class:`~livesep.separation.reference_fit.UnfoldedFit`).
 
-    The fit starts afresh every frame (on stacked frames with a context) and a noise floor
-    (a source's ``floor``) is tracked causally through the frames in order, so this is what
-    the online engine computes, within float32 rounding, without its latency.
+    The fit starts afresh every frame and a noise floor (a source's ``floor``) is tracked
+    causally through the frames in order, so this is what the online engine computes,
+    within float32 rounding, without its latency.
 
     Parameters
     ----------
@@ -251,8 +250,7 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
     V = np.abs(X).T
     floor = spectral.noise_floor(V, sr=preset.sr, hop_length=preset.hop_length) \
         if any(source.floor for source in preset.sources) else None
-    fitted = V if preset.context is None else stack_frames(V, preset.context)
-    estimates = fit.estimates(fitted, floor).transpose(1, 2, 0)  # (S, F, T)
+    estimates = fit.estimates(V, floor).transpose(1, 2, 0)  # (S, F, T)
     return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size,
                        smoothing=smoothing)
 

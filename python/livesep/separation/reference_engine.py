@@ -11,8 +11,9 @@ without the C++ core:
   covers them), warm-started multiplicative-update fits of each evaluated joint state
   (Kullback-Leibler, Euclidean or Itakura-Saito, l1, reseed floor), the scaled multinomial
   likelihood, the posterior and the posterior-weighted source estimates;
-* for unfolded (deep NMF) presets, the same layered fit (:class:`UnfoldedFit`, on stacked
-  frames with a context): flat activations, one update per layer, estimates from the last;
+* for unfolded (deep NMF) presets, the same layered fit (:class:`UnfoldedFit`): flat
+  activations every frame, one update per layer with that layer's dictionaries, the
+  estimates from the last ones;
 * the same soft masks ``V_s^p / sum_j V_j^p`` (an even split where all are zero) applied
   to the complex mixture frame, unit gains.
 
@@ -30,7 +31,6 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import spectral
-from livesep.context import ContextFrames
 from livesep.engine import (
     EngineSettings,
     fit_band_edges,
@@ -81,8 +81,6 @@ class ReferenceFilter:
                                      bands=self.bands)
                          if preset.sources[0].layers else None)
         hop = latency_geometry(preset, settings.latency)[0]
-        self.context = None if preset.context is None else ContextFrames(
-            preset.n_bins, preset.context, hops_per_frame=hop / preset.hop_length)
         self.noise_floor = spectral.NoiseFloor(sr=preset.sr, hop_length=hop) \
             if any(s.floor for s in preset.sources) else None
         self.floor_weights = [F32(s.floor) for s in preset.sources]
@@ -128,8 +126,6 @@ class ReferenceFilter:
         self.alpha = np.zeros(self.n_joint, dtype=F32)
         if self.noise_floor is not None:
             self.noise_floor.reset()
-        if self.context is not None:
-            self.context.reset()
         self.table = np.full((self.n_joint, self.total_components),
                              F32(1.0) / F32(self.total_components), dtype=F32)
         self.first_frame = True
@@ -204,7 +200,6 @@ class ReferenceFilter:
             self._write_floor_columns(self.noise_floor.magnitudes())
         predicted = self._predict()
         fitted = v if self.bands is None else spectral.pool_bands(v, self.bands)
-        fitted = fitted if self.context is None else self.context.push(v)
         mass = fitted.sum(dtype=F32)
         estimates = np.zeros((len(self.W), self.n_bins), dtype=F32)
         if not (mass > 1e-20 and np.isfinite(mass)):
@@ -215,8 +210,7 @@ class ReferenceFilter:
             self.alpha = np.ones(1, dtype=F32)
             self.n_evaluated = 1
             floor = None if self.noise_floor is None else self.noise_floor.magnitudes()
-            return self.unfolded.estimates((v if self.context is None else fitted)[None],
-                                           None if floor is None else floor[None])[0]
+            return self.unfolded.estimates(v[None], None if floor is None else floor[None])[0]
         frame = fitted / mass
         selected = self._select(predicted)
         self.n_evaluated = selected.size

@@ -56,9 +56,7 @@ class UnfoldedFit:
     frame's floor scaled to sum to its weight over the bins the layers cover
     (:func:`livesep.spectral.floor_columns`, :attr:`Preset.fitted_bins`), zero above them in the
     layers. Only the floor carries over from frame to frame, so the online engine and
-    offline separation compute the same. A preset with a context (:attr:`Preset.context`)
-    is fitted on stacked frames (:mod:`livesep.context`), its floor repeated for each lag at
-    its weight over the lags, and estimates from its last layer's first F rows.
+    offline separation compute the same.
 
     Parameters
     ----------
@@ -88,7 +86,6 @@ class UnfoldedFit:
         self.edges = np.cumsum([0] + [w.shape[2] for w in W])
         self.floor_columns = [int(b) - 1 for b, w in zip(self.edges[1:], self.floors) if w]
         self.fit_bins = preset.fitted_bins
-        self.n_bins, self.lags = preset.n_bins, len(preset.context or (0,))
         self.kl_denominators = self.dictionaries.sum(axis=1, dtype=F32)
         self.kl_denominators[:, self.floor_columns] = [w for w in self.floors if w]
         self.kl_denominators += F32(l1)
@@ -97,36 +94,34 @@ class UnfoldedFit:
             spectral.pool_bands(self.dictionaries.swapaxes(1, 2), bands).swapaxes(1, 2)))
 
     def estimates(self, V: npt.ArrayLike, floor: npt.ArrayLike | None = None) -> Floats:
-        """Each source's estimate of frames V (T, F) of magnitudes (stacked, (T, F x lags),
-        with a context), shape (T, S, F), float32; zero for silent frames (sum not above
-        1e-20, or not finite), as the engine's. ``floor`` (T, F): the noise floor under each
-        frame (:class:`livesep.spectral.NoiseFloor`), needed when a source has one."""
+        """Each source's estimate of frames V (T, F) of magnitudes, shape (T, S, F), float32;
+        zero for silent frames (sum not above 1e-20, or not finite), as the engine's.
+        ``floor`` (T, F): the noise floor under each frame (:class:`livesep.spectral.
+        NoiseFloor`), needed when a source has one."""
         frames = np.asarray(V, dtype=F32)
-        expected = (frames.shape[0], self.n_bins)
-        if frames.ndim != 2 or frames.shape[1] != self.n_bins * self.lags or (
-                self.floor_columns and (floor is None or np.shape(floor) != expected)):
-            raise ParameterError(f"frames must be (T, {self.n_bins * self.lags}) and, with a "
-                                 f"noise floor, the floor under each frame {expected}; got "
-                                 f"{frames.shape} and {None if floor is None else np.shape(floor)}")
+        if self.floor_columns and (floor is None or np.shape(floor) != frames.shape):
+            raise ParameterError(f"a preset with a noise floor needs the floor under each "
+                                 f"frame, shape {frames.shape}, got "
+                                 f"{None if floor is None else np.shape(floor)}")
         mass = frames.sum(axis=1, dtype=F32)
         heard = np.flatnonzero((mass > 1e-20) & np.isfinite(mass))
-        estimates = np.zeros((frames.shape[0], self.edges.size - 1, self.n_bins), F32)
+        estimates = np.zeros((frames.shape[0], self.edges.size - 1, frames.shape[1]), F32)
         chunk = self.CHUNK if self.floor_columns else max(1, heard.size)
         for first in range(0, heard.size, chunk):
             chosen = heard[first:first + chunk]
             fit = self.fit_dictionaries[:, None]  # (L + 1, 1, F or bands, K_total)
-            last = self.dictionaries[self.layers][None, :self.n_bins]  # (1, F, K_total)
+            last = self.dictionaries[self.layers][None]  # (1, F, K_total)
             if self.floor_columns:  # the frames' own dictionaries, with their floors
                 fit = np.repeat(fit, chosen.size, axis=1)
                 last = np.repeat(last, chosen.size, axis=0)
                 for column in self.floor_columns:
                     scaled = spectral.floor_columns(
-                        np.asarray(floor)[chosen], float(self._weight(column) / F32(self.lags)),
+                        np.asarray(floor)[chosen], float(self._weight(column)),
                         fit_bins=self.fit_bins).astype(F32)
                     last[:, :, column] = scaled
                     scaled[:, self.fit_bins:] = 0.0
-                    fit[:, :, :, column] = np.tile(scaled, self.lags) if self.bands is None \
-                        else spectral.pool_bands(scaled, self.bands)
+                    fit[:, :, :, column] = scaled if self.bands is None else \
+                        spectral.pool_bands(scaled, self.bands)
             fitted = frames[chosen] if self.bands is None else \
                 spectral.pool_bands(frames[chosen], self.bands)
             rows = (fitted / mass[chosen, None])[:, None, :]  # (B, 1, F or bands)

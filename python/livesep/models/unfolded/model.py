@@ -15,10 +15,6 @@ frame is differentiable, so the dictionaries are fitted by gradient descent (Ada
 source's own magnitudes, on compressed magnitudes (``|.|^compress``: quiet bins count). The
 gradients are written out by hand below; a test checks them against finite differences.
 
-With a context (:mod:`livesep.context`), ``x`` is the frame stacked with frames before it
-and the layers' dictionaries have a row per stacked value; the estimates and masks are of
-the frame itself, from the last dictionary's first F rows.
-
 The engine runs the result as unfolded sources (``SourceModel.from_unfolded``): the same
 updates, frame by frame, in C++.
 """
@@ -48,11 +44,9 @@ SOFTPLUS_LINEAR = 700.0
 
 @dataclass(frozen=True)
 class UnfoldedModel:
-    """Trained dictionaries: per source, (layers + 1, F, K_s), every column summing to one;
-    with a context, (layers + 1, F x lags, K_s) and the frame's ``n_bins``."""
+    """Trained dictionaries: per source, (layers + 1, F, K_s), every column summing to one."""
 
     dictionaries: tuple[Array, ...]
-    n_bins: int | None = None
 
     @property
     def layers(self) -> int:
@@ -66,11 +60,9 @@ def _normalised(theta: Array) -> tuple[Array, Array, Array]:
     return positive / sums, positive, sums
 
 
-def _forward(x: Array, W: Array, ks: Sequence[int], n_bins: int | None = None
-             ) -> tuple[list[Array], list[Array], Array]:
-    """Activations after each update (h^0..h^L), the models y^l and the estimates (S, B, F)
-    of the first ``n_bins`` rows (default all). ``W`` is (L + 1, rows, K) with the sources'
-    columns side by side."""
+def _forward(x: Array, W: Array, ks: Sequence[int]) -> tuple[list[Array], list[Array], Array]:
+    """Activations after each update (h^0..h^L), the models y^l and the estimates (S, B, F).
+    ``W`` is (L + 1, F, K) with the sources' columns side by side."""
     batch, n_components = x.shape[0], W.shape[2]
     h = [np.full((batch, n_components), 1.0 / n_components)]
     models = []
@@ -79,17 +71,15 @@ def _forward(x: Array, W: Array, ks: Sequence[int], n_bins: int | None = None
         models.append(y)
         h.append(h[-1] * ((x / y) @ W[layer]))
     edges = np.cumsum([0, *ks])
-    last = W[-1][:n_bins]
-    estimates = np.stack([h[-1][:, a:b] @ last[:, a:b].T for a, b in zip(edges, edges[1:])])
+    estimates = np.stack([h[-1][:, a:b] @ W[-1][:, a:b].T for a, b in zip(edges, edges[1:])])
     return h, models, estimates
 
 
 def unfolded_masks(x: npt.ArrayLike, model: UnfoldedModel) -> Array:
-    """The masks (S, B, F) for frames ``x`` (B, F; stacked (B, F x lags) with a context),
-    each scaled to sum to one or zero."""
+    """The masks (S, B, F) for frames ``x`` (B, F), each scaled to sum to one or zero."""
     W = np.concatenate(model.dictionaries, axis=2).astype(np.float64)
     _, _, estimates = _forward(np.asarray(x, dtype=np.float64), W,
-                               [d.shape[2] for d in model.dictionaries], model.n_bins)
+                               [d.shape[2] for d in model.dictionaries])
     powered = estimates ** 2
     return powered / (powered.sum(axis=0) + MASK_FLOOR)
 
@@ -155,13 +145,12 @@ def descend(theta: Array, n_frames: int, gradient: Callable[[npt.NDArray[np.intp
 def unfolded_loss(theta: Array, x: Array, targets: Array, ks: Sequence[int], *,
                   compress: float = 0.5, gradient: bool = True
                   ) -> tuple[float, Array | None]:
-    """The training cost of frames ``x`` (B, F; stacked (B, F x lags) with a context)
-    against their sources ``targets`` (S, B, F) (both scaled by the frame's mass), and its
-    gradient with respect to ``theta`` (L + 1, rows, K)."""
+    """The training cost of frames ``x`` (B, F) against their sources ``targets`` (S, B, F)
+    (both scaled by the frame's mass), and its gradient with respect to ``theta``
+    (L + 1, F, K)."""
     W, positive, sums = _normalised(theta)
-    n_bins = targets.shape[2]
-    h, models, estimates = _forward(x, W, ks, n_bins)
-    cost, d_estimates = mask_cost(estimates, x[:, :n_bins], targets, compress=compress,
+    h, models, estimates = _forward(x, W, ks)
+    cost, d_estimates = mask_cost(estimates, x, targets, compress=compress,
                                   mask_floor=MASK_FLOOR)
     if not gradient:
         return cost, None
@@ -169,8 +158,8 @@ def unfolded_loss(theta: Array, x: Array, targets: Array, ks: Sequence[int], *,
     edges = np.cumsum([0, *ks])
     d_h = np.empty_like(h[-1])
     for s, (a, b) in enumerate(zip(edges, edges[1:])):
-        d_h[:, a:b] = d_estimates[s] @ W[-1][:n_bins, a:b]
-        d_W[-1][:n_bins, a:b] = d_estimates[s].T @ h[-1][:, a:b]
+        d_h[:, a:b] = d_estimates[s] @ W[-1][:, a:b]
+        d_W[-1][:, a:b] = d_estimates[s].T @ h[-1][:, a:b]
     for layer in range(W.shape[0] - 2, -1, -1):
         previous, y = h[layer], models[layer]
         ratio = x / y
@@ -194,14 +183,13 @@ def train_unfolded(frames: npt.ArrayLike, sources: npt.ArrayLike,
 
     Parameters
     ----------
-    frames : array-like, shape (T, F) or (T, F x lags)
-        Mixture magnitudes; stacked with a context (:func:`livesep.context.stack_frames`).
+    frames : array-like, shape (T, F)
+        Mixture magnitudes.
     sources : array-like, shape (S, T, F)
-        Each source's magnitudes in those mixtures (of the frame itself).
+        Each source's magnitudes in those mixtures.
     init : sequence of array-like
-        Per source, a starting dictionary: (rows, K_s) (used for every update and the
-        estimate) or (layers + 1, rows, K_s) (e.g. a trained model to refine), with a row
-        per column of ``frames``.
+        Per source, a starting dictionary: (F, K_s) (used for every update and the
+        estimate) or (layers + 1, F, K_s) (e.g. a trained model to refine).
     layers : int, keyword-only
         Updates per frame, 1 to 64 (with (F, K_s) starting dictionaries).
     epochs, batch, learning_rate : keyword-only
@@ -222,11 +210,10 @@ def train_unfolded(frames: npt.ArrayLike, sources: npt.ArrayLike,
     rng = np.random.default_rng(check_seed(seed))
     x = np.asarray(frames, dtype=np.float64)
     targets = np.asarray(sources, dtype=np.float64)
-    if x.ndim != 2 or targets.ndim != 3 or targets.shape[1] != x.shape[0] or \
-            x.shape[1] % max(1, targets.shape[2]) or targets.shape[0] != len(init):
-        raise ParameterError(f"frames must be (T, F x lags) and sources (S, T, F) with one "
-                             f"starting dictionary per source, got {x.shape}, "
-                             f"{targets.shape} and {len(init)}")
+    if x.ndim != 2 or targets.shape[1:] != x.shape or targets.shape[0] != len(init):
+        raise ParameterError(f"frames must be (T, F) and sources (S, T, F) with one starting "
+                             f"dictionary per source, got {x.shape}, {targets.shape} and "
+                             f"{len(init)}")
     x, targets = per_mass(x, targets)
     starts = []
     for start in init:
@@ -252,5 +239,4 @@ def train_unfolded(frames: npt.ArrayLike, sources: npt.ArrayLike,
     W = _normalised(theta)[0].astype(np.float32)
     edges = np.cumsum([0, *ks])
     return UnfoldedModel(tuple(np.ascontiguousarray(W[:, :, a:b])
-                               for a, b in zip(edges, edges[1:])),
-                         n_bins=None if targets.shape[2] == x.shape[1] else targets.shape[2])
+                               for a, b in zip(edges, edges[1:])))
