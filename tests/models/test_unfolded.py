@@ -1,14 +1,14 @@
 """Training deep unfolded NMF (livesep.models.unfolded): without a step the dictionaries are
 the starting ones, at 16 kHz's 257 bins and at 48 kHz's 769, a tonal column (all its mass in
 one bin, which scales past exp's range at 769 bins) included; training keeps them finite,
-non-negative and stochastic."""
+non-negative and stochastic; the hand-written gradient against finite differences."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from livesep.models.unfolded import train_unfolded
+from livesep.models.unfolded import train_unfolded, unfolded_loss
 
 #: Bins of the 16 kHz (512-sample) and 48 kHz (1536-sample) frames.
 BINS = [257, 769]
@@ -50,3 +50,22 @@ def test_training_keeps_the_dictionaries_finite_and_stochastic(n_bins: int) -> N
     for trained, start in zip(model.dictionaries, untrained.dictionaries):
         assert np.max(np.abs(trained - start) / start) > 0.01
     assert np.all(np.argmax(model.dictionaries[1][:, :, 0], axis=1) == n_bins // 3)
+
+
+def test_the_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(4)
+    n_bins, ks = 6, [3, 2]
+    theta = rng.normal(0, 1, (3, n_bins, sum(ks)))
+    targets = rng.random((2, 5, n_bins))
+    x = targets.sum(axis=0)
+    x, targets = x / x.sum(axis=1, keepdims=True), targets / x.sum(axis=1)[None, :, None]
+    gradient = unfolded_loss(theta, x, targets, ks)[1]
+    assert gradient is not None
+    step = 1e-6
+    for index in [(0, 0, 0), (1, n_bins - 1, 4), (2, 2, 1), (2, n_bins - 1, 3)]:
+        up, down = theta.copy(), theta.copy()
+        up[index] += step
+        down[index] -= step
+        numeric = (unfolded_loss(up, x, targets, ks, gradient=False)[0]
+                   - unfolded_loss(down, x, targets, ks, gradient=False)[0]) / (2 * step)
+        assert gradient[index] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
