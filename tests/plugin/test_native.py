@@ -21,14 +21,22 @@ from livesep.separation.online import separate_online
 SHIPPED = [path.stem for path in shipped_presets()]
 
 
+def separate_raw(native_build: Path, tmp_path: Path, path: Path, rate: int,
+                 block: int = 333) -> subprocess.CompletedProcess[str]:
+    """``livesep_separate_raw`` on the preset file, from ``tmp_path/in.f32`` to ``out.f32``."""
+    return subprocess.run(
+        [str(native_build / "livesep_separate_raw"), str(path), str(rate), str(block),
+         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
+
+
 def native_matches_python(native_build: Path, tmp_path: Path, path: Path, preset: Preset,
                           x: np.ndarray, rate: int) -> np.ndarray:
     """The stems of ``livesep_separate_raw`` on the preset file equal Python's (returned),
     its reported latency later, in blocks of 333 samples."""
     x.tofile(tmp_path / "in.f32")
-    command = [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
-               str(tmp_path / "in.f32"), str(tmp_path / "out.f32")]
-    latency = int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    result = separate_raw(native_build, tmp_path, path, rate)
+    assert result.returncode == 0, result.stderr
+    latency = int(result.stdout)
     raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, preset.n_sources).T
     expected = separate_online(x, preset, sr=rate)
     np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
@@ -51,17 +59,9 @@ def test_cpp_reader_and_engine_match_python(native_build: Path, tmp_path: Path, 
     preset = load_preset(name)
     rate = rate or preset.sr
     x = at_rate(speech_in_noise, rate)[: 2 * rate]
-    x.tofile(tmp_path / "in.f32")
-    result = subprocess.run(
-        [str(native_build / "livesep_separate_raw"), str(shipped_presets()[SHIPPED.index(name)]),
-         str(rate), "333", str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
-        capture_output=True, text=True, check=True)
-    latency = int(result.stdout)
-    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, preset.n_sources).T
-    expected = separate_online(x, preset, sr=rate)
+    expected = native_matches_python(native_build, tmp_path,
+                                     shipped_presets()[SHIPPED.index(name)], preset, x, rate)
     assert np.abs(expected).max() > 0.01
-    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
-                               rtol=0)
 
 
 def test_cpp_reader_refuses_damaged_presets(native_build: Path, tmp_path: Path) -> None:
@@ -69,10 +69,7 @@ def test_cpp_reader_refuses_damaged_presets(native_build: Path, tmp_path: Path) 
     (tmp_path / "cut.npz").write_bytes(good[: len(good) // 2])
     (tmp_path / "in.f32").write_bytes(np.zeros(16, np.float32).tobytes())
     for name, needle in (("cut.npz", "truncated"), ("missing.npz", "no such file")):
-        result = subprocess.run(
-            [str(native_build / "livesep_separate_raw"), str(tmp_path / name), "16000", "16",
-             str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True,
-            text=True)
+        result = separate_raw(native_build, tmp_path, tmp_path / name, 16000, block=16)
         assert result.returncode == 1
         assert str(tmp_path / name) in result.stderr and needle in result.stderr
 
@@ -86,22 +83,11 @@ def test_cpp_reader_runs_a_recurrent_encoder_preset(native_build: Path, tmp_path
     preset = random_encoder_preset((5, 4), hidden=12, layers=2, seed=3)
     path = save(preset, tmp_path / "nae.npz")
     x = at_rate(speech_in_noise, rate)[: 2 * rate]
-    x.tofile(tmp_path / "in.f32")
-    result = subprocess.run(
-        [str(native_build / "livesep_separate_raw"), str(path), str(rate), "333",
-         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")],
-        capture_output=True, text=True, check=True)
-    latency = int(result.stdout)
-    raw = np.fromfile(tmp_path / "out.f32", dtype=np.float32).reshape(-1, 2).T
-    expected = separate_online(x, preset, sr=rate)
-    np.testing.assert_allclose(raw[:, latency:], expected[:, : x.size - latency], atol=1e-5,
-                               rtol=0)
+    native_matches_python(native_build, tmp_path, path, preset, x, rate)
     meta, arrays = unpack(path)
     meta["version"] = 2
     older = pack(tmp_path / "v2.npz", members_of(meta, arrays))
-    refused = subprocess.run(
-        [str(native_build / "livesep_separate_raw"), str(older), str(rate), "333",
-         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
+    refused = separate_raw(native_build, tmp_path, older, rate)
     assert refused.returncode == 1 and "recurrent encoders came with version 3" in refused.stderr
 
 
@@ -119,9 +105,7 @@ def test_cpp_reader_runs_a_noise_floor(native_build: Path, tmp_path: Path, rate:
     meta, arrays = unpack(path)
     meta["version"] = 3
     older = pack(tmp_path / "v3.npz", members_of(meta, arrays))
-    refused = subprocess.run(
-        [str(native_build / "livesep_separate_raw"), str(older), str(rate), "333",
-         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
+    refused = separate_raw(native_build, tmp_path, older, rate)
     assert refused.returncode == 1 and "noise floors came with version 4" in refused.stderr
 
 
@@ -132,9 +116,7 @@ def test_cpp_reader_refuses_fit_bins_in_an_older_version(native_build: Path,
     meta["version"] = 4
     older = pack(tmp_path / "v4.npz", members_of(meta, arrays))
     np.zeros(16, np.float32).tofile(tmp_path / "in.f32")
-    refused = subprocess.run(
-        [str(native_build / "livesep_separate_raw"), str(older), "48000", "16",
-         str(tmp_path / "in.f32"), str(tmp_path / "out.f32")], capture_output=True, text=True)
+    refused = separate_raw(native_build, tmp_path, older, 48000, block=16)
     assert refused.returncode == 1
     assert "fits on the lower bins came with version 5" in refused.stderr
 
