@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from helpers.gradients import finite_differences
 from livesep import spectral
 from livesep.errors import ParameterError
 from livesep.evaluation.metrics import bss_eval
@@ -47,30 +48,13 @@ def _reference_training_cost(encoder: list[np.ndarray], decoder: list[np.ndarray
     return kl_divergence(X, Y + net.EPS) + l1 * float(H.sum())
 
 
-def _finite_differences(cost, arrays: list[np.ndarray], step: float = 1e-6
-                        ) -> list[np.ndarray]:
-    grads = []
-    for array in arrays:
-        grad = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            saved = array[index]
-            array[index] = saved + step
-            up = cost()
-            array[index] = saved - step
-            down = cost()
-            array[index] = saved
-            grad[index] = (up - down) / (2 * step)
-        grads.append(grad)
-    return grads
-
-
 # --------------------------------------------------------------------------------------------
 # Gradients
 
 
 @pytest.mark.parametrize("depth", [1, 2])
 @pytest.mark.parametrize("l1", [0.0, 0.7])
-def test_training_gradients_match_finite_differences(depth: int, l1: float) -> None:
+def test_training_gradients_matchfinite_differences(depth: int, l1: float) -> None:
     rng = np.random.default_rng(depth)
     X = _spectrogram(F=7, T=6) * 3.0
     widths = [7] + [4] * depth
@@ -79,7 +63,7 @@ def test_training_gradients_match_finite_differences(depth: int, l1: float) -> N
     data_term = net.data_term(X)
     cost, grads = net.autoencoder_cost(encoder, decoder, X, l1=l1, constant=data_term)
     assert cost == pytest.approx(_reference_training_cost(encoder, decoder, X, l1), rel=1e-12)
-    numeric = _finite_differences(
+    numeric = finite_differences(
         lambda: _reference_training_cost(encoder, decoder, X, l1), encoder + decoder)
     assert len(grads) == 2 * depth
     for analytic, approx in zip(grads, numeric):
@@ -88,7 +72,7 @@ def test_training_gradients_match_finite_differences(depth: int, l1: float) -> N
 
 
 @pytest.mark.parametrize("depth", [1, 2])
-def test_code_gradients_match_finite_differences(depth: int) -> None:
+def test_code_gradients_matchfinite_differences(depth: int) -> None:
     rng = np.random.default_rng(10 + depth)
     X = _spectrogram(F=7, T=5) * 2.0
     decoders = [_net(rng, [3] * depth + [7]), _net(rng, [2] * depth + [7])]
@@ -110,7 +94,7 @@ def test_code_gradients_match_finite_differences(depth: int) -> None:
                                             constant=net.data_term(X))
     assert cost == pytest.approx(reference(), rel=1e-12)
     assert outputs.shape == (2, 7, 5)
-    for analytic, approx in zip(grads, _finite_differences(reference, codes)):
+    for analytic, approx in zip(grads, finite_differences(reference, codes)):
         np.testing.assert_allclose(analytic, approx, rtol=1e-5, atol=1e-7)
 
 
