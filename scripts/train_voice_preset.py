@@ -24,16 +24,13 @@ with an 8 ms hop (16000 Hz: 512 / 128; 48000 Hz: 1536 / 384).
 ``--extend PRESET`` makes a full-band preset from a trained one at a lower rate instead of
 training anew (livesep.models.unfolded.fullband): its layers keep fitting the band they were
 trained on, with the same dictionaries, and its estimates learn the bins above from
-``--seconds`` of mixtures at ``--sr`` for ``--epochs``. With ``--refine-epochs N`` the layers
-then get rows above that band too (``extend_layers``: the estimates' shape there), and every
-row is refined for N epochs on the same mixtures, so that the fit weighs the whole band. The
-shipped ``voice-48k`` is ``voice`` extended and refined, from a corpus built at 48 kHz (so
-that its speech keeps the klettres recordings' content above 8 kHz)::
+``--seconds`` of mixtures at ``--sr``. The shipped ``voice-48k`` is ``voice`` extended, from
+a corpus built at 48 kHz (so that its speech keeps the klettres recordings' content above
+8 kHz)::
 
     python scripts/build_corpus.py --out corpus48 --sr 48000
     python scripts/train_voice_preset.py --corpus corpus48 --sr 48000 --name voice-48k \
-        --extend presets/voice.npz --seconds 1800 --epochs 30 --refine-epochs 6 \
-        --out presets/voice-48k.npz
+        --extend presets/voice.npz --seconds 1800 --epochs 30 --out presets/voice-48k.npz
 """
 
 from __future__ import annotations
@@ -52,7 +49,6 @@ from livesep.models.unfolded import (
     MixtureFrames,
     UnfoldedModel,
     extend_estimates,
-    extend_layers,
     mixture_frames,
     train_unfolded,
 )
@@ -64,8 +60,6 @@ READERS = ("en", "da", "en_GB", "nl", "pt_BR", "he", "tn", "ml")
 NOISES = ("breath", "seashore", "helicopter", "applause", "cymbals")
 #: The rates a voice preset is trained at, with their STFT frame and hop: 32 ms and 8 ms.
 FRAMES = {16000: (512, 128), 48000: (1536, 384)}
-#: Adam's step size when refining an extended model: it starts near its optimum.
-REFINE_LEARNING_RATE = 1e-3
 DESCRIPTION = ("A voice, any speaker, in any noise: deep unfolded NMF trained on mixtures of "
                "eight readers and recorded and generic noise.")
 
@@ -86,9 +80,6 @@ def main() -> int:
                         help="weight of the noise source's noise floor (0: none)")
     parser.add_argument("--extend", type=Path, metavar="PRESET",
                         help="extend this preset, trained at a lower rate, to --sr")
-    parser.add_argument("--refine-epochs", type=int, default=0, metavar="N",
-                        help="with --extend: then give the layers the band above and refine "
-                             "every row for N epochs (0: the layers fit the lower band only)")
     args = parser.parse_args()
     sr = args.sr
     n_fft, hop = FRAMES[sr]
@@ -114,12 +105,11 @@ def main() -> int:
 
         if args.extend is not None:
             model = extended(args.extend, frames, sr=sr, n_fft=n_fft, epochs=args.epochs,
-                             refine_epochs=args.refine_epochs, seed=args.seed, progress=report)
+                             seed=args.seed, progress=report)
         else:
             model = trained(frames, args, progress=report)
     provenance = {"readers": list(READERS), "noises": list(NOISES), "seconds": args.seconds,
                   "layers": model.layers, "epochs": args.epochs, "seed": args.seed,
-                  **({"refine_epochs": args.refine_epochs} if args.extend is not None else {}),
                   "floor": args.floor,
                   "trainer": "livesep.models.unfolded" if args.extend is None else
                   f"livesep.models.unfolded.fullband, from {args.extend.name}",
@@ -152,10 +142,9 @@ def trained(frames: MixtureFrames, args: argparse.Namespace, *, progress: Progre
                           progress=progress)
 
 
-def extended(path: Path, frames: MixtureFrames, *, sr: int, n_fft: int, epochs: int,
-             refine_epochs: int, seed: int, progress: Progress) -> UnfoldedModel:
-    """The unfolded preset at ``path`` extended to frames of ``n_fft`` samples at ``sr``; with
-    ``refine_epochs``, its layers then extended too and every row refined."""
+def extended(path: Path, frames: MixtureFrames, *, sr: int, n_fft: int, epochs: int, seed: int,
+             progress: Progress) -> UnfoldedModel:
+    """The unfolded preset at ``path`` extended to frames of ``n_fft`` samples at ``sr``."""
     lower = presets.load(path)
     if not lower.sources[0].layers or lower.source_names != ("speech", "noise"):
         sys.exit(f"{path}: --extend needs an unfolded preset of speech and noise")
@@ -164,17 +153,8 @@ def extended(path: Path, frames: MixtureFrames, *, sr: int, n_fft: int, epochs: 
                  f"length in seconds ({n_fft / sr * 1000:g} ms), got {lower.sr} Hz and "
                  f"{lower.n_fft} samples")
     model = UnfoldedModel(tuple(source.W for source in lower.sources))
-    sources = np.stack([frames.speech, frames.noise])
-    share = 0.5 if refine_epochs else 1.0
-    model = extend_estimates(model, frames.mixture, sources, epochs=epochs, seed=seed,
-                             progress=lambda done: progress(share * done))
-    if not refine_epochs:
-        return model
-    return train_unfolded(frames.mixture, sources,
-                          extend_layers(model, fit_bins=lower.n_bins).dictionaries,
-                          layers=model.layers, epochs=refine_epochs,
-                          learning_rate=REFINE_LEARNING_RATE, seed=seed,
-                          progress=lambda done: progress(share + share * done))
+    return extend_estimates(model, frames.mixture, np.stack([frames.speech, frames.noise]),
+                            epochs=epochs, seed=seed, progress=progress)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 """A lower-band unfolded model extended to the full band (livesep.models.unfolded.fullband):
 the gradient of the upper rows' cost against finite differences; the layers unchanged below
 and zero above, so that the lower band's masks are the lower model's; the upper masks learnt
-from sources whose upper band follows their lower band; the layers then given the band above
-(extend_layers), which separates sources alike below and unlike above; refusals."""
+from sources whose upper band follows their lower band; refusals."""
 
 from __future__ import annotations
 
@@ -11,13 +10,7 @@ import pytest
 
 from helpers.gradients import finite_differences
 from livesep.errors import ParameterError
-from livesep.models.unfolded import (
-    UnfoldedModel,
-    extend_estimates,
-    extend_layers,
-    train_unfolded,
-    unfolded_masks,
-)
+from livesep.models.unfolded import UnfoldedModel, extend_estimates, unfolded_masks
 from livesep.models.unfolded.fullband import upper_band_loss
 
 #: A 16 kHz frame's bins inside a 48 kHz frame's of the same length.
@@ -69,53 +62,6 @@ def test_the_upper_masks_are_learnt() -> None:
     start = extend_estimates(model, frames, sources, epochs=0)
     trained = extend_estimates(model, frames, sources, epochs=20, batch=32)
     assert upper_error(trained) < 0.6 * upper_error(start)
-
-
-def test_extended_layers_keep_their_lower_band_and_take_the_estimates_upper_band() -> None:
-    model, frames, sources = full_band_material()
-    wide = extend_estimates(model, frames, sources, epochs=1, batch=64)
-    layered = extend_layers(wide, fit_bins=LOW)
-    for before, after in zip(wide.dictionaries, layered.dictionaries):
-        assert after.shape == before.shape and after.dtype == np.float32
-        np.testing.assert_allclose(after.sum(axis=1), 1.0, atol=1e-5)
-        estimate = before[-1].astype(np.float64)
-        for block in range(after.shape[0]):
-            # Per column: the lower rows as they were, the upper ones as the estimate's, in
-            # the estimate's proportion of upper to lower.
-            lower = before[block, :LOW].astype(np.float64)
-            upper = estimate[LOW:] / estimate[:LOW].sum(axis=0) * lower.sum(axis=0)
-            expected = np.vstack([lower, upper])
-            np.testing.assert_allclose(after[block], expected / expected.sum(axis=0),
-                                       rtol=1e-4, atol=1e-9)
-
-
-def test_extended_layers_refined_separate_sources_alike_below_and_unlike_above() -> None:
-    # Both sources draw on the same lower-band templates; only their upper bands tell them
-    # apart, which the lower model's fit cannot see and the extended layers', refined, can.
-    rng = np.random.default_rng(2)
-    shared = rng.random((LOW, 3)) ** 4
-    templates = [np.vstack([shared, rng.random((FULL - LOW, 3)) ** 4 * scale])
-                 for scale in (4.0, 0.05)]
-    sources = np.stack([(rng.random((300, 3)) ** 3) @ W.T for W in templates])
-    frames = sources.sum(axis=0)
-    low = [W[:LOW] / W[:LOW].sum(axis=0) for W in templates]
-    model = UnfoldedModel(tuple(np.repeat(W[None], 4, axis=0).astype(np.float32) for W in low))
-    wide = extend_estimates(model, frames, sources, epochs=20, batch=32)
-
-    def error(candidate: UnfoldedModel) -> float:
-        masked = unfolded_masks(frames, candidate)[:, :, :LOW] * frames[:, :LOW]
-        return float(np.abs(masked - sources[:, :, :LOW]).sum() / sources[:, :, :LOW].sum())
-
-    refined = train_unfolded(frames, sources, extend_layers(wide, fit_bins=LOW).dictionaries,
-                             layers=3, epochs=20, batch=32, learning_rate=1e-2)
-    assert error(refined) < 0.5 * error(wide)
-
-
-@pytest.mark.parametrize("fit_bins", [0, FULL])
-def test_extend_layers_refuses_a_band_outside_the_model(fit_bins: int) -> None:
-    with pytest.raises(ParameterError, match=f"fit_bins must be 1 to {FULL - 1}, got {fit_bins}"):
-        model, frames, sources = full_band_material()
-        extend_layers(extend_estimates(model, frames, sources, epochs=0), fit_bins=fit_bins)
 
 
 @pytest.mark.parametrize("frames_shape, sources_shape", [

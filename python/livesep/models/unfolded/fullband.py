@@ -10,11 +10,6 @@ dictionary (the last block) gets rows above, learnt with the layers fixed, so th
 ``M_s = V_s^2 / sum_j V_j^2`` there make the masked mixture close to each source, on
 compressed magnitudes as :func:`~livesep.models.unfolded.model.train_unfolded` does. The
 estimate's columns keep the scale they are learnt at: they no longer sum to one.
-
-:func:`extend_layers` then lets the layers see the band above too: each layer's columns get
-rows there shaped as the estimate's, the start of a refinement of every row by
-:func:`~livesep.models.unfolded.model.train_unfolded`. The fit then weighs what lies above the
-lower band (the room's hiss beside the voice's air) where the extended model was blind to it.
 """
 
 from __future__ import annotations
@@ -37,7 +32,7 @@ from livesep.models.unfolded.model import (
 )
 from livesep.progress import Progress
 
-__all__ = ["extend_estimates", "extend_layers", "upper_band_loss"]
+__all__ = ["extend_estimates", "upper_band_loss"]
 
 Array = npt.NDArray[np.float64]
 #: Frames fitted at once: the activations of a long training set are computed in pieces.
@@ -144,45 +139,6 @@ def extend_estimates(model: UnfoldedModel, frames: npt.ArrayLike, sources: npt.A
     padded[-1, fit_bins:] = np.logaddexp(0.0, theta)
     return UnfoldedModel(tuple(np.ascontiguousarray(padded[:, :, a:b], dtype=np.float32)
                                for a, b in zip(edges, edges[1:])))
-
-
-def extend_layers(model: UnfoldedModel, *, fit_bins: int) -> UnfoldedModel:
-    """``model`` (from :func:`extend_estimates`) with layers that cover every bin.
-
-    Parameters
-    ----------
-    model : UnfoldedModel
-        Layers zero above ``fit_bins``, estimates of every bin.
-    fit_bins : int, keyword-only
-        The bins the layers cover.
-
-    Returns
-    -------
-    UnfoldedModel
-        Every block's columns summing to one: in each layer, the column's own rows below
-        ``fit_bins`` and the estimate column's rows above, in the estimate's proportion of
-        the two.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from livesep.models.unfolded import UnfoldedModel, extend_layers
-    >>> W = np.zeros((3, 9, 2)); W[:2, :5] = 0.2; W[2] = np.arange(1, 10)[:, None]
-    >>> wide = extend_layers(UnfoldedModel((W,)), fit_bins=5)
-    >>> bool(wide.dictionaries[0][:2, 5:].min() > 0), np.allclose(wide.dictionaries[0].sum(1), 1)
-    (True, True)
-    """
-    if not 1 <= fit_bins < model.dictionaries[0].shape[1]:
-        raise ParameterError(f"fit_bins must be 1 to {model.dictionaries[0].shape[1] - 1}, "
-                             f"got {fit_bins!r}")
-    blocks = []
-    for W in model.dictionaries:
-        W = np.asarray(W, dtype=np.float64).copy()
-        estimate = W[-1]
-        upper = estimate[fit_bins:] / np.maximum(estimate[:fit_bins].sum(axis=0), 1e-30)
-        W[:-1, fit_bins:] = upper * W[:-1, :fit_bins].sum(axis=1, keepdims=True)
-        blocks.append(np.ascontiguousarray(W / W.sum(axis=1, keepdims=True), dtype=np.float32))
-    return UnfoldedModel(tuple(blocks))
 
 
 def _kl_rows(h: Array, target: Array) -> Array:
