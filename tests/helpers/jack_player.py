@@ -96,9 +96,9 @@ def main() -> int:
         target_in = targets_in[args.input_port]
         for source in player.get_all_connections(target_in):
             player.disconnect(source, target_in)
-        player.connect(out_port, target_in)
+        _connect(player, out_port, target_in)
         for c, port in enumerate(in_ports):
-            recorder.connect(targets_out[c], port)
+            _connect(recorder, targets_out[c], port)
         time.sleep(0.05)
         state["armed"] = True
         if not done.wait(timeout=total / rate + 20):
@@ -120,6 +120,21 @@ def _prefer_realtime(priority: int = 1) -> None:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (AttributeError, OSError):
         pass  # not permitted: the test may then see xruns on a loaded machine
+
+
+def _connect(client: jack.Client, source: jack.Port | str, destination: jack.Port | str,
+             *, timeout: float = 10.0) -> None:
+    """Connects, waiting for the target to activate: JACK refuses to connect the ports of a
+    client that has registered them but is not active yet (jalv, while it loads a state)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.connect(source, destination)
+            return
+        except jack.JackErrorCode:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _wait_for_ports(client: jack.Client, prefix: str, *, is_input: bool, count: int,
