@@ -75,8 +75,8 @@ def main() -> None:
             checks.append(f"RTF {own.real_time_factor:.4f} "
                           f"({'meets' if own.real_time_factor <= rtf_target else 'MISSES'} "
                           f"<= {rtf_target})")
-            checks.append(f"numpy/C++ {ratio:.1f}x "
-                          f"({'meets' if ratio >= ratio_target else 'MISSES'} >= {ratio_target:g}x)")
+            verdict = "meets" if ratio >= ratio_target else "MISSES"
+            checks.append(f"numpy/C++ {ratio:.1f}x ({verdict} >= {ratio_target:g}x)")
         else:
             checks.append(f"RTF {own.real_time_factor:.4f}, numpy/C++ {ratio:.1f}x")
         summary.append(f"({key}) " + "; ".join(checks))

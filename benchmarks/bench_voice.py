@@ -49,6 +49,11 @@ names of
 Default: all generated noises and the unheard corpus noises: 3 readers x 6 noises x 2 SNRs =
 36 mixtures. ``--quick``: readers lt and uk, the first three noises, 0 dB (6 mixtures).
 
+``--room``: the speech heard in a synthetic room (livesep.evaluation.rooms: RT60 0.2–0.7 s,
+direct sound 0–8 dB above the reverberation, one room per reader x noise from the seed), at
+its dry power, so the SNRs stay; the reverberant speech is the reference, the noise is
+unchanged. With ``--enrolled``, the 30 s of voice are heard in the same room.
+
     .venv/bin/python scripts/build_corpus.py --out corpus --quiet     # once, about a minute
     .venv/bin/pip install -e '.[bench]'                               # pyrnnoise
     .venv/bin/python benchmarks/bench_voice.py [--quick] [--preset P ...] [--json F]
@@ -79,6 +84,7 @@ from scipy import signal as sps
 from livesep import audio
 from livesep.engine import LATENCIES, EngineSettings
 from livesep.errors import LivesepError, ParameterError
+from livesep.evaluation.rooms import DRR_RANGE, RT60_RANGE, in_room, pair_room, reverberate
 from livesep.evaluation.voice import (
     CEILING,
     FLOOR,
@@ -226,8 +232,12 @@ def build_material(args: argparse.Namespace, presets: Sequence[Preset], console:
     console.print(f"material: readers {', '.join(readers)}; noises {', '.join(noises)}; SNR "
                   f"{', '.join(f'{s:g}' for s in snrs)} dB; {args.seconds:g} s each; seed "
                   f"{args.seed}")
-    return voice_mixtures(speech, signals, sr=SR, snrs=snrs, seconds=args.seconds,
-                          seed=args.seed)
+    if args.room:
+        console.print(f"in a room: RT60 {RT60_RANGE[0]:g}–{RT60_RANGE[1]:g} s, direct sound "
+                      f"{DRR_RANGE[0]:g}–{DRR_RANGE[1]:g} dB above the reverberation")
+    mixtures = voice_mixtures(speech, signals, sr=SR, snrs=snrs, seconds=args.seconds,
+                              seed=args.seed)
+    return in_room(mixtures, seed=args.seed) if args.room else mixtures
 
 
 def enrolled_scores(args: argparse.Namespace, mixtures: Sequence[VoiceMixture],
@@ -244,6 +254,8 @@ def enrolled_scores(args: argparse.Namespace, mixtures: Sequence[VoiceMixture],
     for index, ((reader, noise), group) in enumerate(groups.items()):
         voice = audio.load(corpus / "speech" / reader / "train.wav", sr=SR)[0]
         voice = voice[:round(args.enrol_voice * SR)]
+        if args.room:
+            voice = reverberate(voice, pair_room(args.seed, reader, noise, sr=SR))
         n_room = round(args.enrol_room * SR)
         room = make_noise(noise, n_room, sr=SR, seed=args.seed + 1, talkers=talkers) \
             if noise in GENERATED_NOISES \
@@ -344,6 +356,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--enrol-voice", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--enrol-room", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--means-only", action="store_true", help="no table per mixture")
+    parser.add_argument("--room", action="store_true",
+                        help="the speech heard in a synthetic room (reverberant references)")
     parser.add_argument("--latency", choices=tuple(LATENCIES), default="standard",
                         help="the engine's latency mode for the presets (default: standard)")
     parser.add_argument("--bands-above", type=float, default=None, metavar="HZ",
@@ -372,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"(`livesep eval --preset P --mixtures {args.save}`)")
         methods: list[Method] = []
         info: dict[str, Any] = {"sr": SR, "seconds": args.seconds, "seed": args.seed,
-                                "mixtures": [m.name for m in mixtures], "presets": specs}
+                                "room": args.room, "mixtures": [m.name for m in mixtures],
+                                "presets": specs}
         if not args.no_rnnoise:
             try:
                 import pyrnnoise  # noqa: F401
