@@ -12,7 +12,6 @@ the reference a separator is scored against.
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy.typing as npt
 from scipy import signal as sps
 
 from livesep.errors import ParameterError
-from livesep.evaluation.voice import VoiceMixture
+from livesep.evaluation.voice import VoiceMixture, labelled_rng
 
 __all__ = ["RT60_RANGE", "DRR_RANGE", "room_impulse_response", "pair_room", "reverberate",
            "in_room"]
@@ -85,8 +84,7 @@ def pair_room(seed: int, reader: str, noise: str, *, sr: int,
     if not (0.0 < rt60_range[0] <= rt60_range[1] and drr_range[0] <= drr_range[1]):
         raise ParameterError(f"ranges must run low to high (RT60 above 0), got "
                              f"rt60_range={rt60_range!r}, drr_range={drr_range!r}")
-    labels = [zlib.crc32(label.encode()) for label in (reader, noise)]
-    rng = np.random.default_rng([seed, *labels])
+    rng = labelled_rng(seed, reader, noise)
     return room_impulse_response(sr=sr, rt60=float(rng.uniform(*rt60_range)),
                                  drr_db=float(rng.uniform(*drr_range)), rng=rng)
 

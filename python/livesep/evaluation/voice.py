@@ -64,7 +64,8 @@ SOURCES = ("speech", "noise")
 Signal = npt.NDArray[np.float32]
 
 
-def _rng(seed: int, *labels: str) -> np.random.Generator:
+def labelled_rng(seed: int, *labels: str) -> np.random.Generator:
+    """A generator drawn from ``seed`` and names (a reader, a noise): one stream per name."""
     return np.random.default_rng([seed, *(zlib.crc32(label.encode()) for label in labels)])
 
 
@@ -159,7 +160,7 @@ def make_noise(name: str, n: int, *, sr: int, seed: int = 0,
     ``babble`` only. The same arguments give the same samples."""
     if n < 1 or sr < 8000:
         raise ParameterError(f"a noise needs n >= 1 and sr >= 8000, got {n!r} and {sr!r}")
-    rng = _rng(seed, name)
+    rng = labelled_rng(seed, name)
     makers: dict[str, Callable[[], npt.NDArray[np.float64]]] = {
         "babble": lambda: _babble(n, rng, talkers), "pink": lambda: _coloured(n, sr, rng, 1.0),
         "brown": lambda: _coloured(n, sr, rng, 2.0), "fan": lambda: _fan(n, sr, rng),
@@ -200,7 +201,8 @@ def voice_mixtures(speech: Mapping[str, Signal], noises: Mapping[str, Signal], *
     for reader, voice in speech.items():
         clean = np.asarray(voice[:n], dtype=np.float64)
         for noise_name, noise in noises.items():
-            start = int(_rng(seed, reader, noise_name).integers(np.asarray(noise).size - n + 1))
+            start = int(labelled_rng(seed, reader, noise_name).integers(
+                np.asarray(noise).size - n + 1))
             excerpt = np.asarray(noise[start:start + n], dtype=np.float64)
             if not (np.any(clean) and np.any(excerpt)):
                 raise ParameterError(f"silent speech ({reader!r}) or noise ({noise_name!r})")
