@@ -125,7 +125,8 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
                    const py::object& adaptive, float forgetting, float adaptation_prior,
                    const py::object& frames_object, const py::object& layers_object,
                    const py::object& encoder, const py::object& bands,
-                   const py::object& floors, double mask_smoothing) {
+                   const py::object& floors, double mask_smoothing,
+                   const py::object& companion, float companion_share) {
   auto model = std::make_shared<livesep::Model>();
   const auto per_source = [&](const py::object& given, const char* name, int fallback) {
     std::vector<int> values(sources.size(), fallback);
@@ -200,6 +201,12 @@ PyModel make_model(const py::list& sources, float beta, float l1, int n_iter, in
   livesep::MaskSmoother::check(mask_smoothing);
   model->mask_smoothing = mask_smoothing;
   if (!bands.is_none()) livesep::fit_on_bands(*model, bands.cast<std::vector<int>>());
+  if (!companion.is_none()) {
+    if (!py::isinstance<PyModel>(companion)) throw ParameterError("companion must be a Model");
+    model->companion = companion.cast<const PyModel&>().model;
+    model->companion_share = companion_share;
+    livesep::ModelRuntime runtime_probe(model, 2.0f);
+  }
   return PyModel{model};
 }
 
@@ -222,6 +229,9 @@ floors (one weight per source, 0 for none) gives a source one more component, a 
 floor tracked from the stream and rewritten every frame, whose column sums to the weight.
 mask_smoothing (seconds, 0 for none) smooths the masks over time, each weighted by the power
 it acts on (livesep.spectral.MaskSmoother).
+companion (a Model of the same sources and bins, unsmoothed, without a companion) runs on
+the same frames, and its masks are mixed in before the smoothing: (1 - companion_share) of
+this model's and companion_share, in (0, 1), of the companion's.
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,
@@ -230,7 +240,8 @@ it acts on (livesep.spectral.MaskSmoother).
            py::arg("forgetting") = 0.99f, py::arg("adaptation_prior") = 1.0f,
            py::arg("frames") = py::none(), py::arg("layers") = py::none(),
            py::arg("encoder") = py::none(), py::arg("bands") = py::none(),
-           py::arg("floors") = py::none(), py::arg("mask_smoothing") = 0.0)
+           py::arg("floors") = py::none(), py::arg("mask_smoothing") = 0.0,
+           py::arg("companion") = py::none(), py::arg("companion_share") = 0.0f)
       .def_property_readonly("n_sources", [](const PyModel& self) { return self.model->n_sources(); })
       .def_property_readonly("n_bins", [](const PyModel& self) { return self.model->n_bins(); })
       .def_property_readonly("n_states", [](const PyModel& self) {
@@ -255,6 +266,9 @@ it acts on (livesep.spectral.MaskSmoother).
       })
       .def_property_readonly("mask_smoothing", [](const PyModel& self) {
         return self.model->mask_smoothing;
+      })
+      .def_property_readonly("companion_share", [](const PyModel& self) {
+        return self.model->companion ? self.model->companion_share : 0.0f;
       })
       .def_property_readonly("adaptive", [](const PyModel& self) {
         std::vector<bool> flags;

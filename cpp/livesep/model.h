@@ -38,6 +38,12 @@ struct Model {
   // The masks' smoothing over time (smoothing.h): its time constant in seconds, 0 for none.
   double mask_smoothing = 0.0;
 
+  // A second model of the same sources run on the same frames, its masks mixed in before
+  // the smoothing: (1 - companion_share) of this model's and companion_share of its. Two
+  // models whose errors differ make better masks together than either alone.
+  std::shared_ptr<const Model> companion;
+  float companion_share = 0.0f;
+
   int n_sources() const noexcept { return static_cast<int>(sources.size()); }
   int n_bins() const noexcept { return sources.empty() ? 0 : sources.front().n_bins; }
   bool banded() const noexcept { return !band_edges.empty(); }
@@ -199,6 +205,7 @@ class ModelRuntime {
     masks_.assign(static_cast<std::size_t>(n_sources) * n_bins, 1.0f / n_sources);
     totals_.assign(n_bins, 0.0f);
     smoother_.prepare(n_sources, n_bins, model_->mask_smoothing, kDefaultFramePeriod);
+    if (model_->companion) prepare_companion();
     reset();
   }
 
@@ -209,6 +216,7 @@ class ModelRuntime {
   void set_frame_period(double seconds) {
     if (floors_) floor_.set_frame_period(seconds);
     smoother_.set_frame_period(seconds);
+    if (companion_) companion_->set_frame_period(seconds);
   }
   FactorialFilter& filter() noexcept { return filter_; }
   const FactorialFilter& filter() const noexcept { return filter_; }
@@ -219,6 +227,7 @@ class ModelRuntime {
     const FilterSettings& defaults = model_->settings;
     filter_.set_iterations(n_iter >= 0 ? n_iter : defaults.activation.n_iter);
     filter_.set_beam(beam >= 0 ? beam : defaults.beam);
+    if (companion_) companion_->apply_quality(n_iter, beam);
   }
   const std::vector<float>& masks() const noexcept { return masks_; }
   const std::vector<float>& magnitudes() const noexcept { return magnitudes_; }
@@ -239,6 +248,7 @@ class ModelRuntime {
     if (model_->encoder) encoder_.reset();
     smoother_.reset();
     std::fill(masks_.begin(), masks_.end(), 1.0f / n_sources());
+    if (companion_) companion_->reset();
   }
 
   // [audio-thread] Filters the mixture frame and updates masks (n_sources x n_bins): soft
@@ -285,10 +295,41 @@ class ModelRuntime {
         source_mask[f] = usable ? source_mask[f] / total[f] : even;
       }
     }
+    if (companion_) mix_companion(mixture);
     smoother_.process(magnitudes_.data(), mask);
   }
 
  private:
+  // [main-thread] The companion's runtime; it must separate the same sources from the same
+  // frames, unsmoothed (the mixed masks are smoothed here), and have no companion itself.
+  void prepare_companion() {
+    const Model& other = *model_->companion;
+    const float share = model_->companion_share;
+    if (!(share > 0.0f && share < 1.0f)) {
+      throw ParameterError("a companion's share must be in (0, 1), got " + std::to_string(share));
+    }
+    if (other.n_sources() != n_sources() || other.n_bins() != n_bins() || other.companion ||
+        other.mask_smoothing != 0.0) {
+      throw ParameterError("a companion model must have this model's " +
+                           std::to_string(n_sources()) + " sources and " +
+                           std::to_string(n_bins()) + " bins, no smoothing and no companion; "
+                           "it has " + std::to_string(other.n_sources()) + " and " +
+                           std::to_string(other.n_bins()));
+    }
+    companion_ = std::make_unique<ModelRuntime>(model_->companion, mask_power_);
+  }
+
+  // [audio-thread] masks = (1 - share) masks + share companion's masks, this frame's.
+  void mix_companion(const Complex* mixture) noexcept {
+    companion_->process_frame(mixture);
+    const float share = model_->companion_share;
+    const float* other = companion_->masks().data();
+    float* mask = masks_.data();
+    for (std::size_t i = 0; i < masks_.size(); ++i) {
+      mask[i] = (1.0f - share) * mask[i] + share * other[i];
+    }
+  }
+
   // [main-thread] Checks that the encoder's outputs are the sources' activations.
   void prepare_encoder() {
     const EncoderWeights& weights = *model_->encoder;
@@ -402,6 +443,7 @@ class ModelRuntime {
   AlignedFloats padded_estimate_;    // one source's estimate, padded for the kernel
   std::vector<float> band_magnitudes_;  // a banded fit's frame
   std::vector<float> band_estimates_;   // a banded fit's estimates (unused but by the filter)
+  std::unique_ptr<ModelRuntime> companion_;  // the companion model's runtime, if any
 };
 
 }  // namespace livesep

@@ -1,4 +1,4 @@
-// Reading livesep preset files (format "livesep-preset", versions 1 to 5) in C++, without
+// Reading livesep preset files (format "livesep-preset", versions 1 to 6) in C++, without
 // Python: the same .npz files livesep writes (livesep.presets), checked as the Python reader
 // checks them (format, version, fields, shapes against meta and n_fft, finite non-negative
 // values, columns / rows summing to 1), then converted into the engine's Model with the
@@ -116,23 +116,50 @@ class PresetReader {
     } catch (const PresetError& error) {
       fail(std::string("meta: ") + error.what());
     }
-    if (meta.kind != JsonValue::Kind::Object) fail("meta must be a JSON object, got " + show(meta));
-    const JsonValue* format = meta.find("format");
-    if (format == nullptr) fail("meta: missing field 'format'; not a livesep preset");
-    if (format->kind != JsonValue::Kind::String || format->text != "livesep-preset") {
-      fail("format is " + show(*format) + ", expected 'livesep-preset'; not a livesep preset");
+    std::vector<std::string> expected = {"meta"};
+    Preset preset = level(meta, "", kNewestVersion, inference, expected);
+    for (const std::string& name : file_.names()) {
+      bool known = false;
+      for (const std::string& key : expected) known = known || name == key;
+      if (!known) fail("unexpected entry '" + name + ".npy' (meta lists " +
+                       std::to_string(preset.n_sources()) + " source(s)" +
+                       (preset.model->companion ? " and a companion)" : ")"));
     }
-    const JsonValue& version_value = field(meta, "version", "meta");
+    return preset;
+  }
+
+  static constexpr int kNewestVersion = 6;
+
+  // One preset's meta (the file's, or its companion's under `prefix` "companion.", of a
+  // version up to `newest`) and arrays; their entry names are added to `expected`.
+  Preset level(const JsonValue& meta, const std::string& prefix, int newest,
+               const PresetInference& inference, std::vector<std::string>& expected) {
+    const std::string where = prefix.empty() ? "" : prefix + "preset: ";
+    if (meta.kind != JsonValue::Kind::Object) {
+      fail(where + "meta must be a JSON object, got " + show(meta));
+    }
+    const JsonValue* format = meta.find("format");
+    if (format == nullptr) fail(where + "meta: missing field 'format'; not a livesep preset");
+    if (format->kind != JsonValue::Kind::String || format->text != "livesep-preset") {
+      fail(where + "format is " + show(*format) +
+           ", expected 'livesep-preset'; not a livesep preset");
+    }
+    const JsonValue& version_value = field(meta, "version", where + "meta");
     if (version_value.kind != JsonValue::Kind::Number || !version_value.integral) {
-      fail("version must be an integer, got " + show(version_value));
+      fail(where + "version must be an integer, got " + show(version_value));
     }
     Preset preset;
     preset.path = file_.path();
     preset.version = static_cast<int>(version_value.number);
-    if (preset.version < 1 || preset.version > 5) {
-      fail("version: the file is livesep-preset version " + show(version_value) +
-           ", but this reader reads versions 1 to 5 only" +
-           (version_value.number > 5 ? "; a newer livesep wrote it, upgrade livesep" : ""));
+    if (preset.version < 1 || preset.version > kNewestVersion) {
+      fail(where + "version: the file is livesep-preset version " + show(version_value) +
+           ", but this reader reads versions 1 to 6 only" +
+           (version_value.number > kNewestVersion ? "; a newer livesep wrote it, upgrade livesep"
+                                                  : ""));
+    }
+    if (preset.version > newest) {
+      fail(where + "version is " + std::to_string(preset.version) + ", newer than its file's (" +
+           std::to_string(newest) + ")");
     }
     preset.name = text(field(meta, "name", "meta"), "name");
     preset.sr = integer(field(meta, "sr", "meta"), "sr", PresetLimits::kMinRate,
@@ -181,24 +208,19 @@ class PresetReader {
     if (entries[0].layers > 0 && model != "nmf") {
       fail("model is '" + model + "' but the sources are unfolded, which model 'nmf' describes");
     }
-    const std::vector<std::string> encoder_arrays = encoder_names(encoder_size.layers, count);
-    for (const std::string& name : file_.names()) {
-      if (name == "meta") continue;
-      bool expected = false;
-      for (const std::string& key : encoder_arrays) expected = expected || name == key;
-      for (int s = 0; s < count; ++s) {
-        for (const char* key : {".W", ".A", ".pi"}) {
-          expected = expected || name == "source" + std::to_string(s) + key;
-        }
+    for (const std::string& key : encoder_names(encoder_size.layers, count)) {
+      expected.push_back(prefix + key);
+    }
+    for (int s = 0; s < count; ++s) {
+      for (const char* key : {".W", ".A", ".pi"}) {
+        expected.push_back(prefix + "source" + std::to_string(s) + key);
       }
-      if (!expected) fail("unexpected entry '" + name + ".npy' (meta lists " +
-                          std::to_string(count) + " source(s))");
     }
     auto built = std::make_shared<Model>();
     bool single = true;
     std::int64_t total = 0;
     for (int s = 0; s < count; ++s) {
-      built->sources.push_back(source(entries[s], s, preset.n_fft / 2 + 1, total));
+      built->sources.push_back(source(entries[s], s, preset.n_fft / 2 + 1, prefix, total));
       preset.source_names.push_back(entries[s].name);
       single = single && entries[s].n_states == 1;
     }
@@ -212,11 +234,17 @@ class PresetReader {
     settings.likelihood_counts = inference.likelihood_counts;
     settings.forgetting = static_cast<float>(inference.forgetting);
     settings.adaptation_prior = inference.adaptation_prior;
-    built->mask_smoothing = single ? inference.single_state_smoothing : 0.0;
+    // A companion's masks are mixed in before the smoothing, which is its preset's.
+    built->mask_smoothing = single && prefix.empty() ? inference.single_state_smoothing : 0.0;
     if (encoder_size.hidden > 0) {
       std::vector<int> components;
       for (const Entry& entry : entries) components.push_back(entry.n_components);
-      built->encoder = encoder(encoder_size, preset.n_fft / 2 + 1, components, total);
+      built->encoder = encoder(encoder_size, preset.n_fft / 2 + 1, components, prefix, total);
+    }
+    if (prefix.empty()) {
+      attach_companion(meta, preset, *built, inference, expected);
+    } else if (meta.find("companion") != nullptr) {
+      fail(where + "companion: a companion has no companion of its own");
     }
     FactorialFilter probe;  // an impossible geometry fails here, not on the audio thread
     try {
@@ -229,13 +257,40 @@ class PresetReader {
         fit_on_bands(*built, std::move(edges));
       }
       probe.prepare(built->sources, built->settings);
-      if (built->encoder) ModelRuntime runtime_probe(built, 2.0f);
+      if (built->encoder || built->companion) ModelRuntime runtime_probe(built, 2.0f);
     } catch (const ParameterError& error) {
-      fail(error.what());
+      fail(where + error.what());
     }
     preset.mask_power = inference.mask_power;
     preset.model = std::move(built);
     return preset;
+  }
+
+  // A companion from meta's "companion" (version 6 on), read as `model`'s.
+  void attach_companion(const JsonValue& meta, const Preset& preset, Model& model,
+                        const PresetInference& inference, std::vector<std::string>& expected) {
+    const JsonValue* value = meta.find("companion");
+    if (value == nullptr) return;
+    if (preset.version < 6) {
+      fail("companion is not a field of version " + std::to_string(preset.version) +
+           " files: companions came with version 6");
+    }
+    if (value->kind != JsonValue::Kind::Object || value->fields.size() != 2) {
+      fail("companion must be a JSON object with the fields 'share' and 'preset'");
+    }
+    const JsonValue& share = field(*value, "share", "companion");
+    if (share.kind != JsonValue::Kind::Number || !(share.number > 0.0 && share.number < 1.0)) {
+      fail("companion.share must be a number in (0, 1), got " + show(share));
+    }
+    const Preset other = level(field(*value, "preset", "companion"), "companion.", preset.version,
+                               inference, expected);
+    if (other.sr != preset.sr || other.n_fft != preset.n_fft || other.hop != preset.hop ||
+        other.source_names != preset.source_names) {
+      fail("the companion '" + other.name + "' must have this preset's sr, n_fft, hop_length "
+           "and sources");
+    }
+    model.companion = other.model;
+    model.companion_share = static_cast<float>(share.number);
   }
 
   Entry entry(const JsonValue& value, int index, int version) const {
@@ -330,8 +385,9 @@ class PresetReader {
     }
   }
 
-  SourceModel source(const Entry& entry, int index, int n_bins, std::int64_t& total) const {
-    const std::string prefix = "source" + std::to_string(index);
+  SourceModel source(const Entry& entry, int index, int n_bins, const std::string& level,
+                     std::int64_t& total) const {
+    const std::string prefix = level + "source" + std::to_string(index);
     const int q = entry.n_states, k = entry.n_components;
     const int blocks = entry.layers > 0 ? entry.layers + 1 : entry.frames > 1 ? entry.frames : q;
     const std::string layout = entry.layers > 0 ? "layers + 1" : entry.frames > 1 ? "frames" : "n_states";
@@ -406,6 +462,7 @@ class PresetReader {
 
   std::shared_ptr<const EncoderWeights> encoder(const EncoderSize& size, int n_bins,
                                                 const std::vector<int>& components,
+                                                const std::string& level,
                                                 std::int64_t& total) const {
     const std::int64_t h = size.hidden;
     const auto matrix = [&](const std::string& name, std::int64_t rows, std::int64_t cols) {
@@ -417,17 +474,17 @@ class PresetReader {
       return Eigen::VectorXf(Eigen::Map<const Eigen::VectorXf>(a.values.data(), n));
     };
     auto weights = std::make_shared<EncoderWeights>();
-    weights->input_weights = matrix("encoder.input_weights", h, n_bins);
-    weights->input_bias = vector("encoder.input_bias", h);
+    weights->input_weights = matrix(level + "encoder.input_weights", h, n_bins);
+    weights->input_bias = vector(level + "encoder.input_bias", h);
     for (int l = 0; l < size.layers; ++l) {
-      const std::string layer = "encoder.layer" + std::to_string(l) + ".";
+      const std::string layer = level + "encoder.layer" + std::to_string(l) + ".";
       weights->gate_inputs.push_back(matrix(layer + "gate_inputs", 3 * h, h));
       weights->gate_hiddens.push_back(matrix(layer + "gate_hiddens", 3 * h, h));
       weights->gate_input_biases.push_back(vector(layer + "gate_input_biases", 3 * h));
       weights->gate_hidden_biases.push_back(vector(layer + "gate_hidden_biases", 3 * h));
     }
     for (std::size_t s = 0; s < components.size(); ++s) {
-      const std::string source = "encoder.source" + std::to_string(s) + ".";
+      const std::string source = level + "encoder.source" + std::to_string(s) + ".";
       weights->output_weights.push_back(matrix(source + "output_weights", components[s], h));
       weights->output_biases.push_back(vector(source + "output_biases", components[s]));
       weights->output_scales.push_back(vector(source + "output_scales", components[s]));

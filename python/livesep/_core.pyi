@@ -30,6 +30,9 @@ class Model:
         encoder: dict[str, Any] | None = None,
         bands: list[int] | None = None,
         floors: list[float] | None = None,
+        mask_smoothing: float = 0.0,
+        companion: Model | None = None,
+        companion_share: float = 0.0,
     ) -> None: ...
     @property
     def band_edges(self) -> list[int]: ...
@@ -49,6 +52,10 @@ class Model:
     def adaptive(self) -> list[bool]: ...
     @property
     def floors(self) -> list[float]: ...
+    @property
+    def mask_smoothing(self) -> float: ...
+    @property
+    def companion_share(self) -> float: ...
 
 class Separator:
     """Streaming separator: mono in, one channel per source out, any block size."""

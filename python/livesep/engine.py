@@ -215,7 +215,8 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
     runs one update per layer from flat activations every frame, whatever ``n_iter``,
     ``beam`` and ``reseed_floor`` say. A preset with a recurrent encoder (model ``"nae"``)
     passes it: the encoder gives the activations every frame, and the same settings do not
-    apply either.
+    apply either. A preset's companion is built with the same settings, unsmoothed: the
+    engine mixes its masks in before it smooths them.
 
     Parameters
     ----------
@@ -228,7 +229,8 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
     -------
     livesep._core.Model
     """
-    settings = (settings or EngineSettings()).resolved(preset)
+    given = settings or EngineSettings()
+    settings = given.resolved(preset)
     # Shorter hops (a latency mode) keep the trained time constants: a state's expected stay
     # and an adaptive source's memory stay the same in seconds, not in frames.
     ratio = latency_geometry(preset, settings.latency)[0] / preset.hop_length
@@ -246,7 +248,10 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
                           else None),
                  bands=fit_band_edges(preset, settings),
                  floors=[source.floor for source in preset.sources],
-                 mask_smoothing=settings.smoothing)
+                 mask_smoothing=settings.smoothing,
+                 companion=None if preset.companion is None else build_model(
+                     preset.companion, replace(given, smoothing=0.0)),
+                 companion_share=preset.companion_share)
 
 
 def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None:

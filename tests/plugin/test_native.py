@@ -138,3 +138,31 @@ def test_cpp_reader_runs_fit_bins_beside_a_noise_floor(native_build: Path, tmp_p
     expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
     every_bin = separate_online(x, dataclasses.replace(preset, fit_bins=None), sr=rate)
     assert np.abs(every_bin - expected).max() > 1e-3  # fit_bins was read and used
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_cpp_reader_runs_a_companion(native_build: Path, tmp_path: Path, rate: int,
+                                     speech_in_noise: tuple[np.ndarray, int]) -> None:
+    made = random_unfolded_preset((5, 4), 3, seed=2)
+    main = dataclasses.replace(made, sources=[
+        made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
+    preset = dataclasses.replace(main, companion=random_encoder_preset((5, 4), hidden=12,
+                                                                       seed=3),
+                                 companion_share=0.35)
+    path = save(preset, tmp_path / "pair.npz")
+    x = at_rate(speech_in_noise, rate)[: 2 * rate]
+    expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
+    assert np.abs(separate_online(x, main, sr=rate) - expected).max() > 1e-3
+    _, arrays = unpack(path)
+    for change, needle in (
+            (lambda m: m.update(version=5), "companions came with version 6"),
+            (lambda m: m["companion"].update(share=1.5), "companion.share must be a number in "
+                                                         "(0, 1), got 1.5"),
+            (lambda m: m["companion"]["preset"].update(hop_length=64),
+             "must have this preset's sr, n_fft, hop_length and sources"),
+            (lambda m: m.pop("companion"), "unexpected entry 'companion.")):
+        changed = unpack(path)[0]
+        change(changed)
+        bad = pack(tmp_path / "bad.npz", members_of(changed, arrays))
+        refused = separate_raw(native_build, tmp_path, bad, rate)
+        assert refused.returncode == 1 and needle in refused.stderr, refused.stderr

@@ -67,7 +67,7 @@ def test_load_rejects_duplicate_entries(tmp_path: Path, saved: Path) -> None:
 def test_load_rejects_too_many_entries(tmp_path: Path, saved: Path) -> None:
     meta, arrays = unpack(saved)
     members = members_of(meta, arrays)
-    members.update({f"source{i}.W.npy": npy(np.zeros(1)) for i in range(2, 200)})
+    members.update({f"source{i}.W.npy": npy(np.zeros(1)) for i in range(2, 400)})
     rejected(pack(tmp_path / "many.npz", members), "entries")
 
 

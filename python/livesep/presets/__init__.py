@@ -20,11 +20,15 @@ that reads the mixture's frames in order and gives every source's activations, i
 the activation fit (:mod:`livesep.presets.encoder` has its equations). Its weights are
 trained with the dictionaries, on mixtures.
 
-File format ``livesep-preset``, versions 1 to 5
+A preset may carry a companion: a second preset of the same sources and frames, run beside
+it, whose masks are mixed into its own (``companion_share`` of them) before any smoothing.
+
+File format ``livesep-preset``, versions 1 to 6
 -----------------------------------------------
 Version 2 adds unfolded sources (the field ``layers``), version 3 recurrent encoders (the
 field ``encoder`` and the ``encoder.*`` arrays), version 4 noise floors (a source's
-``floor``), version 5 a fit on the lower bins (``fit_bins``); each is written only for
+``floor``), version 5 a fit on the lower bins (``fit_bins``), version 6 a companion (the
+field ``companion`` and the ``companion.*`` arrays); each is written only for
 presets that have them, every other preset in the oldest version that holds it, which older
 livesep reads too. A file of a version this livesep does not know is refused.
 
@@ -34,7 +38,7 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
 ``meta``
     A 0-d numpy unicode array (``<U…``) holding one JSON object::
 
-        {"format": "livesep-preset", "version": 1 | 2 | 3 | 4 | 5,
+        {"format": "livesep-preset", "version": 1 | 2 | 3 | 4 | 5 | 6,
          "name": str, "description": str,
          "sr": int, "n_fft": int, "hop_length": int, "window": "sqrt-hann",
          "model": "nmf" | "nhmm" | "nae",
@@ -43,11 +47,16 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
                       "adaptive": bool, "frames": τ, "layers": L, "floor": w,
                       "provenance": {...}}, ...],
          "encoder": {"hidden": H, "layers": L},
-         "fit_bins": B}
+         "fit_bins": B,
+         "companion": {"share": s, "preset": {...}}}
 
     ``adaptive`` (default false), ``frames`` (default 1), ``layers`` (default 0), ``floor``
-    (default 0), ``provenance`` (default ``{}``), ``encoder`` and ``fit_bins`` may be left
-    out; every other field is required and no other field is allowed. ``floor`` (version 4
+    (default 0), ``provenance`` (default ``{}``), ``encoder``, ``fit_bins`` and
+    ``companion`` may be left out; every other field is required and no other field is
+    allowed. ``companion`` (version 6 on) holds the companion's share of the masks, ``s``
+    in (0, 1), and its own ``meta`` object (of version at most the file's, without a
+    companion, with the same ``sr``, ``n_fft``, ``hop_length`` and source names); its arrays
+    are the entries below with ``companion.`` before their names. ``floor`` (version 4
     on) is the weight of a noise floor column the engine tracks from the stream, in (0,
     1e6], for a source that neither adapts nor spans frames. ``fit_bins`` (version 5 on,
     ``B`` in [2, F - 1]) fits the activations on the lowest ``B`` bins only, the estimates
@@ -80,6 +89,9 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
     model ``"nae"``, which requires it): the encoder's float32 weights, shaped ``(H, F)``,
     ``(H,)``, ``(3H, H)``, ``(3H, H)``, ``(3H,)``, ``(3H,)``, ``(K_i, H)``, ``(K_i,)``,
     ``(K_i,)``; finite, scales positive.
+``companion.*``
+    The companion's ``source{i}.*`` and ``encoder.*`` arrays, as above. Only with
+    ``meta["companion"]``.
 
 Nothing else may be in the file. :func:`load` checks every field, every ``.npy`` header
 (before any array data is read, so a file claiming a huge array cannot make it allocate) and
@@ -91,15 +103,16 @@ This module is the public interface; the code lives beside it, one concern a mod
 array validation), :mod:`livesep.presets.source` (:class:`SourceModel`),
 :mod:`livesep.presets.types` (:class:`Preset` and its ``meta``),
 :mod:`livesep.presets.info` (:class:`PresetInfo`, :class:`SourceInfo`),
-:mod:`livesep.presets.reader` (:func:`load`, :func:`load_meta`),
-:mod:`livesep.presets.describe` (:func:`describe`) and :mod:`livesep.presets.extend`
-(:func:`extend_band`: a preset at a higher rate). Import from here.
+:mod:`livesep.presets.reader` (:func:`load`),
+:mod:`livesep.presets.describe` (:func:`load_meta`, :func:`describe`) and
+:mod:`livesep.presets.extend` (:func:`extend_band`: a preset at a higher rate). Import from
+here.
 """
 
 from __future__ import annotations
 
 from livesep.presets.compose import combine
-from livesep.presets.describe import describe
+from livesep.presets.describe import describe, load_meta
 from livesep.presets.encoder import Encoder
 from livesep.presets.extend import extend_band
 from livesep.presets.format import (
@@ -114,7 +127,7 @@ from livesep.presets.format import (
                                     WINDOW,
 )
 from livesep.presets.info import PresetInfo, SourceInfo
-from livesep.presets.reader import load, load_meta
+from livesep.presets.reader import load
 from livesep.presets.shipped import (
     DEFAULT_PRESET,
     FULL_BAND_PRESET,

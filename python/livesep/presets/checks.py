@@ -42,6 +42,7 @@ __all__ = [
     "Invalid",
     "as_float32",
     "check_bool",
+    "check_companion_entry",
     "check_frames",
     "check_label",
     "check_encoder_entry",
@@ -203,6 +204,26 @@ def check_encoder_entry(value: object, *, version: int, model: object) -> dict[s
                                 error=Invalid),
             "layers": check_int("encoder.layers", value["layers"], low=1,
                                 high=MAX_ENCODER_LAYERS, error=Invalid)}
+
+
+def check_companion_entry(value: object, *, version: int, nested: bool
+                          ) -> tuple[float, object] | None:
+    """``meta["companion"]`` (absent: None): ``(share, the companion's meta)``, in version 6
+    files and not inside a companion; the companion's meta is checked by the reader."""
+    if value is None:
+        return None
+    if nested:
+        raise Invalid("companion: a companion has no companion of its own")
+    if version < FORMAT_VERSIONS[5]:
+        raise Invalid(f"companion is not a field of version {version} files: companions "
+                      f"came with version {FORMAT_VERSIONS[5]}")
+    if not isinstance(value, dict) or set(value) != {"share", "preset"}:
+        raise Invalid(f"companion must be a JSON object with the fields 'share' and 'preset', "
+                      f"got {show(value)}")
+    share = value["share"]
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        raise Invalid(f"companion.share must be a number in (0, 1), got {show(share)}")
+    return float(share), value["preset"]
 
 
 def check_fit_bins_entry(value: object, *, version: int) -> int | None:

@@ -67,6 +67,11 @@ def combine(*parts: _Part, name: str, description: str | None = None) -> Preset:
                 f"cannot combine sources of preset {preset.name!r} (model 'nae'): their "
                 f"activations come from the preset's recurrent encoder, trained with them, "
                 f"so they separate only together, in their own preset")
+        if preset.companion is not None:
+            raise PresetError(
+                f"cannot combine sources of preset {preset.name!r}: its masks are mixed with "
+                f"its companion {preset.companion.name!r}'s, which separates the same sources "
+                f"together")
         if reference is None:
             reference = preset
         for key in ("sr", "n_fft", "hop_length", "window"):

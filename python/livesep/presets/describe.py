@@ -1,4 +1,6 @@
-"""A human-readable summary of a preset, its sources and their training provenance."""
+"""What a preset file holds: its header, read cheaply (:func:`load_meta`), and a
+human-readable summary of the preset, its sources and their training provenance
+(:func:`describe`)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,51 @@ from typing import Any
 
 from livesep.checks import show
 from livesep.errors import ParameterError
-from livesep.presets.info import PresetInfo
-from livesep.presets.reader import load
+from livesep.presets.info import PresetInfo, SourceInfo
+from livesep.presets.reader import fail, load, read_container, reason
 from livesep.presets.types import Preset
 
-__all__ = ["describe"]
+__all__ = ["describe", "load_meta"]
+
+
+def load_meta(path: str | os.PathLike[str]) -> PresetInfo:
+    """Read a preset file's header cheaply, for a list of presets.
+
+    The meta JSON and every ``.npy`` header are checked as :func:`load` checks them, but
+    no array data is read, so values (finite, non-negative, sums) are checked only by
+    :func:`load`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The preset file.
+
+    Returns
+    -------
+    PresetInfo
+
+    Raises
+    ------
+    PresetError
+        If the file is missing, not a preset, from another format version, or its header
+        or array headers are invalid or inconsistent.
+    """
+    file, meta, _ = read_container(path, with_arrays=False)
+    n_bins = meta["n_fft"] // 2 + 1
+    try:
+        size = file.stat().st_size
+    except OSError as error:  # pragma: no cover - removed while being read
+        fail(file, f"cannot read ({reason(error)})")
+    return PresetInfo(
+        path=file, file_size=size, name=meta["name"], description=meta["description"],
+        sr=meta["sr"], n_fft=meta["n_fft"], hop_length=meta["hop_length"],
+        window=meta["window"], model=meta["model"], created=meta["created"],
+        livesep_version=meta["livesep_version"],
+        sources=tuple(SourceInfo(name=s["name"], n_states=s["n_states"], n_bins=n_bins,
+                                 n_components=s["n_components"], adaptive=s["adaptive"],
+                                 provenance=s["provenance"], frames=s["frames"],
+                                 layers=s["layers"], floor=s["floor"])
+                      for s in meta["sources"]))
 
 
 def _human_bytes(n: int) -> str:
@@ -99,6 +141,11 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
         lines.append(f"  recurrent encoder: {encoder.n_layers} GRU layer"
                      f"{'s' if encoder.n_layers != 1 else ''} of {encoder.n_hidden} units, "
                      f"{encoder.n_parameters} parameters; the sources are its decoder")
+    companion = getattr(preset, "companion", None)
+    if companion is not None:
+        lines.append(f"  companion {companion.name!r} (model {companion.model}, "
+                     f"{companion.n_parameters} parameters) run beside it: "
+                     f"{100 * preset.companion_share:g} % of the masks")
     for source in preset.sources:
         states = f"{source.n_states} state{'s' if source.n_states != 1 else ''}"
         if source.frames > 1:

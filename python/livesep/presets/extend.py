@@ -107,11 +107,12 @@ def extend_band(preset: Preset, recordings: Mapping[str, npt.ArrayLike], *, sr: 
     if not isinstance(sr, int) or sr <= preset.sr:
         raise ParameterError(f"sr must be an int above the preset's {preset.sr} Hz, "
                              f"got {show(sr)}")
-    if preset.encoder is not None or preset.fit_bins is not None or any(
-            s.layers or s.frames > 1 or s.adaptive for s in preset.sources):
+    if preset.encoder is not None or preset.fit_bins is not None or \
+            preset.companion is not None or any(
+                s.layers or s.frames > 1 or s.adaptive for s in preset.sources):
         raise ParameterError(f"extend_band needs plain or N-HMM sources, not extended yet; "
                              f"preset {preset.name!r} has layers, frames, adaptation, an "
-                             f"encoder or fit_bins")
+                             f"encoder, fit_bins or a companion")
     n_fft, hop = preset.n_fft * sr / preset.sr, preset.hop_length * sr / preset.sr
     if not (n_fft.is_integer() and hop.is_integer() and int(n_fft) % 4 == 0):
         raise ParameterError(f"{preset.n_fft} / {preset.hop_length} frames at {preset.sr} Hz "

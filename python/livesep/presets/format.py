@@ -9,6 +9,7 @@ from livesep.version import __version__
 __all__ = [
     "ARRAYS",
     "ARRAY_KEY",
+    "COMPANION_PREFIX",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "FORMAT_VERSIONS",
@@ -36,10 +37,10 @@ __all__ = [
 FORMAT_NAME = "livesep-preset"
 #: The file format versions this livesep reads: 1; 2, which added unfolded sources
 #: (``layers``); 3, which added recurrent encoders (model ``"nae"``); 4, which added noise
-#: floors (``floor``); 5, which added a fit on the lower bins (``fit_bins``). A preset is
-#: written in the oldest version that holds it, so that an older livesep still reads every
-#: other preset.
-FORMAT_VERSIONS = (1, 2, 3, 4, 5)
+#: floors (``floor``); 5, which added a fit on the lower bins (``fit_bins``); 6, which added
+#: a companion model (``companion``). A preset is written in the oldest version that holds
+#: it, so that an older livesep still reads every other preset.
+FORMAT_VERSIONS = (1, 2, 3, 4, 5, 6)
 #: The newest of them.
 FORMAT_VERSION = FORMAT_VERSIONS[-1]
 #: The only analysis window the engine uses.
@@ -74,8 +75,11 @@ ARRAYS = ("W", "A", "pi")
 PRESET_FIELDS = ("format", "version", "name", "description", "sr", "n_fft", "hop_length",
                  "window", "model", "created", "livesep_version", "sources")
 #: The optional fields of ``meta``: a recurrent encoder's sizes (from version 3 on); the bins
-#: the activations are fitted on, from the lowest (from version 5 on).
-PRESET_OPTIONAL = ("encoder", "fit_bins")
+#: the activations are fitted on, from the lowest (from version 5 on); a companion model's
+#: share and ``meta`` (from version 6 on; its arrays' names start with ``companion.``).
+PRESET_OPTIONAL = ("encoder", "fit_bins", "companion")
+#: The prefix of a companion's array entries.
+COMPANION_PREFIX = "companion."
 #: The required fields of a source's entry in ``meta["sources"]``.
 SOURCE_FIELDS = ("name", "n_states", "n_components")
 #: The optional fields of a source's entry.

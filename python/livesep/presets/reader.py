@@ -22,6 +22,7 @@ from livesep.errors import ParameterError, PresetError
 from livesep.presets.checks import (
     Invalid,
     as_float32,
+    check_companion_entry,
     check_encoder_entry,
     check_fit_bins_entry,
     check_model_arrays,
@@ -33,6 +34,7 @@ from livesep.presets.encoder import ENCODER_KEY, Encoder
 from livesep.presets.format import (
     ARRAY_KEY,
     ARRAYS,
+    COMPANION_PREFIX,
     FORMAT_NAME,
     FORMAT_VERSION,
     FORMAT_VERSIONS,
@@ -44,11 +46,10 @@ from livesep.presets.format import (
     PRESET_OPTIONAL,
     running_version,
 )
-from livesep.presets.info import PresetInfo, SourceInfo
 from livesep.presets.source import SourceModel
 from livesep.presets.types import Preset
 
-__all__ = ["Member", "check_path", "fail", "load", "load_meta", "read_container", "reason"]
+__all__ = ["Member", "check_path", "fail", "load", "read_container", "reason"]
 
 
 def reason(error: BaseException) -> str:
@@ -145,36 +146,46 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def parse_meta(file: Path, text: str) -> dict[str, Any]:
-    """Decode and check the ``meta`` JSON; returns it with optional fields filled in."""
+    """Decode and check the ``meta`` JSON; returns it with optional fields filled in (a
+    companion's ``meta`` checked the same way)."""
     try:
         meta = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
         fail(file, f"meta: not valid JSON ({error})")
+    return check_meta(file, meta)
+
+
+def check_meta(file: Path, meta: object, *, where: str = "", newest: int = FORMAT_VERSION
+               ) -> dict[str, Any]:
+    """Check a decoded ``meta`` object (``where`` names a companion's in messages, whose
+    version may be at most ``newest``, its file's)."""
     if not isinstance(meta, dict):
-        fail(file, f"meta must be a JSON object, got {show(meta)} ({type_name(meta)})")
+        fail(file, f"{where}meta must be a JSON object, got {show(meta)} ({type_name(meta)})")
     if "format" not in meta:
-        fail(file, "meta: missing field 'format'; not a livesep preset")
+        fail(file, f"{where}meta: missing field 'format'; not a livesep preset")
     if meta["format"] != FORMAT_NAME:
-        fail(file, f"format is {show(meta['format'])}, expected {FORMAT_NAME!r}; "
+        fail(file, f"{where}format is {show(meta['format'])}, expected {FORMAT_NAME!r}; "
                    f"not a livesep preset")
     if "version" not in meta:
-        fail(file, "meta: missing field 'version'")
+        fail(file, f"{where}meta: missing field 'version'")
     version = meta["version"]
     if isinstance(version, bool) or not isinstance(version, int):
-        fail(file, f"version must be an integer, got {show(version)} "
+        fail(file, f"{where}version must be an integer, got {show(version)} "
                    f"({type_name(version)})")
     if version not in FORMAT_VERSIONS:
         hint = "; a newer livesep wrote it, upgrade livesep" if version > FORMAT_VERSION else ""
-        fail(file, f"version: the file is {FORMAT_NAME} version {version}, but this livesep "
-                   f"({running_version()}) reads versions "
+        fail(file, f"{where}version: the file is {FORMAT_NAME} version {version}, but this "
+                   f"livesep ({running_version()}) reads versions "
                    f"{', '.join(map(str, FORMAT_VERSIONS[:-1]))} and {FORMAT_VERSION} "
                    f"only{hint}")
+    if version > newest:
+        fail(file, f"{where}version is {version}, newer than its file's ({newest})")
     missing = [key for key in PRESET_FIELDS if key not in meta]
     if missing:
-        fail(file, f"meta: missing field(s) {', '.join(map(repr, missing))}")
+        fail(file, f"{where}meta: missing field(s) {', '.join(map(repr, missing))}")
     extra = sorted(set(meta) - set(PRESET_FIELDS) - set(PRESET_OPTIONAL))
     if extra:
-        fail(file, f"meta: unexpected field(s) {', '.join(map(repr, extra))}")
+        fail(file, f"{where}meta: unexpected field(s) {', '.join(map(repr, extra))}")
     try:
         check_settings(**{key: meta[key] for key in PRESET_FIELDS
                           if key not in ("format", "version", "sources")})
@@ -188,14 +199,19 @@ def parse_meta(file: Path, text: str) -> dict[str, Any]:
         meta["encoder"] = check_encoder_entry(meta.get("encoder"), version=version,
                                               model=meta["model"])
         meta["fit_bins"] = check_fit_bins_entry(meta.get("fit_bins"), version=version)
+        companion = check_companion_entry(meta.get("companion"), version=version,
+                                          nested=bool(where))
         checked = [check_source_entry(f"sources[{index}]", entry, version=version)
                    for index, entry in enumerate(sources)]
         check_source_list([s["name"] for s in checked], [s["n_states"] for s in checked],
                           [s["layers"] for s in checked], model=meta["model"],
                           label="sources[{}]")
     except Invalid as error:
-        fail(file, str(error))
+        fail(file, f"{where}{error}")
     meta["sources"] = checked
+    meta["companion"] = None if companion is None else {
+        "share": companion[0],
+        "preset": check_meta(file, companion[1], where="companion.", newest=version)}
     return meta
 
 
@@ -219,7 +235,8 @@ def check_member(file: Path, member: Member, *, ndim: int, expected: tuple[int, 
 
 def read_container(path: object, *, with_arrays: bool
                    ) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
-    """Open a preset file, check its entries, meta and headers, and maybe read its arrays."""
+    """Open a preset file, check its entries, meta and headers, and maybe read its arrays
+    (a companion's under their ``companion.`` names)."""
     file = check_path(path)
     try:
         archive = zipfile.ZipFile(file)
@@ -231,26 +248,29 @@ def read_container(path: object, *, with_arrays: bool
             infos = archive.infolist()
         except Exception as error:  # noqa: BLE001  # pragma: no cover
             fail(file, f"corrupt zip directory ({reason(error)})")
-        # meta, the sources' arrays and an encoder's (2, 4 per layer, 3 per source).
-        if len(infos) > (1 + len(ARRAYS) * MAX_SOURCES + 2 + 4 * MAX_ENCODER_LAYERS
-                          + 3 * MAX_SOURCES):
+        # meta, the sources' and an encoder's arrays (2, 4 per layer, 3 per source), twice.
+        if len(infos) > 1 + 2 * (len(ARRAYS) * MAX_SOURCES + 2 + 4 * MAX_ENCODER_LAYERS
+                                 + 3 * MAX_SOURCES):
             fail(file, f"holds {len(infos)} entries, more than a preset of {MAX_SOURCES} "
                        f"sources can have")
-        members: dict[str, zipfile.ZipInfo] = {}
+        levels: dict[str, dict[str, zipfile.ZipInfo]] = {"": {}, COMPANION_PREFIX: {}}
         for info in infos:
             name = info.filename
             key = name[:-4] if name.endswith(".npy") else name
-            if not name.endswith(".npy") or not (key == "meta" or ARRAY_KEY.fullmatch(key)
-                                                 or ENCODER_KEY.fullmatch(key)):
+            prefix = COMPANION_PREFIX if key.startswith(COMPANION_PREFIX) else ""
+            own = key[len(prefix):]
+            if not name.endswith(".npy") or not ((own == "meta" and not prefix)
+                                                 or ARRAY_KEY.fullmatch(own)
+                                                 or ENCODER_KEY.fullmatch(own)):
                 fail(file, f"unexpected entry {show(name)}; a preset holds only 'meta', "
-                           f"'source<i>.W', 'source<i>.A', 'source<i>.pi' and an encoder's "
-                           f"'encoder.*' arrays")
-            if key in members:
+                           f"'source<i>.W', 'source<i>.A', 'source<i>.pi', an encoder's "
+                           f"'encoder.*' arrays and a companion's 'companion.*' arrays")
+            if own in levels[prefix]:
                 fail(file, f"entry {show(name)} appears twice")
-            members[key] = info
-        if "meta" not in members:
+            levels[prefix][own] = info
+        if "meta" not in levels[""]:
             fail(file, "missing entry 'meta' (the JSON header); not a livesep preset")
-        header = read_header(file, archive, members["meta"], "meta")
+        header = read_header(file, archive, levels[""].pop("meta"), "meta")
         if header.dtype.kind != "U" or header.shape != ():
             fail(file, f"meta must be a 0-d unicode array holding JSON text, got dtype "
                        f"{header.dtype} and shape {header.shape}")
@@ -258,55 +278,14 @@ def read_container(path: object, *, with_arrays: bool
             fail(file, f"meta declares {header.dtype.itemsize // 4} characters, more than "
                        f"the {MAX_META_CHARS} a preset may hold")
         meta = parse_meta(file, meta_text(file, read_data(file, archive, header)))
-
-        sources = meta["sources"]
-        n_bins = meta["n_fft"] // 2 + 1
-        encoder_shapes = Encoder.expected_shapes(
-            n_hidden=meta["encoder"]["hidden"], n_layers=meta["encoder"]["layers"],
-            n_bins=n_bins, n_components=[s["n_components"] for s in sources]
-        ) if meta["encoder"] else {}
-        for key in sorted(k for k in members if ENCODER_KEY.fullmatch(k)):
-            if key not in encoder_shapes:
-                fail(file, f"{key}: an encoder array that meta's encoder "
-                           f"({show(meta['encoder'])}) and sources do not declare")
-        missing_encoder = sorted(set(encoder_shapes) - set(members))
-        if missing_encoder:
-            fail(file, f"missing array {missing_encoder[0]!r} (meta declares an encoder "
-                       f"{show(meta['encoder'])})")
-        expected = {f"source{i}.{key}" for i in range(len(sources)) for key in ARRAYS}
-        for key in sorted(set(members) - {"meta"} - expected - set(encoder_shapes)):
-            index = int(ARRAY_KEY.fullmatch(key)[1])  # type: ignore[index]
-            fail(file, f"{key}: the file holds arrays for source {index}, but meta lists "
-                       f"{len(sources)} source(s)")
-        missing = sorted(expected - set(members))
-        if missing:
-            fail(file, f"missing array {missing[0]!r} (meta lists {len(sources)} "
-                       f"source(s))")
-
-        headers: dict[str, Member] = {}
-        total = 0
-        for name, shape in encoder_shapes.items():
-            headers[name] = read_header(file, archive, members[name], name)
-            total += check_member(file, headers[name], ndim=len(shape), expected=shape,
-                                  meaning="the shape meta's encoder and sources declare")
-        for index, source in enumerate(sources):
-            q, k, frames = source["n_states"], source["n_components"], source["frames"]
-            # A convolutive source's W holds one block per lag instead of one per state, an
-            # unfolded one's one per layer and one for the estimate.
-            blocks, layout = ((source["layers"] + 1, "layers + 1") if source["layers"]
-                              else (frames, "frames") if frames > 1 else (q, "n_states"))
-            declared = (f"({layout}, n_fft // 2 + 1, n_components) of sources[{index}]",
-                        f"(n_states, n_states) of sources[{index}]",
-                        f"(n_states,) of sources[{index}]")
-            for key, ndim, shape, meaning in zip(ARRAYS, (3, 2, 1), ((blocks, n_bins, k),
-                                                                     (q, q), (q,)), declared):
-                name = f"source{index}.{key}"
-                headers[name] = read_header(file, archive, members[name], name)
-                total += check_member(file, headers[name], ndim=ndim, expected=shape,
-                                      meaning=meaning)
-                if total > MAX_ELEMENTS:
-                    fail(file, f"{name}: the arrays declare {total} numbers so far, more "
-                               f"than the {MAX_ELEMENTS} a preset may hold")
+        companion = meta["companion"]
+        if companion is None and levels[COMPANION_PREFIX]:
+            fail(file, f"{COMPANION_PREFIX}{min(levels[COMPANION_PREFIX])}: a companion's "
+                       f"array, but meta declares no companion")
+        headers, total = _headers(file, archive, levels[""], meta, "", 0)
+        if companion is not None:
+            headers.update(_headers(file, archive, levels[COMPANION_PREFIX],
+                                    companion["preset"], COMPANION_PREFIX, total)[0])
         arrays: dict[str, np.ndarray] = {}
         if with_arrays:
             for name, member in headers.items():
@@ -314,44 +293,58 @@ def read_container(path: object, *, with_arrays: bool
     return file, meta, arrays
 
 
-def load_meta(path: str | os.PathLike[str]) -> PresetInfo:
-    """Read a preset file's header cheaply, for a list of presets.
-
-    The meta JSON and every ``.npy`` header are checked as :func:`load` checks them, but
-    no array data is read, so values (finite, non-negative, sums) are checked only by
-    :func:`load`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The preset file.
-
-    Returns
-    -------
-    PresetInfo
-
-    Raises
-    ------
-    PresetError
-        If the file is missing, not a preset, from another format version, or its header
-        or array headers are invalid or inconsistent.
-    """
-    file, meta, _ = read_container(path, with_arrays=False)
+def _headers(file: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
+             meta: dict[str, Any], prefix: str, total: int) -> tuple[dict[str, Member], int]:
+    """The checked headers of one preset's arrays (``members`` by their names without
+    ``prefix``) against its ``meta``, and the numbers counted so far (from ``total``)."""
+    sources = meta["sources"]
     n_bins = meta["n_fft"] // 2 + 1
-    try:
-        size = file.stat().st_size
-    except OSError as error:  # pragma: no cover - removed while being read
-        fail(file, f"cannot read ({reason(error)})")
-    return PresetInfo(
-        path=file, file_size=size, name=meta["name"], description=meta["description"],
-        sr=meta["sr"], n_fft=meta["n_fft"], hop_length=meta["hop_length"],
-        window=meta["window"], model=meta["model"], created=meta["created"],
-        livesep_version=meta["livesep_version"],
-        sources=tuple(SourceInfo(name=s["name"], n_states=s["n_states"], n_bins=n_bins,
-                                 n_components=s["n_components"], adaptive=s["adaptive"],
-                                 provenance=s["provenance"], frames=s["frames"],
-                                 layers=s["layers"], floor=s["floor"])
-                      for s in meta["sources"]))
+    encoder_shapes = Encoder.expected_shapes(
+        n_hidden=meta["encoder"]["hidden"], n_layers=meta["encoder"]["layers"],
+        n_bins=n_bins, n_components=[s["n_components"] for s in sources]
+    ) if meta["encoder"] else {}
+    for key in sorted(k for k in members if ENCODER_KEY.fullmatch(k)):
+        if key not in encoder_shapes:
+            fail(file, f"{prefix}{key}: an encoder array that meta's encoder "
+                       f"({show(meta['encoder'])}) and sources do not declare")
+    missing_encoder = sorted(set(encoder_shapes) - set(members))
+    if missing_encoder:
+        fail(file, f"missing array {prefix + missing_encoder[0]!r} (meta declares an encoder "
+                   f"{show(meta['encoder'])})")
+    expected = {f"source{i}.{key}" for i in range(len(sources)) for key in ARRAYS}
+    for key in sorted(set(members) - expected - set(encoder_shapes)):
+        index = int(ARRAY_KEY.fullmatch(key)[1])  # type: ignore[index]
+        fail(file, f"{prefix}{key}: the file holds arrays for source {index}, but meta lists "
+                   f"{len(sources)} source(s)")
+    missing = sorted(expected - set(members))
+    if missing:
+        fail(file, f"missing array {prefix + missing[0]!r} (meta lists {len(sources)} "
+                   f"source(s))")
+    headers: dict[str, Member] = {}
+    for key, shape in encoder_shapes.items():
+        name = prefix + key
+        headers[name] = read_header(file, archive, members[key], name)
+        total += check_member(file, headers[name], ndim=len(shape), expected=shape,
+                              meaning="the shape meta's encoder and sources declare")
+    for index, source in enumerate(sources):
+        q, k, frames = source["n_states"], source["n_components"], source["frames"]
+        # A convolutive source's W holds one block per lag instead of one per state, an
+        # unfolded one's one per layer and one for the estimate.
+        blocks, layout = ((source["layers"] + 1, "layers + 1") if source["layers"]
+                          else (frames, "frames") if frames > 1 else (q, "n_states"))
+        declared = (f"({layout}, n_fft // 2 + 1, n_components) of sources[{index}]",
+                    f"(n_states, n_states) of sources[{index}]",
+                    f"(n_states,) of sources[{index}]")
+        for key, ndim, shape, meaning in zip(ARRAYS, (3, 2, 1), ((blocks, n_bins, k),
+                                                                 (q, q), (q,)), declared):
+            name = f"{prefix}source{index}.{key}"
+            headers[name] = read_header(file, archive, members[f"source{index}.{key}"], name)
+            total += check_member(file, headers[name], ndim=ndim, expected=shape,
+                                  meaning=meaning)
+            if total > MAX_ELEMENTS:
+                fail(file, f"{name}: the arrays declare {total} numbers so far, more "
+                           f"than the {MAX_ELEMENTS} a preset may hold")
+    return headers, total
 
 
 def load(path: str | os.PathLike[str]) -> Preset:
@@ -373,33 +366,36 @@ def load(path: str | os.PathLike[str]) -> Preset:
     Raises
     ------
     PresetError
-        Naming the file, the field and the value, if the file is missing, not a zip or
-        truncated, holds pickled objects, lacks ``meta`` or has bad JSON, is of another
-        format or version, has missing, extra or mistyped fields or entries, non-float,
-        non-finite or negative arrays, columns of W (templates of a convolutive source) /
-        rows of A / pi not summing to 1, ``frames`` out of [1, 64] or beside several states
-        or adaptation, ``layers`` out of [0, 64], beside several states, frames or
-        adaptation, in a version 1 file, or differing between sources (or model not
-        ``"nmf"``) when any is unfolded, a field newer than the file's version, shapes
-        inconsistent with each other, with n_fft or with meta, invalid sr / n_fft /
-        hop_length, oversized arrays, duplicate source names, or 0 or more than 16 sources.
+        Naming the file, the field and the value, for anything the format
+        (:mod:`livesep.presets`) does not allow: a missing, truncated or non-zip file,
+        pickled objects, bad JSON, another format or version, missing, extra or mistyped
+        fields or entries, a field newer than the file's version, non-finite or negative
+        values, sums other than 1, values out of range, shapes inconsistent with each
+        other or with meta, oversized arrays, duplicate source names, a companion that
+        does not fit.
     """
     file, meta, arrays = read_container(path, with_arrays=True)
+    return _preset(file, meta, arrays, "")
+
+
+def _preset(file: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str
+            ) -> Preset:
+    """The preset ``meta`` declares, from its arrays (named with ``prefix``)."""
     encoder = None
     if meta["encoder"]:
         try:
             encoder = Encoder.from_arrays(
-                {key: as_float32(key, value) for key, value in arrays.items()
-                 if key.startswith("encoder.")},
+                {key[len(prefix):]: as_float32(key, value) for key, value in arrays.items()
+                 if key.startswith(prefix + "encoder.")},
                 n_layers=meta["encoder"]["layers"], n_sources=len(meta["sources"]))
         except (Invalid, ParameterError) as error:
-            fail(file, str(error))
+            fail(file, f"{prefix}{error}")
     sources = []
     for index, entry in enumerate(meta["sources"]):
-        prefix = f"source{index}."
+        name = f"{prefix}source{index}."
         try:
-            W, A, pi = (as_float32(prefix + key, arrays[prefix + key]) for key in ARRAYS)
-            check_model_arrays(W, A, pi, prefix=prefix, frames=entry["frames"],
+            W, A, pi = (as_float32(name + key, arrays[name + key]) for key in ARRAYS)
+            check_model_arrays(W, A, pi, prefix=name, frames=entry["frames"],
                                layers=entry["layers"])
         except Invalid as error:
             fail(file, str(error))
@@ -409,12 +405,16 @@ def load(path: str | os.PathLike[str]) -> Preset:
                                        layers=entry["layers"], floor=entry["floor"],
                                        provenance=entry["provenance"]))
         except ParameterError as error:  # pragma: no cover - checked above
-            fail(file, f"sources[{index}]: {error}")
+            fail(file, f"{prefix}sources[{index}]: {error}")
+    companion = meta.get("companion")
     try:
         return Preset(meta["name"], description=meta["description"], sr=meta["sr"],
                       n_fft=meta["n_fft"], hop_length=meta["hop_length"],
                       window=meta["window"], model=meta["model"], sources=tuple(sources),
-                      encoder=encoder, fit_bins=meta["fit_bins"], created=meta["created"],
-                      livesep_version=meta["livesep_version"])
-    except ParameterError as error:  # pragma: no cover - checked above
-        fail(file, str(error))
+                      encoder=encoder, fit_bins=meta["fit_bins"],
+                      companion=None if companion is None else _preset(
+                          file, companion["preset"], arrays, COMPANION_PREFIX),
+                      companion_share=0.0 if companion is None else companion["share"],
+                      created=meta["created"], livesep_version=meta["livesep_version"])
+    except ParameterError as error:
+        fail(file, f"{prefix}{error}")

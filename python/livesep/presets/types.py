@@ -74,6 +74,14 @@ class Preset(PresetSizes):
         there; a noise floor joins the fit on those bins. None fits every bin (an unfolded
         preset, its layers' own bins: :attr:`fitted_bins`). Only for sources without layers,
         frames or adaptation, and no encoder.
+    companion : Preset or None, keyword-only
+        A second model of the same sources (names in the same order) at the same ``sr``,
+        ``n_fft`` and ``hop_length``, without a companion of its own, run beside this one on
+        the same frames; its masks are mixed into this preset's before any smoothing (format
+        version 6). Two models whose errors differ make better masks together.
+    companion_share : float, keyword-only
+        The companion's share of the masks, in (0, 1): masks are ``(1 - share)`` this
+        preset's plus ``share`` the companion's. Only with a companion (0 without).
     created : str, keyword-only
         ISO 8601 date or date-time; defaults to now (UTC).
     livesep_version : str, keyword-only
@@ -96,6 +104,8 @@ class Preset(PresetSizes):
     sources: tuple[SourceModel, ...]
     encoder: Encoder | None = None
     fit_bins: int | None = None
+    companion: Preset | None = None
+    companion_share: float = 0.0
     created: str = field(default_factory=_now)
     livesep_version: str = field(default_factory=running_version)
 
@@ -123,12 +133,14 @@ class Preset(PresetSizes):
                     raise Invalid(f"sources[{index}] ({source.name!r}) has {source.n_bins} "
                                   f"bins but n_fft={self.n_fft} needs {n_bins}")
             self._check_encoder(sources)
+            self._check_companion(sources)
             plain = self.encoder is None and not any(
                 s.layers or s.frames > 1 or s.adaptive for s in sources)
             object.__setattr__(self, "fit_bins", check_fit_bins(
                 self.fit_bins, n_bins=self.n_fft // 2 + 1, plain=plain))
             total = sum(source.n_parameters for source in sources) + (
-                self.encoder.n_parameters if self.encoder is not None else 0)
+                self.encoder.n_parameters if self.encoder is not None else 0) + (
+                self.companion.n_parameters if self.companion is not None else 0)
             if total > MAX_ELEMENTS:
                 raise Invalid(f"sources hold {total} numbers, more than the "
                               f"{MAX_ELEMENTS} a preset may hold")
@@ -164,6 +176,34 @@ class Preset(PresetSizes):
             raise Invalid(f"the encoder's outputs ({list(self.encoder.n_components)} "
                           f"components) must be the sources' activations: plain sources with "
                           f"those components, got {list(components)}")
+
+    def _check_companion(self, sources: tuple[SourceModel, ...]) -> None:
+        """A companion separates the same sources from the same frames, alone."""
+        share = self.companion_share
+        if self.companion is None:
+            if share != 0:
+                raise Invalid(f"companion_share is {show(share)} but there is no companion")
+            return
+        other = self.companion
+        if not isinstance(other, Preset):
+            raise Invalid(f"companion must be a Preset or None, got {show(other)}")
+        if other.companion is not None:
+            raise Invalid(f"the companion {other.name!r} has a companion of its own")
+        mine = (self.sr, self.n_fft, self.hop_length, tuple(s.name for s in sources))
+        theirs = (other.sr, other.n_fft, other.hop_length, other.source_names)
+        if mine != theirs:
+            raise Invalid(f"the companion {other.name!r} must have the same sr, n_fft, "
+                          f"hop_length and sources {mine}, got {theirs}")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+            raise Invalid(f"companion_share must be a number in (0, 1), got {show(share)}")
+        object.__setattr__(self, "companion_share", float(share))
+
+    @property
+    def n_parameters(self) -> int:
+        """Numbers the preset holds: its sources', its encoder's and its companion's."""
+        return sum(source.n_parameters for source in self.sources) + (
+            self.encoder.n_parameters if self.encoder is not None else 0) + (
+            self.companion.n_parameters if self.companion is not None else 0)
 
     @property
     def fitted_bins(self) -> int:
@@ -218,7 +258,8 @@ class Preset(PresetSizes):
             self, name=self.name if name is None else name,
             description=self.description if description is None else description,
             model=model, sources=chosen, encoder=self.encoder if model == "nae" else None,
-            created=_now(), livesep_version=running_version())
+            companion=None, companion_share=0.0, created=_now(),
+            livesep_version=running_version())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Preset):
@@ -234,7 +275,9 @@ class Preset(PresetSizes):
                             + (f" (unfolded, {s.layers} layers)" if s.layers else "")
                             for s in self.sources)
         extras = (f", encoder={self.encoder!r}" if self.encoder is not None else "") + (
-            f", fit_bins={self.fit_bins}" if self.fit_bins is not None else "")
+            f", fit_bins={self.fit_bins}" if self.fit_bins is not None else "") + (
+            f", companion={self.companion.name!r} ({self.companion_share:g})"
+            if self.companion is not None else "")
         return (f"Preset({self.name!r}, model={self.model!r}, sr={self.sr}, "
                 f"n_fft={self.n_fft}, hop_length={self.hop_length}, sources={{{sources}}}"
                 f"{extras})")
@@ -246,9 +289,10 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
     """The ``meta`` JSON object of a preset file, as a dict."""
     return {
         "format": FORMAT_NAME,
-        # The oldest version that holds the preset: 5 for a fit on the lower bins, 4 for a
-        # noise floor, 3 for an encoder, 2 for unfolded sources.
-        "version": FORMAT_VERSIONS[4 if preset.fit_bins is not None else
+        # The oldest version that holds the preset: 6 for a companion, 5 for a fit on the
+        # lower bins, 4 for a noise floor, 3 for an encoder, 2 for unfolded sources.
+        "version": FORMAT_VERSIONS[5 if preset.companion is not None else
+                                   4 if preset.fit_bins is not None else
                                    3 if any(s.floor for s in preset.sources) else
                                    2 if preset.encoder is not None else
                                    1 if any(s.layers for s in preset.sources) else 0],
@@ -270,6 +314,9 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
         **({"encoder": {"hidden": preset.encoder.n_hidden, "layers": preset.encoder.n_layers}}
            if preset.encoder is not None else {}),
         **({"fit_bins": preset.fit_bins} if preset.fit_bins is not None else {}),
+        **({"companion": {"share": preset.companion_share,
+                          "preset": meta_dict(preset.companion)}}
+           if preset.companion is not None else {}),
     }
 
 

@@ -7,7 +7,9 @@ sources, and the dispatch to the N-FHMM smoothed by forward-backward
 (:func:`livesep.models.nmfd.fit_nmfd_activations`); the N-FHMM and semi-supervised
 references refuse them. Unfolded sources have only their own fit, which knows no time: it
 is the engine's, frame by frame (:class:`~livesep.separation.reference_fit.UnfoldedFit`).
-A recurrent encoder (model ``"nae"``) is causal: offline it runs as online, in numpy.
+A recurrent encoder (model ``"nae"``) is causal: offline it runs as online, in numpy. A
+preset with a companion mixes the two models' masks as the engine does, for models fitted
+frame by frame (unfolded sources, a recurrent encoder).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from livesep.separation.signals import (
 )
 from livesep.spectral import soft_masks
 
-__all__ = ["separate_offline", "separate_offline_nmf", "separate_offline_recurrent",
+__all__ = ["frame_masks", "separate_offline", "separate_offline_blend", "separate_offline_nmf",
+           "separate_offline_recurrent",
            "separate_offline_semi", "separate_offline_unfolded"]
 
 Array = npt.NDArray[np.float64]
@@ -50,6 +53,11 @@ def separate_offline(y: npt.ArrayLike, preset: Preset, *,
     -------
     np.ndarray, shape (n_sources, n), float32
     """
+    if preset.companion is not None:
+        stems = separate_offline_blend(y, preset, settings=settings)
+        if progress is not None:
+            progress(1.0)
+        return stems
     settings = (settings or EngineSettings()).resolved(preset)
     masks = {"mask_power": settings.mask_power, "smoothing": settings.smoothing}
     if any(source.adaptive for source in preset.sources):
@@ -245,14 +253,12 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
         For a bad signal, or if the sources are not unfolded.
     """
     signal = check_signal(y)
-    fit = UnfoldedFit(preset, beta=beta, l1=l1)
+    if not preset.sources[0].layers:
+        raise ParameterError(f"preset {preset.name!r} has no unfolded sources")
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
-    V = np.abs(X).T
-    floor = spectral.noise_floor(V, sr=preset.sr, hop_length=preset.hop_length) \
-        if any(source.floor for source in preset.sources) else None
-    estimates = fit.estimates(V, floor).transpose(1, 2, 0)  # (S, F, T)
-    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size,
-                       smoothing=smoothing)
+    return apply_masks(X, frame_masks(np.abs(X).T, preset, beta=beta, l1=l1,
+                                      mask_power=mask_power),
+                       preset, signal.size, smoothing=smoothing)
 
 
 def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: float = 2.0,
@@ -284,7 +290,72 @@ def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: 
         For a bad signal, or a preset without an encoder.
     """
     signal = check_signal(y)
+    if preset.encoder is None:
+        raise ParameterError(f"preset {preset.name!r} has no recurrent encoder (model "
+                             f"{preset.model!r}, not 'nae')")
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
-    estimates = recurrent_estimates(preset, np.abs(X).T).transpose(1, 2, 0)  # (S, F, T)
-    return apply_masks(X, soft_masks(estimates, power=mask_power), preset, signal.size,
-                       smoothing=smoothing)
+    return apply_masks(X, frame_masks(np.abs(X).T, preset, mask_power=mask_power), preset,
+                       signal.size, smoothing=smoothing)
+
+
+def separate_offline_blend(y: npt.ArrayLike, preset: Preset, *,
+                           settings: EngineSettings | None = None) -> npt.NDArray[np.float32]:
+    """A preset with a companion: ``(1 - share)`` of its masks and ``share`` of the
+    companion's, then smoothed with the preset's smoothing, as the engine mixes them.
+    Both are fitted frame by frame (:func:`frame_masks`), so this is what the online engine
+    computes, within float32 rounding, without its latency.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,)
+        Mono signal at ``preset.sr``.
+    preset : Preset
+        With a companion; both unfolded or with a recurrent encoder.
+    settings : EngineSettings, optional
+        Inference settings (``beta``, ``l1``, ``mask_power``, ``smoothing``).
+
+    Returns
+    -------
+    np.ndarray, shape (n_sources, n), float32
+
+    Raises
+    ------
+    ParameterError
+        For a bad signal, no companion, or a model not fitted frame by frame.
+    """
+    signal = check_signal(y)
+    if preset.companion is None:
+        raise ParameterError(f"preset {preset.name!r} has no companion")
+    resolved = (settings or EngineSettings()).resolved(preset)
+    X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
+    V = np.abs(X).T
+    share = preset.companion_share
+    masks = sum(weight * frame_masks(V, model, beta=resolved.beta, l1=resolved.l1,
+                                     mask_power=resolved.mask_power)
+                for weight, model in ((1.0 - share, preset), (share, preset.companion)))
+    return apply_masks(X, masks, preset, signal.size, smoothing=resolved.smoothing)
+
+
+def frame_masks(V: npt.ArrayLike, preset: Preset, *, beta: float = 1.0, l1: float = 0.0,
+                mask_power: float = 2.0) -> Array:
+    """The masks (S, F, T) of a model fitted frame by frame from frames ``V`` (T, F): the
+    layered fit of unfolded sources (a noise floor tracked through the frames in order) or
+    a recurrent encoder.
+
+    Raises
+    ------
+    ParameterError
+        For any other model.
+    """
+    frames = np.asarray(V, dtype=np.float64)
+    if preset.encoder is not None:
+        estimates = recurrent_estimates(preset, frames)
+    elif preset.sources[0].layers:
+        floor = spectral.noise_floor(frames, sr=preset.sr, hop_length=preset.hop_length) \
+            if any(source.floor for source in preset.sources) else None
+        estimates = UnfoldedFit(preset, beta=beta, l1=l1).estimates(frames, floor)
+    else:
+        raise ParameterError(f"preset {preset.name!r} is not fitted frame by frame (unfolded "
+                             f"sources or a recurrent encoder), so its masks cannot be mixed "
+                             f"offline with another model's")
+    return soft_masks(estimates.transpose(1, 2, 0), power=mask_power)

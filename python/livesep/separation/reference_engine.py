@@ -71,9 +71,10 @@ class ReferenceFilter:
         if convolutive:
             raise ParameterError(f"the numpy reference engine has no convolutive sources "
                                  f"({', '.join(map(repr, convolutive))} have frames > 1)")
-        if preset.encoder is not None:
-            raise ParameterError(f"the numpy reference engine has no recurrent encoder (preset "
-                                 f"{preset.name!r}, model 'nae'); separate_offline runs it")
+        if preset.encoder is not None or preset.companion is not None:
+            raise ParameterError(f"the numpy reference engine has no recurrent encoder or "
+                                 f"companion (preset {preset.name!r}); separate_offline runs "
+                                 f"them")
         settings = (settings or EngineSettings()).resolved(preset)
         self.settings = settings
         self.bands = fit_band_edges(preset, settings)

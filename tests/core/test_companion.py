@@ -1,0 +1,132 @@
+"""A companion model in the online engine: its masks mixed into the preset's before the
+smoothing, matching the numpy reference (separate_offline_blend) in any block size, at any
+rate and latency; reset and quality reach it; nothing is allocated per block; the engine
+refuses a companion that does not fit."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from helpers.presets import noise, random_encoder_preset, random_unfolded_preset
+from livesep import ParameterError, spectral
+from livesep._core import Model, _internal
+from livesep.engine import EngineSettings, build_model, create_separator
+from livesep.presets import Preset
+from livesep.separation import separate_offline, separate_online
+from livesep.separation.offline import frame_masks, separate_offline_blend
+from livesep.separation.reference_engine import ReferenceSeparator
+
+SETTINGS = [(16000, 512, 128), (48000, 1024, 256)]
+
+
+def pair(sr: int = 16000, n_fft: int = 512, hop: int = 128, share: float = 0.3,
+         seed: int = 0) -> Preset:
+    """Unfolded sources with a noise floor, and a recurrent companion."""
+    made = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=seed)
+    main = dataclasses.replace(made, sources=[
+        made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
+    companion = random_encoder_preset((6, 3), hidden=12, layers=2, sr=sr, n_fft=n_fft,
+                                      hop_length=hop, seed=seed + 1)
+    return dataclasses.replace(main, companion=companion, companion_share=share)
+
+
+@pytest.mark.parametrize("sr, n_fft, hop", SETTINGS)
+@pytest.mark.parametrize("block_size", [1, 333, "hop"])
+def test_online_equals_the_numpy_reference(sr: int, n_fft: int, hop: int,
+                                           block_size: int | str) -> None:
+    preset = pair(sr, n_fft, hop, seed=sr)
+    x = noise(sr // 2, seed=3)
+    x[sr // 8:sr // 8 + 3 * n_fft] = 0.0  # silence in the middle
+    online = separate_online(x, preset, block_size=hop if block_size == "hop" else
+                             int(block_size))
+    offline = separate_offline(x, preset)
+    np.testing.assert_array_equal(offline, separate_offline_blend(x, preset))
+    np.testing.assert_allclose(online, offline, atol=2e-5 * np.abs(x).max())
+    np.testing.assert_allclose(online.sum(axis=0), x, atol=1e-5)
+    # Neither model alone: the mix of the two.
+    for alone in (dataclasses.replace(preset, companion=None, companion_share=0.0),
+                  preset.companion):
+        assert np.abs(separate_offline(x, alone) - offline).max() > 0.01 * np.abs(x).max()
+
+
+def test_the_masks_are_the_shares_of_both_then_smoothed() -> None:
+    preset = pair(share=0.25)
+    x = noise(8000, seed=4)
+    X = spectral.stft(x, n_fft=preset.n_fft, hop_length=preset.hop_length)
+    V = np.abs(X).T
+    mixed = 0.75 * frame_masks(V, dataclasses.replace(preset, companion=None,
+                                                     companion_share=0.0)) \
+        + 0.25 * frame_masks(V, preset.companion)
+    smoothed = spectral.smooth_masks(mixed, np.abs(X), seconds=0.03, sr=preset.sr,
+                                     hop_length=preset.hop_length)
+    expected = np.stack([spectral.istft(X * m, n_fft=preset.n_fft,
+                                        hop_length=preset.hop_length, length=x.size)
+                         for m in smoothed])
+    np.testing.assert_allclose(separate_offline(x, preset), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("latency", ["low", "ultra"])
+def test_short_latencies_match_the_reference(latency: str) -> None:
+    preset = pair(seed=5)
+    x = noise(6000, seed=6)
+    settings = EngineSettings(latency=latency)
+    online = separate_online(x, preset, settings=settings, block_size=77)
+    plain = separate_online(x, dataclasses.replace(preset, companion=None, companion_share=0),
+                            settings=settings, block_size=77)
+    assert online.shape == plain.shape == (2, x.size)
+    np.testing.assert_allclose(online.sum(axis=0), x, atol=1e-5)
+    assert np.abs(online - plain).max() > 0.01 * np.abs(x).max()
+
+
+def test_reset_and_quality_reach_the_companion() -> None:
+    preset = pair(seed=7)
+    x = noise(6000, seed=8)
+    separator = create_separator(preset)
+    first = separator.process(x)
+    separator.reset()
+    np.testing.assert_array_equal(separator.process(x), first)
+    separator.reset()
+    separator.set_quality(n_iter=0, beam=1)
+    np.testing.assert_array_equal(separator.process(x), first)
+
+
+@pytest.mark.parametrize("block_size", [1, 77, 128])
+def test_nothing_is_allocated_per_block(block_size: int) -> None:
+    separator = create_separator(pair(seed=9))
+    x = noise(40 * block_size + 600, seed=10)
+    out = np.zeros((2, block_size), dtype=np.float32)
+    for start in range(0, x.size - block_size + 1, block_size):
+        block = np.ascontiguousarray(x[start:start + block_size])
+        assert _internal.count_process_allocations(separator, block, out) == 0
+
+
+def test_the_engine_refuses_a_companion_that_does_not_fit() -> None:
+    preset = pair()
+    main = dataclasses.replace(preset, companion=None, companion_share=0.0)
+    companion = build_model(preset.companion)
+    model = build_model(main)
+    assert model.companion_share == 0.0
+    assert build_model(preset).companion_share == pytest.approx(0.3)
+    sources = [(s.W, s.A, s.pi) for s in main.sources]
+    layers = [s.layers for s in main.sources]
+    for share in (0.0, 1.0, -0.5, float("nan")):
+        with pytest.raises(ParameterError, match="a companion's share must be in"):
+            Model(sources, layers=layers, companion=companion, companion_share=share)
+    three = build_model(random_encoder_preset((2, 2, 2), seed=3))
+    smoothed = build_model(preset.companion, EngineSettings(smoothing=0.05))
+    for bad in (three, smoothed, build_model(preset)):
+        with pytest.raises(ParameterError, match="a companion model must have this model's 2 "
+                                                 "sources and 257 bins, no smoothing and no "
+                                                 "companion"):
+            Model(sources, layers=layers, companion=bad, companion_share=0.5)
+    with pytest.raises(ParameterError, match="companion must be a Model"):
+        Model(sources, layers=layers, companion="voice", companion_share=0.5)  # type: ignore
+
+
+def test_the_streaming_numpy_reference_points_to_the_offline_one() -> None:
+    with pytest.raises(ParameterError, match="no recurrent encoder or companion .* "
+                                             "separate_offline runs them"):
+        ReferenceSeparator(pair())
