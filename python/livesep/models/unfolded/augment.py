@@ -5,8 +5,9 @@ random levels and SNRs, as magnitude frames of the mixture and of each source.
 The generic noises are families, not recordings: stationary noise under a random smooth
 spectral envelope (a random tilt with a few random resonances), a hum of random pitch with
 random harmonics, random impulsive bursts with their own envelope, each slowly modulated,
-summed in random proportions. They teach a model what noise in general looks like, beside
-the recorded noises it is given.
+summed in random proportions; or, asked for, steady: the shaped noise and maybe a hum,
+unmodulated, as a fan or a room's hiss is. They teach a model what noise in general looks
+like, beside the recorded noises it is given.
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ def _shaped(rng: np.random.Generator, x: npt.NDArray[np.float64]) -> npt.NDArray
     return shaped / (np.std(shaped) + 1e-12)
 
 
-def generic_noise(n: int, *, sr: int, rng: np.random.Generator) -> Signal:
+def generic_noise(n: int, *, sr: int, rng: np.random.Generator, steady: bool = False
+                  ) -> Signal:
     """``n`` samples of a generic noise drawn from ``rng`` (see the module's description),
-    unit RMS before its slow modulation."""
+    unit RMS before its slow modulation; ``steady`` leaves out the bursts and the
+    modulation."""
     check_int("n", n, low=1)
-    kind = int(rng.integers(0, 4))
+    kind = int(rng.integers(0, 2 if steady else 4))
     out = _shaped(rng, rng.standard_normal(n))
     if kind in (1, 3):  # a hum
         f0 = rng.uniform(40, 400)
@@ -86,6 +89,8 @@ def generic_noise(n: int, *, sr: int, rng: np.random.Generator) -> Signal:
             bursts[start:end] += (rng.standard_normal(length) * decay)[:end - start] \
                 * rng.uniform(0.2, 1.0)
         out += rng.uniform(0.5, 3) * _shaped(rng, bursts)
+    if steady:
+        return out.astype(np.float32)
     modulation = 1 + rng.uniform(0, 0.8) * np.sin(
         2 * np.pi * rng.uniform(0.05, 2) * np.arange(n) / sr + rng.uniform(0, 2 * np.pi))
     return (out * modulation).astype(np.float32)
@@ -100,13 +105,14 @@ def _excerpt(rng: np.random.Generator, signal: Signal, n: int) -> npt.NDArray[np
 def mixture_frames(speech: Sequence[Signal], noises: Sequence[Signal], *, sr: int,
                    n_fft: int, hop_length: int, seconds: float, segment: float = 4.0,
                    snr_range: tuple[float, float] = (-5.0, 20.0), generic_share: float = 0.55,
-                   speed_range: tuple[float, float] = (0.88, 1.12), seed: int = 0,
-                   progress: Progress | None = None) -> MixtureFrames:
+                   steady_share: float = 0.0, speed_range: tuple[float, float] = (0.88, 1.12),
+                   seed: int = 0, progress: Progress | None = None) -> MixtureFrames:
     """Frames of ``seconds`` of training mixtures in ``segment``-long pieces: a random
     excerpt of a random speech signal (sped up or down within ``speed_range``, 7 times in
     10) over a random excerpt of a recorded noise or, ``generic_share`` of the time, a
-    generic one (sometimes both), at an SNR drawn from ``snr_range`` and a level between
-    -35 and -15 dBFS. The same arguments give the same frames.
+    generic one (``steady_share`` of those steady; sometimes both), at an SNR drawn from
+    ``snr_range`` and a level between -35 and -15 dBFS. The same arguments give the same
+    frames.
 
     Raises
     ------
@@ -116,6 +122,7 @@ def mixture_frames(speech: Sequence[Signal], noises: Sequence[Signal], *, sr: in
     check_float("seconds", seconds, low=0.0, low_open=True)
     check_float("segment", segment, low=0.0, low_open=True)
     check_float("generic_share", generic_share, low=0.0, high=1.0)
+    check_float("steady_share", steady_share, low=0.0, high=1.0)
     if not speech or snr_range[0] > snr_range[1] or speed_range[0] > speed_range[1]:
         raise ParameterError(f"mixtures need speech and ranges low to high, got "
                              f"{len(speech)} speech signals, snr_range={snr_range}, "
@@ -132,7 +139,9 @@ def mixture_frames(speech: Sequence[Signal], noises: Sequence[Signal], *, sr: in
         if noises and rng.random() >= generic_share:
             noise = _excerpt(rng, noises[int(rng.integers(len(noises)))], n)
         else:
-            noise = generic_noise(n, sr=sr, rng=rng).astype(np.float64)
+            # Drawn only when asked for, so that the same seeds give the same frames.
+            steady = steady_share > 0 and rng.random() < steady_share
+            noise = generic_noise(n, sr=sr, rng=rng, steady=steady).astype(np.float64)
         if rng.random() < 0.3:  # a second, generic noise layered on
             noise = noise / (np.std(noise) + 1e-12) \
                 + rng.uniform(0.2, 1.0) * generic_noise(n, sr=sr, rng=rng)
