@@ -12,9 +12,11 @@ livesep.models.unfolded.mixture_frames (speed-perturbed speech; recorded and gen
 40 % of the generic ones steady; random SNRs and levels), each played at a further random
 gain in every step.
 
-Model (livesep.presets.encoder has the equations): log-power features, a tanh layer, GRU
-layers, then per source one softplus activation per bin through an identity dictionary, so
-that the speech mask of bin f is a_f^2 / (a_f^2 + b_f^2), as the engine makes masks. Trained
+Model (livesep.presets.encoder has the equations): noise-aware features (each bin's a
+posteriori SNR against the noise floor the engine tracks, and its level over the floor's
+mean), a tanh layer, GRU layers, then per source one softplus activation per bin through an
+identity dictionary, so that the speech mask of bin f is a_f^2 / (a_f^2 + b_f^2), as the
+engine makes masks. Trained
 with Adam on the masked mixture against each source, on magnitudes to the power 0.5 (speech
 weighted twice).
 
@@ -39,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from livesep import audio, presets, spectral
-from livesep.models.nae import recurrent_estimates
+from livesep.models.nae import encoder_features, recurrent_estimates
 from livesep.models.unfolded import mixture_frames
 from livesep.presets import Encoder, Preset, SourceModel
 from livesep.threads import blas_threads
@@ -58,13 +60,12 @@ def build_network(torch, n_bins: int, hidden: int, layers: int):
     class Network(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.input = nn.Linear(n_bins, hidden)
+            self.input = nn.Linear(2 * n_bins, hidden)
             self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True)
             self.outputs = nn.ModuleList([nn.Linear(hidden, n_bins) for _ in range(2)])
 
-        def forward(self, magnitudes):
-            x = torch.log(magnitudes * magnitudes + 1e-10)
-            g, _ = self.gru(torch.tanh(self.input(x)))
+        def forward(self, features):
+            g, _ = self.gru(torch.tanh(self.input(features)))
             powered = torch.stack([nn.functional.softplus(out(g)) ** 2 for out in self.outputs])
             return powered / (powered.sum(0) + 1e-12)
 
@@ -77,7 +78,7 @@ def export(torch, network, provenance: dict) -> Preset:
         return t.detach().double().numpy()
 
     gru = network.gru
-    n_bins = network.input.weight.shape[1]
+    n_bins = network.input.weight.shape[1] // 2
     encoder = Encoder(
         array(network.input.weight), array(network.input.bias),
         [array(getattr(gru, f"weight_ih_l{i}")) for i in range(gru.num_layers)],
@@ -86,7 +87,7 @@ def export(torch, network, provenance: dict) -> Preset:
         [array(getattr(gru, f"bias_hh_l{i}")) for i in range(gru.num_layers)],
         [array(out.weight) for out in network.outputs],
         [array(out.bias) for out in network.outputs],
-        [np.ones(n_bins) for _ in network.outputs])
+        [np.ones(n_bins) for _ in network.outputs], noise_aware=True)
     sources = [SourceModel(name, W=np.eye(n_bins)[np.newaxis], A=np.ones((1, 1)),
                            pi=np.ones(1), provenance=provenance) for name in ("speech", "noise")]
     return Preset("voice-recurrent", description="A voice, any speaker, in any noise: a recurrent "
@@ -134,6 +135,10 @@ def main() -> int:
 
     mixture = sequences(frames.mixture)
     targets = torch.stack([sequences(frames.speech), sequences(frames.noise)])
+    # Each 4-second piece is a stream of its own: its noise floor starts with it.
+    features = torch.from_numpy(np.stack([
+        encoder_features(piece, spectral.noise_floor(piece, sr=SR, hop_length=HOP) ** 2)
+        for piece in mixture.numpy()]).astype(np.float32))
     print(f"{count} mixtures of {length} frames ({time.perf_counter() - started:.0f} s)",
           flush=True)
     network = build_network(torch, N_FFT // 2 + 1, args.hidden, args.layers)
@@ -149,7 +154,8 @@ def main() -> int:
             gain = 10.0 ** (torch.empty(BATCH, 1, 1).uniform_(*GAIN_DB, generator=generator)
                             / 20.0)
             x, target = mixture[chosen] * gain, targets[:, chosen] * gain
-            error = (network(x) * x + 1e-8) ** COMPRESS - (target + 1e-8) ** COMPRESS
+            error = (network(features[chosen]) * x + 1e-8) ** COMPRESS \
+                - (target + 1e-8) ** COMPRESS
             loss = (weights * error ** 2).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -165,10 +171,9 @@ def main() -> int:
                   "training_seconds": round(time.perf_counter() - started)}
     preset = export(torch, network, provenance)
     # The exported preset must give the network's masks (the engine runs the same maths).
-    probe = mixture[:1, :200]
     with torch.no_grad():
-        want = network(probe)[:, 0].numpy()
-    estimates = recurrent_estimates(preset, probe[0].numpy()) ** 2
+        want = network(features[:1, :200])[:, 0].numpy()
+    estimates = recurrent_estimates(preset, mixture[0, :200].numpy()) ** 2
     got = estimates / (estimates.sum(axis=1, keepdims=True) + 1e-12)
     worst = float(np.abs(got.transpose(1, 0, 2) - want).max())
     if worst > 1e-3:

@@ -116,6 +116,7 @@ std::shared_ptr<const livesep::EncoderWeights> convert_encoder(const py::dict& e
   weights->output_weights = list_from<livesep::RowMatrixF>(encoder, "output_weights", matrix_from);
   weights->output_biases = list_from<Eigen::VectorXf>(encoder, "output_biases", vector_from);
   weights->output_scales = list_from<Eigen::VectorXf>(encoder, "output_scales", vector_from);
+  if (encoder.contains("noise_aware")) weights->noise_aware = encoder["noise_aware"].cast<bool>();
   weights->check();
   return weights;
 }

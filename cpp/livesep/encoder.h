@@ -2,6 +2,10 @@
 // network alternative to non-negative audio models", ICASSP 2017, its recurrent variant),
 // trained on mixtures: for each frame of mixture magnitudes m (F bins),
 //   x    = log(m^2 + kFeatureFloor)                          features
+// or, for a noise-aware encoder, 2F features from m and the stream's noise floor N (floor.h,
+// power per bin; zero before any sound), with r = mean(N) + 1e-20 and log10:
+//   x_f     = clip(log10((m_f^2 + 1e-20) / (N_f + 1e-20 + 1e-6 r)), -3, 6)   a posteriori SNR
+//   x_{F+f} = clip(log10((m_f^2 + 1e-20) / r), -6, 6)                        level over the floor
 //   z    = tanh(W_in x + b_in)                               H
 //   g    = GRU_L(...GRU_1(z))                                H, each with its own state
 //   h_s  = scale_s * softplus(W_s g + b_s)                   K_s per source, non-negative
@@ -28,6 +32,9 @@ using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 struct EncoderWeights {
   static constexpr float kFeatureFloor = 1e-10f;
 
+  // Features of the frame against the noise floor (2F inputs) instead of its log power (F).
+  bool noise_aware = false;
+
   RowMatrixF input_weights;              // H x F
   Eigen::VectorXf input_bias;            // H
   std::vector<RowMatrixF> gate_inputs;   // per layer 3H x H: reset, update, new
@@ -38,7 +45,8 @@ struct EncoderWeights {
   std::vector<Eigen::VectorXf> output_biases;       // per source K_s
   std::vector<Eigen::VectorXf> output_scales;       // per source K_s, > 0
 
-  int n_bins() const noexcept { return static_cast<int>(input_weights.cols()); }
+  int n_inputs() const noexcept { return static_cast<int>(input_weights.cols()); }
+  int n_bins() const noexcept { return noise_aware ? n_inputs() / 2 : n_inputs(); }
   int n_hidden() const noexcept { return static_cast<int>(input_weights.rows()); }
   int n_layers() const noexcept { return static_cast<int>(gate_inputs.size()); }
   int n_sources() const noexcept { return static_cast<int>(output_weights.size()); }
@@ -52,7 +60,9 @@ struct EncoderWeights {
     const auto fail = [](const std::string& what) {
       throw ParameterError("encoder: " + what);
     };
-    if (h < 1 || n_bins() < 2) fail("the input layer must be (hidden >= 1, bins >= 2)");
+    if (h < 1 || n_bins() < 2 || (noise_aware && n_inputs() % 2 != 0)) {
+      fail("the input layer must be (hidden >= 1, bins >= 2), twice the bins when noise-aware");
+    }
     if (input_bias.size() != h) fail("the input bias must have one value per hidden unit");
     if (n_layers() < 1) fail("at least one recurrent layer is needed");
     if (gate_hiddens.size() != gate_inputs.size() || gate_input_biases.size() != gate_inputs.size() ||
@@ -99,7 +109,8 @@ class EncoderState {
     weights.check();
     weights_ = &weights;
     const Eigen::Index h = weights.n_hidden();
-    features_.setZero(weights.n_bins());
+    features_.setZero(weights.n_inputs());
+    power_.setZero(weights.n_bins());
     layer_input_.setZero(h);
     gates_input_.setZero(3 * h);
     gates_hidden_.setZero(3 * h);
@@ -118,14 +129,25 @@ class EncoderState {
   }
 
   // [audio-thread] Encodes one frame of magnitudes (n_bins) into the sources' activations,
-  // side by side (total_components floats).
-  void encode(const float* magnitudes, float* activations) noexcept {
+  // side by side (total_components floats); a noise-aware encoder reads the noise floor's
+  // power (n_bins) too.
+  void encode(const float* magnitudes, const float* floor, float* activations) noexcept {
     const EncoderWeights& w = *weights_;
     const Eigen::Index h = w.n_hidden();
-    const Eigen::Map<const Eigen::VectorXf> m(magnitudes, w.n_bins());
+    const int n_bins = w.n_bins();
+    const Eigen::Map<const Eigen::VectorXf> m(magnitudes, n_bins);
     // Capped so that absurd input (huge but finite samples) cannot reach inf - inf = NaN,
     // which the recurrent state would keep.
-    features_ = (m.array().square().min(1e30f) + EncoderWeights::kFeatureFloor).log().matrix();
+    if (w.noise_aware) {
+      const Eigen::Map<const Eigen::ArrayXf> noise(floor, n_bins);
+      const float level = noise.mean() + 1e-20f;
+      power_ = m.array().square().min(1e30f) + 1e-20f;
+      features_.head(n_bins) =
+          (power_ / (noise + (1e-20f + 1e-6f * level))).log10().min(6.0f).max(-3.0f).matrix();
+      features_.tail(n_bins) = (power_ / level).log10().min(6.0f).max(-6.0f).matrix();
+    } else {
+      features_ = (m.array().square().min(1e30f) + EncoderWeights::kFeatureFloor).log().matrix();
+    }
     layer_input_.noalias() = w.input_weights * features_;
     layer_input_ = (layer_input_ + w.input_bias).array().tanh().matrix();
     for (int layer = 0; layer < w.n_layers(); ++layer) {
@@ -163,6 +185,7 @@ class EncoderState {
 
   const EncoderWeights* weights_ = nullptr;
   Eigen::VectorXf features_;
+  Eigen::ArrayXf power_;  // a noise-aware encoder's frame power
   Eigen::VectorXf layer_input_;
   Eigen::VectorXf gates_input_;
   Eigen::VectorXf gates_hidden_;

@@ -53,7 +53,13 @@ class NoiseFloorTracker {
   }
 
   // [audio-thread] Forget the floor: the next sounding frame starts it again.
-  void reset() noexcept { started_ = false; }
+  void reset() noexcept {
+    started_ = false;
+    std::fill(floor_.begin(), floor_.end(), 0.0f);
+  }
+
+  // [audio-thread] The floor's power N per bin (zeros before any sound).
+  const float* power() const noexcept { return floor_.data(); }
 
   // [audio-thread] Tracks one frame of magnitudes (n_bins); false for a silent frame, which
   // changes nothing.

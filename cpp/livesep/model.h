@@ -187,6 +187,8 @@ class ModelRuntime {
     const int n_bins = model_->n_bins();
     const int n_sources = model_->n_sources();
     if (model_->encoder) prepare_encoder();
+    // A noise-aware encoder reads the floor as a source's floor column does.
+    floors_ = model_->encoder && model_->encoder->noise_aware;
     for (const SourceModel& source : sources_) floors_ = floors_ || source.floor_weight > 0.0f;
     if (floors_) {
       floor_.prepare(model_->n_bins(), kDefaultFramePeriod);
@@ -359,7 +361,7 @@ class ModelRuntime {
 
   // [audio-thread] The encoder's activations through each source's dictionary.
   void encode_frame() noexcept {
-    encoder_.encode(magnitudes_.data(), activations_.data());
+    encoder_.encode(magnitudes_.data(), floor_.power(), activations_.data());
     const float* h = activations_.data();
     const int n_bins = this->n_bins();
     for (int s = 0; s < n_sources(); ++s) {

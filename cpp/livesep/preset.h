@@ -422,9 +422,11 @@ class PresetReader {
     return built;
   }
 
-  // Model "nae"'s encoder sizes from meta (0 hidden units without one); version 3 only.
+  // Model "nae"'s encoder sizes from meta (0 hidden units without one); version 3 on, and
+  // noise-aware features (twice the inputs) from version 6 on.
   struct EncoderSize {
     int hidden = 0, layers = 0;
+    bool noise_aware = false;
   };
 
   EncoderSize encoder_entry(const JsonValue& meta, const std::string& model, int version) const {
@@ -436,11 +438,24 @@ class PresetReader {
     if (version < 3) fail("encoder is not a field of version " + std::to_string(version) +
                           " files: recurrent encoders came with version 3");
     if (model != "nae") fail("meta has an 'encoder' field but model is '" + model + "', not 'nae'");
-    if (value->kind != JsonValue::Kind::Object || value->fields.size() != 2) {
-      fail("encoder must be a JSON object with the fields 'hidden' and 'layers'");
+    const JsonValue* features = value->find("features");
+    if (value->kind != JsonValue::Kind::Object ||
+        value->fields.size() != (features != nullptr ? 3u : 2u)) {
+      fail("encoder must be a JSON object with the fields 'hidden' and 'layers' (and "
+           "'features')");
+    }
+    if (features != nullptr) {
+      if (version < 6) {
+        fail("encoder.features is not a field of version " + std::to_string(version) +
+             " files: noise-aware encoders came with version 6");
+      }
+      if (features->kind != JsonValue::Kind::String || features->text != "noise-aware") {
+        fail("encoder.features must be 'noise-aware', got " + show(*features));
+      }
     }
     return {integer(field(*value, "hidden", "encoder"), "encoder.hidden", 1, 4096),
-            integer(field(*value, "layers", "encoder"), "encoder.layers", 1, 16)};
+            integer(field(*value, "layers", "encoder"), "encoder.layers", 1, 16),
+            features != nullptr};
   }
 
   static std::vector<std::string> encoder_names(int layers, int n_sources) {
@@ -474,7 +489,9 @@ class PresetReader {
       return Eigen::VectorXf(Eigen::Map<const Eigen::VectorXf>(a.values.data(), n));
     };
     auto weights = std::make_shared<EncoderWeights>();
-    weights->input_weights = matrix(level + "encoder.input_weights", h, n_bins);
+    weights->noise_aware = size.noise_aware;
+    weights->input_weights = matrix(level + "encoder.input_weights", h,
+                                    size.noise_aware ? 2 * n_bins : n_bins);
     weights->input_bias = vector(level + "encoder.input_bias", h);
     for (int l = 0; l < size.layers; ++l) {
       const std::string layer = level + "encoder.layer" + std::to_string(l) + ".";

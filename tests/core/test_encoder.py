@@ -1,8 +1,11 @@
 """Recurrent encoders (model "nae") in the online engine: the C++ encoder matches the slow
-numpy reference frame by frame, streamed in any block size and at any rate; reset returns to
-zero states; nothing is allocated per block; absurd input leaves it clean afterwards."""
+numpy reference frame by frame, streamed in any block size and at any rate, with log-power or
+noise-aware features; reset returns to zero states and forgets the floor; nothing is
+allocated per block; absurd input leaves it clean afterwards."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ from helpers.presets import noise, random_encoder_preset, random_preset
 from livesep import ParameterError
 from livesep._core import Model, _internal
 from livesep.engine import EngineSettings, build_model, create_separator
-from livesep.models.nae import encoder_activations, recurrent_estimates
+from livesep.models.nae import encoder_activations, encoder_features, recurrent_estimates
 from livesep.separation import separate_offline, separate_offline_recurrent, separate_online
 
 #: (sample rate, n_fft, hop): the default voice setting and a full-band one.
@@ -123,3 +126,56 @@ def test_the_engine_refuses_an_encoder_that_does_not_fit() -> None:
     with pytest.raises(ParameterError, match="one state"):
         Model([(s.W, s.A, s.pi) for s in states.sources], encoder=weights)
     assert build_model(preset).has_encoder and not build_model(states).has_encoder
+
+
+@pytest.mark.parametrize("sr, n_fft, hop", SETTINGS)
+@pytest.mark.parametrize("block_size", [1, 333, "hop"])
+def test_a_noise_aware_encoder_equals_the_numpy_reference(sr: int, n_fft: int, hop: int,
+                                                          block_size: int | str) -> None:
+    preset = random_encoder_preset((5, 4), hidden=12, layers=2, sr=sr, n_fft=n_fft,
+                                   hop_length=hop, seed=sr + 1, noise_aware=True)
+    x = noise(sr // 2, seed=4)
+    x[: n_fft] = 0.0  # the floor starts at the first sound
+    x[sr // 8:sr // 8 + 3 * n_fft] = 0.0
+    x[sr // 4:] *= 0.2  # the floor follows the noise down
+    online = separate_online(x, preset, block_size=hop if block_size == "hop" else
+                             int(block_size))
+    offline = separate_offline(x, preset)
+    np.testing.assert_allclose(online, offline, atol=2e-5 * np.abs(x).max())
+    plain = dataclasses.replace(preset.encoder, noise_aware=False,
+                                input_weights=preset.encoder.input_weights[:, : n_fft // 2 + 1])
+    other = separate_offline(x, dataclasses.replace(preset, encoder=plain))
+    assert np.abs(other - offline).max() > 0.01 * np.abs(x).max()
+
+
+def test_noise_aware_features_are_the_snr_and_the_level_over_the_floor() -> None:
+    m = np.array([[1.0, 2.0, 0.0, 1e20]])
+    floor = np.array([[1.0, 0.5, 0.0, 1.0]])
+    x = encoder_features(m, floor)
+    level = floor.mean() + 1e-20
+    np.testing.assert_allclose(x[0, :4], [np.log10((1 + 1e-20) / (1 + 1e-20 + 1e-6 * level)),
+                                          np.log10(4 / (0.5 + 1e-6 * level)),
+                                          -3.0, 6.0])  # clipped
+    np.testing.assert_allclose(x[0, 4:], [np.log10(1 / level), np.log10(4 / level), -6.0, 6.0])
+    np.testing.assert_array_equal(encoder_features(m[0]), np.log(np.minimum(m[0] ** 2, 1e30)
+                                                                 + 1e-10))
+
+
+def test_a_noise_aware_encoder_forgets_the_floor_on_reset() -> None:
+    preset = random_encoder_preset(seed=12, noise_aware=True)
+    x = noise(6000, seed=13)
+    separator = create_separator(preset)
+    first = separator.process(x)
+    separator.process(noise(6000, seed=14) * 5)
+    separator.reset()
+    np.testing.assert_array_equal(separator.process(x), first)
+
+
+@pytest.mark.parametrize("block_size", [1, 77])
+def test_a_noise_aware_encoder_allocates_nothing_per_block(block_size: int) -> None:
+    separator = create_separator(random_encoder_preset(seed=15, noise_aware=True))
+    x = noise(40 * block_size + 600, seed=16)
+    out = np.zeros((2, block_size), dtype=np.float32)
+    for start in range(0, x.size - block_size + 1, block_size):
+        block = np.ascontiguousarray(x[start:start + block_size])
+        assert _internal.count_process_allocations(separator, block, out) == 0

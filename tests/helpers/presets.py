@@ -54,24 +54,28 @@ def random_unfolded_preset(n_components: tuple[int, ...] = (5, 4), layers: int =
 
 
 def random_encoder(n_bins: int, n_components: tuple[int, ...] = (5, 4), *, hidden: int = 8,
-                   layers: int = 2, seed: int = 0) -> Encoder:
-    """A recurrent encoder with random weights, large enough that its state matters."""
+                   layers: int = 2, seed: int = 0, noise_aware: bool = False) -> Encoder:
+    """A recurrent encoder with random weights, large enough that its state matters (and
+    with twice the inputs when noise-aware)."""
     rng = np.random.default_rng(seed)
     h = hidden
-    return Encoder(rng.normal(0, 0.3, (h, n_bins)), rng.normal(0, 0.5, h),
+    inputs = 2 * n_bins if noise_aware else n_bins
+    return Encoder(rng.normal(0, 0.3, (h, inputs)), rng.normal(0, 0.5, h),
                    [rng.normal(0, 0.6, (3 * h, h)) for _ in range(layers)],
                    [rng.normal(0, 0.6, (3 * h, h)) for _ in range(layers)],
                    [rng.normal(0, 0.3, 3 * h) for _ in range(layers)],
                    [rng.normal(0, 0.3, 3 * h) for _ in range(layers)],
                    [rng.normal(0, 1.0, (k, h)) for k in n_components],
                    [rng.normal(0, 0.5, k) for k in n_components],
-                   [rng.uniform(0.5, 2.0, k) for k in n_components])
+                   [rng.uniform(0.5, 2.0, k) for k in n_components], noise_aware=noise_aware)
 
 
 def random_encoder_preset(n_components: tuple[int, ...] = (5, 4), *, hidden: int = 8,
                           layers: int = 2, sr: int = 16000, n_fft: int = 512,
-                          hop_length: int = 128, seed: int = 0) -> Preset:
-    """A model "nae" preset: a random recurrent encoder and random sparse decoders."""
+                          hop_length: int = 128, seed: int = 0,
+                          noise_aware: bool = False) -> Preset:
+    """A model "nae" preset: a random recurrent encoder (noise-aware: reading the noise
+    floor too) and random sparse decoders."""
     rng = np.random.default_rng(seed)
     n_bins = n_fft // 2 + 1
     sources = []
@@ -81,4 +85,5 @@ def random_encoder_preset(n_components: tuple[int, ...] = (5, 4), *, hidden: int
                                    A=np.ones((1, 1)), pi=np.ones(1)))
     return Preset("recurrent", sr=sr, n_fft=n_fft, hop_length=hop_length, model="nae",
                   sources=sources, encoder=random_encoder(n_bins, n_components, hidden=hidden,
-                                                          layers=layers, seed=seed))
+                                                          layers=layers, seed=seed,
+                                                          noise_aware=noise_aware))

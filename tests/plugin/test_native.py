@@ -141,14 +141,13 @@ def test_cpp_reader_runs_fit_bins_beside_a_noise_floor(native_build: Path, tmp_p
 
 
 @pytest.mark.parametrize("rate", [16000, 48000])
-def test_cpp_reader_runs_a_companion(native_build: Path, tmp_path: Path, rate: int,
+def test_cpp_reader_runs_a_noise_aware_companion(native_build: Path, tmp_path: Path, rate: int,
                                      speech_in_noise: tuple[np.ndarray, int]) -> None:
     made = random_unfolded_preset((5, 4), 3, seed=2)
     main = dataclasses.replace(made, sources=[
         made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
-    preset = dataclasses.replace(main, companion=random_encoder_preset((5, 4), hidden=12,
-                                                                       seed=3),
-                                 companion_share=0.35)
+    companion = random_encoder_preset((5, 4), hidden=12, seed=3, noise_aware=True)
+    preset = dataclasses.replace(main, companion=companion, companion_share=0.35)
     path = save(preset, tmp_path / "pair.npz")
     x = at_rate(speech_in_noise, rate)[: 2 * rate]
     expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
@@ -160,6 +159,10 @@ def test_cpp_reader_runs_a_companion(native_build: Path, tmp_path: Path, rate: i
                                                          "(0, 1), got 1.5"),
             (lambda m: m["companion"]["preset"].update(hop_length=64),
              "must have this preset's sr, n_fft, hop_length and sources"),
+            (lambda m: m["companion"]["preset"]["encoder"].update(features="snr"),
+             "encoder.features must be 'noise-aware', got 'snr'"),
+            (lambda m: m["companion"]["preset"]["encoder"].pop("features"),
+             "companion.encoder.input_weights: shape (12, 514) does not match"),
             (lambda m: m.pop("companion"), "unexpected entry 'companion.")):
         changed = unpack(path)[0]
         change(changed)

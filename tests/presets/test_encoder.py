@@ -107,3 +107,41 @@ def test_bad_files_are_refused(tmp_path: Path, change: object, needles: list[str
 def test_a_preset_is_a_preset() -> None:
     preset = random_encoder_preset()
     assert isinstance(preset, Preset) and "encoder=Encoder(bins=257, hidden=8" in repr(preset)
+
+
+def test_a_noise_aware_encoder_round_trips_in_version_6(tmp_path: Path) -> None:
+    original = random_encoder_preset((5, 4), hidden=7, noise_aware=True)
+    assert original.encoder.n_bins == 257 and original.encoder.input_weights.shape == (7, 514)
+    path = save(original, tmp_path / "aware.npz")
+    loaded = load(path)
+    assert loaded == original and loaded.encoder.noise_aware
+    assert loaded.encoder != dataclasses.replace(loaded.encoder, noise_aware=False,
+                                                 input_weights=np.zeros((7, 514)))
+    meta, _ = unpack(path)
+    assert meta["version"] == 6
+    assert meta["encoder"] == {"hidden": 7, "layers": 2, "features": "noise-aware"}
+    assert "noise_aware=True" in repr(loaded.encoder)
+
+
+@pytest.mark.parametrize("change, needles", [
+    (lambda m: m.update(version=5), ["encoder.features is not a field of version 5 files",
+                                     "noise-aware encoders came with version 6"]),
+    (lambda m: m["encoder"].update(features="snr"),
+     ["encoder.features must be 'noise-aware', got 'snr'"]),
+    (lambda m: m["encoder"].pop("features"),
+     ["encoder.input_weights: shape (7, 514) does not match"]),
+])
+def test_bad_noise_aware_encoders_are_refused(tmp_path: Path, change: object,
+                                              needles: list[str]) -> None:
+    meta, arrays = unpack(save(random_encoder_preset(hidden=7, noise_aware=True),
+                               tmp_path / "aware.npz"))
+    change(meta)  # type: ignore[operator]
+    rejected(pack(tmp_path / "bad.npz", members_of(meta, arrays)), *needles)
+
+
+def test_a_noise_aware_encoder_needs_twice_the_inputs() -> None:
+    made = random_encoder(257, hidden=4)
+    with pytest.raises(ParameterError, match=r"must be \(H, 2 F\)"):
+        dataclasses.replace(made, input_weights=np.zeros((4, 257)), noise_aware=True)
+    with pytest.raises(ParameterError, match="noise_aware must be True or False"):
+        dataclasses.replace(made, noise_aware=1)

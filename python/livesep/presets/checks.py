@@ -21,10 +21,8 @@ from livesep.errors import ParameterError
 from livesep.presets.format import (
     FORMAT_VERSIONS,
     MAX_ELEMENTS,
-    MAX_ENCODER_LAYERS,
     MAX_FLOOR_WEIGHT,
     MAX_FRAMES,
-    MAX_HIDDEN,
     MAX_LAYERS,
     MAX_NAME_CHARS,
     MAX_SOURCES,
@@ -45,7 +43,6 @@ __all__ = [
     "check_companion_entry",
     "check_frames",
     "check_label",
-    "check_encoder_entry",
     "check_layers",
     "check_floor",
     "check_model_arrays",
@@ -183,27 +180,6 @@ def check_source_list(names: list[str], states: list[int], layers: list[int], *,
         if model != "nmf":
             raise Invalid(f"model is {model!r} but the sources are unfolded (layers "
                           f"{layers[0]}), which model 'nmf' describes")
-
-
-def check_encoder_entry(value: object, *, version: int, model: object) -> dict[str, int] | None:
-    """``meta["encoder"]`` (absent: None): the sizes of model ``"nae"``'s recurrent encoder,
-    ``{"hidden": H, "layers": L}``, in version 3 files and only beside that model."""
-    if value is None:
-        if model == "nae":
-            raise Invalid("model is 'nae' but meta has no 'encoder' field (its sizes)")
-        return None
-    if version < FORMAT_VERSIONS[2]:
-        raise Invalid(f"encoder ({show(value)}) is not a field of version {version} files: "
-                      f"recurrent encoders came with version {FORMAT_VERSIONS[2]}")
-    if model != "nae":
-        raise Invalid(f"meta has an 'encoder' field but model is {show(model)}, not 'nae'")
-    if not isinstance(value, dict) or sorted(value) != ["hidden", "layers"]:
-        raise Invalid(f"encoder must be a JSON object with the fields 'hidden' and 'layers', "
-                      f"got {show(value)}")
-    return {"hidden": check_int("encoder.hidden", value["hidden"], low=1, high=MAX_HIDDEN,
-                                error=Invalid),
-            "layers": check_int("encoder.layers", value["layers"], low=1,
-                                high=MAX_ENCODER_LAYERS, error=Invalid)}
 
 
 def check_companion_entry(value: object, *, version: int, nested: bool

@@ -1,7 +1,11 @@
 """A preset's recurrent encoder (model ``"nae"``, format version 3): the weights that turn the
 mixture's frames into its sources' activations, in place of the activation fit.
 
-Per frame of mixture magnitudes ``m`` (F bins): ``x = log(m^2 + 1e-10)``, ``z = tanh(W_in x +
+Per frame of mixture magnitudes ``m`` (F bins): ``x = log(m^2 + 1e-10)`` or, for a noise-aware
+encoder (version 6), 2F features against the stream's noise floor ``N`` (its power per bin,
+:class:`livesep.spectral.NoiseFloor`; zero before any sound), with ``r = mean(N) + 1e-20``:
+``x_f = clip(log10((m_f^2 + 1e-20) / (N_f + 1e-20 + 1e-6 r)), -3, 6)`` (the a posteriori SNR)
+and ``x_{F+f} = clip(log10((m_f^2 + 1e-20) / r), -6, 6)``; then ``z = tanh(W_in x +
 b_in)``, ``L`` GRU layers of ``H`` units (PyTorch's equations, gates in the order reset,
 update, new), then per source ``h_s = scale_s * softplus(W_s g + b_s)`` (``K_s`` values, ``g``
 the last layer's state). Source ``s``'s estimate is its dictionary ``W[0]`` (F x K_s, columns
@@ -18,10 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from livesep.checks import check_int, show
 from livesep.errors import ParameterError
-from livesep.presets.format import MAX_ENCODER_LAYERS, MAX_HIDDEN
+from livesep.presets.checks import Invalid
+from livesep.presets.format import FORMAT_VERSIONS, MAX_ENCODER_LAYERS, MAX_HIDDEN
 
-__all__ = ["Encoder", "ENCODER_KEY", "FEATURE_FLOOR"]
+__all__ = ["Encoder", "ENCODER_KEY", "FEATURE_FLOOR", "check_encoder_entry"]
 
 #: Added to the squared magnitudes before their logarithm.
 FEATURE_FLOOR = 1e-10
@@ -62,6 +68,8 @@ class Encoder:
         Per source.
     output_biases, output_scales : sequence of array-like, each shape (K_s,)
         Scales are positive.
+    noise_aware : bool
+        Features against the noise floor: ``input_weights`` is then (H, 2 F).
 
     Raises
     ------
@@ -78,12 +86,18 @@ class Encoder:
     output_weights: tuple[Matrix, ...]
     output_biases: tuple[Matrix, ...]
     output_scales: tuple[Matrix, ...]
+    noise_aware: bool = False
 
     def __post_init__(self) -> None:
         weights = np.asarray(self.input_weights)
-        if weights.ndim != 2 or not 1 <= weights.shape[0] <= MAX_HIDDEN or weights.shape[1] < 2:
-            raise ParameterError(f"encoder input_weights must be (H, F) with H in [1, "
-                                 f"{MAX_HIDDEN}] and F >= 2, got shape {weights.shape}")
+        if not isinstance(self.noise_aware, bool):
+            raise ParameterError(f"encoder noise_aware must be True or False, got "
+                                 f"{show(self.noise_aware)}")
+        inputs = 4 if self.noise_aware else 2
+        if weights.ndim != 2 or not 1 <= weights.shape[0] <= MAX_HIDDEN or \
+                weights.shape[1] < inputs or weights.shape[1] % (inputs // 2):
+            raise ParameterError(f"encoder input_weights must be (H, {inputs // 2} F) with H in "
+                                 f"[1, {MAX_HIDDEN}] and F >= 2, got shape {weights.shape}")
         h = weights.shape[0]
         set_ = object.__setattr__
         set_(self, "input_weights", _array("input_weights", weights, weights.shape))
@@ -133,7 +147,7 @@ class Encoder:
     @property
     def n_bins(self) -> int:
         """Frequency bins of the frames it encodes, F."""
-        return int(self.input_weights.shape[1])
+        return int(self.input_weights.shape[1]) // (2 if self.noise_aware else 1)
 
     @property
     def n_components(self) -> tuple[int, ...]:
@@ -159,7 +173,7 @@ class Encoder:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, npt.ArrayLike], *, n_layers: int,
-                    n_sources: int) -> Encoder:
+                    n_sources: int, noise_aware: bool = False) -> Encoder:
         """The encoder held by preset file entries (as :meth:`arrays` names them)."""
         def get(name: str) -> npt.ArrayLike:
             if name not in arrays:
@@ -169,14 +183,16 @@ class Encoder:
                    *(tuple(get(f"encoder.layer{layer}.{key}") for layer in range(n_layers))
                      for key in _LAYER_ARRAYS),
                    *(tuple(get(f"encoder.source{source}.{key}") for source in range(n_sources))
-                     for key in _SOURCE_ARRAYS))
+                     for key in _SOURCE_ARRAYS), noise_aware=noise_aware)
 
     @staticmethod
     def expected_shapes(*, n_hidden: int, n_layers: int, n_bins: int,
-                        n_components: Sequence[int]) -> dict[str, tuple[int, ...]]:
+                        n_components: Sequence[int], noise_aware: bool = False
+                        ) -> dict[str, tuple[int, ...]]:
         """Every entry's shape for an encoder of these sizes (to check file headers)."""
         h = n_hidden
-        shapes: dict[str, tuple[int, ...]] = {"encoder.input_weights": (h, n_bins),
+        inputs = 2 * n_bins if noise_aware else n_bins
+        shapes: dict[str, tuple[int, ...]] = {"encoder.input_weights": (h, inputs),
                                               "encoder.input_bias": (h,)}
         for layer in range(n_layers):
             for key, shape in zip(_LAYER_ARRAYS, ((3 * h, h), (3 * h, h), (3 * h,), (3 * h,))):
@@ -195,12 +211,44 @@ class Encoder:
         if not isinstance(other, Encoder):
             return NotImplemented
         mine, theirs = self.arrays(), other.arrays()
-        return mine.keys() == theirs.keys() and all(
+        return self.noise_aware == other.noise_aware and mine.keys() == theirs.keys() and all(
             np.array_equal(mine[key], theirs[key]) for key in mine)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (f"Encoder(bins={self.n_bins}, hidden={self.n_hidden}, layers={self.n_layers}, "
-                f"components={list(self.n_components)})")
+                f"components={list(self.n_components)}"
+                f"{', noise_aware=True' if self.noise_aware else ''})")
 
+
+def check_encoder_entry(value: object, *, version: int, model: object
+                        ) -> dict[str, Any] | None:
+    """``meta["encoder"]`` (absent: None): the sizes of model ``"nae"``'s recurrent encoder,
+    ``{"hidden": H, "layers": L}``, in version 3 files and only beside that model, and from
+    version 6 on ``"features": "noise-aware"`` for an encoder that reads the noise floor;
+    returned with ``noise_aware`` (a bool) in place of ``features``."""
+    if value is None:
+        if model == "nae":
+            raise Invalid("model is 'nae' but meta has no 'encoder' field (its sizes)")
+        return None
+    if version < FORMAT_VERSIONS[2]:
+        raise Invalid(f"encoder ({show(value)}) is not a field of version {version} files: "
+                      f"recurrent encoders came with version {FORMAT_VERSIONS[2]}")
+    if model != "nae":
+        raise Invalid(f"meta has an 'encoder' field but model is {show(model)}, not 'nae'")
+    if not isinstance(value, dict) or sorted(set(value) - {"features"}) != ["hidden", "layers"]:
+        raise Invalid(f"encoder must be a JSON object with the fields 'hidden' and 'layers' "
+                      f"(and 'features'), got {show(value)}")
+    if "features" in value:
+        if version < FORMAT_VERSIONS[5]:
+            raise Invalid(f"encoder.features is not a field of version {version} files: "
+                          f"noise-aware encoders came with version {FORMAT_VERSIONS[5]}")
+        if value["features"] != "noise-aware":
+            raise Invalid(f"encoder.features must be 'noise-aware', got "
+                          f"{show(value['features'])}")
+    return {"hidden": check_int("encoder.hidden", value["hidden"], low=1, high=MAX_HIDDEN,
+                                error=Invalid),
+            "layers": check_int("encoder.layers", value["layers"], low=1,
+                                high=MAX_ENCODER_LAYERS, error=Invalid),
+            "noise_aware": "features" in value}

@@ -23,14 +23,13 @@ from livesep.presets.checks import (
     Invalid,
     as_float32,
     check_companion_entry,
-    check_encoder_entry,
     check_fit_bins_entry,
     check_model_arrays,
     check_settings,
     check_source_entry,
     check_source_list,
 )
-from livesep.presets.encoder import ENCODER_KEY, Encoder
+from livesep.presets.encoder import ENCODER_KEY, Encoder, check_encoder_entry
 from livesep.presets.format import (
     ARRAY_KEY,
     ARRAYS,
@@ -301,8 +300,8 @@ def _headers(file: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.Zi
     n_bins = meta["n_fft"] // 2 + 1
     encoder_shapes = Encoder.expected_shapes(
         n_hidden=meta["encoder"]["hidden"], n_layers=meta["encoder"]["layers"],
-        n_bins=n_bins, n_components=[s["n_components"] for s in sources]
-    ) if meta["encoder"] else {}
+        n_bins=n_bins, n_components=[s["n_components"] for s in sources],
+        noise_aware=meta["encoder"]["noise_aware"]) if meta["encoder"] else {}
     for key in sorted(k for k in members if ENCODER_KEY.fullmatch(k)):
         if key not in encoder_shapes:
             fail(file, f"{prefix}{key}: an encoder array that meta's encoder "
@@ -387,7 +386,8 @@ def _preset(file: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], pre
             encoder = Encoder.from_arrays(
                 {key[len(prefix):]: as_float32(key, value) for key, value in arrays.items()
                  if key.startswith(prefix + "encoder.")},
-                n_layers=meta["encoder"]["layers"], n_sources=len(meta["sources"]))
+                n_layers=meta["encoder"]["layers"], n_sources=len(meta["sources"]),
+                noise_aware=meta["encoder"]["noise_aware"])
         except (Invalid, ParameterError) as error:
             fail(file, f"{prefix}{error}")
     sources = []

@@ -285,17 +285,23 @@ class Preset(PresetSizes):
 
 # --------------------------------------------------------------------------- the meta entry
 
+def _oldest_version(preset: Preset) -> int:
+    """The index in FORMAT_VERSIONS of the oldest version that holds the preset: 6 for a
+    companion or a noise-aware encoder, 5 for a fit on the lower bins, 4 for a noise floor,
+    3 for an encoder, 2 for unfolded sources."""
+    encoder = preset.encoder
+    return (5 if preset.companion is not None or (encoder is not None and encoder.noise_aware)
+            else 4 if preset.fit_bins is not None
+            else 3 if any(s.floor for s in preset.sources)
+            else 2 if encoder is not None
+            else 1 if any(s.layers for s in preset.sources) else 0)
+
+
 def meta_dict(preset: Preset) -> dict[str, Any]:
     """The ``meta`` JSON object of a preset file, as a dict."""
     return {
         "format": FORMAT_NAME,
-        # The oldest version that holds the preset: 6 for a companion, 5 for a fit on the
-        # lower bins, 4 for a noise floor, 3 for an encoder, 2 for unfolded sources.
-        "version": FORMAT_VERSIONS[5 if preset.companion is not None else
-                                   4 if preset.fit_bins is not None else
-                                   3 if any(s.floor for s in preset.sources) else
-                                   2 if preset.encoder is not None else
-                                   1 if any(s.layers for s in preset.sources) else 0],
+        "version": FORMAT_VERSIONS[_oldest_version(preset)],
         "name": preset.name,
         "description": preset.description,
         "sr": preset.sr,
@@ -311,7 +317,8 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
                      **({"layers": source.layers} if source.layers else {}),
                      **({"floor": source.floor} if source.floor else {}),
                      "provenance": source.provenance} for source in preset.sources],
-        **({"encoder": {"hidden": preset.encoder.n_hidden, "layers": preset.encoder.n_layers}}
+        **({"encoder": {"hidden": preset.encoder.n_hidden, "layers": preset.encoder.n_layers,
+                        **({"features": "noise-aware"} if preset.encoder.noise_aware else {})}}
            if preset.encoder is not None else {}),
         **({"fit_bins": preset.fit_bins} if preset.fit_bins is not None else {}),
         **({"companion": {"share": preset.companion_share,

@@ -54,7 +54,11 @@ from __future__ import annotations
 
 from livesep.models.nae._net import kl_divergence, softplus
 from livesep.models.nae.model import LatentFit, NaeModel, fit_latent, separate_nae, train_nae
-from livesep.models.nae.recurrent import encoder_activations, recurrent_estimates
+from livesep.models.nae.recurrent import (
+    encoder_activations,
+    encoder_features,
+    recurrent_estimates,
+)
 
 __all__ = [
     "NaeModel",
@@ -65,5 +69,6 @@ __all__ = [
     "fit_latent",
     "separate_nae",
     "encoder_activations",
+    "encoder_features",
     "recurrent_estimates",
 ]
