@@ -2,7 +2,7 @@
 """Train the default voice preset's companion: a recurrent network (model ``"nae"``) trained on
 mixtures that gives each bin a speech and a noise activation, sources ``speech`` and
 ``noise``. Alone it separates worse than the unfolded ``voice`` preset; its errors are not
-``voice``'s, and ``voice`` runs it beside itself (a companion, 35 % of the masks):
+``voice``'s, and ``voice`` runs it beside itself (a companion, 45 % of the masks):
 docs/voice.md has the measurements.
 
 Data (from the corpus of scripts/build_corpus.py): the training clips of the readers en, da,
@@ -24,7 +24,7 @@ Needs PyTorch (``pip install -e '.[train]'``); deterministic for a seed on one t
 
     python scripts/train_recurrent_voice.py --corpus corpus --out voice-recurrent.npz
         [--seconds 7200] [--hidden 128] [--layers 2] [--epochs 16] [--seed 0]
-        [--beside presets/voice.npz --share 0.35]
+        [--beside presets/voice.npz --share 0.45]
 
 With ``--beside``, ``--out`` is that preset with the network as its companion (the shipped
 ``voice`` is made so from the unfolded preset of scripts/train_voice_preset.py).
@@ -108,8 +108,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beside", type=Path, metavar="PRESET",
                         help="write PRESET with the network as its companion instead")
-    parser.add_argument("--share", type=float, default=0.35,
-                        help="the companion's share of the masks (default 0.35)")
+    parser.add_argument("--share", type=float, default=0.45,
+                        help="the companion's share of the masks (default 0.45)")
     args = parser.parse_args()
     try:
         import torch
@@ -182,7 +182,11 @@ def main() -> int:
         return 1
     if args.beside is not None:
         main_preset = presets.load(args.beside)
-        preset = dataclasses.replace(main_preset, companion=preset, companion_share=args.share)
+        description = (f"{main_preset.description.rstrip('.')}; beside it a noise-aware "
+                       f"recurrent network trained on the same kind of mixtures gives "
+                       f"{100 * args.share:g} % of the masks.")
+        preset = dataclasses.replace(main_preset, description=description, companion=preset,
+                                     companion_share=args.share)
     presets.save(preset, args.out)
     print(presets.describe(args.out))
     return 0
