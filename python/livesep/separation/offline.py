@@ -253,11 +253,9 @@ def separate_offline_unfolded(y: npt.ArrayLike, preset: Preset, *, beta: float =
         For a bad signal, or if the sources are not unfolded.
     """
     signal = check_signal(y)
-    if not preset.sources[0].layers:
-        raise ParameterError(f"preset {preset.name!r} has no unfolded sources")
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
-    return apply_masks(X, frame_masks(np.abs(X).T, preset, beta=beta, l1=l1,
-                                      mask_power=mask_power),
+    return apply_masks(X, _unfolded_masks(np.abs(X).T, preset, beta=beta, l1=l1,
+                                          mask_power=mask_power),
                        preset, signal.size, smoothing=smoothing)
 
 
@@ -290,11 +288,8 @@ def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: 
         For a bad signal, or a preset without an encoder.
     """
     signal = check_signal(y)
-    if preset.encoder is None:
-        raise ParameterError(f"preset {preset.name!r} has no recurrent encoder (model "
-                             f"{preset.model!r}, not 'nae')")
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
-    return apply_masks(X, frame_masks(np.abs(X).T, preset, mask_power=mask_power), preset,
+    return apply_masks(X, _recurrent_masks(np.abs(X).T, preset, mask_power=mask_power), preset,
                        signal.size, smoothing=smoothing)
 
 
@@ -347,15 +342,24 @@ def frame_masks(V: npt.ArrayLike, preset: Preset, *, beta: float = 1.0, l1: floa
     ParameterError
         For any other model.
     """
-    frames = np.asarray(V, dtype=np.float64)
     if preset.encoder is not None:
-        estimates = recurrent_estimates(preset, frames)
-    elif preset.sources[0].layers:
-        floor = spectral.noise_floor(frames, sr=preset.sr, hop_length=preset.hop_length) \
-            if any(source.floor for source in preset.sources) else None
-        estimates = UnfoldedFit(preset, beta=beta, l1=l1).estimates(frames, floor)
-    else:
-        raise ParameterError(f"preset {preset.name!r} is not fitted frame by frame (unfolded "
-                             f"sources or a recurrent encoder), so its masks cannot be mixed "
-                             f"offline with another model's")
+        return _recurrent_masks(V, preset, mask_power=mask_power)
+    if preset.sources[0].layers:
+        return _unfolded_masks(V, preset, beta=beta, l1=l1, mask_power=mask_power)
+    raise ParameterError(f"preset {preset.name!r} is not fitted frame by frame (unfolded "
+                         f"sources or a recurrent encoder), so its masks cannot be mixed "
+                         f"offline with another model's")
+
+
+def _unfolded_masks(V: npt.ArrayLike, preset: Preset, *, beta: float, l1: float,
+                    mask_power: float) -> Array:
+    fit = UnfoldedFit(preset, beta=beta, l1=l1)
+    frames = np.asarray(V, dtype=np.float64)
+    floor = spectral.noise_floor(frames, sr=preset.sr, hop_length=preset.hop_length) \
+        if any(source.floor for source in preset.sources) else None
+    return soft_masks(fit.estimates(frames, floor).transpose(1, 2, 0), power=mask_power)
+
+
+def _recurrent_masks(V: npt.ArrayLike, preset: Preset, *, mask_power: float) -> Array:
+    estimates = recurrent_estimates(preset, np.asarray(V, dtype=np.float64))
     return soft_masks(estimates.transpose(1, 2, 0), power=mask_power)
