@@ -69,7 +69,7 @@ def plugin_delay(preset: Preset, rate: int, settings: EngineSettings | None = No
     return engine if rate == preset.sr else chain(rate, preset.sr, engine).delay
 
 
-@pytest.mark.parametrize("rate", [44100, 48000])
+@pytest.mark.parametrize("rate", [16000, 44100, 48000])  # voice (its companion), voice-48k
 def test_lv2apply_equals_online_separation(lv2_path: Path, tmp_path: Path, rate: int,
                                            speech_in_noise: tuple[np.ndarray, int]) -> None:
     preset = load_preset(default_preset(rate))  # the bundle's default at that rate

@@ -85,13 +85,14 @@ def preset_state(folder: Path, preset: Path) -> Path:
 def test_jalv_streams_without_xruns(lv2_path: Path, tmp_path: Path, rate: int,
                                     speech_in_noise: tuple[np.ndarray, int]) -> None:
     x = at_rate(speech_in_noise, rate)
-    # The default without its noise floor, loaded through the plugin's state: the floor
-    # remembers seconds of what the plugin heard before the stream (jackd hands it more than
-    # digital silence), which would change the stems compared below; the masks' 30 ms
-    # smoothing forgets it within the first block. The floor in a host is lv2apply's test
-    # (test_hosts.py), which starts with the file.
+    # The default without its noise floor and its companion (whose input is measured against
+    # a floor too), loaded through the plugin's state: the floor remembers seconds of what the
+    # plugin heard before the stream (jackd hands it more than digital silence), which would
+    # change the stems compared below; the masks' 30 ms smoothing forgets it within the first
+    # block. The floor and the companion in a host are lv2apply's test (test_hosts.py), which
+    # starts with the file.
     default = load_preset("voice")
-    preset = dataclasses.replace(default, sources=[
+    preset = dataclasses.replace(default, companion=None, companion_share=0.0, sources=[
         dataclasses.replace(source, floor=0.0) for source in default.sources])
     state = preset_state(tmp_path / "state", save(preset, tmp_path / "stateless.npz"))
     jalv: list[subprocess.Popen[str]] = []
