@@ -10,9 +10,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from helpers.blocks import assert_no_allocation_per_block
 from helpers.presets import noise, random_encoder_preset, random_unfolded_preset
 from livesep import ParameterError, spectral
-from livesep._core import Model, _internal
+from livesep._core import Model
 from livesep.engine import EngineSettings, build_model, create_separator
 from livesep.presets import Preset
 from livesep.separation import separate_offline, separate_online
@@ -96,11 +97,7 @@ def test_reset_and_quality_reach_the_companion() -> None:
 @pytest.mark.parametrize("block_size", [1, 77, 128])
 def test_nothing_is_allocated_per_block(block_size: int) -> None:
     separator = create_separator(pair(seed=9))
-    x = noise(40 * block_size + 600, seed=10)
-    out = np.zeros((2, block_size), dtype=np.float32)
-    for start in range(0, x.size - block_size + 1, block_size):
-        block = np.ascontiguousarray(x[start:start + block_size])
-        assert _internal.count_process_allocations(separator, block, out) == 0
+    assert_no_allocation_per_block(separator, noise(40 * block_size + 600, seed=10), block_size)
 
 
 def test_the_engine_refuses_a_companion_that_does_not_fit() -> None:

@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from helpers.blocks import assert_no_allocation_per_block
 from helpers.presets import noise, random_encoder_preset, random_preset
 from livesep import ParameterError
 from livesep._core import Model, _internal
@@ -79,12 +80,9 @@ def test_nothing_is_allocated_per_block(block_size: int) -> None:
     separator = create_separator(random_encoder_preset(seed=8))
     assert _internal.allocation_count() > before
     x = noise(40 * block_size + 600, seed=9)
-    out = np.zeros((2, block_size), dtype=np.float32)
-    for start in range(0, x.size - block_size + 1, block_size):
-        block = np.ascontiguousarray(x[start:start + block_size])
-        assert _internal.count_process_allocations(separator, block, out) == 0
+    assert_no_allocation_per_block(separator, x, block_size)
     separator.reset()
-    assert _internal.count_process_allocations(separator, x[:block_size].copy(), out) == 0
+    assert_no_allocation_per_block(separator, x[:block_size], block_size)
 
 
 def test_absurd_input_leaves_it_clean_afterwards() -> None:
@@ -174,8 +172,4 @@ def test_a_noise_aware_encoder_forgets_the_floor_on_reset() -> None:
 @pytest.mark.parametrize("block_size", [1, 77])
 def test_a_noise_aware_encoder_allocates_nothing_per_block(block_size: int) -> None:
     separator = create_separator(random_encoder_preset(seed=15, noise_aware=True))
-    x = noise(40 * block_size + 600, seed=16)
-    out = np.zeros((2, block_size), dtype=np.float32)
-    for start in range(0, x.size - block_size + 1, block_size):
-        block = np.ascontiguousarray(x[start:start + block_size])
-        assert _internal.count_process_allocations(separator, block, out) == 0
+    assert_no_allocation_per_block(separator, noise(40 * block_size + 600, seed=16), block_size)
