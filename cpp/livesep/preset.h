@@ -16,16 +16,9 @@
 #include "livesep/json.h"
 #include "livesep/model.h"
 #include "livesep/npz.h"
+#include "livesep/preset_encoder.h"
 
 namespace livesep {
-
-struct PresetLimits {
-  static constexpr int kMinRate = 1000, kMaxRate = 384000;
-  static constexpr int kMaxSources = 16, kMaxFrames = 64, kMaxLayers = 64;
-  static constexpr std::int64_t kMaxElements = std::int64_t{64} << 20;
-  static constexpr double kSumTolerance = 1e-3;
-  static constexpr double kMaxFloorWeight = 1e6;
-};
 
 // The engine defaults of livesep.engine.EngineSettings, resolved per preset.
 struct PresetInference {
@@ -49,7 +42,7 @@ struct Preset {
   int n_sources() const noexcept { return static_cast<int>(source_names.size()); }
 };
 
-class PresetReader {
+class PresetReader : private PresetEncoderReader {
  public:
   // [main-thread] Reads and checks `path` and builds its model.
   static Preset load(const std::string& path, const PresetInference& inference = {}) {
@@ -66,45 +59,7 @@ class PresetReader {
     float floor = 0.0f;
   };
 
-  explicit PresetReader(const NpzFile& file) : file_(file) {}
-
-  [[noreturn]] void fail(const std::string& message) const { file_.fail(message); }
-
-  static std::string show(const JsonValue& value) {
-    switch (value.kind) {
-      case JsonValue::Kind::Null: return "null";
-      case JsonValue::Kind::Bool: return value.boolean ? "true" : "false";
-      case JsonValue::Kind::String: return "'" + value.text + "'";
-      case JsonValue::Kind::Array: return "a list";
-      case JsonValue::Kind::Object: return "an object";
-      case JsonValue::Kind::Number: break;
-    }
-    std::string text = std::to_string(value.number);
-    if (value.integral) text = std::to_string(static_cast<long long>(value.number));
-    return text;
-  }
-
-  const JsonValue& field(const JsonValue& object, const std::string& key,
-                         const std::string& label) const {
-    const JsonValue* value = object.find(key);
-    if (value == nullptr) fail(label + ": missing field '" + key + "'");
-    return *value;
-  }
-
-  int integer(const JsonValue& value, const std::string& name, std::int64_t low,
-              std::int64_t high) const {
-    if (value.kind != JsonValue::Kind::Number || !value.integral || value.number < low ||
-        value.number > high) {
-      fail(name + " must be an integer in [" + std::to_string(low) + ", " +
-           std::to_string(high) + "], got " + show(value));
-    }
-    return static_cast<int>(value.number);
-  }
-
-  std::string text(const JsonValue& value, const std::string& name) const {
-    if (value.kind != JsonValue::Kind::String) fail(name + " must be a string, got " + show(value));
-    return value.text;
-  }
+  explicit PresetReader(const NpzFile& file) : PresetEncoderReader(file) {}
 
   Preset build(const PresetInference& inference) {
     if (!file_.has("meta")) fail("missing entry 'meta' (the JSON header); not a livesep preset");
@@ -349,42 +304,6 @@ class PresetReader {
     return result;
   }
 
-  NpyArray array(const std::string& name, const std::vector<std::int64_t>& expected,
-                 const std::string& meaning, std::int64_t& total,
-                 bool signed_values = false) const {
-    if (!file_.has(name)) fail("missing array '" + name + "'");
-    NpyArray result = file_.read(name);
-    if (result.is_text) fail(name + ": must hold floating-point numbers (float32)");
-    if (result.shape != expected) {
-      fail(name + ": shape " + shape_text(result.shape) + " does not match " + meaning + " = " +
-           shape_text(expected) + " declared by meta");
-    }
-    total += result.size();
-    if (total > PresetLimits::kMaxElements) fail(name + ": the arrays hold too many numbers");
-    for (std::size_t i = 0; i < result.values.size(); ++i) {
-      const float value = result.values[i];
-      if (!std::isfinite(value) || (value < 0.0f && !signed_values)) {
-        fail(name + " holds a " + (std::isfinite(value) ? "negative" : "non-finite") +
-             " value (" + std::to_string(value) + ") at flat index " + std::to_string(i));
-      }
-    }
-    return result;
-  }
-
-  static std::string shape_text(const std::vector<std::int64_t>& shape) {
-    std::string text = "(";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
-      text += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
-    }
-    return text + ")";
-  }
-
-  void check_sum(double sum, const std::string& what) const {
-    if (std::abs(sum - 1.0) > PresetLimits::kSumTolerance) {
-      fail(what + " sums to " + std::to_string(sum) + ", not 1 (tolerance 0.001)");
-    }
-  }
-
   SourceModel source(const Entry& entry, int index, int n_bins, const std::string& level,
                      std::int64_t& total) const {
     const std::string prefix = level + "source" + std::to_string(index);
@@ -421,100 +340,6 @@ class PresetReader {
     built.adaptive = entry.adaptive;
     return built;
   }
-
-  // Model "nae"'s encoder sizes from meta (0 hidden units without one); version 3 on, and
-  // noise-aware features (twice the inputs) from version 6 on.
-  struct EncoderSize {
-    int hidden = 0, layers = 0;
-    bool noise_aware = false;
-  };
-
-  EncoderSize encoder_entry(const JsonValue& meta, const std::string& model, int version) const {
-    const JsonValue* value = meta.find("encoder");
-    if (value == nullptr) {
-      if (model == "nae") fail("model is 'nae' but meta has no 'encoder' field (its sizes)");
-      return {};
-    }
-    if (version < 3) fail("encoder is not a field of version " + std::to_string(version) +
-                          " files: recurrent encoders came with version 3");
-    if (model != "nae") fail("meta has an 'encoder' field but model is '" + model + "', not 'nae'");
-    const JsonValue* features = value->find("features");
-    if (value->kind != JsonValue::Kind::Object ||
-        value->fields.size() != (features != nullptr ? 3u : 2u)) {
-      fail("encoder must be a JSON object with the fields 'hidden' and 'layers' (and "
-           "'features')");
-    }
-    if (features != nullptr) {
-      if (version < 6) {
-        fail("encoder.features is not a field of version " + std::to_string(version) +
-             " files: noise-aware encoders came with version 6");
-      }
-      if (features->kind != JsonValue::Kind::String || features->text != "noise-aware") {
-        fail("encoder.features must be 'noise-aware', got " + show(*features));
-      }
-    }
-    return {integer(field(*value, "hidden", "encoder"), "encoder.hidden", 1, 4096),
-            integer(field(*value, "layers", "encoder"), "encoder.layers", 1, 16),
-            features != nullptr};
-  }
-
-  static std::vector<std::string> encoder_names(int layers, int n_sources) {
-    if (layers == 0) return {};
-    std::vector<std::string> names = {"encoder.input_weights", "encoder.input_bias"};
-    for (int l = 0; l < layers; ++l) {
-      for (const char* key : {"gate_inputs", "gate_hiddens", "gate_input_biases",
-                              "gate_hidden_biases"}) {
-        names.push_back("encoder.layer" + std::to_string(l) + "." + key);
-      }
-    }
-    for (int s = 0; s < n_sources; ++s) {
-      for (const char* key : {"output_weights", "output_biases", "output_scales"}) {
-        names.push_back("encoder.source" + std::to_string(s) + "." + key);
-      }
-    }
-    return names;
-  }
-
-  std::shared_ptr<const EncoderWeights> encoder(const EncoderSize& size, int n_bins,
-                                                const std::vector<int>& components,
-                                                const std::string& level,
-                                                std::int64_t& total) const {
-    const std::int64_t h = size.hidden;
-    const auto matrix = [&](const std::string& name, std::int64_t rows, std::int64_t cols) {
-      const NpyArray a = array(name, {rows, cols}, "the encoder's size", total, true);
-      return RowMatrixF(Eigen::Map<const RowMatrixF>(a.values.data(), rows, cols));
-    };
-    const auto vector = [&](const std::string& name, std::int64_t n) {
-      const NpyArray a = array(name, {n}, "the encoder's size", total, true);
-      return Eigen::VectorXf(Eigen::Map<const Eigen::VectorXf>(a.values.data(), n));
-    };
-    auto weights = std::make_shared<EncoderWeights>();
-    weights->noise_aware = size.noise_aware;
-    weights->input_weights = matrix(level + "encoder.input_weights", h,
-                                    size.noise_aware ? 2 * n_bins : n_bins);
-    weights->input_bias = vector(level + "encoder.input_bias", h);
-    for (int l = 0; l < size.layers; ++l) {
-      const std::string layer = level + "encoder.layer" + std::to_string(l) + ".";
-      weights->gate_inputs.push_back(matrix(layer + "gate_inputs", 3 * h, h));
-      weights->gate_hiddens.push_back(matrix(layer + "gate_hiddens", 3 * h, h));
-      weights->gate_input_biases.push_back(vector(layer + "gate_input_biases", 3 * h));
-      weights->gate_hidden_biases.push_back(vector(layer + "gate_hidden_biases", 3 * h));
-    }
-    for (std::size_t s = 0; s < components.size(); ++s) {
-      const std::string source = level + "encoder.source" + std::to_string(s) + ".";
-      weights->output_weights.push_back(matrix(source + "output_weights", components[s], h));
-      weights->output_biases.push_back(vector(source + "output_biases", components[s]));
-      weights->output_scales.push_back(vector(source + "output_scales", components[s]));
-    }
-    try {
-      weights->check();
-    } catch (const ParameterError& error) {
-      fail(error.what());
-    }
-    return weights;
-  }
-
-  const NpzFile& file_;
 };
 
 }  // namespace livesep
