@@ -15,7 +15,7 @@ from livesep import presets
 from livesep.cli import main
 from livesep.errors import ParameterError
 from livesep.live.learning import personal_preset
-from livesep.models.train import ROOM_FLOOR, enrol
+from livesep.models.train import COMPANION_SHARE, ROOM_FLOOR, enrol
 
 
 def voice_base() -> presets.Preset:
@@ -57,6 +57,29 @@ def test_enrol_models_the_voice_and_the_room() -> None:
     assert seen == sorted(seen) and seen[-1] == 1.0
     again = enrol(speechlike(15.0, 1), noise(4 * 16000, seed=2), base=base, name="mine")
     assert all(np.array_equal(a.W, b.W) for a, b in zip(again.sources, mine.sources))
+
+
+def test_the_default_presets_companion_runs_beside_the_personal_models() -> None:
+    mine = enrol(None, noise(4 * 16000, seed=2), base=voice_base())
+    default = presets.load_preset(presets.DEFAULT_PRESET)
+    assert default.companion is not None and mine.companion is not None
+    assert mine.companion_share == COMPANION_SHARE
+    assert mine.companion.name == default.companion.name
+    assert all(np.array_equal(a.W, b.W) for a, b in zip(mine.companion.sources,
+                                                         default.companion.sources))
+    alone = enrol(None, noise(4 * 16000, seed=2), base=voice_base(), companion_share=0.0)
+    assert alone.companion is None and alone.companion_share == 0.0
+    assert all(np.array_equal(a.W, b.W) for a, b in zip(alone.sources, mine.sources))
+    # A base of other frames than the companion's is enrolled without it.
+    other = random_preset((3, 2), 4, n_fft=1024, hop_length=256)
+    other = other.with_sources([s.renamed(n) for s, n in zip(other.sources, ("speech", "noise"))])
+    assert enrol(None, noise(4 * 16000, seed=2), base=other).companion is None
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, float("nan")])
+def test_a_companion_share_outside_0_1_is_refused(share: float) -> None:
+    with pytest.raises(ParameterError, match=f"companion_share must be in \\[0, 1\\), got {share}"):
+        enrol(None, noise(4 * 16000, seed=2), base=voice_base(), companion_share=share)
 
 
 @pytest.mark.parametrize("voice", [True, False])
@@ -101,7 +124,7 @@ def test_the_cli_writes_a_preset_the_engine_runs(recordings: dict[str, Path],
                  "--quiet"]) == 0
     assert "Preset 'mine'" in capsys.readouterr().out
     mine = presets.load(out)
-    assert mine.source_names == ("speech", "noise")
+    assert mine.source_names == ("speech", "noise") and mine.companion is not None
     assert main(["separate", str(recordings["voice"]), "--preset", str(out), "--out-dir",
                  str(tmp_path / "stems"), "--quiet"]) == 0
     assert sorted(p.name for p in (tmp_path / "stems").iterdir()) == ["noise.wav",
@@ -152,6 +175,8 @@ def test_recordings_at_48k_make_a_full_band_preset(recordings_48k: dict[str, Pat
                  "16000"]) == 0
     narrow = presets.load(tmp_path / "narrow.npz")
     assert narrow.sr == 16000 and narrow.fit_bins is None
+    # The default's companion is a network of the 16 kHz band: only the narrow preset has it.
+    assert narrow.companion is not None and wide.companion is None
     for full, low in zip(wide.sources, narrow.sources):
         below = full.W[:, :low.n_bins]
         np.testing.assert_allclose(below / below.sum(axis=1, keepdims=True), low.W,

@@ -17,7 +17,7 @@ from livesep.errors import AudioFileError, ParameterError
 from livesep.models.nhmm import train_nhmm
 from livesep.models.nmf import nmf
 from livesep.models.nmfd import train_nmfd
-from livesep.presets import Preset, SourceModel, load_preset
+from livesep.presets import DEFAULT_PRESET, Preset, SourceModel, load_preset
 from livesep.presets.format import MAX_FLOOR_WEIGHT
 from livesep.progress import Progress, part_of
 
@@ -321,12 +321,17 @@ ROOM_SETTINGS = TrainSettings(model="nhmm", n_states=4, n_components=10)
 #: The weight of the noise floor the room's model tracks in the stream (SourceModel.floor):
 #: 10 s of a room is a small sample of it, and the floor follows the room as it plays.
 ROOM_FLOOR = 30.0
+#: The share of the masks the default preset's companion (its noise-aware recurrent network,
+#: trained on many voices and noises) takes beside the personal models: their errors differ.
+COMPANION_SHARE = 0.3
 
 
 def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
           base: Preset | None = None, name: str = "my voice", seed: int = 0,
+          companion_share: float = COMPANION_SHARE,
           progress: Progress | None = None) -> Preset:
-    """A personal voice preset: an N-HMM of the user's voice and one of their room.
+    """A personal voice preset: an N-HMM of the user's voice and one of their room, with the
+    default preset's companion beside them.
 
     Parameters
     ----------
@@ -343,6 +348,10 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
         The new preset's name.
     seed : int, keyword-only
         The training's randomness: the same recordings and seed give the same preset.
+    companion_share : float, keyword-only
+        The share of the masks given to the companion of the default preset
+        (:data:`~livesep.presets.DEFAULT_PRESET`), in [0, 1); 0 leaves it out. It joins
+        only a base with the companion's ``sr``, ``n_fft`` and ``hop_length``.
     progress : callable, optional, keyword-only
         Called with the fraction done.
 
@@ -355,8 +364,8 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
     Raises
     ------
     ParameterError
-        Without voice and room, with too little of either (silence removed), or a base
-        that is not an N-HMM preset of ``speech`` and ``noise``.
+        Without voice and room, with too little of either (silence removed), a base
+        that is not an N-HMM preset of ``speech`` and ``noise``, or a share outside [0, 1).
 
     Examples
     --------
@@ -376,6 +385,8 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
                              f"{', '.join(base.source_names)} (model {base.model!r})")
     if voice is None and room is None:
         raise ParameterError("enrolment needs the voice, the room, or both")
+    if not 0.0 <= companion_share < 1.0:
+        raise ParameterError(f"companion_share must be in [0, 1), got {companion_share!r}")
     given = [(label, signal, least, settings) for label, signal, least, settings in
              (("voice", voice, MIN_VOICE_SECONDS, VOICE_SETTINGS),
               ("room", room, MIN_ROOM_SECONDS, ROOM_SETTINGS)) if signal is not None]
@@ -400,5 +411,10 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
             provenance={"enrolled": label, "base": base.name})
     sources[1] = replace(sources[1], floor=ROOM_FLOOR)
     taught = " and ".join(f"a {label}" for label, *_ in given)
-    return base.with_sources(sources, name=name, model="nhmm",
-                             description=f"{base.name!r} taught {taught}")
+    personal = base.with_sources(sources, name=name, model="nhmm",
+                                 description=f"{base.name!r} taught {taught}")
+    companion = load_preset(DEFAULT_PRESET).companion if companion_share else None
+    if companion is None or (companion.sr, companion.n_fft, companion.hop_length) != \
+            (base.sr, base.n_fft, base.hop_length):
+        return personal
+    return replace(personal, companion=companion, companion_share=companion_share)
