@@ -15,7 +15,7 @@
 
 #include "livesep/errors.h"
 #include "livesep/live_host.h"
-#include "livesep/model.h"
+#include "livesep/model_runtime.h"
 #include "livesep/nmf.h"
 #include "livesep/rate_bridge.h"
 #include "livesep/ring.h"

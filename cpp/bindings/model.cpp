@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "livesep/encoder.h"
-#include "livesep/model.h"
+#include "livesep/model_runtime.h"
 #include "livesep/nfhmm.h"
 
 namespace livesep::bindings {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "livesep/alloc_counter.h"
-#include "livesep/model.h"
+#include "livesep/model_runtime.h"
 #include "livesep/nfhmm.h"
 #include "livesep/nmf.h"
 #include "livesep/stft.h"

@@ -60,6 +60,8 @@ class NoiseFloorTracker {
 
   // [audio-thread] The floor's power N per bin (zeros before any sound).
   const float* power() const noexcept { return floor_.data(); }
+  // [audio-thread] Whether a sounding frame has started the floor.
+  bool started() const noexcept { return started_; }
 
   // [audio-thread] Tracks one frame of magnitudes (n_bins); false for a silent frame, which
   // changes nothing.

@@ -14,7 +14,7 @@
 
 #include "livesep/errors.h"
 #include "livesep/json.h"
-#include "livesep/model.h"
+#include "livesep/model_runtime.h"
 #include "livesep/npz.h"
 #include "livesep/preset_encoder.h"
 

@@ -22,7 +22,7 @@
 
 #include "livesep/denormals.h"
 #include "livesep/errors.h"
-#include "livesep/model.h"
+#include "livesep/model_runtime.h"
 #include "livesep/ring.h"
 #include "livesep/stft.h"
 

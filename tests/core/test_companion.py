@@ -24,21 +24,28 @@ SETTINGS = [(16000, 512, 128), (48000, 1024, 256)]
 
 
 def pair(sr: int = 16000, n_fft: int = 512, hop: int = 128, share: float = 0.3,
-         seed: int = 0) -> Preset:
-    """Unfolded sources with a noise floor, and a recurrent companion."""
+         seed: int = 0, *, floor: bool = True, noise_aware: bool = False) -> Preset:
+    """Unfolded sources (with a noise floor), and a recurrent companion (noise-aware)."""
     made = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=seed)
     main = dataclasses.replace(made, sources=[
-        made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
+        made.sources[0], dataclasses.replace(made.sources[1], floor=30.0 if floor else 0.0)])
     companion = random_encoder_preset((6, 3), hidden=12, layers=2, sr=sr, n_fft=n_fft,
-                                      hop_length=hop, seed=seed + 1)
+                                      hop_length=hop, seed=seed + 1, noise_aware=noise_aware)
     return dataclasses.replace(main, companion=companion, companion_share=share)
+
+
+# Which of the two read the noise floor: one tracker serves both.
+FLOOR_READERS = [{"floor": True, "noise_aware": False}, {"floor": True, "noise_aware": True},
+                 {"floor": False, "noise_aware": True}]
 
 
 @pytest.mark.parametrize("sr, n_fft, hop", SETTINGS)
 @pytest.mark.parametrize("block_size", [1, 333, "hop"])
+@pytest.mark.parametrize("readers", FLOOR_READERS, ids=["model", "both", "companion"])
 def test_online_equals_the_numpy_reference(sr: int, n_fft: int, hop: int,
-                                           block_size: int | str) -> None:
-    preset = pair(sr, n_fft, hop, seed=sr)
+                                           block_size: int | str,
+                                           readers: dict[str, bool]) -> None:
+    preset = pair(sr, n_fft, hop, seed=sr, **readers)
     x = noise(sr // 2, seed=3)
     x[sr // 8:sr // 8 + 3 * n_fft] = 0.0  # silence in the middle
     online = separate_online(x, preset, block_size=hop if block_size == "hop" else
@@ -83,7 +90,7 @@ def test_short_latencies_match_the_reference(latency: str) -> None:
 
 
 def test_reset_and_quality_reach_the_companion() -> None:
-    preset = pair(seed=7)
+    preset = pair(seed=7, noise_aware=True)
     x = noise(6000, seed=8)
     separator = create_separator(preset)
     first = separator.process(x)
@@ -96,7 +103,7 @@ def test_reset_and_quality_reach_the_companion() -> None:
 
 @pytest.mark.parametrize("block_size", [1, 77, 128])
 def test_nothing_is_allocated_per_block(block_size: int) -> None:
-    separator = create_separator(pair(seed=9))
+    separator = create_separator(pair(seed=9, noise_aware=True))
     assert_no_allocation_per_block(separator, noise(40 * block_size + 600, seed=10), block_size)
 
 
