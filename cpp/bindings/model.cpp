@@ -230,9 +230,10 @@ floors (one weight per source, 0 for none) gives a source one more component, a 
 floor tracked from the stream and rewritten every frame, whose column sums to the weight.
 mask_smoothing (seconds, 0 for none) smooths the masks over time, each weighted by the power
 it acts on (livesep.spectral.MaskSmoother).
-companion (a Model of the same sources and bins, unsmoothed, without a companion) runs on
-the same frames, and its masks are mixed in before the smoothing: (1 - companion_share) of
-this model's and companion_share, in (0, 1), of the companion's.
+companion (a Model of the same sources and at most as many bins, unsmoothed, without a
+companion) runs on the same frames (their lower bins, when it has fewer), and its masks are
+mixed in before the smoothing: (1 - companion_share) of this model's and companion_share, in
+(0, 1), of the companion's, on the bins it covers.
 )doc")
       .def(py::init(&make_model), py::arg("sources"), py::kw_only(), py::arg("beta") = 1.0f,
            py::arg("l1") = 0.0f, py::arg("n_iter") = 10, py::arg("beam") = 0,

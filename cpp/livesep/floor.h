@@ -110,9 +110,9 @@ class NoiseFloorTracker {
   }
 
   // [audio-thread] column[0..n_bins) = sqrt(N) scaled so that its first fit_bins sum to
-  // weight (flat where N is 0 there): the bins the model fits on (fitted_bins).
-  void write_column(float weight, int fit_bins, float* column) const noexcept {
-    const int n_bins = static_cast<int>(floor_.size());
+  // weight (flat where N is 0 there): the bins the model fits on (fitted_bins). n_bins is
+  // at most the tracker's: a companion of the lower bins reads those.
+  void write_column(float weight, int fit_bins, int n_bins, float* column) const noexcept {
     double total = 0.0;
     for (int f = 0; f < n_bins; ++f) {
       column[f] = std::sqrt(floor_[f]);

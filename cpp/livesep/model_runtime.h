@@ -168,17 +168,19 @@ class ModelRuntime {
 
  private:
   // [main-thread] The companion's runtime; it must separate the same sources from the same
-  // frames, unsmoothed (the mixed masks are smoothed here), and have no companion itself.
+  // frames, unsmoothed (the mixed masks are smoothed here), and have no companion itself. It
+  // may cover the lower bins only (a companion at a lower rate, frames as long in seconds),
+  // which it reads from the same spectrum; above them the masks are this model's.
   void prepare_companion() {
     const Model& other = *model_->companion;
     const float share = model_->companion_share;
     if (!(share > 0.0f && share < 1.0f)) {
       throw ParameterError("a companion's share must be in (0, 1), got " + std::to_string(share));
     }
-    if (other.n_sources() != n_sources() || other.n_bins() != n_bins() || other.companion ||
+    if (other.n_sources() != n_sources() || other.n_bins() > n_bins() || other.companion ||
         other.mask_smoothing != 0.0) {
       throw ParameterError("a companion model must have this model's " +
-                           std::to_string(n_sources()) + " sources and " +
+                           std::to_string(n_sources()) + " sources, at most its " +
                            std::to_string(n_bins()) + " bins, no smoothing and no companion; "
                            "it has " + std::to_string(other.n_sources()) + " and " +
                            std::to_string(other.n_bins()));
@@ -186,14 +188,16 @@ class ModelRuntime {
     companion_ = std::make_unique<ModelRuntime>(model_->companion, mask_power_, &floor_);
   }
 
-  // [audio-thread] masks = (1 - share) masks + share companion's masks, this frame's.
+  // [audio-thread] masks = (1 - share) masks + share companion's masks, this frame's, on the
+  // bins the companion covers.
   void mix_companion(const Complex* mixture) noexcept {
     companion_->process_frame(mixture);
     const float share = model_->companion_share;
-    const float* other = companion_->masks().data();
-    float* mask = masks_.data();
-    for (std::size_t i = 0; i < masks_.size(); ++i) {
-      mask[i] = (1.0f - share) * mask[i] + share * other[i];
+    const int n_bins = this->n_bins(), covered = companion_->n_bins();
+    for (int s = 0; s < n_sources(); ++s) {
+      const float* other = companion_->masks().data() + static_cast<std::size_t>(s) * covered;
+      float* mask = masks_.data() + static_cast<std::size_t>(s) * n_bins;
+      for (int f = 0; f < covered; ++f) mask[f] = (1.0f - share) * mask[f] + share * other[f];
     }
   }
 
@@ -277,7 +281,7 @@ class ModelRuntime {
     for (std::size_t s = 0; s < sources_.size(); ++s) {
       const float weight = sources_[s].floor_weight;
       if (!(weight > 0.0f)) continue;
-      floor().write_column(weight, fit_bins_, floor_column_.data());
+      floor().write_column(weight, fit_bins_, n_bins(), floor_column_.data());
       if (model_->banded()) {
         write_floor_column(full_sources_[s], floor_column_.data(), fit_bins_);
         std::fill(floor_column_.begin() + fit_bins_, floor_column_.begin() + n_bins(), 0.0f);

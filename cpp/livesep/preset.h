@@ -239,10 +239,15 @@ class PresetReader : private PresetEncoderReader {
     }
     const Preset other = level(field(*value, "preset", "companion"), "companion.", preset.version,
                                inference, expected);
-    if (other.sr != preset.sr || other.n_fft != preset.n_fft || other.hop != preset.hop ||
+    // At a lower rate, frames as long in seconds: the companion reads the lower bins.
+    const auto seconds_apart = [](std::int64_t a, int a_sr, std::int64_t b, int b_sr) {
+      return a * b_sr != b * a_sr;
+    };
+    if (other.sr > preset.sr || seconds_apart(other.n_fft, other.sr, preset.n_fft, preset.sr) ||
+        seconds_apart(other.hop, other.sr, preset.hop, preset.sr) ||
         other.source_names != preset.source_names) {
-      fail("the companion '" + other.name + "' must have this preset's sr, n_fft, hop_length "
-           "and sources");
+      fail("the companion '" + other.name + "' must have this preset's sources, and its "
+           "n_fft and hop_length at this preset's sr or a lower one, as long in seconds");
     }
     model.companion = other.model;
     model.companion_share = static_cast<float>(share.number);

@@ -60,6 +60,42 @@ def test_online_equals_the_numpy_reference(sr: int, n_fft: int, hop: int,
         assert np.abs(separate_offline(x, alone) - offline).max() > 0.01 * np.abs(x).max()
 
 
+@pytest.mark.parametrize("kind", ["recurrent", "unfolded"])
+@pytest.mark.parametrize("block_size", [1, 333, "hop"])
+def test_a_companion_at_a_lower_rate_mixes_into_the_lower_bins(kind: str,
+                                                               block_size: int | str) -> None:
+    made = random_unfolded_preset((5, 4), 3, sr=48000, n_fft=1536, hop_length=384, seed=11)
+    main = dataclasses.replace(made, sources=[
+        made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
+    if kind == "recurrent":
+        companion = random_encoder_preset((6, 3), hidden=12, layers=2, seed=12,
+                                          noise_aware=True)
+    else:  # its own floor column, from the 48 kHz preset's tracker
+        narrow = random_unfolded_preset((5, 4), 2, seed=13)
+        companion = dataclasses.replace(narrow, sources=[
+            dataclasses.replace(narrow.sources[0], floor=10.0), narrow.sources[1]])
+    preset = dataclasses.replace(main, companion=companion, companion_share=0.3)
+    x = noise(24000, seed=3)
+    x[6000:6000 + 3 * 1536] = 0.0
+    online = separate_online(x, preset, block_size=384 if block_size == "hop" else
+                             int(block_size))
+    offline = separate_offline(x, preset)
+    np.testing.assert_array_equal(offline, separate_offline_blend(x, preset))
+    np.testing.assert_allclose(online, offline, atol=2e-5 * np.abs(x).max())
+    # Above 8 kHz the masks are the preset's own; below, the mix.
+    X = spectral.stft(x, n_fft=1536, hop_length=384)
+    V = np.abs(X).T
+    floor = spectral.noise_floor(V, sr=48000, hop_length=384)
+    own = frame_masks(V, main)
+    theirs = frame_masks(V[:, :257], companion, floor=floor[:, :257])
+    blend = own.copy()
+    blend[:, :257] = 0.7 * own[:, :257] + 0.3 * theirs
+    smoothed = spectral.smooth_masks(blend, np.abs(X), seconds=0.03, sr=48000, hop_length=384)
+    expected = np.stack([spectral.istft(X * m, n_fft=1536, hop_length=384, length=x.size)
+                         for m in smoothed])
+    np.testing.assert_allclose(offline, expected, atol=1e-6)
+
+
 def test_the_masks_are_the_shares_of_both_then_smoothed() -> None:
     preset = pair(share=0.25)
     x = noise(8000, seed=4)
@@ -121,10 +157,11 @@ def test_the_engine_refuses_a_companion_that_does_not_fit() -> None:
             Model(sources, layers=layers, companion=companion, companion_share=share)
     three = build_model(random_encoder_preset((2, 2, 2), seed=3))
     smoothed = build_model(preset.companion, EngineSettings(smoothing=0.05))
-    for bad in (three, smoothed, build_model(preset)):
+    wider = build_model(random_encoder_preset((3, 2), sr=32000, n_fft=1024, hop_length=256))
+    for bad in (three, smoothed, build_model(preset), wider):
         with pytest.raises(ParameterError, match="a companion model must have this model's 2 "
-                                                 "sources and 257 bins, no smoothing and no "
-                                                 "companion"):
+                                                 "sources, at most its 257 bins, no smoothing "
+                                                 "and no companion"):
             Model(sources, layers=layers, companion=bad, companion_share=0.5)
     with pytest.raises(ParameterError, match="companion must be a Model"):
         Model(sources, layers=layers, companion="voice", companion_share=0.5)  # type: ignore

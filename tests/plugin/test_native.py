@@ -140,10 +140,15 @@ def test_cpp_reader_runs_fit_bins_beside_a_noise_floor(native_build: Path, tmp_p
     assert np.abs(every_bin - expected).max() > 1e-3  # fit_bins was read and used
 
 
-@pytest.mark.parametrize("rate", [16000, 48000])
+@pytest.mark.parametrize("rate, preset_rate", [(16000, 16000), (48000, 16000), (48000, 48000)])
 def test_cpp_reader_runs_a_noise_aware_companion(native_build: Path, tmp_path: Path, rate: int,
-                                     speech_in_noise: tuple[np.ndarray, int]) -> None:
-    made = random_unfolded_preset((5, 4), 3, seed=2)
+                                                 preset_rate: int,
+                                                 speech_in_noise: tuple[np.ndarray, int]
+                                                 ) -> None:
+    # At 48 kHz, a 16 kHz companion on the lower bins of the preset's frames.
+    scale = preset_rate // 16000
+    made = random_unfolded_preset((5, 4), 3, sr=preset_rate, n_fft=512 * scale,
+                                  hop_length=128 * scale, seed=2)
     main = dataclasses.replace(made, sources=[
         made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
     companion = random_encoder_preset((5, 4), hidden=12, seed=3, noise_aware=True)
@@ -158,7 +163,10 @@ def test_cpp_reader_runs_a_noise_aware_companion(native_build: Path, tmp_path: P
             (lambda m: m["companion"].update(share=1.5), "companion.share must be a number in "
                                                          "(0, 1), got 1.5"),
             (lambda m: m["companion"]["preset"].update(hop_length=64),
-             "must have this preset's sr, n_fft, hop_length and sources"),
+             "must have this preset's sources, and its n_fft and hop_length at this preset's "
+             "sr or a lower one"),
+            (lambda m: m["companion"]["preset"].update(sr=2 * m["sr"]),
+             "at this preset's sr or a lower one, as long in seconds"),
             (lambda m: m["companion"]["preset"]["encoder"].update(features="snr"),
              "encoder.features must be 'noise-aware', got 'snr'"),
             (lambda m: m["companion"]["preset"]["encoder"].pop("features"),

@@ -20,7 +20,7 @@ from helpers.preset_files import (
     unpack,
     write_case,
 )
-from helpers.presets import random_encoder_preset
+from helpers.presets import random_encoder_preset, random_preset
 from livesep.errors import ParameterError, PresetError
 from livesep.presets import (
     FORMAT_VERSIONS,
@@ -88,8 +88,12 @@ def test_a_companion_in_an_older_version_is_refused(tmp_path: Path) -> None:
     ("companion", [0.3], "companion must be a JSON object with the fields 'share' and "
                          "'preset'"),
     ("companion.preset.version", 7, "companion.version: the file is livesep-preset version 7"),
-    ("companion.preset.sr", 8000, "the companion 'beside' must have the same sr"),
-    ("companion.preset.sources.0.name", "speech", "the companion 'beside' must have the same"),
+    ("companion.preset.sr", 8000, "the companion 'beside' must have the sources ('voice', "
+                                  "'noise'), and n_fft 64 and hop_length 16 at sr 16000"),
+    ("companion.preset.sr", 32000, "got sources ('voice', 'noise'), n_fft 64 and hop_length 16 "
+                                   "at sr 32000"),
+    ("companion.preset.sources.0.name", "speech", "the companion 'beside' must have the "
+                                                  "sources"),
     ("companion.preset.companion", {"share": 0.5, "preset": {}},
      "companion.companion: a companion has no companion of its own"),
 ])
@@ -138,7 +142,8 @@ def test_a_companion_must_fit_and_stand_alone() -> None:
     with pytest.raises(ParameterError, match="has a companion of its own"):
         dataclasses.replace(main, companion=main)
     other = dataclasses.replace(main.companion, hop_length=main.hop_length // 2)
-    with pytest.raises(ParameterError, match="must have the same sr, n_fft, hop_length"):
+    with pytest.raises(ParameterError, match="must have the sources .* got sources .*, n_fft "
+                                             "64 and hop_length 8 at sr 16000"):
         dataclasses.replace(main, companion=other)
     with pytest.raises(ParameterError, match="companion must be a Preset or None"):
         dataclasses.replace(main, companion="voice")
@@ -149,9 +154,31 @@ def test_new_sources_leave_the_companion_behind() -> None:
     assert main.with_sources(main.sources).companion is None
 
 
-def test_a_preset_with_a_companion_is_neither_combined_nor_extended() -> None:
-    main = pair()
+def test_a_preset_with_a_companion_is_not_combined() -> None:
     with pytest.raises(PresetError, match="its masks are mixed with its companion 'beside'"):
-        combine(main, make_unfolded_preset(names=("a", "b")), name="both")
-    with pytest.raises(ParameterError, match="an encoder, fit_bins or a companion"):
-        extend_band(main, {}, sr=2 * main.sr)
+        combine(pair(), make_unfolded_preset(names=("a", "b")), name="both")
+
+
+def test_a_companion_at_a_lower_rate_covers_the_lower_bins(tmp_path: Path) -> None:
+    names = ("speech", "noise")
+    narrow, beside = random_preset((3, 2), 4, seed=5), random_encoder_preset((3, 2), seed=6)
+    narrow, beside = (p.with_sources([dataclasses.replace(s, name=n) for s, n in
+                                      zip(p.sources, names)]) for p in (narrow, beside))
+    narrow = dataclasses.replace(narrow, companion=beside, companion_share=0.4)
+    rng = np.random.default_rng(0)
+    takes = {name: rng.standard_normal(48000).astype(np.float32)
+             for name in narrow.source_names}
+    wide = extend_band(narrow, takes, sr=48000)
+    assert (wide.sr, wide.n_fft, wide.n_bins) == (48000, 1536, 769)
+    assert wide.companion == narrow.companion and wide.companion_share == 0.4
+    assert wide.companion.n_bins == 257
+    loaded = load(save(wide, tmp_path / "wide.npz"))
+    assert loaded == wide and loaded.companion == wide.companion
+    assert "companion" in describe(tmp_path / "wide.npz")
+    # Frames of another length in seconds are refused.
+    other = random_encoder_preset((3, 2), n_fft=1024, hop_length=256)
+    other = other.with_sources([dataclasses.replace(s, name=n) for s, n in
+                                zip(other.sources, names)])
+    with pytest.raises(ParameterError, match="n_fft 1536 and hop_length 384 at sr 48000 or "
+                                             "the same in seconds at a lower sr"):
+        dataclasses.replace(wide, companion=other)

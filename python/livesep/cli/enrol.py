@@ -19,12 +19,11 @@ def add_enrol(commands: argparse._SubParsersAction) -> None:
         description="Make a personal voice preset: a model of your voice (about 30 s of you "
                     "reading aloud) and of your room (about 10 s of it without speech), for "
                     "livesep live / separate / gui --preset mine.npz. Either recording alone "
-                    "works too: the other half comes from --base. Takes about 10 s. At the "
-                    "base's rate the default preset's recurrent network runs beside your "
-                    "models (30 % of the masks), which separates better still. When both "
-                    "recordings are at 44.1 kHz or above the preset is full band, at 48 kHz "
-                    "(the band above 8 kHz from your recordings), like voice-48k, the default "
-                    "there, without the network (a 16 kHz one); --sr 16000 keeps it.",
+                    "works too: the other half comes from --base. Takes about 10 s. The "
+                    "default preset's recurrent network runs beside your models (30 % of the "
+                    "masks up to 8 kHz), which separates better still. When both recordings "
+                    "are at 44.1 kHz or above the preset is full band, at 48 kHz (the band "
+                    "above 8 kHz from your recordings), like voice-48k, the default there.",
         epilog="example:\n  livesep enrol --voice me.wav --room room.wav --out mine.npz\n  "
                "livesep live --preset mine.npz")
     enrol.add_argument("--voice", default=None, metavar="AUDIO",

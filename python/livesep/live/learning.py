@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from livesep.errors import AudioDeviceError, ParameterError
 from livesep.live import devices
-from livesep.models.train import COMPANION_SHARE, TrainSettings, enrol, train_source
+from livesep.models.train import TrainSettings, enrol, train_source
 from livesep.presets import Preset, PresetInfo, SourceModel, combine, extend_band
 from livesep.presets.shipped import FULL_BAND_RATE
 from livesep.resampling import resample
@@ -224,8 +224,8 @@ def personal_preset(voice: Take | None, room: Take | None, base: Preset, *, name
     With ``sr`` above the base's rate, the preset is made at the base's rate, then extended
     to ``sr`` over the full band (:func:`livesep.presets.extend_band`, fitted on the base's
     whole band): the takes, both needed at :data:`~livesep.presets.FULL_BAND_RATE` or above,
-    give each source's spectrum above it. The default preset's companion, a network of the
-    base's band, then stays out.
+    give each source's spectrum above it; the default preset's companion stays on the base's
+    band.
 
     Raises
     ------
@@ -244,8 +244,7 @@ def personal_preset(voice: Take | None, room: Take | None, base: Preset, *, name
                else take[0] for take in (voice, room)]
     report = progress or (lambda fraction: None)
     report(-1.0)  # the spectrogram and the N-HMM's initialisation report nothing
-    preset = enrol(at_rate[0], at_rate[1], base=base, name=name, progress=report,
-                   companion_share=0.0 if full_band else COMPANION_SHARE)
+    preset = enrol(at_rate[0], at_rate[1], base=base, name=name, progress=report)
     if not full_band or voice is None or room is None or sr is None:
         return preset
     recordings = {source: take[0] if take[1] == sr else resample(take[0], orig_sr=take[1],

@@ -351,7 +351,7 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
     companion_share : float, keyword-only
         The share of the masks given to the companion of the default preset
         (:data:`~livesep.presets.DEFAULT_PRESET`), in [0, 1); 0 leaves it out. It joins
-        only a base with the companion's ``sr``, ``n_fft`` and ``hop_length``.
+        only a base whose frames it reads (:class:`~livesep.presets.Preset`'s ``companion``).
     progress : callable, optional, keyword-only
         Called with the fraction done.
 
@@ -414,7 +414,9 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
     personal = base.with_sources(sources, name=name, model="nhmm",
                                  description=f"{base.name!r} taught {taught}")
     companion = load_preset(DEFAULT_PRESET).companion if companion_share else None
-    if companion is None or (companion.sr, companion.n_fft, companion.hop_length) != \
-            (base.sr, base.n_fft, base.hop_length):
+    if companion is None:
         return personal
-    return replace(personal, companion=companion, companion_share=companion_share)
+    try:
+        return replace(personal, companion=companion, companion_share=companion_share)
+    except ParameterError:  # frames the companion cannot read (Preset's companion)
+        return personal

@@ -21,7 +21,8 @@ the activation fit (:mod:`livesep.presets.encoder` has its equations). Its weigh
 trained with the dictionaries, on mixtures.
 
 A preset may carry a companion: a second preset of the same sources and frames, run beside
-it, whose masks are mixed into its own (``companion_share`` of them) before any smoothing.
+it, whose masks are mixed into its own (``companion_share`` of them) before any smoothing. A
+companion at a lower rate, with frames as long in seconds, covers the lower bins.
 
 File format ``livesep-preset``, versions 1 to 6
 -----------------------------------------------
@@ -55,7 +56,8 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
     ``companion`` may be left out; every other field is required and no other field is
     allowed. ``companion`` (version 6 on) holds the companion's share of the masks, ``s``
     in (0, 1), and its own ``meta`` object (of version at most the file's, without a
-    companion, with the same ``sr``, ``n_fft``, ``hop_length`` and source names); its arrays
+    companion, with the same source names, and the same ``sr``, ``n_fft`` and ``hop_length``
+    or a lower ``sr`` with ``n_fft`` and ``hop_length`` as long in seconds); its arrays
     are the entries below with ``companion.`` before their names. ``floor`` (version 4
     on) is the weight of a noise floor column the engine tracks from the stream, in (0,
     1e6], for a source that neither adapts nor spans frames. ``fit_bins`` (version 5 on,

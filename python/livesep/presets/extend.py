@@ -69,7 +69,8 @@ def extend_band(preset: Preset, recordings: Mapping[str, npt.ArrayLike], *, sr: 
     ----------
     preset : Preset
         Plain or N-HMM sources (no layers, frames, adaptation or encoder; a noise floor is
-        kept, joining the fit on its bins) at a rate
+        kept, joining the fit on its bins; a companion is kept, covering the bins of its
+        rate) at a rate
         below ``sr`` whose frames scale to ``sr`` in whole samples: ``n_fft * sr / preset.sr``
         and ``hop_length * sr / preset.sr`` integers, the first a multiple of 4.
     recordings : mapping of str to array-like, shape (n,)
@@ -107,12 +108,11 @@ def extend_band(preset: Preset, recordings: Mapping[str, npt.ArrayLike], *, sr: 
     if not isinstance(sr, int) or sr <= preset.sr:
         raise ParameterError(f"sr must be an int above the preset's {preset.sr} Hz, "
                              f"got {show(sr)}")
-    if preset.encoder is not None or preset.fit_bins is not None or \
-            preset.companion is not None or any(
-                s.layers or s.frames > 1 or s.adaptive for s in preset.sources):
+    if preset.encoder is not None or preset.fit_bins is not None or any(
+            s.layers or s.frames > 1 or s.adaptive for s in preset.sources):
         raise ParameterError(f"extend_band needs plain or N-HMM sources, not extended yet; "
                              f"preset {preset.name!r} has layers, frames, adaptation, an "
-                             f"encoder, fit_bins or a companion")
+                             f"encoder or fit_bins")
     n_fft, hop = preset.n_fft * sr / preset.sr, preset.hop_length * sr / preset.sr
     if not (n_fft.is_integer() and hop.is_integer() and int(n_fft) % 4 == 0):
         raise ParameterError(f"{preset.n_fft} / {preset.hop_length} frames at {preset.sr} Hz "
@@ -140,4 +140,5 @@ def extend_band(preset: Preset, recordings: Mapping[str, npt.ArrayLike], *, sr: 
     return Preset(preset.name if name is None else name,
                   description=preset.description if description is None else description,
                   sr=sr, n_fft=int(n_fft), hop_length=int(hop), model=preset.model,
-                  sources=tuple(sources), fit_bins=fit_bins)
+                  sources=tuple(sources), fit_bins=fit_bins, companion=preset.companion,
+                  companion_share=preset.companion_share)

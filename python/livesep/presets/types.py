@@ -75,13 +75,16 @@ class Preset(PresetSizes):
         preset, its layers' own bins: :attr:`fitted_bins`). Only for sources without layers,
         frames or adaptation, and no encoder.
     companion : Preset or None, keyword-only
-        A second model of the same sources (names in the same order) at the same ``sr``,
-        ``n_fft`` and ``hop_length``, without a companion of its own, run beside this one on
-        the same frames; its masks are mixed into this preset's before any smoothing (format
-        version 6). Two models whose errors differ make better masks together.
+        A second model of the same sources (names in the same order), without a companion
+        of its own, run beside this one on the same frames; its masks are mixed into this
+        preset's before any smoothing (format version 6). Two models whose errors differ make
+        better masks together. Its ``n_fft`` and ``hop_length`` are this preset's, at the
+        same ``sr`` or as long in seconds at a lower one: then it reads the lower bins of
+        the same frames (a 16 kHz model beside a 48 kHz preset covers the bins up to 8 kHz).
     companion_share : float, keyword-only
         The companion's share of the masks, in (0, 1): masks are ``(1 - share)`` this
-        preset's plus ``share`` the companion's. Only with a companion (0 without).
+        preset's plus ``share`` the companion's, on the bins the companion covers (this
+        preset's alone above them). Only with a companion (0 without).
     created : str, keyword-only
         ISO 8601 date or date-time; defaults to now (UTC).
     livesep_version : str, keyword-only
@@ -189,11 +192,16 @@ class Preset(PresetSizes):
             raise Invalid(f"companion must be a Preset or None, got {show(other)}")
         if other.companion is not None:
             raise Invalid(f"the companion {other.name!r} has a companion of its own")
-        mine = (self.sr, self.n_fft, self.hop_length, tuple(s.name for s in sources))
-        theirs = (other.sr, other.n_fft, other.hop_length, other.source_names)
-        if mine != theirs:
-            raise Invalid(f"the companion {other.name!r} must have the same sr, n_fft, "
-                          f"hop_length and sources {mine}, got {theirs}")
+        names = tuple(s.name for s in sources)
+        # At a lower rate, frames as long in seconds: the companion reads the lower bins.
+        if other.source_names != names or other.sr > self.sr \
+                or other.n_fft * self.sr != self.n_fft * other.sr \
+                or other.hop_length * self.sr != self.hop_length * other.sr:
+            raise Invalid(
+                f"the companion {other.name!r} must have the sources {names}, and n_fft "
+                f"{self.n_fft} and hop_length {self.hop_length} at sr {self.sr} or the same "
+                f"in seconds at a lower sr; got sources {other.source_names}, n_fft "
+                f"{other.n_fft} and hop_length {other.hop_length} at sr {other.sr}")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
             raise Invalid(f"companion_share must be a number in (0, 1), got {show(share)}")
         object.__setattr__(self, "companion_share", float(share))

@@ -296,7 +296,8 @@ def separate_offline_recurrent(y: npt.ArrayLike, preset: Preset, *, mask_power: 
 def separate_offline_blend(y: npt.ArrayLike, preset: Preset, *,
                            settings: EngineSettings | None = None) -> npt.NDArray[np.float32]:
     """A preset with a companion: ``(1 - share)`` of its masks and ``share`` of the
-    companion's, then smoothed with the preset's smoothing, as the engine mixes them.
+    companion's (on the lower bins for a companion at a lower rate), then smoothed with the
+    preset's smoothing, as the engine mixes them.
     Both are fitted frame by frame (:func:`frame_masks`), so this is what the online engine
     computes, within float32 rounding, without its latency.
 
@@ -324,18 +325,22 @@ def separate_offline_blend(y: npt.ArrayLike, preset: Preset, *,
     resolved = (settings or EngineSettings()).resolved(preset)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     V = np.abs(X).T
-    share = preset.companion_share
-    masks = sum(weight * frame_masks(V, model, beta=resolved.beta, l1=resolved.l1,
-                                     mask_power=resolved.mask_power)
-                for weight, model in ((1.0 - share, preset), (share, preset.companion)))
+    share, covered = preset.companion_share, preset.companion.n_bins
+    options = {"beta": resolved.beta, "l1": resolved.l1, "mask_power": resolved.mask_power}
+    masks = frame_masks(V, preset, **options)
+    # The engine's one noise floor, tracked over the preset's bins; a companion at a lower
+    # rate reads the lower ones.
+    floor = spectral.noise_floor(V, sr=preset.sr, hop_length=preset.hop_length)
+    masks[:, :covered] = (1.0 - share) * masks[:, :covered] + share * frame_masks(
+        V[:, :covered], preset.companion, floor=floor[:, :covered], **options)
     return apply_masks(X, masks, preset, signal.size, smoothing=resolved.smoothing)
 
 
 def frame_masks(V: npt.ArrayLike, preset: Preset, *, beta: float = 1.0, l1: float = 0.0,
-                mask_power: float = 2.0) -> Array:
+                mask_power: float = 2.0, floor: npt.ArrayLike | None = None) -> Array:
     """The masks (S, F, T) of a model fitted frame by frame from frames ``V`` (T, F): the
-    layered fit of unfolded sources (a noise floor tracked through the frames in order) or
-    a recurrent encoder.
+    layered fit of unfolded sources (with a noise floor: tracked through the frames in
+    order, or ``floor`` (T, F) when given) or a recurrent encoder.
 
     Raises
     ------
@@ -343,23 +348,26 @@ def frame_masks(V: npt.ArrayLike, preset: Preset, *, beta: float = 1.0, l1: floa
         For any other model.
     """
     if preset.encoder is not None:
-        return _recurrent_masks(V, preset, mask_power=mask_power)
+        return _recurrent_masks(V, preset, mask_power=mask_power, floor=floor)
     if preset.sources[0].layers:
-        return _unfolded_masks(V, preset, beta=beta, l1=l1, mask_power=mask_power)
+        return _unfolded_masks(V, preset, beta=beta, l1=l1, mask_power=mask_power, floor=floor)
     raise ParameterError(f"preset {preset.name!r} is not fitted frame by frame (unfolded "
                          f"sources or a recurrent encoder), so its masks cannot be mixed "
                          f"offline with another model's")
 
 
 def _unfolded_masks(V: npt.ArrayLike, preset: Preset, *, beta: float, l1: float,
-                    mask_power: float) -> Array:
+                    mask_power: float, floor: npt.ArrayLike | None = None) -> Array:
     fit = UnfoldedFit(preset, beta=beta, l1=l1)
     frames = np.asarray(V, dtype=np.float64)
-    floor = spectral.noise_floor(frames, sr=preset.sr, hop_length=preset.hop_length) \
-        if any(source.floor for source in preset.sources) else None
+    if not any(source.floor for source in preset.sources):
+        floor = None
+    elif floor is None:
+        floor = spectral.noise_floor(frames, sr=preset.sr, hop_length=preset.hop_length)
     return soft_masks(fit.estimates(frames, floor).transpose(1, 2, 0), power=mask_power)
 
 
-def _recurrent_masks(V: npt.ArrayLike, preset: Preset, *, mask_power: float) -> Array:
-    estimates = recurrent_estimates(preset, np.asarray(V, dtype=np.float64))
+def _recurrent_masks(V: npt.ArrayLike, preset: Preset, *, mask_power: float,
+                     floor: npt.ArrayLike | None = None) -> Array:
+    estimates = recurrent_estimates(preset, np.asarray(V, dtype=np.float64), floor=floor)
     return soft_masks(estimates.transpose(1, 2, 0), power=mask_power)

@@ -79,15 +79,19 @@ def encoder_activations(encoder: Encoder, V: npt.ArrayLike,
     return out
 
 
-def recurrent_estimates(preset: Preset, V: npt.ArrayLike) -> Array:
+def recurrent_estimates(preset: Preset, V: npt.ArrayLike, *,
+                        floor: npt.ArrayLike | None = None) -> Array:
     """Each source's estimate (T, S, F) for frames ``V`` (T, F) of a model ``"nae"`` preset:
-    its dictionary times its activations from the encoder."""
+    its dictionary times its activations from the encoder. A noise-aware encoder reads
+    ``floor`` (T, F), by default the noise floor tracked through the frames in order."""
     if preset.encoder is None:
         raise ParameterError(f"preset {preset.name!r} has no recurrent encoder (model "
                              f"{preset.model!r}, not 'nae')")
-    floor = spectral.noise_floor(np.asarray(V, dtype=np.float64), sr=preset.sr,
-                                 hop_length=preset.hop_length) \
-        if preset.encoder.noise_aware else None
+    if not preset.encoder.noise_aware:
+        floor = None
+    elif floor is None:
+        floor = spectral.noise_floor(np.asarray(V, dtype=np.float64), sr=preset.sr,
+                                     hop_length=preset.hop_length)
     activations = encoder_activations(preset.encoder, V, floor)
     edges = np.cumsum([0, *preset.encoder.n_components])
     return np.stack([activations[:, a:b] @ source.W[0].T.astype(np.float64)
