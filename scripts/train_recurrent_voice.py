@@ -27,7 +27,12 @@ Needs PyTorch (``pip install -e '.[train]'``); deterministic for a seed on one t
         [--beside presets/voice.npz --share 0.45]
 
 With ``--beside``, ``--out`` is that preset with the network as its companion (the shipped
-``voice`` is made so from the unfolded preset of scripts/train_voice_preset.py).
+``voice`` is made so from the unfolded preset of scripts/train_voice_preset.py). With
+``--network PRESET`` the network is not trained but taken from that preset's companion: the
+shipped ``voice-48k`` has ``voice``'s, which reads the bins up to 8 kHz of its frames.
+
+    python scripts/train_recurrent_voice.py --network presets/voice.npz \
+        --beside presets/voice-48k.npz --out presets/voice-48k.npz
 """
 
 from __future__ import annotations
@@ -110,13 +115,41 @@ def main() -> int:
                         help="write PRESET with the network as its companion instead")
     parser.add_argument("--share", type=float, default=0.45,
                         help="the companion's share of the masks (default 0.45)")
+    parser.add_argument("--network", type=Path, metavar="PRESET",
+                        help="take the network from PRESET's companion instead of training "
+                             "it (with --beside)")
     args = parser.parse_args()
+    if args.network is not None:
+        preset = presets.load(args.network).companion
+        if preset is None or preset.encoder is None or args.beside is None:
+            print(f"error: --network needs --beside and a preset whose companion is a "
+                  f"network; {args.network} has {preset!r}", file=sys.stderr)
+            return 1
+    else:
+        preset = train(args)
+        if preset is None:
+            return 1
+    if args.beside is not None:
+        main_preset = presets.load(args.beside)
+        description = (f"{main_preset.description.rstrip('.')}; beside it a noise-aware "
+                       f"recurrent network trained on the same kind of mixtures gives "
+                       f"{100 * args.share:g} % of the masks"
+                       f"{'' if preset.sr == main_preset.sr else f' up to {preset.sr // 2} Hz'}.")
+        preset = dataclasses.replace(main_preset, description=description, companion=preset,
+                                     companion_share=args.share)
+    presets.save(preset, args.out)
+    print(presets.describe(args.out))
+    return 0
+
+
+def train(args: argparse.Namespace) -> Preset | None:
+    """The network trained as the module says, exported as a preset (None on failure)."""
     try:
         import torch
     except ImportError:
         print("error: training a recurrent preset needs PyTorch: pip install -e '.[train]'",
               file=sys.stderr)
-        return 1
+        return None
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -179,17 +212,8 @@ def main() -> int:
     if worst > 1e-3:
         print(f"error: the exported preset's masks differ from the network's by {worst}",
               file=sys.stderr)
-        return 1
-    if args.beside is not None:
-        main_preset = presets.load(args.beside)
-        description = (f"{main_preset.description.rstrip('.')}; beside it a noise-aware "
-                       f"recurrent network trained on the same kind of mixtures gives "
-                       f"{100 * args.share:g} % of the masks.")
-        preset = dataclasses.replace(main_preset, description=description, companion=preset,
-                                     companion_share=args.share)
-    presets.save(preset, args.out)
-    print(presets.describe(args.out))
-    return 0
+        return None
+    return preset
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ def test_voice_48k_fits_the_band_voice_fits_and_estimates_the_rest() -> None:
         assert not wide.W[:-1, low_bins:].any()
         assert wide.W[-1, low_bins:].sum(axis=0).min() > 0.0
         assert wide.floor == narrow.floor
+    # Beside it, voice's recurrent network, on the bins up to 8 kHz.
+    assert full.companion == lower.companion and full.companion_share == lower.companion_share
 
 
 def test_bass_drums_48k_fits_the_band_bass_drums_fits_and_estimates_the_rest() -> None:
