@@ -20,7 +20,7 @@ def add_enrol(commands: argparse._SubParsersAction) -> None:
                     "reading aloud) and of your room (about 10 s of it without speech), for "
                     "livesep live / separate / gui --preset mine.npz. Either recording alone "
                     "works too: the other half comes from --base. Takes about 10 s. The "
-                    "default preset's recurrent network runs beside your models (30 % of the "
+                    "default preset's recurrent network runs beside your models (20 % of the "
                     "masks up to 8 kHz), which separates better still. When both recordings "
                     "are at 44.1 kHz or above the preset is full band, at 48 kHz (the band "
                     "above 8 kHz from your recordings), like voice-48k, the default there.",

@@ -323,7 +323,7 @@ ROOM_SETTINGS = TrainSettings(model="nhmm", n_states=4, n_components=10)
 ROOM_FLOOR = 30.0
 #: The share of the masks the default preset's companion (its noise-aware recurrent network,
 #: trained on many voices and noises) takes beside the personal models: their errors differ.
-COMPANION_SHARE = 0.3
+COMPANION_SHARE = 0.2
 
 
 def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
