@@ -60,21 +60,29 @@ def test_online_equals_the_numpy_reference(sr: int, n_fft: int, hop: int,
         assert np.abs(separate_offline(x, alone) - offline).max() > 0.01 * np.abs(x).max()
 
 
-@pytest.mark.parametrize("kind", ["recurrent", "unfolded"])
-@pytest.mark.parametrize("block_size", [1, 333, "hop"])
-def test_a_companion_at_a_lower_rate_mixes_into_the_lower_bins(kind: str,
-                                                               block_size: int | str) -> None:
+def lower_rate_pair(kind: str) -> Preset:
+    """Unfolded sources at 48 kHz (1536 / 384, with a noise floor) and a 16 kHz companion
+    (512 / 128): a noise-aware recurrent one, or unfolded with a floor of its own."""
     made = random_unfolded_preset((5, 4), 3, sr=48000, n_fft=1536, hop_length=384, seed=11)
     main = dataclasses.replace(made, sources=[
         made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
     if kind == "recurrent":
         companion = random_encoder_preset((6, 3), hidden=12, layers=2, seed=12,
                                           noise_aware=True)
-    else:  # its own floor column, from the 48 kHz preset's tracker
+    else:  # its floor column from the 48 kHz preset's tracker
         narrow = random_unfolded_preset((5, 4), 2, seed=13)
         companion = dataclasses.replace(narrow, sources=[
             dataclasses.replace(narrow.sources[0], floor=10.0), narrow.sources[1]])
-    preset = dataclasses.replace(main, companion=companion, companion_share=0.3)
+    return dataclasses.replace(main, companion=companion, companion_share=0.3)
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "unfolded"])
+@pytest.mark.parametrize("block_size", [1, 333, "hop"])
+def test_a_companion_at_a_lower_rate_mixes_into_the_lower_bins(kind: str,
+                                                               block_size: int | str) -> None:
+    preset = lower_rate_pair(kind)
+    main, companion = dataclasses.replace(preset, companion=None, companion_share=0.0), \
+        preset.companion
     x = noise(24000, seed=3)
     x[6000:6000 + 3 * 1536] = 0.0
     online = separate_online(x, preset, block_size=384 if block_size == "hop" else
@@ -141,6 +149,12 @@ def test_reset_and_quality_reach_the_companion() -> None:
 def test_nothing_is_allocated_per_block(block_size: int) -> None:
     separator = create_separator(pair(seed=9, noise_aware=True))
     assert_no_allocation_per_block(separator, noise(40 * block_size + 600, seed=10), block_size)
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "unfolded"])
+def test_nothing_is_allocated_per_block_with_a_lower_rate_companion(kind: str) -> None:
+    separator = create_separator(lower_rate_pair(kind))
+    assert_no_allocation_per_block(separator, noise(12000, seed=10), 256)
 
 
 def test_the_engine_refuses_a_companion_that_does_not_fit() -> None:
