@@ -167,11 +167,12 @@ def train(args: argparse.Namespace) -> Preset | None:
             count, length, -1))
 
     mixture = sequences(frames.mixture)
-    targets = torch.stack([sequences(frames.speech), sequences(frames.noise)])
-    # Each 4-second piece is a stream of its own: its noise floor starts with it.
-    features = torch.from_numpy(np.stack([
-        encoder_features(piece, spectral.noise_floor(piece, sr=SR, hop_length=HOP) ** 2)
-        for piece in mixture.numpy()]).astype(np.float32))
+    speech_frames, noise_frames = sequences(frames.speech), sequences(frames.noise)
+    # Each 4-second piece is a stream of its own: its noise floor starts with it. Filled
+    # piece by piece, so that the frames are held once in float64 and once in float32.
+    features = torch.empty(count, length, 2 * (N_FFT // 2 + 1))
+    for piece, out in zip(mixture.numpy(), features.numpy()):
+        out[:] = encoder_features(piece, spectral.noise_floor(piece, sr=SR, hop_length=HOP) ** 2)
     print(f"{count} mixtures of {length} frames ({time.perf_counter() - started:.0f} s)",
           flush=True)
     network = build_network(torch, N_FFT // 2 + 1, args.hidden, args.layers)
@@ -186,7 +187,8 @@ def train(args: argparse.Namespace) -> Preset | None:
             chosen = order[first:first + BATCH]
             gain = 10.0 ** (torch.empty(BATCH, 1, 1).uniform_(*GAIN_DB, generator=generator)
                             / 20.0)
-            x, target = mixture[chosen] * gain, targets[:, chosen] * gain
+            x = mixture[chosen] * gain
+            target = torch.stack([speech_frames[chosen], noise_frames[chosen]]) * gain
             error = (network(features[chosen]) * x + 1e-8) ** COMPRESS \
                 - (target + 1e-8) ** COMPRESS
             loss = (weights * error ** 2).mean()
