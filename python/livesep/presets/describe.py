@@ -145,7 +145,9 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
     if companion is not None:
         lines.append(f"  companion {companion.name!r} (model {companion.model}, "
                      f"{companion.n_parameters} parameters) run beside it: "
-                     f"{100 * preset.companion_share:g} % of the masks")
+                     f"{100 * preset.companion_share:g} % of the masks"
+                     + (f" up to {companion.sr / 2:g} Hz (its {companion.sr} Hz band)"
+                        if companion.sr < preset.sr else ""))
     for source in preset.sources:
         states = f"{source.n_states} state{'s' if source.n_states != 1 else ''}"
         if source.frames > 1:
