@@ -321,8 +321,7 @@ ROOM_SETTINGS = TrainSettings(model="nhmm", n_states=4, n_components=10)
 #: The weight of the noise floor the room's model tracks in the stream (SourceModel.floor):
 #: 10 s of a room is a small sample of it, and the floor follows the room as it plays.
 ROOM_FLOOR = 30.0
-#: The share of the masks the default preset's companion (its noise-aware recurrent network,
-#: trained on many voices and noises) takes beside the personal models: their errors differ.
+#: The share of the masks the default preset's companion (its recurrent network) takes.
 COMPANION_SHARE = 0.2
 
 
@@ -349,9 +348,8 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
     seed : int, keyword-only
         The training's randomness: the same recordings and seed give the same preset.
     companion_share : float, keyword-only
-        The share of the masks given to the companion of the default preset
-        (:data:`~livesep.presets.DEFAULT_PRESET`), in [0, 1); 0 leaves it out. It joins
-        only a base whose frames it reads (:class:`~livesep.presets.Preset`'s ``companion``).
+        The default preset's companion's share of the masks, in [0, 1) (0: none); it joins
+        a base whose frames it reads (:class:`~livesep.presets.Preset`'s ``companion``).
     progress : callable, optional, keyword-only
         Called with the fraction done.
 
@@ -413,10 +411,10 @@ def enrol(voice: npt.ArrayLike | None, room: npt.ArrayLike | None, *,
     taught = " and ".join(f"a {label}" for label, *_ in given)
     personal = base.with_sources(sources, name=name, model="nhmm",
                                  description=f"{base.name!r} taught {taught}")
-    companion = load_preset(DEFAULT_PRESET).companion if companion_share else None
-    if companion is None:
+    if not companion_share:
         return personal
-    try:
-        return replace(personal, companion=companion, companion_share=companion_share)
-    except ParameterError:  # frames the companion cannot read (Preset's companion)
+    try:  # the default's companion, where it reads the base's frames (Preset's companion)
+        return replace(personal, companion=load_preset(DEFAULT_PRESET).companion,
+                       companion_share=companion_share)
+    except ParameterError:
         return personal
