@@ -23,7 +23,7 @@ weighted twice).
 Needs PyTorch (``pip install -e '.[train]'``); deterministic for a seed on one thread.
 
     python scripts/train_recurrent_voice.py --corpus corpus --out voice-recurrent.npz
-        [--seconds 7200] [--hidden 128] [--layers 2] [--epochs 16] [--seed 0]
+        [--seconds 14400] [--hidden 128] [--layers 2] [--epochs 20] [--seed 0]
         [--beside presets/voice.npz --share 0.45]
 
 With ``--beside``, ``--out`` is that preset with the network as its companion (the shipped
@@ -105,10 +105,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--out", type=Path, default=Path("voice-recurrent.npz"))
-    parser.add_argument("--seconds", type=float, default=7200.0)
+    parser.add_argument("--seconds", type=float, default=14400.0)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beside", type=Path, metavar="PRESET",
