@@ -122,14 +122,20 @@ class ModelRuntime {
   // masks M_s = Vhat_s^p / sum_j Vhat_j^p, an even split where every estimate is zero, then
   // smoothed over time when the model says so (smoothing.h).
   void process_frame(const Complex* mixture) noexcept {
-    const int n_bins = this->n_bins();
-    const int n_sources = this->n_sources();
     // sqrt(re^2 + im^2) vectorises; std::abs (hypotf) guards against overflow that cannot
     // happen for finite audio frames, at several times the cost.
-    for (int f = 0; f < n_bins; ++f) {
+    for (int f = 0; f < n_bins(); ++f) {
       const float re = mixture[f].real(), im = mixture[f].imag();
       magnitudes_[f] = std::sqrt(re * re + im * im);
     }
+    fit_frame();
+  }
+
+ private:
+  // [audio-thread] process_frame on the frame's magnitudes, already in magnitudes_.
+  void fit_frame() noexcept {
+    const int n_bins = this->n_bins();
+    const int n_sources = this->n_sources();
     if (floors_) track_floor();
     if (model_->encoder) {
       encode_frame();
@@ -162,15 +168,14 @@ class ModelRuntime {
         source_mask[f] = usable ? source_mask[f] / total[f] : even;
       }
     }
-    if (companion_) mix_companion(mixture);
+    if (companion_) mix_companion();
     smoother_.process(magnitudes_.data(), mask);
   }
 
- private:
   // [main-thread] The companion's runtime; it must separate the same sources from the same
   // frames, unsmoothed (the mixed masks are smoothed here), and have no companion itself. It
   // may cover the lower bins only (a companion at a lower rate, frames as long in seconds),
-  // which it reads from the same spectrum; above them the masks are this model's.
+  // whose magnitudes it reads from this model's; above them the masks are this model's.
   void prepare_companion() {
     const Model& other = *model_->companion;
     const float share = model_->companion_share;
@@ -189,11 +194,13 @@ class ModelRuntime {
   }
 
   // [audio-thread] masks = (1 - share) masks + share companion's masks, this frame's, on the
-  // bins the companion covers.
-  void mix_companion(const Complex* mixture) noexcept {
-    companion_->process_frame(mixture);
-    const float share = model_->companion_share;
+  // bins the companion covers (whose magnitudes it takes from this model's).
+  void mix_companion() noexcept {
     const int n_bins = this->n_bins(), covered = companion_->n_bins();
+    std::copy(magnitudes_.begin(), magnitudes_.begin() + covered,
+              companion_->magnitudes_.begin());
+    companion_->fit_frame();
+    const float share = model_->companion_share;
     for (int s = 0; s < n_sources(); ++s) {
       const float* other = companion_->masks().data() + static_cast<std::size_t>(s) * covered;
       float* mask = masks_.data() + static_cast<std::size_t>(s) * n_bins;
