@@ -56,9 +56,20 @@ def main() -> int:
     from livesep.gui.window import MainWindow
 
     app = QtWidgets.QApplication(["livesep"])
-    folder = Path(tempfile.mkdtemp(prefix="livesep-layout-"))
-    settings = QtCore.QSettings(str(folder / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, preset="male-female-nhmm")
+    with tempfile.TemporaryDirectory(prefix="livesep-layout-") as folder:
+        settings = QtCore.QSettings(str(Path(folder) / "settings.ini"),
+                                    QtCore.QSettings.Format.IniFormat)
+        report = probe(app, MainWindow(settings=settings, preset="male-female-nhmm"), args)
+        settings.sync()
+    json.dump(report, sys.stdout, indent=2)
+    return 0
+
+
+def probe(app: Any, window: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The window at its default size and at each of ``args.size``: its side panel and a
+    screenshot in ``args.out_dir``."""
+    from PyQt6 import QtWidgets
+
     window.show()
     report = []
     for size in [None, *args.size]:
@@ -79,8 +90,7 @@ def main() -> int:
         report.append(entry)
     window.close()
     app.processEvents()
-    json.dump(report, sys.stdout, indent=2)
-    return 0
+    return report
 
 
 if __name__ == "__main__":
