@@ -327,10 +327,10 @@ def separate_offline_blend(y: npt.ArrayLike, preset: Preset, *,
     V = np.abs(X).T
     share, covered = preset.companion_share, preset.companion.n_bins
     options = {"beta": resolved.beta, "l1": resolved.l1, "mask_power": resolved.mask_power}
-    masks = frame_masks(V, preset, **options)
     # The engine's one noise floor, tracked over the preset's bins; a companion at a lower
     # rate reads the lower ones.
     floor = spectral.noise_floor(V, sr=preset.sr, hop_length=preset.hop_length)
+    masks = frame_masks(V, preset, floor=floor, **options)
     masks[:, :covered] = (1.0 - share) * masks[:, :covered] + share * frame_masks(
         V[:, :covered], preset.companion, floor=floor[:, :covered], **options)
     return apply_masks(X, masks, preset, signal.size, smoothing=resolved.smoothing)
