@@ -124,7 +124,8 @@ class ModelRuntime {
   void process_frame(const Complex* mixture) noexcept {
     // sqrt(re^2 + im^2) vectorises; std::abs (hypotf) guards against overflow that cannot
     // happen for finite audio frames, at several times the cost.
-    for (int f = 0; f < n_bins(); ++f) {
+    const int n_bins = this->n_bins();
+    for (int f = 0; f < n_bins; ++f) {
       const float re = mixture[f].real(), im = mixture[f].imag();
       magnitudes_[f] = std::sqrt(re * re + im * im);
     }
