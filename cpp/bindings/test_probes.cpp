@@ -146,7 +146,7 @@ py::array_t<float> runtime_masks(const PyModel& model, const py::handle& V_objec
   std::vector<livesep::Complex> spectrum(n_bins);
   for (py::ssize_t t = 0; t < t_max; ++t) {
     for (int f = 0; f < n_bins; ++f) spectrum[f] = livesep::Complex(V.data()[t * n_bins + f], 0.0f);
-    runtime.process_frame(spectrum.data());
+    runtime.process_frame(spectrum.data(), spectrum.data());
     std::copy(runtime.masks().begin(), runtime.masks().end(),
               masks.mutable_data() + t * n_sources * n_bins);
   }

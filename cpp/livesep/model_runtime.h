@@ -29,7 +29,10 @@ class ModelRuntime {
   // updates before each of this runtime's frames (a companion reads its model's).
   ModelRuntime(std::shared_ptr<const Model> model, float mask_power,
                const NoiseFloorTracker* shared_floor = nullptr)
-      : model_(std::move(model)), shared_floor_(shared_floor), mask_power_(mask_power) {
+      : model_(std::move(model)),
+        shared_floor_(shared_floor),
+        owner_floor_(shared_floor),
+        mask_power_(mask_power) {
     if (!model_ || model_->sources.empty()) throw ParameterError("a model needs sources");
     if (mask_power_ != 1.0f && mask_power_ != 2.0f) {
       throw ParameterError("mask power must be 1 or 2, got " + std::to_string(mask_power_));
@@ -81,9 +84,24 @@ class ModelRuntime {
   // [main-thread] The time between frames (hop / sample rate), which sets the noise floor's
   // and the mask smoothing's time constants; the separator sets it from its stream.
   void set_frame_period(double seconds) {
+    frame_period_ = seconds;
     if (floors_ && !shared_floor_) floor_.set_frame_period(seconds);
     smoother_.set_frame_period(seconds);
     if (companion_) companion_->set_frame_period(seconds);
+  }
+  // [main-thread] Whether the frames come through the low-delay windows (stft.h). A model
+  // with a recurrent encoder then reads the frame its masks act on, where the newest
+  // milliseconds weigh most; dictionaries keep reading the symmetric frame they were
+  // trained on. A companion that reads another frame than its owner tracks its own floor.
+  void set_low_delay(bool low_delay) {
+    reads_masked_frame_ = low_delay && model_->encoder != nullptr;
+    if (!companion_) return;
+    companion_->set_low_delay(low_delay);
+    const bool same_frame = companion_->reads_masked_frame_ == reads_masked_frame_;
+    companion_->shared_floor_ = same_frame ? companion_->owner_floor_ : nullptr;
+    if (!same_frame && companion_->floors_) {
+      companion_->floor_.prepare(companion_->n_bins(), companion_->frame_period_);
+    }
   }
   FactorialFilter& filter() noexcept { return filter_; }
   const FactorialFilter& filter() const noexcept { return filter_; }
@@ -118,10 +136,13 @@ class ModelRuntime {
     if (companion_) companion_->reset();
   }
 
-  // [audio-thread] Filters the mixture frame and updates masks (n_sources x n_bins): soft
-  // masks M_s = Vhat_s^p / sum_j Vhat_j^p, an even split where every estimate is zero, then
-  // smoothed over time when the model says so (smoothing.h).
-  void process_frame(const Complex* mixture) noexcept {
+  // [audio-thread] Filters the frame and updates masks (n_sources x n_bins): soft masks
+  // M_s = Vhat_s^p / sum_j Vhat_j^p, an even split where every estimate is zero, then
+  // smoothed over time when the model says so (smoothing.h). `fit_spectrum` is the frame
+  // through the symmetric window, `masked_spectrum` the one the masks act on (the same
+  // unless the windows are low-delay: set_low_delay).
+  void process_frame(const Complex* fit_spectrum, const Complex* masked_spectrum) noexcept {
+    const Complex* mixture = reads_masked_frame_ ? masked_spectrum : fit_spectrum;
     // sqrt(re^2 + im^2) vectorises; std::abs (hypotf) guards against overflow that cannot
     // happen for finite audio frames, at several times the cost.
     const int n_bins = this->n_bins();
@@ -129,12 +150,12 @@ class ModelRuntime {
       const float re = mixture[f].real(), im = mixture[f].imag();
       magnitudes_[f] = std::sqrt(re * re + im * im);
     }
-    fit_frame();
+    fit_frame(fit_spectrum, masked_spectrum);
   }
 
  private:
   // [audio-thread] process_frame on the frame's magnitudes, already in magnitudes_.
-  void fit_frame() noexcept {
+  void fit_frame(const Complex* fit_spectrum, const Complex* masked_spectrum) noexcept {
     const int n_bins = this->n_bins();
     const int n_sources = this->n_sources();
     if (floors_) track_floor();
@@ -169,7 +190,7 @@ class ModelRuntime {
         source_mask[f] = usable ? source_mask[f] / total[f] : even;
       }
     }
-    if (companion_) mix_companion();
+    if (companion_) mix_companion(fit_spectrum, masked_spectrum);
     smoother_.process(magnitudes_.data(), mask);
   }
 
@@ -195,12 +216,17 @@ class ModelRuntime {
   }
 
   // [audio-thread] masks = (1 - share) masks + share companion's masks, this frame's, on the
-  // bins the companion covers (whose magnitudes it takes from this model's).
-  void mix_companion() noexcept {
+  // bins the companion covers (whose magnitudes it takes from this model's when both read
+  // the same frame).
+  void mix_companion(const Complex* fit_spectrum, const Complex* masked_spectrum) noexcept {
     const int n_bins = this->n_bins(), covered = companion_->n_bins();
-    std::copy(magnitudes_.begin(), magnitudes_.begin() + covered,
-              companion_->magnitudes_.begin());
-    companion_->fit_frame();
+    if (companion_->reads_masked_frame_ == reads_masked_frame_) {
+      std::copy(magnitudes_.begin(), magnitudes_.begin() + covered,
+                companion_->magnitudes_.begin());
+      companion_->fit_frame(fit_spectrum, masked_spectrum);
+    } else {
+      companion_->process_frame(fit_spectrum, masked_spectrum);
+    }
     const float share = model_->companion_share;
     for (int s = 0; s < n_sources(); ++s) {
       const float* other = companion_->masks().data() + static_cast<std::size_t>(s) * covered;
@@ -318,8 +344,11 @@ class ModelRuntime {
   std::shared_ptr<const Model> model_;
   std::vector<SourceModel> sources_;
   bool floors_ = false;                   // it or its companion reads the noise floor
+  bool reads_masked_frame_ = false;       // fits the low-delay frame (set_low_delay)
+  double frame_period_ = kDefaultFramePeriod;
   NoiseFloorTracker floor_;               // unused when shared_floor_ is given
-  const NoiseFloorTracker* shared_floor_;  // the owner's, for a companion
+  const NoiseFloorTracker* shared_floor_;  // the owner's, for a companion reading its frame
+  const NoiseFloorTracker* owner_floor_;   // the owner's, for a companion
   int fit_bins_ = 0;                      // the bins the fit covers (fitted_bins)
   AlignedFloats floor_column_;            // full.n_rows: a source's column (pooled in place)
   std::vector<SourceModel> full_sources_;  // banded with floors: the estimates' own copy

@@ -85,6 +85,7 @@ class Separator {
     stft_.prepare(config.n_fft, config.hop, n_channels, config.synthesis_length);
     if (model) {
       check_geometry(*model, config.n_sources);
+      model->set_low_delay(stft_.low_delay());
       model->set_frame_period(static_cast<double>(config.hop) / config.sample_rate);
     }
     layout_ = SnapshotLayout{stft_.n_bins(), config.n_sources};
@@ -106,6 +107,7 @@ class Separator {
     if (!prepared_) throw ParameterError("the separator is not prepared");
     if (!model) throw ParameterError("swap_model needs a model");
     check_geometry(*model, config_.n_sources);
+    model->set_low_delay(stft_.low_delay());
     model->set_frame_period(static_cast<double>(config_.hop) / config_.sample_rate);
     collect_retired();
     delete pending_.exchange(model.release(), std::memory_order_acq_rel);
@@ -232,7 +234,7 @@ class Separator {
     if (current_) {
       current_->apply_quality(requested_iterations_.load(std::memory_order_relaxed),
                               requested_beam_.load(std::memory_order_relaxed));
-      current_->process_frame(stft_.fit_spectrum());
+      current_->process_frame(stft_.fit_spectrum(), mixture);
       if (snapshots_enabled_.load(std::memory_order_relaxed)) write_snapshot();
     }
     ++frame_index_;

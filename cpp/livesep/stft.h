@@ -176,6 +176,7 @@ class StreamingStft {
   int n_channels() const noexcept { return n_channels_; }
   int synthesis_length() const noexcept { return transform_.synthesis_length(); }
   int latency_samples() const noexcept { return transform_.synthesis_length() - 1; }
+  bool low_delay() const noexcept { return transform_.low_delay(); }
   FrameTransform& transform() noexcept { return transform_; }
   // [audio-thread] From the frame callback: the newest frame's spectrum for fitting the
   // models, through the symmetric window; the mixture passed to the callback itself when

@@ -1,6 +1,7 @@
 """A companion model in the online engine: its masks mixed into the preset's before the
-smoothing, matching the numpy reference (separate_offline_blend) in any block size, at any
-rate and latency; reset and quality reach it; nothing is allocated per block; the engine
+smoothing, matching the numpy references (separate_offline_blend; separate_low_delay in the
+low-delay modes, where a recurrent encoder reads the low-delay frame) in any block size, at
+any rate and latency; reset and quality reach it; nothing is allocated per block; the engine
 refuses a companion that does not fit."""
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from helpers.blocks import assert_no_allocation_per_block
 from helpers.presets import noise, random_encoder_preset, random_unfolded_preset
 from livesep import ParameterError, spectral
 from livesep._core import Model
-from livesep.engine import EngineSettings, build_model, create_separator
+from livesep.engine import EngineSettings, build_model, create_separator, latency_geometry
 from livesep.presets import Preset
 from livesep.separation import separate_offline, separate_online
+from livesep.separation.low_delay import separate_low_delay
 from livesep.separation.offline import frame_masks, separate_offline_blend
-from livesep.separation.reference_engine import ReferenceSeparator
+from livesep.separation.reference_engine import NumpyStream, ReferenceSeparator
 
 SETTINGS = [(16000, 512, 128), (48000, 1024, 256)]
 
@@ -121,16 +123,78 @@ def test_the_masks_are_the_shares_of_both_then_smoothed() -> None:
 
 
 @pytest.mark.parametrize("latency", ["low", "ultra"])
-def test_short_latencies_match_the_reference(latency: str) -> None:
-    preset = pair(seed=5)
+@pytest.mark.parametrize("block_size", [1, 77, "hop"])
+@pytest.mark.parametrize("readers", FLOOR_READERS, ids=["model", "both", "companion"])
+def test_short_latencies_match_the_low_delay_reference(latency: str, block_size: int | str,
+                                                       readers: dict[str, bool]) -> None:
+    preset = pair(seed=5, **readers)
     x = noise(6000, seed=6)
+    x[1500:1500 + 1024] = 0.0
     settings = EngineSettings(latency=latency)
-    online = separate_online(x, preset, settings=settings, block_size=77)
+    hop = latency_geometry(preset, latency)[0]
+    online = separate_online(x, preset, settings=settings,
+                             block_size=hop if block_size == "hop" else int(block_size))
+    expected = separate_low_delay(x, preset, settings=settings)
+    np.testing.assert_allclose(online, expected, atol=2e-5 * np.abs(x).max())
+    np.testing.assert_allclose(online.sum(axis=0), x, atol=1e-5)
     plain = separate_online(x, dataclasses.replace(preset, companion=None, companion_share=0),
                             settings=settings, block_size=77)
-    assert online.shape == plain.shape == (2, x.size)
-    np.testing.assert_allclose(online.sum(axis=0), x, atol=1e-5)
     assert np.abs(online - plain).max() > 0.01 * np.abs(x).max()
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "unfolded"])
+def test_a_lower_rate_companion_at_low_matches_the_reference(kind: str) -> None:
+    preset = lower_rate_pair(kind)
+    x = noise(24000, seed=3)
+    x[6000:6000 + 3 * 1536] = 0.0
+    settings = EngineSettings(latency="low")
+    online = separate_online(x, preset, settings=settings, block_size=333)
+    np.testing.assert_allclose(online, separate_low_delay(x, preset, settings=settings),
+                               atol=2e-5 * np.abs(x).max())
+
+
+def test_at_low_a_recurrent_encoder_reads_the_frame_its_masks_act_on() -> None:
+    network = pair(seed=5, noise_aware=True).companion
+    x = noise(6000, seed=6)
+    settings = EngineSettings(latency="low")
+    online = separate_online(x, network, settings=settings, block_size=77)
+    np.testing.assert_allclose(online, separate_low_delay(x, network, settings=settings),
+                               atol=2e-5 * np.abs(x).max())
+    # The symmetric frame, which dictionaries read, would give other masks.
+    hop = latency_geometry(network, "low")[0]
+    masks = [frame_masks(V, network, floor=spectral.noise_floor(V, sr=network.sr,
+                                                                 hop_length=hop))
+             for V in _both_frames(x, network.n_fft, hop)]
+    assert np.abs(masks[0] - masks[1]).max() > 0.05
+
+
+def _both_frames(x: np.ndarray, n_fft: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """The magnitudes of the symmetric and of the low-delay frames of a low-delay stream."""
+    frames: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def collect(spectrum: np.ndarray) -> np.ndarray:
+        frames.append((np.abs(stream.fit_spectrum), np.abs(spectrum)))
+        return np.zeros((1, spectrum.size), np.complex64)
+
+    stream = NumpyStream(n_fft=n_fft, hop_length=hop, n_channels=1, low_delay=True,
+                         on_frame=collect)
+    stream.process(x)
+    symmetric, low_delay = (np.array(side, dtype=np.float64) for side in zip(*frames))
+    return symmetric, low_delay
+
+
+def test_a_model_swapped_in_at_low_reads_the_frames_as_a_fresh_one() -> None:
+    preset = pair(seed=5, noise_aware=True)
+    x = noise(6000, seed=6)
+    settings = EngineSettings(latency="low")
+    separator = create_separator(dataclasses.replace(preset, companion=None,
+                                                     companion_share=0.0), settings=settings)
+    separator.swap_model(build_model(preset, settings))
+    separator.process(np.zeros(1, np.float32))  # the audio thread adopts it
+    separator.reset()
+    np.testing.assert_allclose(separator.process(x),
+                               create_separator(preset, settings=settings).process(x),
+                               atol=1e-6 * np.abs(x).max())
 
 
 def test_reset_and_quality_reach_the_companion() -> None:
@@ -145,9 +209,11 @@ def test_reset_and_quality_reach_the_companion() -> None:
     np.testing.assert_array_equal(separator.process(x), first)
 
 
+@pytest.mark.parametrize("latency", ["standard", "low"])
 @pytest.mark.parametrize("block_size", [1, 77, 128])
-def test_nothing_is_allocated_per_block(block_size: int) -> None:
-    separator = create_separator(pair(seed=9, noise_aware=True))
+def test_nothing_is_allocated_per_block(block_size: int, latency: str) -> None:
+    separator = create_separator(pair(seed=9, noise_aware=True),
+                                 settings=EngineSettings(latency=latency))
     assert_no_allocation_per_block(separator, noise(40 * block_size + 600, seed=10), block_size)
 
 

@@ -3,7 +3,9 @@
 ``online`` is the causal C++ engine block by block, exactly as live
 (:mod:`~livesep.separation.online`); the offline references see the whole signal at once
 (:mod:`~livesep.separation.offline`: batch and semi-supervised NMF;
-:mod:`~livesep.separation.nfhmm`: the N-FHMM smoothed by forward-backward). Files become
+:mod:`~livesep.separation.nfhmm`: the N-FHMM smoothed by forward-backward;
+:mod:`~livesep.separation.low_delay`: the models fitted frame by frame in a low-delay mode).
+Files become
 stem files through :mod:`~livesep.separation.files`; :mod:`~livesep.separation.states`
 splits a source into its N-HMM states; :mod:`~livesep.separation.blind` separates
 instruments without training (NMF2D, imported on demand: it needs scipy);
