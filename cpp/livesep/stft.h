@@ -12,10 +12,10 @@
 // of 2 (n_fft - hop) samples then the falling half of one of 2 hop samples, and the
 // synthesis window is zero but for the frame's last S samples, where analysis x synthesis is
 // a Hann of S samples: frequency resolution from the long frame, delay from the short tail.
-// Only the frame's last S samples are synthesised, so latency_samples() = S - 1. The
-// models are fitted on the same n_fft samples through the symmetric sqrt-Hann their
-// dictionaries were trained on (fit_spectrum): the masks they give are applied to the
-// low-delay spectrum.
+// Only the frame's last S samples are synthesised, so latency_samples() = S - 1.
+// Dictionaries are fitted on the same n_fft samples through the symmetric sqrt-Hann they
+// were trained on (fit_spectrum), a recurrent encoder on the low-delay spectrum itself
+// (ModelRuntime::set_low_delay); the masks they give are applied to the low-delay spectrum.
 #pragma once
 
 #include <algorithm>
@@ -91,7 +91,7 @@ class FrameTransform {
   }
 
   // [audio-thread] With the low-delay windows: spectrum = rfft(sqrt_hann * frame), the
-  // frame as the symmetric analysis sees it (what the models are fitted on).
+  // frame as the symmetric analysis sees it (what dictionaries are fitted on).
   void analyze_for_fit(const float* frame, Complex* spectrum) noexcept {
     windowed_fft(frame, fit_window_.data(), spectrum);
   }
@@ -178,9 +178,9 @@ class StreamingStft {
   int latency_samples() const noexcept { return transform_.synthesis_length() - 1; }
   bool low_delay() const noexcept { return transform_.low_delay(); }
   FrameTransform& transform() noexcept { return transform_; }
-  // [audio-thread] From the frame callback: the newest frame's spectrum for fitting the
-  // models, through the symmetric window; the mixture passed to the callback itself when
-  // the windows are symmetric.
+  // [audio-thread] From the frame callback: the newest frame's spectrum for fitting
+  // dictionaries, through the symmetric window; the mixture passed to the callback itself
+  // when the windows are symmetric.
   const Complex* fit_spectrum() const noexcept {
     return transform_.low_delay() ? fit_spectrum_.data() : spectrum_.data();
   }

@@ -296,8 +296,8 @@ class NumpyStream:
     Attributes
     ----------
     fit_spectrum : np.ndarray, shape (n_bins,), complex64
-        Within ``on_frame``: the frame through the symmetric analysis window, what a model
-        is fitted on (the spectrum ``on_frame`` got, unless low delay).
+        Within ``on_frame``: the frame through the symmetric analysis window, what
+        dictionaries are fitted on (the spectrum ``on_frame`` got, unless low delay).
     """
 
     def __init__(self, *, n_fft: int, hop_length: int, n_channels: int,
