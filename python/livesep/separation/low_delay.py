@@ -15,7 +15,7 @@ from livesep import spectral
 from livesep.engine import EngineSettings, latency_geometry
 from livesep.errors import ParameterError
 from livesep.presets import Preset
-from livesep.separation.offline import frame_masks
+from livesep.separation.offline import blended_masks
 from livesep.separation.reference_engine import NumpyStream
 from livesep.separation.signals import check_signal
 
@@ -75,10 +75,10 @@ def separate_low_delay(y: npt.ArrayLike, preset: Preset, *,
     stream = NumpyStream(n_fft=preset.n_fft, hop_length=hop, n_channels=preset.n_sources,
                          on_frame=collect, low_delay=True)
     stream.process(padded)
-    frames = {False: np.array(fit_frames), True: np.array(masked_frames)}
-    masks = _masks(frames, preset, resolved, hop)
+    fit, masked = np.array(fit_frames), np.array(masked_frames)
+    masks = blended_masks(fit, masked, preset, settings=resolved, hop_length=hop)
     if resolved.smoothing > 0:
-        reads = frames[preset.encoder is not None]
+        reads = masked if preset.encoder is not None else fit
         masks = spectral.smooth_masks(masks, reads.T, seconds=resolved.smoothing, sr=preset.sr,
                                       hop_length=hop)
     per_frame = iter(np.moveaxis(masks, 2, 0).astype(np.float32))
@@ -87,26 +87,3 @@ def separate_low_delay(y: npt.ArrayLike, preset: Preset, *,
                                    on_frame=lambda spectrum: spectrum[None, :] * next(per_frame))
     return synthesis_stream.process(padded)[:, delay:]
 
-
-def _masks(frames: dict[bool, npt.NDArray[np.float64]], preset: Preset,
-           settings: EngineSettings, hop: int) -> npt.NDArray[np.float64]:
-    """The masks (S, F, T): the preset's, and its companion's mixed in on the bins it
-    covers; each model fitted on the frame it reads, with the noise floor tracked there."""
-    options = {"beta": settings.beta, "l1": settings.l1, "mask_power": settings.mask_power}
-    reads = preset.encoder is not None
-    V = frames[reads]
-    floor = spectral.noise_floor(V, sr=preset.sr, hop_length=hop)
-    masks = frame_masks(V, preset, floor=floor, **options)
-    companion = preset.companion
-    if companion is None:
-        return masks
-    covered = companion.n_bins
-    if (companion.encoder is not None) == reads:
-        theirs = frame_masks(V[:, :covered], companion, floor=floor[:, :covered], **options)
-    else:
-        other = frames[not reads][:, :covered]
-        theirs = frame_masks(other, companion, floor=spectral.noise_floor(
-            other, sr=preset.sr, hop_length=hop), **options)
-    share = preset.companion_share
-    masks[:, :covered] = (1.0 - share) * masks[:, :covered] + share * theirs
-    return masks

@@ -34,9 +34,9 @@ from livesep.separation.signals import (
 )
 from livesep.spectral import soft_masks
 
-__all__ = ["frame_masks", "separate_offline", "separate_offline_blend", "separate_offline_nmf",
-           "separate_offline_recurrent",
-           "separate_offline_semi", "separate_offline_unfolded"]
+__all__ = ["blended_masks", "frame_masks", "separate_offline", "separate_offline_blend",
+           "separate_offline_nmf", "separate_offline_recurrent", "separate_offline_semi",
+           "separate_offline_unfolded"]
 
 Array = npt.NDArray[np.float64]
 
@@ -325,15 +325,38 @@ def separate_offline_blend(y: npt.ArrayLike, preset: Preset, *,
     resolved = (settings or EngineSettings()).resolved(preset)
     X = spectral.stft(signal, n_fft=preset.n_fft, hop_length=preset.hop_length)
     V = np.abs(X).T
-    share, covered = preset.companion_share, preset.companion.n_bins
-    options = {"beta": resolved.beta, "l1": resolved.l1, "mask_power": resolved.mask_power}
-    # The engine's one noise floor, tracked over the preset's bins; a companion at a lower
-    # rate reads the lower ones.
-    floor = spectral.noise_floor(V, sr=preset.sr, hop_length=preset.hop_length)
-    masks = frame_masks(V, preset, floor=floor, **options)
-    masks[:, :covered] = (1.0 - share) * masks[:, :covered] + share * frame_masks(
-        V[:, :covered], preset.companion, floor=floor[:, :covered], **options)
+    masks = blended_masks(V, V, preset, settings=resolved, hop_length=preset.hop_length)
     return apply_masks(X, masks, preset, signal.size, smoothing=resolved.smoothing)
+
+
+def blended_masks(fit: Array, masked: Array, preset: Preset, *, settings: EngineSettings,
+                  hop_length: int) -> Array:
+    """The masks (S, F, T) of a preset fitted frame by frame, its companion's (if any)
+    mixed in with its share on the bins it covers. Each model reads its frames (T, F):
+    ``masked`` (the frames the masks act on) for a recurrent encoder, ``fit`` (the
+    symmetric ones) for dictionaries; outside the low-delay modes they are one array. The
+    noise floor is tracked on the frames read: one tracker over the preset's bins serves a
+    companion reading the same frames (a companion at a lower rate reads the lower ones),
+    as in the engine; one reading the others tracks its own."""
+    options = {"beta": settings.beta, "l1": settings.l1, "mask_power": settings.mask_power}
+    frames = {False: fit, True: masked}
+    reads = preset.encoder is not None
+    V = frames[reads]
+    floor = spectral.noise_floor(V, sr=preset.sr, hop_length=hop_length)
+    masks = frame_masks(V, preset, floor=floor, **options)
+    companion = preset.companion
+    if companion is None:
+        return masks
+    covered = companion.n_bins
+    if fit is masked or (companion.encoder is not None) == reads:
+        theirs = frame_masks(V[:, :covered], companion, floor=floor[:, :covered], **options)
+    else:
+        other = frames[not reads][:, :covered]
+        theirs = frame_masks(other, companion, floor=spectral.noise_floor(
+            other, sr=preset.sr, hop_length=hop_length), **options)
+    share = preset.companion_share
+    masks[:, :covered] = (1.0 - share) * masks[:, :covered] + share * theirs
+    return masks
 
 
 def frame_masks(V: npt.ArrayLike, preset: Preset, *, beta: float = 1.0, l1: float = 0.0,
