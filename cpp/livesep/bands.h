@@ -6,6 +6,8 @@
 // full-resolution dictionaries with the posterior-weighted activations of the banded fit.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,31 @@ inline void check_band_edges(const std::vector<int>& edges, int n_bins) {
                          shown + "] (" +
                          std::to_string(edges.size()) + " edges)");
   }
+}
+
+// [main-thread] Band edges for n_fft / 2 + 1 bins at sr: every bin its own band below
+// `above` Hz, then bands of 1 / per_octave octave (at least one bin each), up to the top bin
+// (livesep.spectral.fit_bands, which it matches edge for edge).
+inline std::vector<int> octave_band_edges(int sr, int n_fft, double above, int per_octave = 12) {
+  if (!(above > 0.0) || per_octave < 1) {
+    throw ParameterError("bands need above > 0 Hz and per_octave >= 1, got " +
+                         std::to_string(above) + " and " + std::to_string(per_octave));
+  }
+  const int n_bins = n_fft / 2 + 1;
+  const int first = static_cast<int>(std::min<double>(n_bins, std::ceil(above * n_fft / sr)));
+  std::vector<int> edges(static_cast<std::size_t>(first) + 1);
+  for (int b = 0; b <= first; ++b) edges[static_cast<std::size_t>(b)] = b;
+  const double nyquist = sr / 2.0, step = std::pow(2.0, 1.0 / per_octave);
+  double frequency = std::max(above, static_cast<double>(first) * sr / n_fft);
+  while (edges.back() < n_bins) {
+    frequency = std::min(frequency * step, nyquist);
+    // Halves to even, as Python's round().
+    const int edge = std::max(edges.back() + 1,
+                              static_cast<int>(std::nearbyint(frequency * n_fft / sr)));
+    edges.push_back(std::min(edge, n_bins));
+    if (frequency >= nyquist) edges.back() = n_bins;
+  }
+  return edges;
 }
 
 // [audio-thread] out[b] = sum of in[edges[b] .. edges[b + 1]).

@@ -1,4 +1,4 @@
-// Reading livesep preset files (format "livesep-preset", versions 1 to 6) in C++, without
+// Reading livesep preset files (format "livesep-preset", versions 1 to 7) in C++, without
 // Python: the same .npz files livesep writes (livesep.presets), checked as the Python reader
 // checks them (format, version, fields, shapes against meta and n_fft, finite non-negative
 // values, columns / rows summing to 1), then converted into the engine's Model with the
@@ -83,7 +83,7 @@ class PresetReader : private PresetEncoderReader {
     return preset;
   }
 
-  static constexpr int kNewestVersion = 6;
+  static constexpr int kNewestVersion = 7;
 
   // One preset's meta (the file's, or its companion's under `prefix` "companion.", of a
   // version up to `newest`) and arrays; their entry names are added to `expected`.
@@ -108,7 +108,7 @@ class PresetReader : private PresetEncoderReader {
     preset.version = static_cast<int>(version_value.number);
     if (preset.version < 1 || preset.version > kNewestVersion) {
       fail(where + "version: the file is livesep-preset version " + show(version_value) +
-           ", but this reader reads versions 1 to 6 only" +
+           ", but this reader reads versions 1 to 7 only" +
            (version_value.number > kNewestVersion ? "; a newer livesep wrote it, upgrade livesep"
                                                   : ""));
     }
@@ -140,6 +140,7 @@ class PresetReader : private PresetEncoderReader {
            " files: fits on the lower bins came with version 5");
     }
     const int fit_rows = fit_bins ? integer(*fit_bins, "fit_bins", 2, preset.n_fft / 2) : 0;
+    const double bands_above = fit_bands_above(meta, preset, fit_bins != nullptr);
     const JsonValue& sources = field(meta, "sources", "meta");
     if (sources.kind != JsonValue::Kind::Array) fail("sources must be a list, got " + show(sources));
     const int count = static_cast<int>(sources.items.size());
@@ -208,6 +209,11 @@ class PresetReader : private PresetEncoderReader {
       add_floors(*built, floors);
       if (fit_rows > 0) {
         fit_lower_bins(*built, fit_rows);
+      } else if (bands_above > 0.0) {
+        std::vector<int> edges = octave_band_edges(preset.sr, preset.n_fft, bands_above);
+        if (static_cast<int>(edges.size()) - 1 < built->n_bins()) {
+          fit_on_bands(*built, std::move(edges));
+        }
       } else if (std::vector<int> edges = covered_band_edges(*built); !edges.empty()) {
         fit_on_bands(*built, std::move(edges));
       }
@@ -219,6 +225,24 @@ class PresetReader : private PresetEncoderReader {
     preset.mask_power = inference.mask_power;
     preset.model = std::move(built);
     return preset;
+  }
+
+  // meta's "fit_bands_above" (version 7 on): the frequency in (0, sr / 2) above which the fit
+  // runs on 1/12-octave bands, or 0 without it.
+  double fit_bands_above(const JsonValue& meta, const Preset& preset, bool has_fit_bins) const {
+    const JsonValue* value = meta.find("fit_bands_above");
+    if (value == nullptr) return 0.0;
+    if (preset.version < 7) {
+      fail("fit_bands_above is not a field of version " + std::to_string(preset.version) +
+           " files: fits on bands came with version 7");
+    }
+    if (value->kind != JsonValue::Kind::Number || !(value->number > 0.0) ||
+        !(value->number < preset.sr / 2.0)) {
+      fail("fit_bands_above must be a number of Hz in (0, " + std::to_string(preset.sr / 2) +
+           "), got " + show(*value));
+    }
+    if (has_fit_bins) fail("fit_bands_above and fit_bins exclude each other: give one");
+    return value->number;
   }
 
   // A companion from meta's "companion" (version 6 on), read as `model`'s.

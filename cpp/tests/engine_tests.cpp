@@ -108,13 +108,15 @@ void test_preset(const std::string& path) {
   CHECK(worst < 1e-5);
 }
 
-// A full-band preset whose layers stop at 8 kHz is fitted on those bins and one band above,
-// as the Python engine fits it; a 16 kHz preset on every bin.
+// A full-band preset with fit_bands_above is fitted bin by bin below it and on 1/12-octave
+// bands above (its layers cover every bin); one whose layers stop lower, on those bins and
+// one band above (tests/core/test_bands.py); a 16 kHz preset on every bin.
 void test_covered_bands(const std::string& presets) {
   const livesep::Preset wide = livesep::PresetReader::load(presets + "/voice-48k.npz");
   const std::vector<int>& edges = wide.model->band_edges;
-  CHECK(edges.size() == 259 && edges[257] == 257 && edges.back() == 769);
-  CHECK(wide.model->fit_sources.front().n_bins == 258);
+  CHECK(edges == livesep::octave_band_edges(48000, 1536, 8000.0));
+  CHECK(edges.size() > 258 && edges[256] == 256 && edges[257] > 257 && edges.back() == 769);
+  CHECK(edges.size() < 300 && wide.model->fit_sources.front().n_bins == int(edges.size()) - 1);
   CHECK(!livesep::PresetReader::load(presets + "/voice.npz").model->banded());
   // A preset's fit_bins: its bands end there, the bins above left to the estimates.
   const livesep::Preset lower = livesep::PresetReader::load(presets + "/bass-drums-nhmm-48k.npz");

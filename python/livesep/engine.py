@@ -81,8 +81,9 @@ class EngineSettings:
         Fit the activations on a coarser frequency axis: every bin below this frequency
         (Hz), bands of ``1 / bands_per_octave`` octave above (bins summed, dictionaries
         too), the masks staying at full resolution (:func:`livesep.spectral.fit_bands`).
-        Cheaper where most bins are high (full band at 44.1 or 48 kHz). None fits every
-        bin. Ignored for presets with a recurrent encoder, adaptive or convolutive sources.
+        Cheaper where most bins are high (full band at 44.1 or 48 kHz). None: the preset's
+        own (:attr:`livesep.presets.Preset.fit_bands_above`), else every bin. Ignored for
+        presets with a recurrent encoder, adaptive or convolutive sources.
     bands_per_octave : int
         Bands per octave above ``bands_above``.
     smoothing : float or None
@@ -255,9 +256,10 @@ def build_model(preset: Preset, settings: EngineSettings | None = None) -> Model
 
 
 def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None:
-    """The bands ``preset`` is fitted on under ``settings`` (``bands_above``), or None for
-    every bin (not set, every bin its own band, or a preset that cannot be fitted on
-    bands: a recurrent encoder, adaptive or convolutive sources). A preset with
+    """The bands ``preset`` is fitted on under ``settings`` (``bands_above``, else the
+    preset's ``fit_bands_above``), or None for every bin (neither set, every bin its own
+    band, or a preset that cannot be fitted on bands: a recurrent encoder, adaptive or
+    convolutive sources). A preset with
     :attr:`Preset.fit_bins` is fitted on those bins only (its bands end there). An unfolded
     preset whose layers cover fewer bins than its estimates (:attr:`Preset.fitted_bins`) is
     fitted on those bins and one band above them, where every layer is zero: the same fit,
@@ -266,8 +268,9 @@ def fit_band_edges(preset: Preset, settings: EngineSettings) -> list[int] | None
                                          for source in preset.sources):
         return None
     top = preset.fit_bins
-    if settings.bands_above is not None:
-        edges = fit_bands(sr=preset.sr, n_fft=preset.n_fft, above=settings.bands_above,
+    above = settings.bands_above if settings.bands_above is not None else preset.fit_bands_above
+    if above is not None:
+        edges = fit_bands(sr=preset.sr, n_fft=preset.n_fft, above=above,
                           per_octave=settings.bands_per_octave).tolist()
         if top is not None:
             return [edge for edge in edges if edge < top] + [top]

@@ -15,6 +15,7 @@ from livesep import ParameterError, spectral
 from livesep._core import Model, _internal
 from livesep.engine import EngineSettings, build_model, create_separator, fit_band_edges
 from livesep.presets import Preset, SourceModel
+from livesep.separation.offline import separate_offline
 from livesep.separation.reference_engine import ReferenceSeparator
 
 GEOMETRIES = [(16000, 512, 128), (44100, 1411, 352), (48000, 1536, 384)]
@@ -196,3 +197,44 @@ def test_a_preset_with_fit_bins_ignores_the_bins_above_them(sr: int) -> None:
     every_bin = build_model(dataclasses.replace(preset, fit_bins=None),
                             EngineSettings(beam=6, smoothing=0.0))
     assert np.abs(_internal.runtime_masks(every_bin, louder_above, 0.008) - masks).max() > 0.05
+
+
+@pytest.mark.parametrize(("sr", "n_fft", "hop"), [GEOMETRIES[0], GEOMETRIES[2]])
+@pytest.mark.parametrize("floor", [0.0, 30.0])
+def test_a_preset_with_fit_bands_above_is_fitted_on_those_bands(sr: int, n_fft: int, hop: int,
+                                                                floor: float) -> None:
+    # Preset.fit_bands_above is the engine's bands_above when that is not set: the same
+    # bands, the same stems; a setting given overrides it.
+    made = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=2)
+    made = made.with_sources([made.sources[0], dataclasses.replace(made.sources[1],
+                                                                   floor=floor)])
+    preset = dataclasses.replace(made, fit_bands_above=4000.0)
+    own = fit_band_edges(preset, EngineSettings())
+    assert own == spectral.fit_bands(sr=sr, n_fft=n_fft, above=4000.0).tolist()
+    assert fit_band_edges(preset, EngineSettings(bands_above=1000.0)) == \
+        spectral.fit_bands(sr=sr, n_fft=n_fft, above=1000.0).tolist()
+    x = noise(sr // 4, seed=5)
+    got = create_separator(preset).process(x)
+    as_setting = create_separator(made, settings=EngineSettings(bands_above=4000.0)).process(x)
+    np.testing.assert_array_equal(got, as_setting)
+    every_bin = create_separator(made).process(x)
+    assert np.abs(every_bin - got).max() > 1e-3 * np.abs(got).max()
+
+
+@pytest.mark.parametrize("block_size", [1, 77, 384])
+def test_offline_separation_fits_a_preset_on_its_own_bands(block_size: int) -> None:
+    # separate_offline, the numpy reference of the layered fit, fits on the preset's bands
+    # as the engine does: the same stems, the engine's latency aside.
+    sr, n_fft, hop = GEOMETRIES[2]
+    made = random_unfolded_preset((5, 4), 3, sr=sr, n_fft=n_fft, hop_length=hop, seed=4)
+    preset = dataclasses.replace(made, fit_bands_above=4000.0)
+    x = noise(sr // 4, seed=6)
+    engine = create_separator(preset)
+    padded = np.concatenate([x, np.zeros(engine.latency_samples(), np.float32)])
+    got = np.concatenate([engine.process(padded[i:i + block_size])
+                          for i in range(0, padded.size, block_size)], axis=1)
+    got = got[:, engine.latency_samples():]
+    want = separate_offline(x, preset)
+    np.testing.assert_allclose(got, want, atol=2e-4 * np.abs(want).max())
+    every_bin = separate_offline(x, made)
+    assert np.abs(every_bin - want).max() > 1e-3 * np.abs(want).max()

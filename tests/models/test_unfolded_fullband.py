@@ -10,7 +10,12 @@ import pytest
 
 from helpers.gradients import finite_differences
 from livesep.errors import ParameterError
-from livesep.models.unfolded import UnfoldedModel, extend_estimates, unfolded_masks
+from livesep.models.unfolded import (
+    UnfoldedModel,
+    extend_estimates,
+    extend_layers,
+    unfolded_masks,
+)
 from livesep.models.unfolded.fullband import upper_band_loss
 
 #: A 16 kHz frame's bins inside a 48 kHz frame's of the same length.
@@ -62,6 +67,49 @@ def test_the_upper_masks_are_learnt() -> None:
     start = extend_estimates(model, frames, sources, epochs=0)
     trained = extend_estimates(model, frames, sources, epochs=20, batch=32)
     assert upper_error(trained) < 0.6 * upper_error(start)
+
+
+def test_widened_layers_take_each_estimate_columns_shape_above() -> None:
+    model, frames, sources = full_band_material()
+    extended = extend_estimates(model, frames, sources, epochs=1, batch=64)
+    wide = extend_layers(extended, fit_bins=LOW)
+    for blind, full in zip(extended.dictionaries, wide.dictionaries):
+        np.testing.assert_array_equal(full[-1], blind[-1])
+        np.testing.assert_allclose(full[:-1].sum(axis=1), 1.0, atol=1e-5)
+        assert full[:-1, LOW:].min() > 0
+        # Below, each column keeps its shape; above, it has its estimate's, in proportion.
+        for layer, old in zip(full[:-1], blind[:-1]):
+            np.testing.assert_allclose(layer[:LOW] / layer[:LOW].sum(axis=0), old[:LOW],
+                                       rtol=1e-4, atol=1e-9)
+            np.testing.assert_allclose(
+                layer[LOW:] / layer[:LOW].sum(axis=0),
+                blind[-1, LOW:] / blind[-1, :LOW].sum(axis=0), rtol=1e-4, atol=1e-9)
+
+
+def test_widened_layers_tell_sources_apart_by_the_band_above() -> None:
+    # Two sources alike below bin 5, one bright above it and one dark: blind above, the fit
+    # splits a bright frame's lower band evenly; widened, it gives it to the bright source.
+    low, full, layers = 5, 9, 3
+    lower = np.full((low, 1), 1.0 / low)
+    bright = np.vstack([lower, np.full((full - low, 1), 0.4)])
+    dark = np.vstack([lower, np.full((full - low, 1), 1e-4)])
+    blind = UnfoldedModel(tuple(
+        np.concatenate([np.repeat(np.vstack([lower, np.zeros((full - low, 1))])[None], layers,
+                                  axis=0), estimate[None]]).astype(np.float32)
+        for estimate in (bright, dark)))
+    wide = extend_layers(blind, fit_bins=low)
+    frame = bright.T * 3.0
+    np.testing.assert_allclose(unfolded_masks(frame, blind)[:, 0, :low], 0.5, atol=1e-6)
+    assert unfolded_masks(frame, wide)[0, 0, :low].min() > 0.9
+
+
+@pytest.mark.parametrize("fit_bins", [0, FULL, LOW - 1])
+def test_extend_layers_refuses_bins_the_layers_do_not_leave_free(fit_bins: int) -> None:
+    model, frames, sources = full_band_material()
+    extended = extend_estimates(model, frames, sources, epochs=0)
+    with pytest.raises(ParameterError,
+                       match=f"fit_bins must be|already cover bins above {fit_bins}"):
+        extend_layers(extended, fit_bins=fit_bins)
 
 
 @pytest.mark.parametrize("frames_shape, sources_shape", [

@@ -177,3 +177,34 @@ def test_cpp_reader_runs_a_noise_aware_companion(native_build: Path, tmp_path: P
         bad = pack(tmp_path / "bad.npz", members_of(changed, arrays))
         refused = separate_raw(native_build, tmp_path, bad, rate)
         assert refused.returncode == 1 and needle in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("rate, preset_rate", [(44100, 44100), (48000, 48000), (48000, 16000)])
+def test_cpp_reader_runs_a_fit_on_bands(native_build: Path, tmp_path: Path, rate: int,
+                                        preset_rate: int,
+                                        speech_in_noise: tuple[np.ndarray, int]) -> None:
+    # fit_bands_above: the C++ reader makes the bands livesep.spectral.fit_bands makes.
+    scale = preset_rate / 16000
+    made = random_unfolded_preset((5, 4), 3, sr=preset_rate, n_fft=4 * round(128 * scale),
+                                  hop_length=round(128 * scale), seed=2)
+    floored = dataclasses.replace(made, sources=[
+        made.sources[0], dataclasses.replace(made.sources[1], floor=30.0)])
+    preset = dataclasses.replace(floored, fit_bands_above=min(4000.0, preset_rate / 4))
+    path = save(preset, tmp_path / "banded.npz")
+    x = at_rate(speech_in_noise, rate)[: 2 * rate]
+    expected = native_matches_python(native_build, tmp_path, path, preset, x, rate)
+    every_bin = separate_online(x, floored, sr=rate)
+    assert np.abs(every_bin - expected).max() > 1e-3 * np.abs(expected).max()
+    _, arrays = unpack(path)
+    for change, needle in (
+            (lambda m: m.update(version=6), "fits on bands came with version 7"),
+            (lambda m: m.update(fit_bands_above=m["sr"] / 2), "fit_bands_above must be a "
+                                                              "number of Hz in (0, "),
+            (lambda m: m.update(fit_bands_above="4000"), "fit_bands_above must be a number"),
+            (lambda m: m.update(fit_bins=100), "fit_bands_above and fit_bins exclude each "
+                                               "other")):
+        changed = unpack(path)[0]
+        change(changed)
+        bad = pack(tmp_path / "bad.npz", members_of(changed, arrays))
+        refused = separate_raw(native_build, tmp_path, bad, rate)
+        assert refused.returncode == 1 and needle in refused.stderr, refused.stderr

@@ -87,7 +87,7 @@ def test_a_companion_in_an_older_version_is_refused(tmp_path: Path) -> None:
     ("companion.share", "0.3", "companion.share must be a number in (0, 1), got '0.3'"),
     ("companion", [0.3], "companion must be a JSON object with the fields 'share' and "
                          "'preset'"),
-    ("companion.preset.version", 7, "companion.version: the file is livesep-preset version 7"),
+    ("companion.preset.version", 8, "companion.version: the file is livesep-preset version 8"),
     ("companion.preset.sr", 8000, "the companion 'beside' must have the sources ('voice', "
                                   "'noise'), and n_fft 64 and hop_length 16 at sr 16000"),
     ("companion.preset.sr", 32000, "got sources ('voice', 'noise'), n_fft 64 and hop_length 16 "

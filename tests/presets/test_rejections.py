@@ -66,9 +66,9 @@ _REQUIRED = ["name", "description", "sr", "n_fft", "hop_length", "window", "mode
 # Cases that the header checks catch: load and load_meta both refuse them.
 HEADER_CASES = [
     pytest.param(set_meta("format", "other-format"), ["format", "'other-format'"], id="format"),
-    pytest.param(set_meta("version", 7), ["version 7", "reads versions 1, 2, 3, 4, 5 and 6",
+    pytest.param(set_meta("version", 8), ["version 8", "reads versions 1, 2, 3, 4, 5, 6 and 7",
                                           "upgrade livesep"], id="version-newer"),
-    pytest.param(set_meta("version", 0), ["version 0", "reads versions 1, 2, 3, 4, 5 and 6"],
+    pytest.param(set_meta("version", 0), ["version 0", "reads versions 1, 2, 3, 4, 5, 6 and 7"],
                  id="version-older"),
     pytest.param(set_meta("version", "1"), ["version", "'1'", "str"], id="version-type"),
     pytest.param(delete_meta("format"), ["missing field", "'format'"], id="missing-format"),

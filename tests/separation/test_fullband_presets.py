@@ -53,15 +53,26 @@ def test_the_16k_counterpart_at_48k_loses_the_high_band(name: str) -> None:
     assert high_band_energy(stems.sum(axis=0)) < 1e-3 * high_band_energy(x)
 
 
-def test_voice_48k_fits_the_band_voice_fits_and_estimates_the_rest() -> None:
-    # voice-48k is voice extended (livesep.models.unfolded.fullband): the same layers on the
-    # 257 bins both frames share, nothing above them, and estimates of every bin.
+def test_voice_48k_is_voice_extended_and_its_layers_widened() -> None:
+    # voice-48k is voice extended (livesep.models.unfolded.fullband): voice's estimates on the
+    # 257 bins both frames share and estimates learnt above them; voice's layers there, each
+    # column widened above them with its estimate column's shape, then summing to one.
     full, lower = load_preset("voice-48k"), load_preset("voice")
+    assert full.fitted_bins == full.n_bins
     for wide, narrow in zip(full.sources, lower.sources):
         low_bins = narrow.W.shape[1]
-        np.testing.assert_array_equal(wide.W[:, :low_bins], narrow.W)
-        assert not wide.W[:-1, low_bins:].any()
+        np.testing.assert_array_equal(wide.W[-1, :low_bins], narrow.W[-1])
         assert wide.W[-1, low_bins:].sum(axis=0).min() > 0.0
+        layers = wide.W[:-1].astype(np.float64)
+        np.testing.assert_allclose(layers.sum(axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(layers[:, :low_bins] / layers[:, :low_bins].sum(axis=1,
+                                                                                 keepdims=True),
+                                   narrow.W[:-1], rtol=1e-3, atol=1e-7)
+        estimate = wide.W[-1].astype(np.float64)
+        np.testing.assert_allclose(
+            layers[:, low_bins:] / layers[:, :low_bins].sum(axis=1, keepdims=True),
+            np.broadcast_to(estimate[low_bins:] / estimate[:low_bins].sum(axis=0),
+                            layers[:, low_bins:].shape), rtol=1e-3, atol=1e-7)
         assert wide.floor == narrow.floor
     # Beside it, voice's recurrent network, on the bins up to 8 kHz.
     assert full.companion == lower.companion and full.companion_share == lower.companion_share

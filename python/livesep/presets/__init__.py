@@ -24,12 +24,13 @@ A preset may carry a companion: a second preset of the same sources and frames, 
 it, whose masks are mixed into its own (``companion_share`` of them) before any smoothing. A
 companion at a lower rate, with frames as long in seconds, covers the lower bins.
 
-File format ``livesep-preset``, versions 1 to 6
+File format ``livesep-preset``, versions 1 to 7
 -----------------------------------------------
 Version 2 adds unfolded sources (the field ``layers``), version 3 recurrent encoders (the
 field ``encoder`` and the ``encoder.*`` arrays), version 4 noise floors (a source's
 ``floor``), version 5 a fit on the lower bins (``fit_bins``), version 6 a companion (the
-field ``companion`` and the ``companion.*`` arrays); each is written only for
+field ``companion`` and the ``companion.*`` arrays), version 7 a fit on bands above a
+frequency (``fit_bands_above``); each is written only for
 presets that have them, every other preset in the oldest version that holds it, which older
 livesep reads too. A file of a version this livesep does not know is refused.
 
@@ -39,7 +40,7 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
 ``meta``
     A 0-d numpy unicode array (``<U…``) holding one JSON object::
 
-        {"format": "livesep-preset", "version": 1 | 2 | 3 | 4 | 5 | 6,
+        {"format": "livesep-preset", "version": 1 | 2 | 3 | 4 | 5 | 6 | 7,
          "name": str, "description": str,
          "sr": int, "n_fft": int, "hop_length": int, "window": "sqrt-hann",
          "model": "nmf" | "nhmm" | "nae",
@@ -48,22 +49,25 @@ members are accepted too). It is always read with ``allow_pickle=False``. Its en
                       "adaptive": bool, "frames": τ, "layers": L, "floor": w,
                       "provenance": {...}}, ...],
          "encoder": {"hidden": H, "layers": L},
-         "fit_bins": B,
+         "fit_bins": B, "fit_bands_above": Hz,
          "companion": {"share": s, "preset": {...}}}
 
     ``adaptive`` (default false), ``frames`` (default 1), ``layers`` (default 0), ``floor``
-    (default 0), ``provenance`` (default ``{}``), ``encoder``, ``fit_bins`` and
-    ``companion`` may be left out; every other field is required and no other field is
-    allowed. ``companion`` (version 6 on) holds the companion's share of the masks, ``s``
-    in (0, 1), and its own ``meta`` object (of version at most the file's, without a
-    companion, with the same source names, and the same ``sr``, ``n_fft`` and ``hop_length``
-    or a lower ``sr`` with ``n_fft`` and ``hop_length`` as long in seconds); its arrays
-    are the entries below with ``companion.`` before their names. ``floor`` (version 4
+    (default 0), ``provenance`` (default ``{}``), ``encoder``, ``fit_bins``,
+    ``fit_bands_above`` and ``companion`` may be left out; every other field is required and
+    no other field is allowed. ``companion`` (version 6 on) holds the companion's share of
+    the masks, ``s`` in (0, 1), and its own ``meta`` object (of version at most the file's,
+    without a companion, with the same source names, and the same ``sr``, ``n_fft`` and
+    ``hop_length`` or a lower ``sr`` with ``n_fft`` and ``hop_length`` as long in seconds);
+    its arrays are the entries below with ``companion.`` before their names. ``floor`` (version 4
     on) is the weight of a noise floor column the engine tracks from the stream, in (0,
     1e6], for a source that neither adapts nor spans frames. ``fit_bins`` (version 5 on,
     ``B`` in [2, F - 1]) fits the activations on the lowest ``B`` bins only, the estimates
     still covering every bin (a noise floor joins the fit on those bins), for sources
-    without layers, frames or adaptation and no encoder.
+    without layers, frames or adaptation and no encoder. ``fit_bands_above`` (version 7 on,
+    in (0, sr / 2) Hz) fits the activations bin by bin below it and on bands of 1/12 octave
+    above it (:func:`livesep.spectral.fit_bands`; the estimates still cover every bin), for
+    sources without frames or adaptation, no encoder, and no ``fit_bins``.
     ``provenance`` is free-form JSON; the trainers use the keys ``files``, ``seconds``,
     ``iterations``, ``log_likelihood``, ``seed`` and ``settings``. ``frames`` is written
     only for a convolutive source: ``τ`` in [2, 64], with ``n_states`` 1 and ``adaptive``

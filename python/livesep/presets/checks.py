@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from livesep.checks import check_int, show, type_name
+from livesep.checks import check_float, check_int, show, type_name
 from livesep.errors import ParameterError
 from livesep.presets.format import (
     FORMAT_VERSIONS,
@@ -202,15 +202,22 @@ def check_companion_entry(value: object, *, version: int, nested: bool
     return float(share), value["preset"]
 
 
-def check_fit_bins_entry(value: object, *, version: int) -> int | None:
-    """``meta["fit_bins"]`` (absent: None), in version 5 files; the preset checks the rest
-    (:func:`check_fit_bins`)."""
-    if value is None:
-        return None
-    if version < FORMAT_VERSIONS[4]:
-        raise Invalid(f"fit_bins ({show(value)}) is not a field of version {version} files: "
+def check_fit_entries(meta: dict[str, Any], *, version: int) -> dict[str, Any]:
+    """``meta``'s ``fit_bins`` and ``fit_bands_above`` (absent: None) in a file of format
+    ``version``: fields of versions 5 and 7 on, an integer and a number; the preset checks
+    the rest (:func:`check_fit_bins`, :func:`check_fit_bands_above`)."""
+    bins, above = meta.get("fit_bins"), meta.get("fit_bands_above")
+    if bins is not None and version < FORMAT_VERSIONS[4]:
+        raise Invalid(f"fit_bins ({show(bins)}) is not a field of version {version} files: "
                       f"fits on the lower bins came with version {FORMAT_VERSIONS[4]}")
-    return check_int("fit_bins", value, low=2, high=MAX_ELEMENTS, error=Invalid)
+    if above is not None and version < FORMAT_VERSIONS[6]:
+        raise Invalid(f"fit_bands_above ({show(above)}) is not a field of version {version} "
+                      f"files: fits on bands came with version {FORMAT_VERSIONS[6]}")
+    if above is not None and (isinstance(above, bool) or not isinstance(above, (int, float))):
+        raise Invalid(f"fit_bands_above must be a number of Hz, got {show(above)}")
+    return {"fit_bins": None if bins is None else check_int(
+                "fit_bins", bins, low=2, high=MAX_ELEMENTS, error=Invalid),
+            "fit_bands_above": None if above is None else float(above)}
 
 
 def check_fit_bins(value: object, *, n_bins: int, plain: bool) -> int | None:
@@ -225,6 +232,26 @@ def check_fit_bins(value: object, *, n_bins: int, plain: bool) -> int | None:
         raise Invalid(f"fit_bins ({bins}) needs sources without layers, frames or adaptation, "
                       f"and no encoder")
     return bins
+
+
+def check_fit_bands_above(value: object, *, sr: int, banded: bool,
+                          fit_bins: int | None) -> float | None:
+    """A preset's ``fit_bands_above``: None, or a frequency in (0, sr / 2) Hz above which the
+    activations are fitted on 1/12-octave bands; for sources that can be fitted on bands
+    (``banded``: no encoder, adaptation or frames), without ``fit_bins``."""
+    if value is None:
+        return None
+    above = check_float("fit_bands_above", value, low=0.0, low_open=True, error=Invalid)
+    if above >= sr / 2.0:
+        raise Invalid(f"fit_bands_above must be below the Nyquist frequency {sr / 2:g} Hz, "
+                      f"got {show(value)}")
+    if not banded:
+        raise Invalid(f"fit_bands_above ({above:g}) needs sources without frames or adaptation, "
+                      f"and no encoder")
+    if fit_bins is not None:
+        raise Invalid(f"fit_bands_above ({above:g}) and fit_bins ({fit_bins}) exclude each "
+                      f"other: give one")
+    return above
 
 
 def check_source_entry(label: str, entry: object, *, version: int) -> dict[str, Any]:

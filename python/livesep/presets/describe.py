@@ -133,6 +133,9 @@ def describe(preset: Preset | PresetInfo | str | os.PathLike[str]) -> str:
         top = (bins - 1) * preset.sr / preset.n_fft
         lines.append(f"  fitted on the {bins} bins up to {top:g} Hz; its estimates cover all "
                      f"{preset.n_bins}")
+    if isinstance(preset, Preset) and preset.fit_bands_above is not None:
+        lines.append(f"  fitted bin by bin up to {preset.fit_bands_above:g} Hz and on 1/12-octave "
+                     f"bands above; its estimates cover every bin")
     lines.append(f"  created {preset.created} by livesep {preset.livesep_version}")
     lines.append(f"  {preset.n_sources} source{'s' if preset.n_sources != 1 else ''}, "
                  f"{preset.n_parameters} parameters ({_human_bytes(preset.nbytes)} as float32)")

@@ -38,9 +38,10 @@ FORMAT_NAME = "livesep-preset"
 #: The file format versions this livesep reads: 1; 2, which added unfolded sources
 #: (``layers``); 3, which added recurrent encoders (model ``"nae"``); 4, which added noise
 #: floors (``floor``); 5, which added a fit on the lower bins (``fit_bins``); 6, which added
-#: a companion model (``companion``). A preset is written in the oldest version that holds
-#: it, so that an older livesep still reads every other preset.
-FORMAT_VERSIONS = (1, 2, 3, 4, 5, 6)
+#: a companion model (``companion``); 7, which added a fit on bands above a frequency
+#: (``fit_bands_above``). A preset is written in the oldest version that holds it, so that
+#: an older livesep still reads every other preset.
+FORMAT_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 #: The newest of them.
 FORMAT_VERSION = FORMAT_VERSIONS[-1]
 #: The only analysis window the engine uses.
@@ -76,8 +77,9 @@ PRESET_FIELDS = ("format", "version", "name", "description", "sr", "n_fft", "hop
                  "window", "model", "created", "livesep_version", "sources")
 #: The optional fields of ``meta``: a recurrent encoder's sizes (from version 3 on); the bins
 #: the activations are fitted on, from the lowest (from version 5 on); a companion model's
-#: share and ``meta`` (from version 6 on; its arrays' names start with ``companion.``).
-PRESET_OPTIONAL = ("encoder", "fit_bins", "companion")
+#: share and ``meta`` (from version 6 on; its arrays' names start with ``companion.``); the
+#: frequency above which the activations are fitted on bands (from version 7 on).
+PRESET_OPTIONAL = ("encoder", "fit_bins", "companion", "fit_bands_above")
 #: The prefix of a companion's array entries.
 COMPANION_PREFIX = "companion."
 #: The required fields of a source's entry in ``meta["sources"]``.

@@ -23,7 +23,7 @@ from livesep.presets.checks import (
     Invalid,
     as_float32,
     check_companion_entry,
-    check_fit_bins_entry,
+    check_fit_entries,
     check_model_arrays,
     check_settings,
     check_source_entry,
@@ -86,8 +86,7 @@ def check_path(path: object) -> Path:
     return file
 
 
-def read_header(file: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
-                key: str) -> Member:
+def read_header(file: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> Member:
     """Read and check one member's ``.npy`` header; no array data is read."""
     try:
         with archive.open(info) as stream:
@@ -197,7 +196,7 @@ def check_meta(file: Path, meta: object, *, where: str = "", newest: int = FORMA
                           f"got {len(sources)}")
         meta["encoder"] = check_encoder_entry(meta.get("encoder"), version=version,
                                               model=meta["model"])
-        meta["fit_bins"] = check_fit_bins_entry(meta.get("fit_bins"), version=version)
+        meta.update(check_fit_entries(meta, version=version))
         companion = check_companion_entry(meta.get("companion"), version=version,
                                           nested=bool(where))
         checked = [check_source_entry(f"sources[{index}]", entry, version=version)
@@ -412,6 +411,7 @@ def _preset(file: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], pre
                       n_fft=meta["n_fft"], hop_length=meta["hop_length"],
                       window=meta["window"], model=meta["model"], sources=tuple(sources),
                       encoder=encoder, fit_bins=meta["fit_bins"],
+                      fit_bands_above=meta["fit_bands_above"],
                       companion=None if companion is None else _preset(
                           file, companion["preset"], arrays, COMPANION_PREFIX),
                       companion_share=0.0 if companion is None else companion["share"],

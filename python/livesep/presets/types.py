@@ -16,6 +16,7 @@ from livesep.checks import show, type_name
 from livesep.errors import ParameterError
 from livesep.presets.checks import (
     Invalid,
+    check_fit_bands_above,
     check_fit_bins,
     check_settings,
     check_source_list,
@@ -74,6 +75,13 @@ class Preset(PresetSizes):
         there; a noise floor joins the fit on those bins. None fits every bin (an unfolded
         preset, its layers' own bins: :attr:`fitted_bins`). Only for sources without layers,
         frames or adaptation, and no encoder.
+    fit_bands_above : float or None, keyword-only
+        Fit the activations bin by bin below this frequency (Hz, in (0, sr / 2)) and on
+        bands of 1/12 octave above it (format version 7), the estimates and masks staying at
+        full resolution: the engine's ``bands_above`` when that is not set
+        (:class:`~livesep.engine.EngineSettings`). For a full-band preset whose dictionaries
+        above a few kHz are smooth, the same fit for a fraction of the work. Only for sources
+        without frames or adaptation, no encoder, and not with ``fit_bins``.
     companion : Preset or None, keyword-only
         A second model of the same sources (names in the same order), without a companion
         of its own, run beside this one on the same frames; its masks are mixed into this
@@ -107,6 +115,7 @@ class Preset(PresetSizes):
     sources: tuple[SourceModel, ...]
     encoder: Encoder | None = None
     fit_bins: int | None = None
+    fit_bands_above: float | None = None
     companion: Preset | None = None
     companion_share: float = 0.0
     created: str = field(default_factory=_now)
@@ -141,6 +150,10 @@ class Preset(PresetSizes):
                 s.layers or s.frames > 1 or s.adaptive for s in sources)
             object.__setattr__(self, "fit_bins", check_fit_bins(
                 self.fit_bins, n_bins=self.n_fft // 2 + 1, plain=plain))
+            object.__setattr__(self, "fit_bands_above", check_fit_bands_above(
+                self.fit_bands_above, sr=self.sr, fit_bins=self.fit_bins,
+                banded=self.encoder is None and not any(s.frames > 1 or s.adaptive
+                                                        for s in sources)))
             total = sum(source.n_parameters for source in sources) + (
                 self.encoder.n_parameters if self.encoder is not None else 0) + (
                 self.companion.n_parameters if self.companion is not None else 0)
@@ -284,6 +297,8 @@ class Preset(PresetSizes):
                             for s in self.sources)
         extras = (f", encoder={self.encoder!r}" if self.encoder is not None else "") + (
             f", fit_bins={self.fit_bins}" if self.fit_bins is not None else "") + (
+            f", fit_bands_above={self.fit_bands_above:g}"
+            if self.fit_bands_above is not None else "") + (
             f", companion={self.companion.name!r} ({self.companion_share:g})"
             if self.companion is not None else "")
         return (f"Preset({self.name!r}, model={self.model!r}, sr={self.sr}, "
@@ -294,11 +309,12 @@ class Preset(PresetSizes):
 # --------------------------------------------------------------------------- the meta entry
 
 def _oldest_version(preset: Preset) -> int:
-    """The index in FORMAT_VERSIONS of the oldest version that holds the preset: 6 for a
-    companion or a noise-aware encoder, 5 for a fit on the lower bins, 4 for a noise floor,
-    3 for an encoder, 2 for unfolded sources."""
+    """The index in FORMAT_VERSIONS of the oldest version that holds the preset: 7 for a fit
+    on bands, 6 for a companion or a noise-aware encoder, 5 for a fit on the lower bins, 4
+    for a noise floor, 3 for an encoder, 2 for unfolded sources."""
     encoder = preset.encoder
-    return (5 if preset.companion is not None or (encoder is not None and encoder.noise_aware)
+    return (6 if preset.fit_bands_above is not None
+            else 5 if preset.companion is not None or (encoder is not None and encoder.noise_aware)
             else 4 if preset.fit_bins is not None
             else 3 if any(s.floor for s in preset.sources)
             else 2 if encoder is not None
@@ -329,6 +345,8 @@ def meta_dict(preset: Preset) -> dict[str, Any]:
                         **({"features": "noise-aware"} if preset.encoder.noise_aware else {})}}
            if preset.encoder is not None else {}),
         **({"fit_bins": preset.fit_bins} if preset.fit_bins is not None else {}),
+        **({"fit_bands_above": preset.fit_bands_above}
+           if preset.fit_bands_above is not None else {}),
         **({"companion": {"share": preset.companion_share,
                           "preset": meta_dict(preset.companion)}}
            if preset.companion is not None else {}),

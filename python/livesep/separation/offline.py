@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from livesep import spectral
-from livesep.engine import EngineSettings
+from livesep.engine import EngineSettings, fit_band_edges
 from livesep.errors import ParameterError
 from livesep.models.nae import recurrent_estimates
 from livesep.models.nmf import fit_activations
@@ -381,7 +381,8 @@ def frame_masks(V: npt.ArrayLike, preset: Preset, *, beta: float = 1.0, l1: floa
 
 def _unfolded_masks(V: npt.ArrayLike, preset: Preset, *, beta: float, l1: float,
                     mask_power: float, floor: npt.ArrayLike | None = None) -> Array:
-    fit = UnfoldedFit(preset, beta=beta, l1=l1)
+    # The preset's own bands (Preset.fit_bands_above), as the engine fits it by default.
+    fit = UnfoldedFit(preset, beta=beta, l1=l1, bands=fit_band_edges(preset, EngineSettings()))
     frames = np.asarray(V, dtype=np.float64)
     if not any(source.floor for source in preset.sources):
         floor = None

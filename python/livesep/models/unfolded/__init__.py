@@ -9,7 +9,7 @@ the full band).
 from __future__ import annotations
 
 from livesep.models.unfolded.augment import MixtureFrames, generic_noise, mixture_frames
-from livesep.models.unfolded.fullband import extend_estimates
+from livesep.models.unfolded.fullband import extend_estimates, extend_layers
 from livesep.models.unfolded.model import (
     UnfoldedModel,
     train_unfolded,
@@ -17,5 +17,6 @@ from livesep.models.unfolded.model import (
     unfolded_masks,
 )
 
-__all__ = ["MixtureFrames", "UnfoldedModel", "extend_estimates", "generic_noise",
-           "mixture_frames", "train_unfolded", "unfolded_loss", "unfolded_masks"]
+__all__ = ["MixtureFrames", "UnfoldedModel", "extend_estimates", "extend_layers",
+           "generic_noise", "mixture_frames", "train_unfolded", "unfolded_loss",
+           "unfolded_masks"]

@@ -10,6 +10,13 @@ dictionary (the last block) gets rows above, learnt with the layers fixed, so th
 ``M_s = V_s^2 / sum_j V_j^2`` there make the masked mixture close to each source, on
 compressed magnitudes as :func:`~livesep.models.unfolded.model.train_unfolded` does. The
 estimate's columns keep the scale they are learnt at: they no longer sum to one.
+
+:func:`extend_layers` then lets the layers see the band above as well: each layer's column
+gets rows there shaped as its estimate column's, so that the fit weighs what lies above the
+lower band (a room's hiss beside a voice's air) with what the estimates already say of it.
+Nothing is learnt anew: the rows come from the estimates, which were learnt on other voices
+than a user's, so the fit judges the upper band by each column's usual shape there, not by
+the training voices' own.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from livesep.models.unfolded.model import (
 )
 from livesep.progress import Progress
 
-__all__ = ["extend_estimates", "upper_band_loss"]
+__all__ = ["extend_estimates", "extend_layers", "upper_band_loss"]
 
 Array = npt.NDArray[np.float64]
 #: Frames fitted at once: the activations of a long training set are computed in pieces.
@@ -139,6 +146,55 @@ def extend_estimates(model: UnfoldedModel, frames: npt.ArrayLike, sources: npt.A
     padded[-1, fit_bins:] = np.logaddexp(0.0, theta)
     return UnfoldedModel(tuple(np.ascontiguousarray(padded[:, :, a:b], dtype=np.float32)
                                for a, b in zip(edges, edges[1:])))
+
+
+def extend_layers(model: UnfoldedModel, *, fit_bins: int) -> UnfoldedModel:
+    """An extended model (:func:`extend_estimates`) whose layers fit every bin.
+
+    Parameters
+    ----------
+    model : UnfoldedModel
+        Layers zero above ``fit_bins``, estimates of every bin.
+    fit_bins : int, keyword-only
+        The bins the layers cover.
+
+    Returns
+    -------
+    UnfoldedModel
+        The same estimates; in every layer, each column's rows above ``fit_bins`` are its
+        estimate column's there over that column's sum below, and then each layer's column
+        is scaled to sum to one.
+
+    Raises
+    ------
+    ParameterError
+        If ``fit_bins`` leaves no bin above, or a layer already covers a bin above it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from livesep.models.unfolded import UnfoldedModel, extend_layers
+    >>> W = np.zeros((3, 9, 2)); W[:2, :5] = 0.2; W[2] = np.arange(1, 10)[:, None]
+    >>> wide = extend_layers(UnfoldedModel((W,)), fit_bins=5)
+    >>> layers = wide.dictionaries[0][:2]
+    >>> bool(layers[:, 5:].min() > 0), bool(np.allclose(layers.sum(axis=1), 1))
+    (True, True)
+    """
+    n_bins = model.dictionaries[0].shape[1]
+    if not 1 <= fit_bins < n_bins:
+        raise ParameterError(f"fit_bins must be 1 to {n_bins - 1}, got {fit_bins!r}")
+    if any(np.any(W[:-1, fit_bins:]) for W in model.dictionaries):
+        raise ParameterError(f"the model's layers already cover bins above {fit_bins}")
+    blocks = []
+    for W in model.dictionaries:
+        layers = np.array(W[:-1], dtype=np.float64)
+        estimate = np.asarray(W[-1], dtype=np.float64)
+        upper = estimate[fit_bins:] / np.maximum(estimate[:fit_bins].sum(axis=0), 1e-30)
+        layers[:, fit_bins:] = upper * layers[:, :fit_bins].sum(axis=1, keepdims=True)
+        layers /= np.maximum(layers.sum(axis=1, keepdims=True), 1e-30)
+        blocks.append(np.ascontiguousarray(np.concatenate([layers, estimate[None]]),
+                                           dtype=np.float32))
+    return UnfoldedModel(tuple(blocks))
 
 
 def _kl_rows(h: Array, target: Array) -> Array:
