@@ -8,6 +8,9 @@ On 48 kHz material no preset was trained on, every method is scored on
 - the target source's **SDR at 48 kHz over the whole band** (BSS Eval, fast_bss_eval, the
   target stem's own figure; a best permutation other than the identity is reported as
   SWAPPED, a failure);
+- for the voice part, the speech stem's **STOI and PESQ** (wideband; both resample it, to
+  10 and 16 kHz, as ``bench_voice.py`` scores its 16 kHz material), so that a method at
+  48 kHz compares with the 16 kHz benchmark's figures of intelligibility and quality;
 - **ΔHF**: per stem, the energy above 8 kHz of the separated stem relative to that of its
   reference source, in dB (0 is right; the aim is within ±3 dB; clamped to ±100 dB). The
   finger bass has next to nothing there (85 dB below its whole energy), so its ΔHF counts
@@ -17,7 +20,10 @@ On 48 kHz material no preset was trained on, every method is scored on
 
 beside ``input`` (the noisy mixture as every stem: the floor) and ``irm`` (the ideal ratio
 mask at 48 kHz with the 48 kHz presets' STFT, 1536 / 384, and the engine's mask power: the
-ceiling).
+ceiling). The voice part also runs ``rnnoise`` (PyPI ``pyrnnoise``, the ``bench`` extra; as
+``bench_voice.py`` runs it, but at its own 48 kHz, full band, no resampling): its output is
+the speech stem, the mixture less it the noise stem, its delay measured on clean speech and
+removed; its real-time factor counts the frame loop only.
 
 Material (48 kHz, deterministic from ``--seed``, from a corpus built at 48 kHz):
 
@@ -47,7 +53,7 @@ kit.
     python benchmarks/bench_fullband.py [--corpus corpus48] [--part voice|bass-drums]
         [--voice-preset P ...] [--bass-preset P ...] [--snr DB ...] [--seconds S]
         [--block-size N] [--enrolled [--enrol-voice S] [--enrol-room S]] [--quick]
-        [--json FILE]
+        [--no-rnnoise] [--json FILE]
 """
 
 from __future__ import annotations
@@ -67,7 +73,15 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
-from bench_voice import json_ready, wide_console  # the benchmarks' folder is the script's own
+# The benchmarks' folder is the script's own.
+from bench_voice import (
+    INT16_SCALE,
+    RNNOISE_SR,
+    json_ready,
+    measure_rnnoise_delay,
+    rnnoise_frames,
+    wide_console,
+)
 from livesep import audio
 from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
@@ -129,6 +143,8 @@ class Row:
     swapped: bool
     seconds: float
     audio_seconds: float
+    stoi: float = math.nan
+    pesq: float = math.nan
 
     @property
     def rtf(self) -> float:
@@ -246,6 +262,31 @@ def preset_separator(preset: Preset, source_names: Sequence[str], block_size: in
     return lambda y: separate_online(y, preset, sr=SR, block_size=block_size)[order]
 
 
+def rnnoise_separator(delay: int) -> Callable[[Signal], tuple[Signal, float]]:
+    """RNNoise at 48 kHz, its ``delay`` removed: stems (speech, the rest) and the seconds its
+    frame loop took."""
+    def separate(y: Signal) -> tuple[Signal, float]:
+        out, seconds = rnnoise_frames(np.concatenate([y * INT16_SCALE,
+                                                      np.zeros(delay, np.float32)]))
+        speech = (out[delay:delay + y.size] / INT16_SCALE).astype(np.float32)
+        return np.stack([speech, y - speech]), seconds
+    return separate
+
+
+def rnnoise_rows(pairs: Sequence[Pair], console: Console) -> list[Row]:
+    """RNNoise on every voice pair, after measuring its delay on the first pair's speech."""
+    try:
+        import pyrnnoise  # noqa: F401
+    except ImportError:
+        raise ParameterError("pyrnnoise is not installed: `.venv/bin/pip install -e "
+                             "'.[bench]'`, or pass --no-rnnoise") from None
+    delay, r = measure_rnnoise_delay(pairs[0].references[0], RNNOISE_SR)
+    console.print(f"RNNoise delay measured on clean speech: {delay} samples at 48 kHz "
+                  f"(normalised correlation {r:.4f})", highlight=False)
+    separate = rnnoise_separator(delay)
+    return [score("voice", pair, "rnnoise", *separate(pair.mixture)) for pair in pairs]
+
+
 def score(part: str, pair: Pair, method: str, stems: Signal, seconds: float) -> Row:
     if stems.shape != pair.references.shape or not np.all(np.isfinite(stems)):
         raise ParameterError(f"{method} gave stems {stems.shape} for {pair.references.shape} "
@@ -256,8 +297,11 @@ def score(part: str, pair: Pair, method: str, stems: Signal, seconds: float) -> 
         metrics.bss_eval(pair.references, stems[[0, 0]]).sdr[0])
     high_band = (high_band_difference_db(stems[0], pair.references[0], sr=SR),
                  high_band_difference_db(stems[1], pair.references[1], sr=SR))
+    speech = {} if part != "voice" else {
+        "stoi": metrics.stoi(pair.references[0], stems[0], sr=SR),
+        "pesq": metrics.pesq(pair.references[0], stems[0], sr=SR).score}
     return Row(part, pair.name, pair.group, method, sdr, high_band, result.swapped, seconds,
-               pair.mixture.size / SR)
+               pair.mixture.size / SR, **speech)
 
 
 def run_part(part: str, pairs: Sequence[Pair], presets: Sequence[Preset], block_size: int,
@@ -292,13 +336,15 @@ def cell(value: float, digits: int = 2) -> str:
 def pairs_table(part: str, rows: Sequence[Row]) -> Table:
     target, other = PARTS[part]
     table = Table(title=f"{part}: per pair (48 kHz, full band)", title_justify="left")
-    for header in ("pair", "method", f"{target} SDR", f"ΔHF {target}", f"ΔHF {other}", "RTF",
-                   "note"):
+    speech = ("STOI", "PESQ") if part == "voice" else ()
+    for header in ("pair", "method", f"{target} SDR", *speech, f"ΔHF {target}", f"ΔHF {other}",
+                   "RTF", "note"):
         table.add_column(header, no_wrap=header in ("pair", "method"),
                          justify="left" if header in ("pair", "method", "note") else "right")
     previous = None
     for row in rows:
         table.add_row(row.pair if row.pair != previous else "", row.method, cell(row.sdr),
+                      *((cell(row.stoi, 3), cell(row.pesq)) if speech else ()),
                       *(cell(v, 1) for v in row.high_band_db), cell(row.rtf, 4),
                       "[bold red]SWAPPED[/]" if row.swapped else "")
         previous = row.pair
@@ -307,9 +353,9 @@ def pairs_table(part: str, rows: Sequence[Row]) -> Table:
 
 def mean_rows(rows: Sequence[Row], *, by_group: bool = False
               ) -> dict[tuple[str, str], dict[str, float]]:
-    """Per (method, group) — the group ``"all"`` unless ``by_group`` —: mean SDR and ΔHF per
-    stem, pairs with each stem's ΔHF within the aim, RTF (all the time over all the audio),
-    swaps and the number of pairs."""
+    """Per (method, group) — the group ``"all"`` unless ``by_group`` —: mean SDR, STOI and
+    PESQ (NaN where not scored) and ΔHF per stem, pairs with each stem's ΔHF within the aim,
+    RTF (all the time over all the audio), swaps and the number of pairs."""
     means: dict[tuple[str, str], dict[str, float]] = {}
     for key in dict.fromkeys((row.method, row.group if by_group else "all") for row in rows):
         own = [row for row in rows if (row.method, row.group if by_group else "all") == key]
@@ -317,6 +363,8 @@ def mean_rows(rows: Sequence[Row], *, by_group: bool = False
         within = np.sum(np.abs(high_band) <= HIGH_BAND_TARGET_DB, axis=0)
         means[key] = {
             "sdr": float(np.mean([row.sdr for row in own])),
+            **{name: _finite_mean([getattr(row, name) for row in own])
+               for name in ("stoi", "pesq")},
             "high_band_target_db": float(np.mean(high_band[:, 0])),
             "high_band_other_db": float(np.mean(high_band[:, 1])),
             "within_target": float(within[0]), "within_other": float(within[1]),
@@ -325,12 +373,18 @@ def mean_rows(rows: Sequence[Row], *, by_group: bool = False
     return means
 
 
+def _finite_mean(values: Sequence[float]) -> float:
+    finite = [value for value in values if math.isfinite(value)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def means_table(part: str, rows: Sequence[Row], *, by_group: bool = False) -> Table:
     target, other = PARTS[part]
     group_name = GROUPS[part]
     table = Table(title=f"{part}: means per {group_name}" if by_group
                   else f"{part}: means over all pairs", title_justify="left")
-    headers = ("method", f"{target} SDR", f"ΔHF {target}", f"ΔHF {other}",
+    speech = ("STOI", "PESQ") if part == "voice" else ()
+    headers = ("method", f"{target} SDR", *speech, f"ΔHF {target}", f"ΔHF {other}",
                *(f"|ΔHF {name}| ≤ {HIGH_BAND_TARGET_DB:g}" for name in (target, other)),
                "RTF", "swaps", "n")
     for header in ((group_name,) if by_group else ()) + headers:
@@ -340,7 +394,9 @@ def means_table(part: str, rows: Sequence[Row], *, by_group: bool = False) -> Ta
     for (method, group), mean in mean_rows(rows, by_group=by_group).items():
         first = [group if group != previous else ""] if by_group else []
         previous = group
-        table.add_row(*first, method, cell(mean["sdr"]), cell(mean["high_band_target_db"], 1),
+        table.add_row(*first, method, cell(mean["sdr"]),
+                      *((cell(mean["stoi"], 3), cell(mean["pesq"])) if speech else ()),
+                      cell(mean["high_band_target_db"], 1),
                       cell(mean["high_band_other_db"], 1),
                       f"{mean['within_target']:.0f}/{mean['n']:.0f}",
                       f"{mean['within_other']:.0f}/{mean['n']:.0f}", cell(mean["rtf"], 4),
@@ -375,6 +431,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="seconds of the room to enrol (default 10)")
     parser.add_argument("--quick", action="store_true",
                         help="readers lt and uk, three noises, the first SNR, one kit")
+    parser.add_argument("--no-rnnoise", action="store_true",
+                        help="leave RNNoise out of the voice part")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
     return parser.parse_args(argv)
 
@@ -409,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 args.seed) if part == "voice" \
                 else bass_drums_pairs(args.corpus, manifest, 1 if args.quick else None)
             rows = run_part(part, pairs, presets, args.block_size, console)
+            if part == "voice" and not args.no_rnnoise:
+                order = {pair.name: index for index, pair in enumerate(pairs)}
+                rows = sorted(rows + rnnoise_rows(pairs, console),
+                              key=lambda row: order[row.pair])
             if part == "voice" and args.enrolled:
                 order = {pair.name: index for index, pair in enumerate(pairs)}
                 rows = sorted(rows + enrolled_rows(
