@@ -34,7 +34,8 @@ def add_quality(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bands-above", type=float, default=None, metavar="HZ",
                         help="fit the activations on bands of 1/12 octave above this "
                              "frequency instead of on every bin: cheaper, most of all at 44.1 "
-                             "and 48 kHz; the masks keep every bin (default: every bin)")
+                             "and 48 kHz; the masks keep every bin (default: the preset's "
+                             "own, as voice-48k's 8000 Hz, else every bin)")
     parser.add_argument("--smoothing", type=float, default=None, metavar="SECONDS",
                         help="time constant of the masks' smoothing over time, against "
                              "flicker (musical noise); 0 for none (default: 0.03 for NMF and "
