@@ -80,8 +80,8 @@ class Preset(PresetSizes):
         bands of 1/12 octave above it (format version 7), the estimates and masks staying at
         full resolution: the engine's ``bands_above`` when that is not set
         (:class:`~livesep.engine.EngineSettings`). For a full-band preset whose dictionaries
-        above a few kHz are smooth, the same fit for a fraction of the work. Only for sources
-        without frames or adaptation, no encoder, and not with ``fit_bins``.
+        above a few kHz are smooth, nearly the same separation for a fraction of the work.
+        Only for sources without frames or adaptation, no encoder, and not with ``fit_bins``.
     companion : Preset or None, keyword-only
         A second model of the same sources (names in the same order), without a companion
         of its own, run beside this one on the same frames; its masks are mixed into this
