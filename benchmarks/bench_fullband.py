@@ -74,14 +74,7 @@ from rich.console import Console
 from rich.table import Table
 
 # The benchmarks' folder is the script's own.
-from bench_voice import (
-    INT16_SCALE,
-    RNNOISE_SR,
-    json_ready,
-    measure_rnnoise_delay,
-    rnnoise_frames,
-    wide_console,
-)
+from bench_voice import json_ready, measure_rnnoise_delay, rnnoise_method, wide_console
 from livesep import audio
 from livesep.engine import EngineSettings
 from livesep.errors import LivesepError, ParameterError
@@ -262,29 +255,19 @@ def preset_separator(preset: Preset, source_names: Sequence[str], block_size: in
     return lambda y: separate_online(y, preset, sr=SR, block_size=block_size)[order]
 
 
-def rnnoise_separator(delay: int) -> Callable[[Signal], tuple[Signal, float]]:
-    """RNNoise at 48 kHz, its ``delay`` removed: stems (speech, the rest) and the seconds its
-    frame loop took."""
-    def separate(y: Signal) -> tuple[Signal, float]:
-        out, seconds = rnnoise_frames(np.concatenate([y * INT16_SCALE,
-                                                      np.zeros(delay, np.float32)]))
-        speech = (out[delay:delay + y.size] / INT16_SCALE).astype(np.float32)
-        return np.stack([speech, y - speech]), seconds
-    return separate
-
-
 def rnnoise_rows(pairs: Sequence[Pair], console: Console) -> list[Row]:
-    """RNNoise on every voice pair, after measuring its delay on the first pair's speech."""
-    try:
-        import pyrnnoise  # noqa: F401
-    except ImportError:
-        raise ParameterError("pyrnnoise is not installed: `.venv/bin/pip install -e "
-                             "'.[bench]'`, or pass --no-rnnoise") from None
-    delay, r = measure_rnnoise_delay(pairs[0].references[0], RNNOISE_SR)
+    """RNNoise on every voice pair at 48 kHz (no resampling), after measuring its delay on the
+    first pair's speech: its output the speech stem, the mixture less it the noise stem."""
+    delay, r = measure_rnnoise_delay(pairs[0].references[0], SR)
     console.print(f"RNNoise delay measured on clean speech: {delay} samples at 48 kHz "
                   f"(normalised correlation {r:.4f})", highlight=False)
-    separate = rnnoise_separator(delay)
-    return [score("voice", pair, "rnnoise", *separate(pair.mixture)) for pair in pairs]
+    method = rnnoise_method(delay, SR)
+    rows = []
+    for pair in pairs:
+        speech, seconds = method.separate(pair.mixture)
+        rows.append(score("voice", pair, "rnnoise", np.stack([speech, pair.mixture - speech]),
+                          seconds))
+    return rows
 
 
 def score(part: str, pair: Pair, method: str, stems: Signal, seconds: float) -> Row:

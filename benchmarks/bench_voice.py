@@ -147,7 +147,13 @@ def rnnoise_frames(x: Signal) -> tuple[Signal, float]:
 
 def measure_rnnoise_delay(speech: Signal, sr: int) -> tuple[int, float]:
     """RNNoise's delay at 48 kHz in samples, from the peak of the cross-correlation of its
-    output with its input on clean speech, and the normalised correlation at that lag."""
+    output with its input on clean speech, and the normalised correlation at that lag.
+    Raises ParameterError, saying how to install it, without pyrnnoise."""
+    try:
+        import pyrnnoise  # noqa: F401
+    except ImportError:
+        raise ParameterError("pyrnnoise is not installed: `.venv/bin/pip install -e "
+                             "'.[bench]'`, or pass --no-rnnoise") from None
     x = resample(speech, orig_sr=sr, target_sr=RNNOISE_SR) * INT16_SCALE
     out, _ = rnnoise_frames(np.concatenate([x, np.zeros(4 * RNNOISE_DELAY_DATA, np.float32)]))
     correlation = sps.correlate(out, x, mode="full", method="fft")
@@ -389,11 +395,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 "room": args.room, "mixtures": [m.name for m in mixtures],
                                 "presets": specs}
         if not args.no_rnnoise:
-            try:
-                import pyrnnoise  # noqa: F401
-            except ImportError:
-                raise ParameterError("pyrnnoise is not installed: `.venv/bin/pip install -e "
-                                     "'.[bench]'`, or pass --no-rnnoise") from None
             delay, r = measure_rnnoise_delay(mixtures[0].references[0], SR)
             console.print(f"RNNoise delay measured by cross-correlation on clean speech "
                           f"({mixtures[0].reader}, {args.seconds:g} s at 48 kHz): {delay} "
