@@ -107,9 +107,10 @@ def main() -> int:
                 print(f"  {100 * fraction:.0f}% ({time.perf_counter() - started:.0f} s)",
                       flush=True)
 
+        bands_above = None
         if args.extend is not None:
-            model = extended(args.extend, frames, sr=sr, n_fft=n_fft, epochs=args.epochs,
-                             seed=args.seed, progress=report)
+            model, bands_above = extended(args.extend, frames, sr=sr, n_fft=n_fft,
+                                          epochs=args.epochs, seed=args.seed, progress=report)
         else:
             model = trained(frames, args, progress=report)
     provenance = {"readers": list(READERS), "noises": list(NOISES), "seconds": args.seconds,
@@ -122,9 +123,6 @@ def main() -> int:
     # The 16 kHz preset keeps its description; another rate says what it adds.
     description = DESCRIPTION if sr == 16000 else \
         f"{DESCRIPTION} Full band at {sr / 1000:g} kHz ({n_fft} / {hop} frames)."
-    # An extended preset's layers above the lower rate's band are its estimates' smooth
-    # shapes there: fitted on bands, for the same masks at a fraction of the work.
-    bands_above = None if args.extend is None else presets.load(args.extend).sr / 2
     preset = Preset(args.name, description=description, sr=sr, n_fft=n_fft, hop_length=hop,
                     model="nmf", fit_bands_above=bands_above,
                     sources=[SourceModel.from_unfolded(name, W, floor=floor, provenance=provenance)
@@ -151,8 +149,11 @@ def trained(frames: MixtureFrames, args: argparse.Namespace, *, progress: Progre
 
 
 def extended(path: Path, frames: MixtureFrames, *, sr: int, n_fft: int, epochs: int, seed: int,
-             progress: Progress) -> UnfoldedModel:
-    """The unfolded preset at ``path`` extended to frames of ``n_fft`` samples at ``sr``."""
+             progress: Progress) -> tuple[UnfoldedModel, float]:
+    """The unfolded preset at ``path`` extended to frames of ``n_fft`` samples at ``sr``, and
+    the frequency above which it is fitted on bands: its layers' rows above the lower rate's
+    band are its estimates' smooth shapes there, so bands give nearly the same masks for a
+    fraction of the work."""
     lower = presets.load(path)
     if not lower.sources[0].layers or lower.source_names != ("speech", "noise"):
         sys.exit(f"{path}: --extend needs an unfolded preset of speech and noise")
@@ -163,7 +164,7 @@ def extended(path: Path, frames: MixtureFrames, *, sr: int, n_fft: int, epochs: 
     model = UnfoldedModel(tuple(source.W for source in lower.sources))
     extended = extend_estimates(model, frames.mixture, np.stack([frames.speech, frames.noise]),
                                 epochs=epochs, seed=seed, progress=progress)
-    return extend_layers(extended, fit_bins=lower.n_bins)
+    return extend_layers(extended, fit_bins=lower.n_bins), lower.sr / 2
 
 
 if __name__ == "__main__":
