@@ -18,6 +18,8 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +30,8 @@ _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT / "tests"))
 
 from helpers.jack_harness import (  # noqa: E402
+    MESSAGE_DELAY,
+    JackServer,
     StallWitness,
     jack_available,
     overran_before,
@@ -47,24 +51,68 @@ CONFIGS = [(48000, 256), (16000, 128)]
 WITNESS_THRESHOLD = 0.0005
 
 
+def blames(server: JackServer, start: float, end: float) -> dict[str, int]:
+    """How often jackd blamed each client for an xrun between ``start`` and ``end``
+    (``JackServer.late_clients``): ``PortAudio`` is the stream under test, the player and
+    recorder the harness's clients, and the server's driver the machine itself (it runs above
+    every client, so only a stall of the machine makes it late)."""
+    time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
+    return dict(Counter(client for _, client, _ in server.late_clients(start,
+                                                                       end + MESSAGE_DELAY)))
+
+
 def run(rate: int, period: int, preset: presets.Preset, seconds: float,
-        latency: str, *, attribute: bool) -> tuple[LiveStats, int | None]:
-    """The stream's statistics and, with ``attribute``, how many of its xruns livesep's own
-    work caused: one of its callbacks before the xrun overran a period, the stalls a
-    real-time witness saw aside (``overran_before``). The witness wakes every millisecond
-    above the JACK graph, so it adds xruns of its own at short periods."""
+        latency: str, *, attribute: bool) -> tuple[LiveStats, int | None, dict[str, int]]:
+    """The stream's statistics, jackd's blames (:func:`blames`) and, with ``attribute``, how
+    many of its xruns livesep's own work caused: one of its callbacks before the xrun overran
+    a period, the stalls a real-time witness saw aside (``overran_before``). The witness wakes
+    every millisecond above the JACK graph, so it adds xruns of its own at short periods."""
     live = LiveSeparator(preset, output="stems", settings=EngineSettings(latency=latency))
     captured: list[LiveStats] = []
     with (StallWitness(threshold=WITNESS_THRESHOLD) if attribute else nullcontext()) as witness, \
             serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
+        start = time.monotonic()
         play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
                         target_channels=min(2, preset.n_sources), lead_in=0.5, tail=0.2,
                         start_target=live.start,
                         before_exit=lambda: captured.append(live.stop()))
+        blamed = blames(server, start, time.monotonic())
     if witness is None:
-        return captured[0], None
+        return captured[0], None, blamed
     return captured[0], sum(overran_before(live, record, period / rate, witness)
-                            for record in live.xrun_records())
+                            for record in live.xrun_records()), blamed
+
+
+def machine_baseline(rate: int, period: int, seconds: float) -> tuple[int, dict[str, int]]:
+    """The xruns the machine gives a stream that does nothing: a PortAudio stream on the same
+    server and load whose callback only copies its input, and jackd's blames meanwhile. Its
+    callback is Python (a few microseconds a period, against livesep's engine at up to a
+    few hundred), so what it sees is the machine's stalls, not work."""
+    import sounddevice as sd
+
+    flagged = [0]
+
+    def copy(indata: np.ndarray, outdata: np.ndarray, frames: int, when: object,
+             status: sd.CallbackFlags) -> None:
+        outdata[:] = indata[:, :1]
+        # Counted as livesep's Xruns.total counts them: each flag raised.
+        flagged[0] += sum(map(bool, (status.input_overflow, status.input_underflow,
+                                     status.output_underflow, status.output_overflow)))
+
+    streams: list[sd.Stream] = []
+
+    def start() -> None:
+        streams.append(sd.Stream(samplerate=rate, blocksize=period, channels=(1, 2),
+                                 dtype="float32", callback=copy, dither_off=True))
+        streams[0].start()
+
+    with serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
+        started = time.monotonic()
+        play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
+                        target_channels=2, lead_in=0.5, tail=0.2, start_target=start,
+                        before_exit=lambda: streams[0].close())
+        blamed = blames(server, started, time.monotonic())
+    return flagged[0], blamed
 
 
 def callback_overhead(calls: int = 20000) -> str:
@@ -129,7 +177,8 @@ def report(rate: int, period: int, stats: LiveStats) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--preset", default=None,
                         help="a preset file (default: random, 2 sources x 20 states x 10 "
@@ -139,6 +188,9 @@ def main() -> int:
     parser.add_argument("--attribute", action="store_true",
                         help="also count the xruns livesep's own work caused, with a stall "
                              "witness beside the stream (which adds xruns at short periods)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also run, per configuration, a stream that only copies its "
+                             "input: the xruns the machine gives without livesep")
     parser.add_argument("--latency", choices=tuple(LATENCIES), default="standard",
                         help="the engine's latency mode (default: %(default)s)")
     parser.add_argument("--config", action="append", default=None, metavar="RATE/PERIOD",
@@ -159,13 +211,21 @@ def main() -> int:
     print(callback_overhead(), flush=True)
     try:
         for rate, period in configs:
-            stats, caused = run(rate, period, preset, args.seconds, args.latency,
-                                attribute=args.attribute)
+            stats, caused, blamed = run(rate, period, preset, args.seconds, args.latency,
+                                        attribute=args.attribute)
             print(report(rate, period, stats), flush=True)
+            print(f"  {'jackd blamed':<22} {blamed or 'nothing'}", flush=True)
             if caused is not None:
                 print(f"  {'xruns livesep caused':<22} {caused} (a callback of its own overran "
                       f"its period, machine stalls aside)", flush=True)
-            results[f"{rate}/{period}"] = {**asdict(stats), "xruns_livesep": caused}
+            results[f"{rate}/{period}"] = {**asdict(stats), "xruns_livesep": caused,
+                                           "jackd_blamed": blamed}
+            if args.baseline:
+                flagged, idle_blamed = machine_baseline(rate, period, args.seconds)
+                print(f"  {'copy-only stream':<22} {flagged} xruns flagged; jackd blamed "
+                      f"{idle_blamed or 'nothing'}", flush=True)
+                results[f"{rate}/{period}"]["baseline"] = {"xruns_flagged": flagged,
+                                                           "jackd_blamed": idle_blamed}
     finally:
         if hog is not None:
             hog.kill()
