@@ -367,8 +367,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", choices=tuple(LATENCIES), default="standard",
                         help="the engine's latency mode for the presets (default: standard)")
     parser.add_argument("--bands-above", type=float, default=None, metavar="HZ",
-                        help="fit the presets' activations on bands above HZ (default: every "
-                             "bin)")
+                        help="fit the presets' activations on bands above HZ (default: each "
+                             "preset's own, else every bin)")
     return parser.parse_args(argv)
 
 
