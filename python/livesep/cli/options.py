@@ -48,8 +48,8 @@ def add_strength(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strength", type=float, default=100.0, metavar="PERCENT",
                         help="how far the separation goes, 0 to 100: at 0 the first source "
                              "(the voice) is the input unchanged and the others are silent, "
-                             "in between the noise is turned down only partly (default: "
-                             "%(default)g)")
+                             "in between the noise is turned down only partly; in a quiet "
+                             "room 60 to 80 keeps more of the voice (default: %(default)g)")
 
 
 def add_cluster(parser: argparse.ArgumentParser, when: str) -> None:
