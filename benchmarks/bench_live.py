@@ -5,10 +5,13 @@ Each configuration starts its own JACK server with the dummy backend (no sound c
 see tests/helpers/jack_harness.py), plays noise into livesep's input from a second JACK client and
 records nothing but statistics. "callback" is the whole audio callback (C++: resampling,
 mixing and copies included), "engine" the separation inside it, "period" the time between callback
-starts, "jitter" its deviation from the nominal period.
+starts, "jitter" its deviation from the nominal period. ``--baseline`` adds, per configuration,
+a stream on the same server and load that only copies its input: the xruns the machine gives
+without livesep.
 
     python benchmarks/bench_live.py [--seconds 60] [--preset P.npz] [--no-load] [--json F]
-                                    [--latency low] [--config 48000/64 ...]
+                                    [--latency low] [--config 48000/64 ...] [--attribute]
+                                    [--baseline]
 """
 
 from __future__ import annotations
