@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -33,8 +34,6 @@ _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT / "tests"))
 
 from helpers.jack_harness import (  # noqa: E402
-    MESSAGE_DELAY,
-    JackServer,
     StallWitness,
     jack_available,
     overran_before,
@@ -54,32 +53,34 @@ CONFIGS = [(48000, 256), (16000, 128)]
 WITNESS_THRESHOLD = 0.0005
 
 
-def blames(server: JackServer, start: float, end: float) -> dict[str, int]:
-    """How often jackd blamed each client for an xrun between ``start`` and ``end``
-    (``JackServer.late_clients``): ``PortAudio`` is the stream under test, the player and
-    recorder the harness's clients, and the server's driver the machine itself (it runs above
-    every client, so only a stall of the machine makes it late)."""
-    time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
-    return dict(Counter(client for _, client, _ in server.late_clients(start,
-                                                                       end + MESSAGE_DELAY)))
+def play_through(rate: int, period: int, seconds: float, *, channels: int,
+                 start: Callable[[], object], stop: Callable[[], object]) -> dict[str, int]:
+    """Noise played for ``seconds`` through the stream ``start`` opens (and ``stop`` closes)
+    on a JACK server of its own; returns how often jackd blamed each client for an xrun
+    meanwhile (``JackServer.settled_blames``): ``PortAudio`` is the stream under test, the
+    player and recorder the harness's clients, and the server's driver the machine itself (it
+    runs above every client, so only a stall of the machine makes it late)."""
+    with serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
+        started = time.monotonic()
+        play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
+                        target_channels=channels, lead_in=0.5, tail=0.2, start_target=start,
+                        before_exit=stop)
+        return dict(Counter(client for _, client, _ in server.settled_blames(
+            started, time.monotonic())))
 
 
 def run(rate: int, period: int, preset: presets.Preset, seconds: float,
         latency: str, *, attribute: bool) -> tuple[LiveStats, int | None, dict[str, int]]:
-    """The stream's statistics, jackd's blames (:func:`blames`) and, with ``attribute``, how
-    many of its xruns livesep's own work caused: one of its callbacks before the xrun overran
-    a period, the stalls a real-time witness saw aside (``overran_before``). The witness wakes
-    every millisecond above the JACK graph, so it adds xruns of its own at short periods."""
+    """The stream's statistics, jackd's blames (:func:`play_through`) and, with ``attribute``,
+    how many of its xruns livesep's own work caused: one of its callbacks before the xrun
+    overran a period, the stalls a real-time witness saw aside (``overran_before``). The
+    witness wakes every millisecond above the JACK graph, so it adds xruns of its own at short
+    periods."""
     live = LiveSeparator(preset, output="stems", settings=EngineSettings(latency=latency))
     captured: list[LiveStats] = []
-    with (StallWitness(threshold=WITNESS_THRESHOLD) if attribute else nullcontext()) as witness, \
-            serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
-        start = time.monotonic()
-        play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
-                        target_channels=min(2, preset.n_sources), lead_in=0.5, tail=0.2,
-                        start_target=live.start,
-                        before_exit=lambda: captured.append(live.stop()))
-        blamed = blames(server, start, time.monotonic())
+    with (StallWitness(threshold=WITNESS_THRESHOLD) if attribute else nullcontext()) as witness:
+        blamed = play_through(rate, period, seconds, channels=min(2, preset.n_sources),
+                              start=live.start, stop=lambda: captured.append(live.stop()))
     if witness is None:
         return captured[0], None, blamed
     return captured[0], sum(overran_before(live, record, period / rate, witness)
@@ -109,12 +110,8 @@ def machine_baseline(rate: int, period: int, seconds: float) -> tuple[int, dict[
                                  dtype="float32", callback=copy, dither_off=True))
         streams[0].start()
 
-    with serving(rate, period) as server, tempfile.TemporaryDirectory() as folder:
-        started = time.monotonic()
-        play_and_record(server, noise(int(seconds * rate), seed=11), Path(folder),
-                        target_channels=2, lead_in=0.5, tail=0.2, start_target=start,
-                        before_exit=lambda: streams[0].close())
-        blamed = blames(server, started, time.monotonic())
+    blamed = play_through(rate, period, seconds, channels=2, start=start,
+                          stop=lambda: streams[0].close())
     return flagged[0], blamed
 
 

@@ -175,6 +175,12 @@ class JackServer:
                 for when, line in list(self.log)
                 if start <= when <= end and (match := _LATE_CLIENT.search(line))]
 
+    def settled_blames(self, start: float, end: float) -> list[tuple[float, str, str]]:
+        """:meth:`late_clients` for the xruns between ``start`` and ``end``, once jackd's
+        messages about them are in: waits ``MESSAGE_DELAY`` past ``end``."""
+        time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
+        return self.late_clients(start, end + MESSAGE_DELAY)
+
     def blamed_elsewhere(self, start: float, end: float, *,
                          witness: StallWitness | None = None,
                          client: str = LIVESEP_CLIENT) -> bool:
@@ -188,10 +194,9 @@ class JackServer:
         late, and a cycle it began late leaves its clients ``Running`` or ``Triggered`` at the
         next. Without that, ``Triggered`` alone is not enough: a callback that overran by more
         than a period leaves its client still busy, hence ``Triggered``, at the next cycle.
-        Waits ``MESSAGE_DELAY`` past ``end`` for jackd's messages to come in.
+        Waits for jackd's messages to come in (:meth:`settled_blames`).
         """
-        time.sleep(max(0.0, end + MESSAGE_DELAY - time.monotonic()))
-        blamed = self.late_clients(start, end + MESSAGE_DELAY)
+        blamed = self.settled_blames(start, end)
         driver_late = [when for when, client, _ in blamed if client == DRIVER]
 
         def excused(when: float, blamed_client: str, _state: str) -> bool:

@@ -141,7 +141,7 @@ def stream_without_xruns(server: JackServer, tmp_path: Path,
             return folder, live, stats, result, None
         ended = time.monotonic()
         elsewhere = server.blamed_elsewhere(began, ended, witness=witness)
-        blamed = [blame[1:] for blame in server.late_clients(began, ended + MESSAGE_DELAY)]
+        blamed = [blame[1:] for blame in server.settled_blames(began, ended)]
         records = live.xrun_records()  # (callback, start, previous start, flags) per flagged one
         flagged = [round(start - began, 3) for _, start, _, _ in records]
         stalls = [(round(due - began, 3), round(woke - due, 4)) for due, woke in witness.stalls]
